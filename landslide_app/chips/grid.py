@@ -1,0 +1,135 @@
+"""The chip grid: a north-up raster grid in a projected CRS, cut into square chips.
+
+Chip ``(row, col)`` covers pixels ``[row*S, (row+1)*S) x [col*S, (col+1)*S)`` of the grid;
+its integer id is ``row * n_cols + col``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from pyproj import CRS, Transformer
+from rasterio.transform import Affine
+
+from landslide_app.config import CHIP_SIZE, PIXEL_SIZE_M
+from landslide_app.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ChipGrid:
+    """A grid of ``n_rows x n_cols`` chips of ``chip_size`` pixels of ``resolution`` metres."""
+
+    epsg: int
+    x0: float  # left edge (m)
+    y0: float  # top edge (m)
+    n_rows: int
+    n_cols: int
+    chip_size: int = CHIP_SIZE
+    resolution: float = PIXEL_SIZE_M
+
+    def __post_init__(self) -> None:
+        if self.n_rows < 1 or self.n_cols < 1:
+            raise ConfigError(
+                f"the area holds no whole chip ({self.n_rows} x {self.n_cols}); "
+                "give a larger --bbox or a smaller --chip-size"
+            )
+        if self.chip_size < 8:
+            raise ConfigError(f"--chip-size {self.chip_size} is too small; use at least 8 pixels")
+        if self.resolution <= 0:
+            raise ConfigError(f"resolution must be positive, got {self.resolution}")
+
+    # ---- derived geometry -------------------------------------------------------------
+    @property
+    def chip_extent_m(self) -> float:
+        return self.chip_size * self.resolution
+
+    @property
+    def chip_area_km2(self) -> float:
+        return (self.chip_extent_m / 1000.0) ** 2
+
+    @property
+    def width(self) -> int:
+        return self.n_cols * self.chip_size
+
+    @property
+    def height(self) -> int:
+        return self.n_rows * self.chip_size
+
+    @property
+    def n_chips(self) -> int:
+        return self.n_rows * self.n_cols
+
+    @property
+    def crs(self) -> str:
+        return f"EPSG:{self.epsg}"
+
+    @property
+    def transform(self) -> Affine:
+        return Affine(self.resolution, 0.0, self.x0, 0.0, -self.resolution, self.y0)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in the grid CRS."""
+        return (self.x0, self.y0 - self.height * self.resolution,
+                self.x0 + self.width * self.resolution, self.y0)
+
+    def chip_rc(self, chip_id: int) -> tuple[int, int]:
+        return divmod(int(chip_id), self.n_cols)
+
+    def chip_id(self, row: int, col: int) -> int:
+        return int(row) * self.n_cols + int(col)
+
+    def chip_bounds(self, chip_id: int) -> tuple[float, float, float, float]:
+        row, col = self.chip_rc(chip_id)
+        ext = self.chip_extent_m
+        left = self.x0 + col * ext
+        top = self.y0 - row * ext
+        return (left, top - ext, left + ext, top)
+
+    def chip_transform(self, chip_id: int) -> Affine:
+        left, _, _, top = self.chip_bounds(chip_id)
+        return Affine(self.resolution, 0.0, left, 0.0, -self.resolution, top)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ChipGrid":
+        return cls(**{k: d[k] for k in ("epsg", "x0", "y0", "n_rows", "n_cols", "chip_size", "resolution")})
+
+    # ---- construction -----------------------------------------------------------------
+    @classmethod
+    def from_bounds(
+        cls,
+        bounds: tuple[float, float, float, float],
+        epsg: int,
+        chip_size: int = CHIP_SIZE,
+        resolution: float = PIXEL_SIZE_M,
+    ) -> "ChipGrid":
+        """Whole chips inside ``bounds`` (left, bottom, right, top, in ``epsg``), snapped to the pixel grid."""
+        left, bottom, right, top = bounds
+        if not (right > left and top > bottom):
+            raise ConfigError(f"bounds {bounds} are empty: expected left < right and bottom < top")
+        ext = chip_size * resolution
+        x0 = math.ceil(left / resolution) * resolution
+        y0 = math.floor(top / resolution) * resolution
+        n_cols = int((right - x0 + 1e-6) // ext)
+        n_rows = int((y0 - bottom + 1e-6) // ext)
+        return cls(epsg=int(epsg), x0=float(x0), y0=float(y0), n_rows=n_rows, n_cols=n_cols,
+                   chip_size=int(chip_size), resolution=float(resolution))
+
+    @classmethod
+    def from_lonlat_bbox(
+        cls, bbox: tuple[float, float, float, float], epsg: int, chip_size: int = CHIP_SIZE,
+        resolution: float = PIXEL_SIZE_M,
+    ) -> "ChipGrid":
+        """Grid over a lon/lat box ``(W, S, E, N)`` in the projected CRS ``epsg``."""
+        west, south, east, north = bbox
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ConfigError(
+                f"--bbox {bbox} is not a lon/lat box: give W S E N in degrees with W < E and S < N"
+            )
+        tr = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(epsg), always_xy=True)
+        bounds = tr.transform_bounds(west, south, east, north)
+        return cls.from_bounds(bounds, epsg, chip_size, resolution)

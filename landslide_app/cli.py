@@ -1,0 +1,183 @@
+"""The ``landslide-app`` command line.
+
+Each sub-command is a thin layer over a backend function. Errors the user can fix
+(:class:`~landslide_app.errors.LandslideAppError`) print one clear message and exit non-zero
+without a traceback (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from landslide_app import __version__
+from landslide_app.errors import ConfigError, LandslideAppError
+
+log = logging.getLogger("landslide_app")
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _out(text: str) -> None:
+    """The CLI's output layer (stdout): results, not logs."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+# ---- sub-commands ----------------------------------------------------------------------
+def cmd_scene(a: argparse.Namespace) -> int:
+    from landslide_app.scene import generate_scene
+
+    summary = generate_scene(a.out, size=a.size, seed=a.seed, progress=not a.quiet)
+    _out(f"scene written to {summary.out_dir}: {summary.n_cols} x {summary.n_rows} chips, "
+         f"{summary.n_heads} landslide heads, {summary.mean_density_per_km2:.1f} /km² on land, "
+         f"{summary.seconds:.1f} s")
+    return 0
+
+
+def cmd_terrain(a: argparse.Namespace) -> int:
+    from landslide_app.terrain import write_terrain
+
+    out = write_terrain(a.dem, a.out)
+    _out(f"terrain written to {out} (bands: elevation, slope_deg, curvature, aspect_deg)")
+    return 0
+
+
+def _source_from_args(a: argparse.Namespace):
+    from landslide_app.sources.stac import dem_only_source, open_local_catalog
+
+    if a.source is None:
+        if not (a.dem_only and a.dem):
+            raise ConfigError("give --source CATALOG|planetary-computer, or --dem-only --dem DEM.tif")
+        return dem_only_source(a.dem)
+    if a.source == "planetary-computer":
+        from landslide_app.sources.planetary import search_planetary_computer
+
+        if a.bbox is None:
+            raise ConfigError("--source planetary-computer needs --bbox W S E N (lon/lat degrees)")
+        src = search_planetary_computer(tuple(a.bbox), n_post=0 if a.dem_only else 3,
+                                        n_pre=0 if a.dem_only else 3, dem_collection=a.dem_collection)
+    else:
+        src = open_local_catalog(a.source)
+    if a.dem:
+        src = src.with_dem_file(a.dem)
+    return src.without_sar() if a.dem_only else src
+
+
+def cmd_chips(a: argparse.Namespace) -> int:
+    from landslide_app.chips.build import ChipBuildSettings, build_chips, default_grid
+    from landslide_app.chips.grid import ChipGrid
+
+    settings = ChipBuildSettings(chip_size=a.chip_size, density_thresholds=tuple(a.thresholds),
+                                 min_land_fraction=a.min_land)
+    source = _source_from_args(a)
+    grid = None
+    if a.bbox is not None:
+        epsg = a.epsg or source.native_epsg() or default_grid(source, a.chip_size).epsg
+        grid = ChipGrid.from_lonlat_bbox(tuple(a.bbox), epsg, a.chip_size)
+    elif a.epsg:
+        grid = default_grid(source, a.chip_size, a.epsg)
+    report = build_chips(source, a.inventory, a.out, grid=grid, settings=settings,
+                         overwrite=a.overwrite, progress=not a.quiet)
+    info = report.store.info()
+    _out(f"chip store {a.out}: {info['n_chips']} chips ({report.n_built} built, {report.n_skipped} "
+         f"already done, {report.n_dropped} dropped as sea/no data), classes {info['class_counts']}, "
+         f"{info['n_heads']} heads, {report.seconds:.1f} s")
+    return 0
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    from landslide_app.chips.store import ChipStore
+
+    info = ChipStore.open(a.store).info()
+    if a.json:
+        _out(json.dumps(info, indent=2))
+    else:
+        for k in ("path", "n_chips", "chip_size", "crs", "class_counts", "n_heads", "has_sar", "dates"):
+            _out(f"{k:>13}: {info[k]}")
+        _out(f"{'channels':>13}: {', '.join(info['channels'])}")
+    return 0
+
+
+# ---- parser ----------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{v} must be positive")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="landslide-app", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"landslide-app {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("scene", help="generate the offline demo scene (COGs, STAC catalog, inventory)")
+    s.add_argument("--out", required=True, type=Path, help="output directory")
+    s.add_argument("--size", default="demo", help="demo (default), pr, tiny or COLSxROWS chips, e.g. 12x8")
+    s.add_argument("--seed", default=0, type=int, help="random seed (default 0)")
+    s.set_defaults(func=cmd_scene)
+
+    s = sub.add_parser("terrain", help="elevation, slope, curvature, aspect of a DEM as a 4-band GeoTIFF")
+    s.add_argument("dem", type=Path, help="DEM GeoTIFF")
+    s.add_argument("--out", required=True, type=Path, help="output GeoTIFF")
+    s.set_defaults(func=cmd_terrain)
+
+    s = sub.add_parser("chips", help="cut 17-channel chips with labels into a chip store")
+    s.add_argument("--source", help="path/URL of a STAC catalog.json, or 'planetary-computer'")
+    s.add_argument("--inventory", required=True, type=Path, help="landslide heads (gpkg, shp, geojson, csv lon/lat)")
+    s.add_argument("--out", required=True, type=Path, help="chip store directory")
+    s.add_argument("--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"), help="area in lon/lat degrees")
+    s.add_argument("--dem", type=Path, help="DEM GeoTIFF to use instead of the source's DEM")
+    s.add_argument("--dem-only", action="store_true", help="no SAR: DEM channels and labels only")
+    s.add_argument("--chip-size", type=_positive_int, default=128, help="chip edge in pixels (default 128)")
+    s.add_argument("--thresholds", nargs=2, type=float, default=[0.0, 25.0], metavar=("T0", "T1"),
+                   help="density class thresholds in heads/km² (default 0 25)")
+    s.add_argument("--min-land", type=float, default=0.5, help="keep chips with at least this land/data fraction")
+    s.add_argument("--epsg", type=int, help="CRS of the chip grid (default: the SAR's, or the DEM's UTM zone)")
+    s.add_argument("--dem-collection", default="nasadem", choices=["nasadem", "cop-dem-glo-30", "3dep-seamless"],
+                   help="Planetary Computer DEM collection")
+    s.add_argument("--overwrite", action="store_true", help="rebuild a store made from other inputs")
+    s.set_defaults(func=cmd_chips)
+
+    s = sub.add_parser("info", help="summarise a chip store")
+    s.add_argument("store", type=Path)
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if a.debug else (logging.WARNING if a.quiet else logging.INFO),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return a.func(a)
+    except LandslideAppError as exc:
+        if a.debug:
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted; rerun the same command to resume\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback for users
+        if a.debug:
+            raise
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n(rerun with --debug for details)\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

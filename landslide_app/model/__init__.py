@@ -1,0 +1,1 @@
+"""The model: two-branch CNN embeddings, percentile features, random forest, protocol."""

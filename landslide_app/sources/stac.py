@@ -1,0 +1,251 @@
+"""STAC sources: a local catalog (the demo scene, or your own) and acquisition selection.
+
+A :class:`SceneSource` is what the chip builder needs from any source: Sentinel-1 items grouped
+by acquisition day (3 pre-event and up to 3 post-event days) and DEM items, as plain STAC item
+dicts that :func:`stackstac.stack` reads. The Planetary Computer search
+(:mod:`landslide_app.sources.planetary`) returns the same object, so real data and the demo go
+through one code path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from landslide_app.config import (
+    EVENT_DATE, N_POST_DATES, N_PRE_DATES, ORBIT_STATE, RELATIVE_ORBIT,
+)
+from landslide_app.errors import InputError, NoItemsFoundError, RasterError, SourceError
+
+log = logging.getLogger(__name__)
+
+SAR_COLLECTION = "sentinel-1-rtc"
+LOCAL_DEM_COLLECTION = "dem"
+LOCAL_DEM_ASSET = "elevation"
+
+
+@dataclass
+class SceneSource:
+    """SAR acquisitions (grouped per day, time order) and DEM items of one area.
+
+    Attributes:
+        description: human-readable origin (catalog path / API URL).
+        sar_days: ``[(day, [item_dict, ...]), ...]`` in time order; empty for DEM-only.
+        n_pre: how many of ``sar_days`` are before the event.
+        dem_items: DEM item dicts (mosaicked where several).
+        dem_asset: the DEM asset key in those items.
+        resign: re-signs the item hrefs in place (Planetary Computer SAS tokens expire).
+    """
+
+    description: str
+    sar_days: list[tuple[date, list[dict]]]
+    n_pre: int
+    dem_items: list[dict]
+    dem_asset: str
+    resign: Callable[[list[dict]], None] | None = field(default=None, repr=False)
+
+    @property
+    def has_sar(self) -> bool:
+        return bool(self.sar_days)
+
+    @property
+    def dates(self) -> list[date]:
+        return [d for d, _ in self.sar_days]
+
+    def without_sar(self) -> "SceneSource":
+        return replace(self, sar_days=[], n_pre=0)
+
+    def with_dem_file(self, path: str | Path) -> "SceneSource":
+        item = item_from_geotiff(path, asset=LOCAL_DEM_ASSET)
+        return replace(self, dem_items=[item], dem_asset=LOCAL_DEM_ASSET)
+
+    def native_epsg(self) -> int | None:
+        """EPSG of the first SAR item (else DEM item), when projected."""
+        for item in [i for _, items in self.sar_days for i in items] + self.dem_items:
+            epsg = item_epsg(item)
+            if epsg and epsg != 4326:
+                return epsg
+        return None
+
+    def projected_bounds(self, epsg: int) -> tuple[float, float, float, float]:
+        """Bounds of the data in ``epsg``: the SAR footprint intersected with the DEM's."""
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs(4326, epsg, always_xy=True)
+
+        def union(items: list[dict]) -> tuple[float, float, float, float]:
+            boxes = []
+            for it in items:
+                pb, pe = it["properties"].get("proj:bbox"), item_epsg(it)
+                if pb and pe == epsg:
+                    boxes.append(tuple(pb))
+                else:
+                    boxes.append(tr.transform_bounds(*it["bbox"]))
+            b = np.array(boxes)
+            return (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+
+        dem = union(self.dem_items)
+        if not self.has_sar:
+            return dem
+        sar = union([i for _, items in self.sar_days for i in items])
+        return (max(dem[0], sar[0]), max(dem[1], sar[1]), min(dem[2], sar[2]), min(dem[3], sar[3]))
+
+
+def item_epsg(item: dict) -> int | None:
+    """The item's EPSG code from ``proj:epsg`` or ``proj:code`` (pystac >= 1.12 writes the latter)."""
+    props = item.get("properties", {})
+    if props.get("proj:epsg"):
+        return int(props["proj:epsg"])
+    code = props.get("proj:code")
+    if isinstance(code, str) and code.upper().startswith("EPSG:"):
+        return int(code.split(":")[1])
+    return None
+
+
+def normalise_item(item: dict) -> dict:
+    """Make an item dict readable by stackstac: it reads only ``proj:epsg``."""
+    epsg = item_epsg(item)
+    if epsg is not None:
+        item["properties"]["proj:epsg"] = epsg
+    return item
+
+
+def _item_datetime(item: dict) -> datetime:
+    props = item["properties"]
+    raw = props.get("datetime") or props.get("start_datetime")
+    dt = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def select_acquisitions(
+    items: Sequence[dict],
+    event_date: datetime = EVENT_DATE,
+    n_pre: int = N_PRE_DATES,
+    n_post: int = N_POST_DATES,
+    relative_orbit: int | None = RELATIVE_ORBIT,
+    orbit_state: str | None = ORBIT_STATE,
+) -> list[tuple[date, list[dict]]]:
+    """Group SAR items per acquisition day and pick the last ``n_pre`` before and first ``n_post`` after.
+
+    Items of another relative orbit or orbit state are ignored (comparable geometry).
+
+    Raises:
+        NoItemsFoundError: fewer acquisition days than asked, with the days found.
+    """
+    if event_date.tzinfo is None:
+        event_date = event_date.replace(tzinfo=timezone.utc)
+    kept = []
+    for it in items:
+        props = it.get("properties", {})
+        if relative_orbit is not None and props.get("sat:relative_orbit") not in (None, relative_orbit):
+            continue
+        if orbit_state is not None and props.get("sat:orbit_state") not in (None, orbit_state):
+            continue
+        kept.append(it)
+    by_day: dict[date, list[dict]] = {}
+    for it in kept:
+        by_day.setdefault(_item_datetime(it).date(), []).append(it)
+    days = sorted(by_day)
+    pre = [d for d in days if d < event_date.date()][-n_pre:] if n_pre else []
+    post = [d for d in days if d > event_date.date()][:n_post] if n_post else []
+    if len(pre) < n_pre or len(post) < n_post:
+        raise NoItemsFoundError(
+            f"found {len(pre)} pre-event and {len(post)} post-event Sentinel-1 acquisition days "
+            f"(relative orbit {relative_orbit}, {orbit_state}) around {event_date.date()}, "
+            f"need {n_pre} and {n_post}; days found: {[str(d) for d in days] or 'none'}. "
+            "Widen the search window, check the orbit / event date, or use fewer revisits."
+        )
+    return [(d, by_day[d]) for d in pre + post]
+
+
+def open_local_catalog(
+    path: str | Path,
+    event_date: datetime = EVENT_DATE,
+    relative_orbit: int | None = RELATIVE_ORBIT,
+    orbit_state: str | None = ORBIT_STATE,
+) -> SceneSource:
+    """Open a STAC catalog (a local path or an http(s) URL to ``catalog.json``).
+
+    Expects a ``sentinel-1-rtc`` collection (assets ``vv``, ``vh``) and a ``dem`` collection
+    (asset ``elevation``), as written by ``landslide-app scene``.
+    """
+    import pystac
+
+    href = str(path)
+    if not href.startswith(("http://", "https://")):
+        p = Path(href)
+        if p.is_dir():
+            p = p / "catalog.json"
+        if not p.exists():
+            raise InputError(f"no STAC catalog at {p}: pass the catalog.json written by `landslide-app scene`")
+        href = str(p.resolve())
+    try:
+        catalog = pystac.Catalog.from_file(href)
+    except Exception as exc:  # noqa: BLE001
+        raise SourceError(f"cannot read the STAC catalog {href}: {exc}") from exc
+
+    sar, dem = [], []
+    for item in catalog.get_items(recursive=True):
+        item.make_asset_hrefs_absolute()
+        d = normalise_item(item.to_dict(transform_hrefs=False))
+        if item.collection_id == SAR_COLLECTION or {"vv", "vh"} <= set(item.assets):
+            sar.append(d)
+        elif LOCAL_DEM_ASSET in item.assets:
+            dem.append(d)
+    if not dem:
+        raise NoItemsFoundError(
+            f"the catalog {href} has no DEM item (a collection '{LOCAL_DEM_COLLECTION}' with asset "
+            f"'{LOCAL_DEM_ASSET}'); add one or pass --dem FILE"
+        )
+    sar_days = select_acquisitions(sar, event_date, relative_orbit=relative_orbit, orbit_state=orbit_state) if sar else []
+    log.info("catalog %s: %d SAR days, %d DEM items", href, len(sar_days), len(dem))
+    return SceneSource(f"catalog {href}", sar_days, N_PRE_DATES if sar_days else 0, dem, LOCAL_DEM_ASSET)
+
+
+def dem_only_source(dem_path: str | Path) -> SceneSource:
+    """A DEM-only source from one GeoTIFF (bring your own region; no SAR)."""
+    return SceneSource(f"DEM {dem_path}", [], 0, [item_from_geotiff(dem_path, LOCAL_DEM_ASSET)], LOCAL_DEM_ASSET)
+
+
+def item_from_geotiff(path: str | Path, asset: str) -> dict:
+    """A minimal STAC item dict describing one single-band GeoTIFF, for stackstac."""
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    p = Path(path)
+    if not p.exists():
+        raise RasterError(f"no such raster: {p}")
+    try:
+        with rasterio.open(p) as ds:
+            if ds.crs is None:
+                raise RasterError(f"{p} has no CRS: assign one (e.g. `gdal_edit.py -a_srs EPSG:32619 {p.name}`)")
+            if ds.count != 1:
+                raise RasterError(f"{p} has {ds.count} bands; a DEM must have exactly 1 (elevation)")
+            epsg = ds.crs.to_epsg()
+            if epsg is None:
+                raise RasterError(f"{p}: its CRS has no EPSG code; reproject it to a UTM zone (EPSG:326xx)")
+            t = ds.transform
+            if t.b != 0 or t.d != 0:
+                raise RasterError(f"{p} is rotated; warp it to a north-up grid first")
+            bbox = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+            shape, bounds = [ds.height, ds.width], list(ds.bounds)
+    except RasterError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - rasterio raises many kinds
+        raise RasterError(f"cannot read {p} as a GeoTIFF ({exc}); check the file is complete") from exc
+    w, s, e, n = bbox
+    return {
+        "type": "Feature", "stac_version": "1.0.0", "id": p.stem,
+        "stac_extensions": ["https://stac-extensions.github.io/projection/v1.1.0/schema.json"],
+        "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+        "bbox": [w, s, e, n],
+        "properties": {"datetime": "2000-01-01T00:00:00Z", "proj:epsg": epsg,
+                       "proj:transform": list(t)[:6], "proj:shape": shape, "proj:bbox": bounds},
+        "assets": {asset: {"href": str(p.resolve()), "type": "image/tiff; application=geotiff"}},
+        "links": [],
+    }
