@@ -16,6 +16,9 @@ CHIP_SIZE: int = 128
 DEFAULT_EPSG: int = 32619
 
 DEM_CHANNELS: tuple[str, ...] = ("elevation", "slope", "curvature", "aspect")
+#: Aspect given to flat cells (slope exactly 0), whose facing direction is undefined
+#: (ArcGIS convention; valid aspects are in [0, 360) degrees clockwise from north).
+FLAT_ASPECT_DEG: float = -1.0
 
 #: Sentinel-1 acquisitions of paper Table 1 (relative orbit 135, ascending): 3 pre, 3 post.
 S1_DATES: tuple[datetime, ...] = (
