@@ -102,6 +102,20 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(a: argparse.Namespace) -> int:
+    from landslide_app.demo import prepare_demo
+
+    paths = prepare_demo(a.data, size=a.size, seed=a.seed, progress=not a.quiet)
+    _out(f"demo ready under {paths.root} (scene: {paths.scene}, chips: {paths.chips})")
+    return 0
+
+
+def cmd_app(a: argparse.Namespace) -> int:
+    from landslide_app.dashboard.serve import serve
+
+    return serve(a.data, port=a.port, open_browser=not a.no_browser)
+
+
 # ---- parser ----------------------------------------------------------------------------
 def _positive_int(text: str) -> int:
     try:
@@ -114,7 +128,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="landslide-app", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="landslide-app", description="Landslide-density maps from Sentinel-1 SAR and elevation (offline demo, chips, model, dashboard).")
     p.add_argument("--version", action="version", version=f"landslide-app {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
@@ -152,6 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("store", type=Path)
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_info)
+    s = sub.add_parser("demo", help="prepare the offline demo (scene + chips) once; later runs reuse it")
+    s.add_argument("--data", type=Path, default=Path("data/demo"), help="data directory (default data/demo)")
+    s.add_argument("--size", default="demo", help="scene size (demo, pr, tiny, COLSxROWS)")
+    s.add_argument("--seed", default=0, type=int)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("app", help="serve the dashboard with Voila")
+    s.add_argument("--data", type=Path, default=Path("data/demo"), help="data directory (default data/demo)")
+    s.add_argument("--port", type=_positive_int, default=8866)
+    s.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    s.set_defaults(func=cmd_app)
     return p
 
 

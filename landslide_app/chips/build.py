@@ -162,33 +162,47 @@ def build_chips(
     reader = GridReader(source, grid, retry)
     s, h = grid.chip_size, DEM_HALO
     n_sar = 2 * (N_PRE_DATES + N_POST_DATES)
-    for chip_id in tqdm(todo, desc="chips", unit="chip", disable=not progress):
+    todo_set = set(todo)
+    rows = sorted({grid.chip_rc(c)[0] for c in todo})
+    bar = tqdm(total=len(todo), desc="chips", unit="chip", disable=not progress)
+    for row in rows:  # one strip read per chip row: each COG tile is decoded once
         if max_chips is not None and report.n_built >= max_chips:
             break
-        dem = reader.read_dem(chip_id)
-        core = dem[h:h + s, h:h + s]
-        land = float(np.mean(np.isfinite(core) & (core > 0)))
-        row, col = grid.chip_rc(chip_id)
-        rec = {"row": row, "col": col, "land_fraction": round(land, 4)}
-        if land < settings.min_land_fraction or land == 0.0:
-            store.write_chip(chip_id, None, {**rec, "kept": False})
-            report.n_dropped += 1
-            continue
-        data = np.full((len(CHANNELS), s, s), np.nan, np.float32)
-        data[0:4] = terrain_stack(dem, grid.resolution, grid.resolution)[:, h:h + s, h:h + s]
-        sar = reader.read_sar(chip_id)
-        if sar.size:
-            data[4:4 + 2 * sar.shape[0]] = sar.reshape(-1, s, s)[:n_sar]
-        counts = heads.chip_counts(chip_id)
-        data[-1] = counts
-        n_heads = int(counts.sum())
-        cls = int(density_class(n_heads, grid.chip_area_km2, settings.density_thresholds))
-        store.write_chip(chip_id, data, {
-            **rec, "kept": True, "head_count": n_heads, "density_class": cls,
-            "density_per_km2": round(n_heads / grid.chip_area_km2, 4),
-            "nan_fraction": round(float(np.isnan(data[:-1]).mean()), 4),
-        })
-        report.n_built += 1
+        dem_row = reader.read_dem_row(row)
+        sar_row = None
+        for col in range(grid.n_cols):
+            chip_id = grid.chip_id(row, col)
+            if chip_id not in todo_set:
+                continue
+            if max_chips is not None and report.n_built >= max_chips:
+                break
+            dem = dem_row[:, col * s:(col + 1) * s + 2 * h]
+            core = dem[h:h + s, h:h + s]
+            land = float(np.mean(np.isfinite(core) & (core > 0)))
+            rec = {"row": row, "col": col, "land_fraction": round(land, 4)}
+            bar.update(1)
+            if land < settings.min_land_fraction or land == 0.0:
+                store.write_chip(chip_id, None, {**rec, "kept": False})
+                report.n_dropped += 1
+                continue
+            if sar_row is None:
+                sar_row = reader.read_sar_row(row)
+            data = np.full((len(CHANNELS), s, s), np.nan, np.float32)
+            data[0:4] = terrain_stack(dem, grid.resolution, grid.resolution)[:, h:h + s, h:h + s]
+            sar = sar_row[..., col * s:(col + 1) * s]
+            if sar.size:
+                data[4:4 + 2 * sar.shape[0]] = sar.reshape(-1, s, s)[:n_sar]
+            counts = heads.chip_counts(chip_id)
+            data[-1] = counts
+            n_heads = int(counts.sum())
+            cls = int(density_class(n_heads, grid.chip_area_km2, settings.density_thresholds))
+            store.write_chip(chip_id, data, {
+                **rec, "kept": True, "head_count": n_heads, "density_class": cls,
+                "density_per_km2": round(n_heads / grid.chip_area_km2, 4),
+                "nan_fraction": round(float(np.isnan(data[:-1]).mean()), 4),
+            })
+            report.n_built += 1
+    bar.close()
     report.seconds = time.perf_counter() - t_start
     if max_chips is None or len(store.done_records()) == grid.n_chips:
         store.finalize({"build_seconds": round(report.seconds, 3)})

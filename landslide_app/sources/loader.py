@@ -50,7 +50,7 @@ class GridReader:
     def _stack(self, items: list[dict], assets: list[str], bounds, resampling: Resampling) -> xr.DataArray:
         return stackstac.stack(
             items, assets=assets, epsg=self.grid.epsg, resolution=self.grid.resolution,
-            bounds=bounds, snap_bounds=False, chunksize=self.grid.chip_size,
+            bounds=bounds, snap_bounds=False, chunksize=(1, 1, self.grid.chip_size, -1),  # one chip row a chunk
             dtype=np.dtype("float32"), fill_value=np.float32(np.nan), rescale=False,
             resampling=resampling, xy_coords="center", properties=False, band_coords=False,
             gdal_env=GDAL_ENV, errors_as_nodata=(),
@@ -85,39 +85,29 @@ class GridReader:
             self._build()
 
     # ---- reads --------------------------------------------------------------------------
-    def _slices(self, chip_id: int, halo: int) -> tuple[slice, slice]:
-        row, col = self.grid.chip_rc(chip_id)
-        s = self.grid.chip_size
-        # the DEM array starts DEM_HALO pixels before the grid
-        off = DEM_HALO - halo if halo else 0
-        return (slice(row * s + off, (row + 1) * s + off + 2 * halo),
-                slice(col * s + off, (col + 1) * s + off + 2 * halo))
-
-    def read_dem(self, chip_id: int) -> np.ndarray:
-        """Elevation of chip ``chip_id`` with a ``DEM_HALO``-pixel halo, float32, NaN = nodata."""
-        ys, xs = self._slices(chip_id, DEM_HALO)
+    def read_dem_row(self, row: int) -> np.ndarray:
+        """Elevation of chip row ``row`` with a ``DEM_HALO``-pixel halo: ``(S + 2h, W + 2h)``, NaN = nodata."""
+        s, h = self.grid.chip_size, DEM_HALO
+        ys = slice(row * s, (row + 1) * s + 2 * h)  # the DEM array starts h pixels above the grid
         return call_with_retry(
-            lambda: np.asarray(self._dem[ys, xs].compute(scheduler="synchronous"), dtype=np.float32),
-            self.retry, f"DEM of chip {chip_id}", on_expired=self._resign,
+            lambda: np.asarray(self._dem[ys, :].compute(scheduler="threads"), dtype=np.float32),
+            self.retry, f"DEM of chip row {row}", on_expired=self._resign,
         )
 
-    def read_sar(self, chip_id: int) -> np.ndarray:
-        """SAR of chip ``chip_id``: float32 ``(n_days, 2, S, S)`` (VV, VH), gamma0 linear, NaN = nodata."""
-        if not self._sar:
-            s = self.grid.chip_size
-            return np.empty((0, 2, s, s), np.float32)
-        row, col = self.grid.chip_rc(chip_id)
+    def read_sar_row(self, row: int) -> np.ndarray:
+        """SAR of chip row ``row``: float32 ``(n_days, 2, S, W)`` (VV, VH), gamma0 linear, NaN = nodata."""
         s = self.grid.chip_size
-        ys, xs = slice(row * s, (row + 1) * s), slice(col * s, (col + 1) * s)
+        if not self._sar:
+            return np.empty((0, 2, s, self.grid.width), np.float32)
+        ys = slice(row * s, (row + 1) * s)
 
         def load() -> np.ndarray:
-            parts = [a[:, ys, xs] for a in self._sar]
             import dask
 
-            vals = dask.compute(*parts, scheduler="synchronous")
+            vals = dask.compute(*[a[:, ys, :] for a in self._sar], scheduler="threads")
             return np.stack([np.asarray(v, np.float32) for v in vals])
 
-        out = call_with_retry(load, self.retry, f"SAR of chip {chip_id}", on_expired=self._resign)
+        out = call_with_retry(load, self.retry, f"SAR of chip row {row}", on_expired=self._resign)
         out[out == SAR_NODATA] = np.nan
         out[out <= 0] = np.nan  # gamma0 power is positive; <= 0 only from nodata fill/resampling
         return out

@@ -1,0 +1,185 @@
+"""A loopback HTTP file server with byte-range support and optional fault injection.
+
+Serves a directory on ``127.0.0.1`` like a static object store (``Range: bytes=a-b``, multi-range
+as ``multipart/byteranges``), so GDAL's ``/vsicurl/`` reads the demo COGs over real HTTP range
+requests. ``faults`` decides, per request, whether to answer with an error status, reset the
+connection or answer slowly, to test retries.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+#: A fault decision: None (serve), ("status", 503), ("reset", 0), ("slow", seconds).
+Fault = tuple[str, float] | None
+_RANGE = re.compile(r"(\d*)-(\d*)")
+
+
+@dataclass
+class ServerStats:
+    requests: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    bytes_sent: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, kind: str | None, nbytes: int = 0) -> None:
+        with self.lock:
+            self.requests += 1
+            self.bytes_sent += nbytes
+            if kind:
+                self.faults[kind] = self.faults.get(kind, 0) + 1
+
+    @property
+    def n_faults(self) -> int:
+        return sum(self.faults.values())
+
+
+def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: ServerStats):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _file(self) -> Path | None:
+            rel = self.path.split("?", 1)[0].lstrip("/")
+            p = (root / rel).resolve()
+            if root not in p.parents and p != root or not p.is_file():
+                return None
+            return p
+
+        def _fault(self) -> bool:
+            decision = faults(self.path) if faults else None
+            if decision is None:
+                return False
+            kind, value = decision
+            if kind == "status":
+                stats.count(f"http_{int(value)}")
+                self.send_response(int(value))
+                self.send_header("Content-Length", "0")
+                if int(value) == 429:
+                    self.send_header("Retry-After", "0")
+                self.end_headers()
+                return True
+            if kind == "reset":
+                stats.count("reset")
+                # RST instead of FIN: SO_LINGER with zero timeout
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+                return True
+            if kind == "slow":
+                stats.count("slow")
+                time.sleep(float(value))
+                return False
+            raise ValueError(f"unknown fault {decision!r}")
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._serve(head=True)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._serve(head=False)
+
+        def _serve(self, head: bool) -> None:
+            if self._fault():
+                return
+            p = self._file()
+            if p is None:
+                stats.count(None)
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            size = p.stat().st_size
+            rng = self.headers.get("Range")
+            if not rng or not rng.startswith("bytes="):
+                with open(p, "rb") as fh:
+                    body = b"" if head else fh.read()
+                self.send_response(200)
+                self.send_header("Content-Length", str(size))
+                self.send_header("Accept-Ranges", "bytes")
+                self.end_headers()
+                self.wfile.write(body)
+                stats.count(None, len(body))
+                return
+            spans = []
+            for part in rng[6:].split(","):
+                m = _RANGE.fullmatch(part.strip())
+                if not m:
+                    continue
+                a, b = m.groups()
+                if a == "":
+                    start, end = max(0, size - int(b)), size - 1
+                else:
+                    start, end = int(a), min(size - 1, int(b) if b else size - 1)
+                if start <= end:
+                    spans.append((start, end))
+            if not spans:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                stats.count(None)
+                return
+            with open(p, "rb") as fh:
+                def chunk(s: int, e: int) -> bytes:
+                    fh.seek(s)
+                    return fh.read(e - s + 1)
+
+                if len(spans) == 1:
+                    s, e = spans[0]
+                    body = chunk(s, e)
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {s}-{e}/{size}")
+                    self.send_header("Content-Type", "application/octet-stream")
+                else:
+                    boundary = "landslide-app-boundary"
+                    parts = []
+                    for s, e in spans:
+                        parts.append(
+                            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+                            f"Content-Range: bytes {s}-{e}/{size}\r\n\r\n".encode() + chunk(s, e) + b"\r\n")
+                    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+                    self.send_response(206)
+                    self.send_header("Content-Type", f"multipart/byteranges; boundary={boundary}")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            stats.count(None, len(body))
+
+    return Handler
+
+
+class RangeServer:
+    """Context manager: ``with RangeServer(dir) as srv: srv.url`` -> ``http://127.0.0.1:PORT``."""
+
+    def __init__(self, root: str | os.PathLike, faults: Callable[[str], Fault] | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.stats = ServerStats()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self.root, faults, self.stats))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "RangeServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
