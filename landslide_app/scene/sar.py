@@ -1,0 +1,154 @@
+"""Sentinel-1 RTC simulation: VV and VH gamma0 in linear power for the six dates of Table 1.
+
+Per pixel and date (computed per block of rows, so a band never needs other bands)::
+
+    I = base(cover, pol) * texture * terrain * [post: wet(t) * scar] ; layover / shadow ; * speckle
+
+* ``base``: :data:`BACKSCATTER_DB` per land-cover class (sea: water).
+* ``texture``: smooth, date-independent field, std ``TEXTURE_STD_DB`` dB (VH x1.2).
+* ``terrain``: ascending pass, radar looking east at ``INCIDENCE_DEG``; residual modulation of the
+  terrain-flattened gamma0 ``(cos(theta_local) / cos(theta)) ** TERRAIN_EXPONENT``; layover where the
+  range slope facing the radar exceeds the incidence angle (``+LAYOVER_GAIN_DB``), radar shadow
+  where the slope facing away exceeds ``90 - INCIDENCE_DEG`` (noise floor :data:`SHADOW_DB`).
+* ``wet(t)``: after the event, ``WET_DB[pol][k] * r * WET_COVER[cover]`` dB with ``r`` the
+  normalised hurricane rainfall (hidden), fading over the three post dates, plus a smooth
+  weather field of std ``WEATHER_STD_DB`` dB independent per post date.
+* ``scar``: on landslide footprints ``(1 - f) + f * 10 ** (SCAR_DB[cover][pol] / 10)`` with ``f`` the
+  covered fraction of the pixel (vegetation loss: VH drops more than VV).
+* ``speckle``: independent unit-mean gamma noise with ``ENL`` looks per date, polarisation and
+  block of ``BLOCK_ROWS`` rows. The three pre-event dates share the same speckle-free image.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from landslide_app import config
+from landslide_app.scene.hidden import BARE, FOREST, GRASS, URBAN, WATER, RainField
+from landslide_app.scene.noise import upsample
+from landslide_app.scene.rng import stream
+from landslide_app.scene.terrain import gradients
+
+Polarisation = Literal["vv", "vh"]
+
+#: Equivalent number of looks of the multiplicative gamma speckle (Sentinel-1 RTC at 10 m).
+ENL: float = 4.4
+INCIDENCE_DEG: float = 39.0
+LOOK_DIRECTION: str = "east"
+TERRAIN_EXPONENT: float = 1.0
+LAYOVER_GAIN_DB: float = 6.0
+#: Noise-equivalent floor in radar shadow (dB) for VV, VH.
+SHADOW_DB: dict[str, float] = {"vv": -24.0, "vh": -28.0}
+#: Typical backscatter (dB) per land-cover class for VV, VH.
+BACKSCATTER_DB: dict[int, tuple[float, float]] = {
+    WATER: (-20.0, -27.0),
+    FOREST: (-7.0, -13.0),
+    GRASS: (-10.0, -17.0),
+    BARE: (-12.0, -20.0),
+    URBAN: (-3.0, -10.0),
+}
+TEXTURE_STD_DB: float = 0.8
+#: Post-event wet-soil / vegetation-damage brightening (dB at normalised rainfall 1) per post date.
+WET_DB: dict[str, tuple[float, float, float]] = {"vv": (2.0, 1.0, 0.4), "vh": (1.6, 0.8, 0.3)}
+WET_COVER: dict[int, float] = {WATER: 0.0, FOREST: 1.0, GRASS: 1.0, BARE: 1.2, URBAN: 0.3}
+#: Rainfall normalisation: r = (rain - RAIN_NORM_MM[0]) / (RAIN_NORM_MM[1] - RAIN_NORM_MM[0]).
+RAIN_NORM_MM: tuple[float, float] = (250.0, 750.0)
+WEATHER_STD_DB: float = 0.3
+#: Change (dB) on a fully covered landslide scar, per cover class, for VV, VH.
+SCAR_DB: dict[int, tuple[float, float]] = {
+    WATER: (0.0, 0.0),
+    FOREST: (-2.0, -6.0),
+    GRASS: (-0.5, -3.0),
+    BARE: (0.0, -1.0),
+    URBAN: (-2.0, -3.0),
+}
+#: Rows per speckle block (a multiple of the chip size).
+BLOCK_ROWS: int = 512
+
+_POL_INDEX = {"vv": 0, "vh": 1}
+
+
+def _lut(table: dict[int, float]) -> np.ndarray:
+    lut = np.zeros(256, dtype=np.float32)
+    for k, v in table.items():
+        lut[k] = v
+    return lut
+
+
+def sar_block(
+    *,
+    date_index: int,
+    pol: Polarisation,
+    rows: slice,
+    elevation: np.ndarray,
+    land_cover: np.ndarray,
+    footprint: np.ndarray,
+    rain: RainField,
+    texture_coarse: np.ndarray,
+    weather_coarse: np.ndarray,
+    coarse_factor: int,
+    weather_factor: int,
+    pixel_m: float,
+    seed: int,
+    speckle: bool = True,
+) -> np.ndarray:
+    """Gamma0 (linear, float32) of one date and polarisation for a block of rows.
+
+    ``rows`` must start on a multiple of :data:`BLOCK_ROWS` when ``speckle`` is on, so that the
+    speckle of a block does not depend on how the band is cut.
+    """
+    if pol not in _POL_INDEX:
+        raise ValueError(f"pol must be 'vv' or 'vh', got {pol!r}")
+    p = _POL_INDEX[pol]
+    shape = elevation.shape
+    r0, r1, _ = rows.indices(shape[0])
+    cover = land_cover[r0:r1]
+    # Base backscatter and date-independent texture.
+    base_db = _lut({k: v[p] for k, v in BACKSCATTER_DB.items()})[cover]
+    tex = upsample(texture_coarse, coarse_factor, shape, slice(r0, r1))
+    db = base_db + np.float32(TEXTURE_STD_DB * (1.0 if p == 0 else 1.2)) * tex
+    del tex, base_db
+    # Terrain: local incidence from the DEM (one-row halo for the gradient).
+    h0, h1 = max(r0 - 1, 0), min(r1 + 1, shape[0])
+    gx, gy = gradients(elevation[h0:h1], pixel_m)
+    gx = gx[r0 - h0 : r1 - h0]
+    gy = gy[r0 - h0 : r1 - h0]
+    theta = np.radians(INCIDENCE_DEG)
+    norm = np.sqrt(1.0 + gx * gx + gy * gy)
+    cos_loc = (np.float32(np.cos(theta)) + gx * np.float32(np.sin(theta))) / norm
+    del gy, norm
+    land = cover != WATER
+    mod = np.clip(cos_loc, 0.05, None) / np.float32(np.cos(theta))
+    db += np.where(land, np.float32(10.0 * TERRAIN_EXPONENT) * np.log10(mod), 0.0).astype(np.float32)
+    del mod
+    post = date_index - config.N_PRE_DATES
+    if post >= 0:
+        rain_mm = rain.block(elevation[r0:r1], slice(r0, r1))
+        r = np.clip((rain_mm - np.float32(RAIN_NORM_MM[0])) / np.float32(RAIN_NORM_MM[1] - RAIN_NORM_MM[0]), 0.0, 1.5)
+        del rain_mm
+        wet = np.float32(WET_DB[pol][post]) * r * _lut(WET_COVER)[cover]
+        weather = upsample(weather_coarse[post], weather_factor, shape, slice(r0, r1))
+        db += wet + np.where(land, np.float32(WEATHER_STD_DB) * weather, 0.0).astype(np.float32)
+        del wet, weather, r
+    lin = np.power(np.float32(10.0), db / np.float32(10.0)).astype(np.float32)
+    del db
+    if post >= 0:
+        f = footprint[r0:r1]
+        scar = np.power(np.float32(10.0), _lut({k: v[p] for k, v in SCAR_DB.items()})[cover] / np.float32(10.0))
+        lin *= (1.0 - f) + f * scar
+    layover = land & (gx > np.float32(np.tan(theta)))
+    lin[layover] *= np.float32(10.0 ** (LAYOVER_GAIN_DB / 10.0))
+    shadow = land & (cos_loc <= 0)
+    lin[shadow] = np.float32(10.0 ** (SHADOW_DB[pol] / 10.0))
+    if speckle:
+        if r0 % BLOCK_ROWS:
+            raise ValueError(f"speckled blocks must start on a multiple of {BLOCK_ROWS} rows, got {r0}")
+        for b0 in range(r0, r1, BLOCK_ROWS):
+            b1 = min(b0 + BLOCK_ROWS, r1)
+            full = min(b0 + BLOCK_ROWS, shape[0]) - b0  # always draw the whole block
+            rng = stream(seed, "speckle", date_index, p, b0 // BLOCK_ROWS)
+            g = rng.standard_gamma(ENL, size=(full, shape[1]), dtype=np.float32)[: b1 - b0]
+            lin[b0 - r0 : b1 - r0] *= g / np.float32(ENL)
+    return lin

@@ -1,0 +1,21 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def scene_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated ``tiny`` demo scene (8 x 6 chips, seed 7), written once per session.
+
+    Holds all three density classes at chip level (chips more than half land:
+    7 of class 0, 33 of class 1, 4 of class 2; 510 heads).
+    """
+    from landslide_app.scene import generate_scene
+
+    out = tmp_path_factory.mktemp("scene") / "tiny-seed7"
+    generate_scene(out, size="tiny", seed=7, progress=False)
+    return out
