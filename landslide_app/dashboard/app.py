@@ -55,7 +55,7 @@ def chip_layer(index, colour_by: str = "density_class") -> ipyleaflet.GeoJSON:
 
     def style(feature):
         c = int(feature["properties"].get(colour_by, 0))
-        return {"fillColor": CLASS_COLOURS.get(c, "#000"), "color": "#333", "weight": 0.5, "fillOpacity": 0.45}
+        return {"fillColor": CLASS_COLOURS.get(c, "#000"), "color": "#333", "weight": 0.5, "fillOpacity": 0.35}
 
     return ipyleaflet.GeoJSON(data=data, style_callback=style, name="chips (true class)",
                               hover_style={"weight": 2, "color": "#000"})
@@ -69,7 +69,7 @@ def heads_layer(inventory_path: Path, max_points: int | None = None) -> ipyleafl
     pts = np.column_stack([heads.geometry.y, heads.geometry.x])
     if max_points and len(pts) > max_points:
         pts = pts[np.random.default_rng(0).choice(len(pts), max_points, replace=False)]
-    return ipyleaflet.Heatmap(locations=pts.tolist(), radius=6, blur=8, max=1.0, min_opacity=0.3, name="landslide heads")
+    return ipyleaflet.Heatmap(locations=pts.tolist(), radius=4, blur=6, max=1.0, min_opacity=0.2, name="landslide heads")
 
 
 def legend_control() -> ipyleaflet.LegendControl:

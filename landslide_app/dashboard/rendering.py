@@ -29,13 +29,13 @@ def png_data_url(rgba: np.ndarray) -> str:
 
 def terrain_rgba(elevation: np.ndarray, cell_size: float, sea_level: float = 0.0) -> np.ndarray:
     """Hillshaded terrain colours; sea (elevation <= ``sea_level``) blue, nodata transparent."""
-    from matplotlib import cm
+    from matplotlib import colormaps
     from matplotlib.colors import Normalize
 
     shade = hillshade(elevation, cell_size)
     land = np.isfinite(elevation) & (elevation > sea_level)
     top = np.nanpercentile(elevation[land], 99) if land.any() else 1.0
-    rgba = cm.get_cmap("gist_earth")(Normalize(0, max(top, 1.0))(np.nan_to_num(elevation)))
+    rgba = colormaps["gist_earth"](Normalize(0, max(top, 1.0))(np.nan_to_num(elevation)))
     rgba[..., :3] *= (0.35 + 0.65 * np.nan_to_num(shade, nan=1.0))[..., None]
     rgba[~land] = (0.62, 0.77, 0.90, 1.0)
     rgba[~np.isfinite(elevation)] = (0, 0, 0, 0)
