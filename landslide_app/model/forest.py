@@ -1,0 +1,185 @@
+"""Random forest on the percentile features: density class and class probabilities.
+
+:class:`DensityForest` wraps scikit-learn's ``RandomForestClassifier`` (seeded) and always
+reports probabilities for all classes ``0 .. n_classes-1``: a class absent from the training
+labels gets probability 0 (and is never predicted). The forest is persisted with ``skops.io``
+and loaded with an explicit list of trusted types (:data:`TRUSTED_TYPES`); pickle is never used.
+
+Defaults (documented choices, the paper gives none): 300 trees, ``min_samples_leaf=3`` (a little
+regularisation: with a few hundred chips fully grown trees memorise the training chips, which
+makes the "train" AUC meaningless), ``class_weight="balanced"`` (class 2 is rare), features
+``sqrt``, ``oob_score=True`` (out-of-bag probabilities of the training chips,
+:meth:`DensityForest.oob_proba`, give the pipeline's "train" AUC). Features may contain NaN
+(chips without valid pixel): scikit-learn >= 1.4 forests accept missing values.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+from landslide_app.atomic import atomic_path
+from landslide_app.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+N_CLASSES: int = 3
+FORMAT: str = "landslide-app-forest/1"
+#: The only non-default types a saved forest may contain (checked before loading).
+TRUSTED_TYPES: tuple[str, ...] = (
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._tree.Tree",
+    "numpy.ndarray",
+    "numpy.dtype",
+    "numpy.int64",
+    "numpy.float64",
+    "builtins.dict",
+    "builtins.list",
+    "builtins.tuple",
+    "builtins.str",
+    "builtins.int",
+    "builtins.float",
+)
+
+
+class DensityForest:
+    """Density-class classifier on chip feature vectors.
+
+    Args:
+        n_classes: number of density classes (3).
+        seed: ``random_state`` of the forest.
+        **params: overrides of the ``RandomForestClassifier`` defaults listed in the module
+            docstring.
+    """
+
+    DEFAULTS: dict[str, Any] = {
+        "n_estimators": 300,
+        "min_samples_leaf": 3,
+        "max_features": "sqrt",
+        "class_weight": "balanced",
+        "n_jobs": 1,
+        "oob_score": True,
+    }
+
+    def __init__(self, n_classes: int = N_CLASSES, seed: int = 0, **params: Any) -> None:
+        self.n_classes = int(n_classes)
+        self.seed = int(seed)
+        self.params = {**self.DEFAULTS, **params}
+        self.model: RandomForestClassifier | None = None
+
+    # ---- fitting / prediction --------------------------------------------------------------
+    def fit(self, features: np.ndarray, classes: np.ndarray) -> DensityForest:
+        """Fit on ``(n, n_features)`` features and integer classes in ``0..n_classes-1``."""
+        X = self._check_x(features)
+        y = np.asarray(classes)
+        if y.ndim != 1 or len(y) != len(X):
+            raise InputError(f"classes must be 1-D with one value per chip ({len(X)}), got {y.shape}.")
+        if len(y) == 0:
+            raise InputError("Cannot train the density forest on zero chips.")
+        if not np.issubdtype(y.dtype, np.integer):
+            if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+                raise InputError("Density classes must be integers.")
+            y = y.astype(np.int64)
+        if y.min() < 0 or y.max() >= self.n_classes:
+            raise InputError(f"Density classes must lie in 0..{self.n_classes - 1}, got {np.unique(y)}.")
+        present = np.unique(y)
+        if len(present) < self.n_classes:
+            logger.warning(
+                "Training chips hold only classes %s of 0..%d; the others get probability 0.",
+                present.tolist(), self.n_classes - 1,
+            )
+        self.model = RandomForestClassifier(random_state=self.seed, **self.params)
+        self.model.fit(X, y)
+        return self
+
+    def _check_x(self, features: np.ndarray) -> np.ndarray:
+        X = np.asarray(features, dtype=np.float32)
+        if X.ndim != 2:
+            raise InputError(f"Features must be (n_chips, n_features), got shape {X.shape}.")
+        return X
+
+    def _fitted(self) -> RandomForestClassifier:
+        if self.model is None:
+            raise InputError("The density forest is not trained yet; call fit() first.")
+        return self.model
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)``; columns are classes 0..n_classes-1."""
+        model = self._fitted()
+        X = self._check_x(features)
+        out = np.zeros((len(X), self.n_classes), dtype=np.float64)
+        if len(X):
+            proba = model.predict_proba(X)
+            out[:, model.classes_.astype(np.int64)] = proba
+        return out
+
+    def oob_proba(self) -> np.ndarray:
+        """Out-of-bag class probabilities ``(n_train, n_classes)`` of the training chips.
+
+        Each training chip is scored only by the trees whose bootstrap sample left it out: an
+        honest "train" estimate, unlike in-sample predictions of a forest (AUC ~1 by
+        construction). Rows of chips that no tree left out (rare; very few trees) are NaN.
+        """
+        model = self._fitted()
+        if not getattr(model, "oob_score", False) or not hasattr(model, "oob_decision_function_"):
+            raise InputError("This forest was trained without oob_score=True; no out-of-bag predictions.")
+        oob = np.asarray(model.oob_decision_function_, dtype=np.float64)
+        out = np.zeros((len(oob), self.n_classes), dtype=np.float64)
+        out[:, model.classes_.astype(np.int64)] = oob
+        out[~np.isfinite(oob).all(axis=1)] = np.nan
+        return out
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Most probable class (ties -> lowest class), int64 ``(n,)``."""
+        return np.argmax(self.predict_proba(features), axis=1).astype(np.int64)
+
+    # ---- persistence -------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the forest with ``skops.io.dump`` (atomically)."""
+        import skops.io as sio
+
+        model = self._fitted()
+        obj = {
+            "format": FORMAT,
+            "n_classes": self.n_classes,
+            "seed": self.seed,
+            "forest": model,
+        }
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            sio.dump(obj, tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> DensityForest:
+        """Load a forest written by :meth:`save`, trusting only :data:`TRUSTED_TYPES`."""
+        import skops.io as sio
+
+        path = Path(path)
+        if not path.exists():
+            raise InputError(f"No forest file at {path}; train the model first.")
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+        except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
+            raise InputError(f"{path} is not a readable skops file ({err}); retrain the forest.") from err
+        unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+        if unexpected:
+            raise InputError(
+                f"{path} contains types that are not trusted ({', '.join(unexpected)}); "
+                "refusing to load it. Retrain the forest with this version of landslide_app."
+            )
+        obj = sio.load(path, trusted=list(TRUSTED_TYPES))
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+            raise InputError(f"{path} is not a landslide_app forest ({FORMAT}); retrain it.")
+        forest = cls(n_classes=int(obj["n_classes"]), seed=int(obj["seed"]))
+        model = obj["forest"]
+        if not isinstance(model, RandomForestClassifier):
+            raise InputError(f"{path} holds a {type(model).__name__}, not a random forest.")
+        forest.model = model
+        forest.params = {k: model.get_params()[k] for k in cls.DEFAULTS}
+        return forest

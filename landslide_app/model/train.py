@@ -1,0 +1,440 @@
+"""Training of the embedding network, model selection, inference and checkpoints.
+
+Data access is lazy: chips are read batch by batch through a *batch getter*, a callable
+``get_batch(ids) -> np.ndarray (len(ids), 17, H, W)`` (see :func:`as_batch_getter`: a chip store
+with ``read_many``, any callable, or an in-memory array via :class:`ArrayChips`), so a large store
+is never loaded whole. A :class:`ChipSubset` pairs a getter with the ids of a set.
+
+Training (:func:`fit_embedding_model`):
+
+* normalisation statistics are fitted on the training chips only (one streaming pass);
+* Adam, the paper's batch loss (:mod:`landslide_app.model.loss`), shuffled batches;
+* **model selection**: after every epoch the loss of equation 1 is computed over the whole
+  validation set pooled as one batch; the epoch with the lowest validation loss is kept (ties:
+  the earliest). When the validation set is empty or holds no positive pixel the loss cannot
+  rank epochs and the last epoch is kept (a warning says so). The loss is used rather than a
+  forest AUC because it needs no extra pass over the training chips per epoch;
+* CUDA when available (or ``device=``), else CPU, with no code change; ``channels_last``
+  memory format (about 2x faster convolutions on CPU); ``precision="bf16"`` enables bfloat16
+  autocast for the network (the loss is always computed in float32), default ``"fp32"``;
+* seeded (weights, batch order) and deterministic on CPU: the same seed gives bit-identical
+  embeddings. Global state (torch RNG, deterministic-algorithm flags) is restored afterwards.
+
+Checkpoints hold only tensors and plain values (``torch.save`` of a dict with the state dict,
+configuration, normalisation statistics, history) and load with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from landslide_app.atomic import atomic_path
+from landslide_app.errors import ConfigError, InputError
+from landslide_app.model.inputs import ModelConfig, NormStats, fit_norm_stats, prepare_inputs
+from landslide_app.model.loss import LossAccumulator, loss_parts
+from landslide_app.model.network import DEFAULT_WIDTH, EmbeddingNet
+
+logger = logging.getLogger(__name__)
+
+BatchGetter = Callable[[np.ndarray], np.ndarray]
+Precision = Literal["fp32", "bf16"]
+CHECKPOINT_FORMAT: str = "landslide-app-embedding/1"
+DEFAULT_LR: float = 3e-3
+
+
+# ---- data access -------------------------------------------------------------------------------
+class ArrayChips:
+    """Batch getter over an in-memory (or memory-mapped) chip array.
+
+    Args:
+        chips: ``(N, 17, H, W)``.
+        ids: chip id of each row (default ``0..N-1``).
+    """
+
+    def __init__(self, chips: np.ndarray, ids: Sequence[int] | np.ndarray | None = None) -> None:
+        self.chips = chips
+        self.ids = np.arange(len(chips), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+        if len(self.ids) != len(chips):
+            raise InputError(f"{len(self.ids)} ids for {len(chips)} chips.")
+        self._row = {int(i): k for k, i in enumerate(self.ids)}
+        if len(self._row) != len(self.ids):
+            raise InputError("Chip ids must be unique.")
+
+    def __call__(self, ids: np.ndarray) -> np.ndarray:
+        try:
+            rows = [self._row[int(i)] for i in np.asarray(ids).ravel()]
+        except KeyError as err:
+            raise InputError(f"Unknown chip id {err}.") from None
+        return np.asarray(self.chips[rows], dtype=np.float32)
+
+
+def as_batch_getter(reader: Any) -> BatchGetter:
+    """Turn a chip source into ``get_batch(ids) -> (n, 17, H, W)``.
+
+    Accepts an array (rows are ids ``0..N-1``), an object with ``read_many(ids)`` (the chip
+    store) or ``get_batch(ids)``, or any callable.
+    """
+    if isinstance(reader, np.ndarray):
+        return ArrayChips(reader)
+    for name in ("read_many", "get_batch"):
+        method = getattr(reader, name, None)
+        if callable(method):
+            return lambda ids, _m=method: np.asarray(_m([int(i) for i in np.asarray(ids).ravel()]), dtype=np.float32)
+    if callable(reader):
+        return reader
+    raise InputError(
+        f"Cannot read chips from a {type(reader).__name__}: pass a chip store, an array or a "
+        "callable get_batch(ids)."
+    )
+
+
+@dataclass(frozen=True)
+class ChipSubset:
+    """A set of chips: a batch getter and the ids it should read."""
+
+    get_batch: BatchGetter
+    ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def batches(self, batch_size: int, order: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(ids, chips)`` batches in ``order`` (default: stored order)."""
+        ids = self.ids if order is None else order
+        for start in range(0, len(ids), batch_size):
+            sel = ids[start : start + batch_size]
+            yield sel, self.get_batch(sel)
+
+
+def as_subset(chips: Any, ids: Sequence[int] | np.ndarray | None = None) -> ChipSubset:
+    """Build a :class:`ChipSubset` from an array, a ``ChipSubset``, a ``(getter, ids)`` pair or a
+    reader plus ``ids``."""
+    if isinstance(chips, ChipSubset):
+        return chips if ids is None else ChipSubset(chips.get_batch, np.asarray(ids, dtype=np.int64))
+    if isinstance(chips, tuple) and len(chips) == 2 and ids is None:
+        return ChipSubset(as_batch_getter(chips[0]), np.asarray(chips[1], dtype=np.int64))
+    if isinstance(chips, np.ndarray) and ids is None:
+        return ChipSubset(ArrayChips(chips), np.arange(len(chips), dtype=np.int64))
+    if ids is None:
+        raise InputError("Give the chip ids to read from this chip source.")
+    return ChipSubset(as_batch_getter(chips), np.asarray(ids, dtype=np.int64))
+
+
+# ---- devices, determinism -------------------------------------------------------------------------
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"Device {device!r} was requested but CUDA is not available; use device='cpu'.")
+    return dev
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch and switch on deterministic algorithms; restore all global state afterwards."""
+    prev_det = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    prev_bench = torch.backends.cudnn.benchmark
+    prev_cudnn_det = torch.backends.cudnn.deterministic
+    devices = [device.index or 0] if device.type == "cuda" else []
+    try:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+        torch.backends.cudnn.benchmark = prev_bench
+        torch.backends.cudnn.deterministic = prev_cudnn_det
+
+
+def _autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager[Any]:
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _check_precision(precision: str) -> Precision:
+    if precision not in ("fp32", "bf16"):
+        raise ConfigError(f"precision must be 'fp32' or 'bf16', got {precision!r}.")
+    return precision  # type: ignore[return-value]
+
+
+# ---- the trained model ---------------------------------------------------------------------------
+@dataclass
+class TrainedModel:
+    """A trained embedding network with everything needed to apply it.
+
+    Attributes:
+        config: the configuration it was trained for.
+        stats: normalisation statistics (fitted on its training chips).
+        net: the network (weights of the selected epoch), on ``device``.
+        best_epoch: the selected epoch (1-based).
+        history: per epoch ``{"epoch", "train_loss", "val_loss", "seconds"}``.
+        seed, precision, device: as trained.
+    """
+
+    config: ModelConfig
+    stats: NormStats
+    net: EmbeddingNet
+    best_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    seed: int = 0
+    precision: Precision = "fp32"
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def width(self) -> int:
+        """Hidden channels of the network."""
+        return self.net.width
+
+    def _to_tensor(self, x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x).to(self.device).contiguous(memory_format=torch.channels_last)
+
+    def embed_batch(self, chips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of one batch.
+
+        Returns:
+            ``(embedding, valid)``: float32 ``(n, H, W)`` with NaN on masked pixels, and the bool
+            validity mask ``(n, H, W)``.
+        """
+        prep = prepare_inputs(chips, self.config, self.stats)
+        self.net.eval()
+        with torch.no_grad(), _autocast(self.device, self.precision):
+            emb = self.net(self._to_tensor(prep.x))
+        out = emb.float()[:, 0].cpu().numpy()
+        out[~prep.valid] = np.nan
+        return out, prep.valid
+
+    def iter_embeddings(
+        self, chips: Any, batch_size: int = 8, progress: bool = False, desc: str = "embed"
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Yield ``(ids, embedding, valid)`` batch by batch over a chip set (lazy)."""
+        subset = as_subset(chips)
+        with tqdm(total=len(subset), desc=desc, disable=not progress, leave=False) as bar:
+            for ids, batch in subset.batches(batch_size):
+                emb, valid = self.embed_batch(batch)
+                bar.update(len(ids))
+                yield ids, emb, valid
+
+    def embed(self, chips: Any, batch_size: int = 8, progress: bool = False) -> np.ndarray:
+        """Embeddings ``(N, H, W)`` (NaN on masked pixels) of a whole chip set, in its id order."""
+        parts = [emb for _, emb, _ in self.iter_embeddings(chips, batch_size, progress)]
+        if not parts:
+            raise InputError("No chips to embed.")
+        return np.concatenate(parts)
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        """The checkpoint dict (tensors and plain values only)."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "width": self.width,
+            "stats": self.stats.to_dict(),
+            "state_dict": {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()},
+            "best_epoch": int(self.best_epoch),
+            "history": [dict(h) for h in self.history],
+            "seed": int(self.seed),
+            "precision": self.precision,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the checkpoint with ``torch.save`` (atomically)."""
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            torch.save(self.checkpoint(), tmp)
+        return path
+
+    @classmethod
+    def load(
+        cls, path: str | Path, config: ModelConfig | None = None, device: str | torch.device | None = None
+    ) -> TrainedModel:
+        """Load a checkpoint with ``torch.load(weights_only=True)``.
+
+        Args:
+            path: checkpoint file.
+            config: when given, the configuration the caller expects; a checkpoint trained for
+                another configuration raises :class:`ConfigError`.
+            device: where to put the network (default: CUDA if available, else CPU).
+        """
+        path = Path(path)
+        dev = resolve_device(device)
+        if not path.exists():
+            raise InputError(f"No checkpoint at {path}; train the model first.")
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - unpickling errors come in many types
+            raise InputError(f"{path} is not a readable checkpoint ({err}); retrain the model.") from err
+        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise InputError(f"{path} is not a landslide_app embedding checkpoint ({CHECKPOINT_FORMAT}).")
+        saved = ModelConfig.from_dict(ckpt["config"])
+        if config is not None and saved != config:
+            raise ConfigError(
+                f"Checkpoint {path} was trained for inputs={saved.inputs!r}, revisits={saved.revisits}, "
+                f"but inputs={config.inputs!r}, revisits={config.revisits} was requested; train this "
+                "configuration or load its own checkpoint."
+            )
+        net = EmbeddingNet.for_config(saved, int(ckpt["width"]))
+        try:
+            net.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as err:
+            raise ConfigError(
+                f"Checkpoint {path} does not fit the {saved.name} network ({err}); it was written by "
+                "another version of landslide_app. Retrain the model."
+            ) from err
+        net = net.to(dev).to(memory_format=torch.channels_last)
+        return cls(
+            config=saved,
+            stats=NormStats.from_dict(ckpt["stats"]),
+            net=net,
+            best_epoch=int(ckpt["best_epoch"]),
+            history=list(ckpt.get("history", [])),
+            seed=int(ckpt.get("seed", 0)),
+            precision=_check_precision(str(ckpt.get("precision", "fp32"))),
+            device=dev,
+        )
+
+
+# ---- training ------------------------------------------------------------------------------------
+def _validation_loss(model: TrainedModel, val: ChipSubset, batch_size: int) -> tuple[float, int]:
+    acc = LossAccumulator()
+    model.net.eval()
+    with torch.no_grad():
+        for _, chips in val.batches(batch_size):
+            prep = prepare_inputs(chips, model.config, model.stats)
+            if prep.label is None:
+                raise InputError("Validation chips have no label channel.")
+            with _autocast(model.device, model.precision):
+                emb = model.net(model._to_tensor(prep.x))
+            acc.add(loss_parts(emb.float(), torch.from_numpy(prep.label), torch.from_numpy(prep.valid)))
+    return acc.loss(), acc.pos_count
+
+
+def fit_embedding_model(
+    chips_train: Any,
+    chips_val: Any | None,
+    config: ModelConfig,
+    epochs: int = 10,
+    batch_size: int = 8,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    *,
+    lr: float = DEFAULT_LR,
+    width: int = DEFAULT_WIDTH,
+    precision: Precision = "fp32",
+    stats: NormStats | None = None,
+) -> TrainedModel:
+    """Train the embedding network of ``config`` and select the epoch on validation.
+
+    Args:
+        chips_train: training chips: an array ``(N, 17, H, W)``, a :class:`ChipSubset` or a
+            ``(reader, ids)`` pair (read lazily, batch by batch).
+        chips_val: validation chips, same forms, or ``None`` (empty or ``None``: the last epoch
+            is kept).
+        config: inputs and revisits.
+        epochs: training epochs (>= 1).
+        batch_size: chips per batch (the loss is pooled over a batch, paper eq. 1).
+        seed: seeds weights and batch order.
+        device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
+        progress: show a ``tqdm`` bar.
+        lr: Adam learning rate.
+        width: hidden channels of the network.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast).
+        stats: normalisation statistics to use instead of fitting them on ``chips_train``.
+
+    Returns:
+        The :class:`TrainedModel` holding the weights of the selected epoch.
+    """
+    if not isinstance(config, ModelConfig):
+        raise ConfigError(f"config must be a ModelConfig, got {type(config).__name__}.")
+    if epochs < 1:
+        raise ConfigError(f"epochs must be >= 1, got {epochs}.")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
+    precision = _check_precision(precision)
+    train = as_subset(chips_train)
+    val = as_subset(chips_val) if chips_val is not None else ChipSubset(train.get_batch, np.empty(0, np.int64))
+    if len(train) == 0:
+        raise InputError("No training chips: the model cannot be trained.")
+    dev = resolve_device(device)
+    t_start = time.perf_counter()
+    if stats is None:
+        stats = fit_norm_stats(chips for _, chips in train.batches(max(batch_size, 32)))
+    stats.check_usable(config)
+    rng = np.random.default_rng(seed)
+
+    with seeded(seed, dev):
+        net = EmbeddingNet.for_config(config, width).to(dev).to(memory_format=torch.channels_last)
+        model = TrainedModel(config, stats, net, best_epoch=0, seed=seed, precision=precision, device=dev)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        n_batches = -(-len(train) // batch_size)
+        best_loss = float("inf")
+        best_state: dict[str, torch.Tensor] | None = None
+        warned = False
+        with tqdm(total=epochs * n_batches, desc=f"train {config.name}", disable=not progress) as bar:
+            for epoch in range(1, epochs + 1):
+                t0 = time.perf_counter()
+                net.train()
+                losses: list[float] = []
+                for _, chips in train.batches(batch_size, order=rng.permutation(train.ids)):
+                    prep = prepare_inputs(chips, config, stats)
+                    if prep.label is None:
+                        raise InputError("Training chips have no label channel.")
+                    with _autocast(dev, precision):
+                        emb = net(model._to_tensor(prep.x))
+                    parts = loss_parts(emb.float(), torch.from_numpy(prep.label), torch.from_numpy(prep.valid))
+                    bar.update(1)
+                    if parts.pos_count + parts.neg_count == 0:
+                        continue  # nothing valid to learn from in this batch
+                    loss = parts.loss()
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    losses.append(float(loss.detach()))
+                if len(val):
+                    val_loss, val_pos = _validation_loss(model, val, batch_size)
+                else:
+                    val_loss, val_pos = float("nan"), 0
+                train_loss = float(np.mean(losses)) if losses else float("nan")
+                model.history.append({
+                    "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                    "seconds": time.perf_counter() - t0,
+                })
+                bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+                logger.debug("%s epoch %d: train loss %.4f, validation loss %.4f", config.name, epoch, train_loss, val_loss)
+                selectable = val_pos > 0 and np.isfinite(val_loss)
+                if not selectable and not warned:
+                    logger.warning(
+                        "Validation set of %s is empty or holds no landslide pixel; keeping the last epoch.",
+                        config.name,
+                    )
+                    warned = True
+                if selectable and val_loss < best_loss:
+                    best_loss = val_loss
+                    model.best_epoch = epoch
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        if best_state is None:  # no selectable epoch: keep the last one
+            model.best_epoch = epochs
+        else:
+            net.load_state_dict(best_state)
+    logger.info(
+        "Trained %s on %d chips (%d validation) for %d epochs in %.1f s; selected epoch %d.",
+        config.name, len(train), len(val), epochs, time.perf_counter() - t_start, model.best_epoch,
+    )
+    return model
