@@ -102,6 +102,51 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ablate(a: argparse.Namespace) -> int:
+    from landslide_app.experiments.ablation import AblationSettings, run_ablation
+    from landslide_app.experiments.report import table_markdown
+
+    settings = AblationSettings(inputs=a.inputs, revisits=a.revisits, splits=a.split, epochs=a.epochs,
+                                seed=a.seed, device=a.device, precision=a.precision, baselines=not a.no_baselines)
+    results = run_ablation(a.chips, a.out, settings, progress=not a.quiet)
+    for split in a.split:
+        _out(table_markdown(results, split))
+    _out(f"results: {Path(a.out) / 'results.json'}, table: {Path(a.out) / 'table.md'} ({results['seconds']:.0f} s)")
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from landslide_app.experiments.single import train_run
+    from landslide_app.model.inputs import ModelConfig
+
+    meta = train_run(a.chips, ModelConfig(a.inputs, a.revisits), a.out, epochs=a.epochs, seed=a.seed,
+                     device=a.device, precision=a.precision, progress=not a.quiet)
+    auc = "n/a" if meta["auc_val"] is None else f"{meta['auc_val']:.3f}"
+    _out(f"trained {meta['name']} on {meta['n_train']} chips (epoch {meta['best_epoch']} selected on "
+         f"{meta['n_val']} validation chips, AUC {auc}) -> {a.out}")
+    return 0
+
+
+def cmd_predict(a: argparse.Namespace) -> int:
+    from landslide_app.experiments.single import predict_run
+
+    s = predict_run(a.model, a.chips, a.out, device=a.device, progress=not a.quiet)
+    _out(f"predicted {s['n_chips']} chips with {s['config']}: classes {s['class_counts']} -> "
+         f"{Path(a.out) / 'density.tif'}, {Path(a.out) / 'chips.gpkg'}")
+    return 0
+
+
+def cmd_embed(a: argparse.Namespace) -> int:
+    from landslide_app.experiments.single import embed_dem, embed_store
+
+    if (a.chips is None) == (a.dem is None):
+        raise ConfigError("give exactly one of --chips STORE or --dem DEM.tif")
+    out = (embed_store(a.model, a.chips, a.out, device=a.device, progress=not a.quiet) if a.chips
+           else embed_dem(a.model, a.dem, a.out, device=a.device, progress=not a.quiet))
+    _out(f"embedding written to {out}")
+    return 0
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     from landslide_app.demo import prepare_demo
 
@@ -166,6 +211,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("store", type=Path)
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_info)
+    s = sub.add_parser("ablate", help="run the paper's Table 2 ablation (cached, resumable) and the baselines")
+    s.add_argument("--chips", required=True, type=Path, help="chip store")
+    s.add_argument("--out", required=True, type=Path, help="output directory (results.json, table.md, plots)")
+    s.add_argument("--inputs", nargs="+", default=["dem", "sar", "fused"], choices=["dem", "sar", "fused"])
+    s.add_argument("--revisits", nargs="+", type=int, default=[1, 2, 3], choices=[1, 2, 3])
+    s.add_argument("--split", nargs="+", default=["random"], choices=["random", "blocked"])
+    s.add_argument("--epochs", type=_positive_int, default=5, help="training epochs per fold (default 5)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="training precision")
+    s.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    s.add_argument("--no-baselines", action="store_true", help="skip the baselines")
+    s.set_defaults(func=cmd_ablate)
+
+    s = sub.add_parser("train", help="train one configuration on a chip store")
+    s.add_argument("--chips", required=True, type=Path, help="chip store")
+    s.add_argument("--inputs", required=True, choices=["dem", "sar", "fused"])
+    s.add_argument("--revisits", type=int, default=3, choices=[1, 2, 3])
+    s.add_argument("--epochs", type=_positive_int, default=5)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    s.add_argument("--device", default=None)
+    s.add_argument("--out", required=True, type=Path, help="run directory")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("predict", help="density map (GeoTIFF + GeoPackage) of a store with a trained run")
+    s.add_argument("--model", required=True, type=Path, help="run directory from `train`")
+    s.add_argument("--chips", required=True, type=Path, help="chip store")
+    s.add_argument("--out", required=True, type=Path, help="output directory")
+    s.add_argument("--device", default=None)
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("embed", help="per-pixel embedding GeoTIFF of a store or of any DEM (DEM-only model)")
+    s.add_argument("--model", required=True, type=Path, help="run directory from `train`")
+    s.add_argument("--chips", type=Path, help="chip store")
+    s.add_argument("--dem", type=Path, help="DEM GeoTIFF (needs a DEM-only model)")
+    s.add_argument("--out", required=True, type=Path, help="output GeoTIFF")
+    s.add_argument("--device", default=None)
+    s.set_defaults(func=cmd_embed)
+
     s = sub.add_parser("demo", help="prepare the offline demo (scene + chips) once; later runs reuse it")
     s.add_argument("--data", type=Path, default=Path("data/demo"), help="data directory (default data/demo)")
     s.add_argument("--size", default="demo", help="scene size (demo, pr, tiny, COLSxROWS)")
@@ -181,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import os
+
+    # idle torch/OpenMP threads spin by default, which starves the other core on small machines
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     a = parser.parse_args(argv)
     logging.basicConfig(

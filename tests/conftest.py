@@ -19,3 +19,14 @@ def scene_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("scene") / "tiny-seed7"
     generate_scene(out, size="tiny", seed=7, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_store(scene_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The chip store of the tiny scene (44 land chips, all three classes), built once per session."""
+    from landslide_app.chips.build import build_chips
+    from landslide_app.sources.stac import open_local_catalog
+
+    out = tmp_path_factory.mktemp("store") / "chips"
+    build_chips(open_local_catalog(scene_dir / "catalog.json"), scene_dir / "inventory.gpkg", out, progress=False)
+    return out

@@ -1,0 +1,248 @@
+"""The paper's ablation (Table 2): inputs {dem, sar, fused} x post-event revisits {1, 2, 3}.
+
+Each configuration runs the cross-prediction protocol (:func:`run_configuration`) and is cached
+under ``OUT/runs/<key>/`` (``result.json``, ``predictions.csv``, ``embeddings.npy``), keyed by a
+fingerprint of the store, configuration, epochs, seed and code version: a finished configuration is
+never recomputed, an interrupted ablation resumes with the next unfinished one. The DEM-only
+network never sees SAR, so its result is the same for every revisit count: it is computed once and
+reused for the other revisit columns (marked ``"shared_with"``).
+
+``OUT/results.json`` = ``{"runs": [...], "baselines": [...]}``; ``OUT/table.md`` is laid out like
+paper Table 2; ``OUT/roc.png`` and ``OUT/confusion.png`` show the held-out predictions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from landslide_app import __version__
+from landslide_app.atomic import atomic_path, fingerprint, write_bytes_atomic, write_json_atomic
+from landslide_app.chips.store import ChipStore
+from landslide_app.errors import ConfigError, InputError
+from landslide_app.model.inputs import ModelConfig
+
+log = logging.getLogger(__name__)
+
+INPUTS: tuple[str, ...] = ("dem", "sar", "fused")
+REVISITS: tuple[int, ...] = (1, 2, 3)
+SPLITS: tuple[str, ...] = ("random", "blocked")
+DEFAULT_EPOCHS = 5
+#: Called after each configuration with (finished, total, key).
+ProgressHook = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of the ablation grid."""
+
+    inputs: str
+    revisits: int
+    split: str = "random"
+
+    @property
+    def key(self) -> str:
+        return f"{self.inputs}-r{self.revisits}-{self.split}"
+
+    @property
+    def config(self) -> ModelConfig:
+        return ModelConfig(self.inputs, self.revisits)  # type: ignore[arg-type]
+
+    @property
+    def computes_as(self) -> "RunSpec":
+        """The run whose result this one reuses (DEM-only: revisits do not matter)."""
+        return RunSpec(self.inputs, 1, self.split) if self.inputs == "dem" else self
+
+
+@dataclass
+class AblationSettings:
+    """What an ablation runs."""
+
+    inputs: Sequence[str] = INPUTS
+    revisits: Sequence[int] = REVISITS
+    splits: Sequence[str] = ("random",)
+    epochs: int = DEFAULT_EPOCHS
+    seed: int = 0
+    device: str | None = None
+    precision: str = "fp32"
+    baselines: bool = True
+    train_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i in self.inputs:
+            if i not in INPUTS:
+                raise ConfigError(f"unknown input {i!r}: use dem, sar or fused")
+        for k in self.revisits:
+            if int(k) not in REVISITS:
+                raise ConfigError(f"revisits {k} is impossible: use 1, 2 or 3 post-event dates")
+        for s in self.splits:
+            if s not in SPLITS:
+                raise ConfigError(f"unknown split {s!r}: use random or blocked")
+        if not 1 <= int(self.epochs) <= 1000:
+            raise ConfigError(f"--epochs {self.epochs} must be between 1 and 1000")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision {self.precision!r}: use fp32 or bf16")
+
+    def specs(self) -> list[RunSpec]:
+        return [RunSpec(i, int(k), s) for s in self.splits for i in self.inputs for k in self.revisits]
+
+
+def run_dir(out: Path, spec: RunSpec) -> Path:
+    return Path(out) / "runs" / spec.key
+
+
+def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> str:
+    return fingerprint({
+        "store": store.meta.get("fingerprint"), "run": spec.computes_as.key, "epochs": s.epochs,
+        "seed": s.seed, "precision": s.precision, "train": s.train_kwargs, "code": __version__,
+    })
+
+
+def load_cached(out: Path, spec: RunSpec, fp: str) -> dict[str, Any] | None:
+    """The cached result of ``spec`` when its fingerprint matches, else ``None``."""
+    f = run_dir(out, spec) / "result.json"
+    if not f.exists():
+        return None
+    try:
+        res = json.loads(f.read_text())
+    except (OSError, json.JSONDecodeError):
+        log.warning("ignoring damaged %s (the configuration will be rerun)", f)
+        return None
+    return res if res.get("fingerprint") == fp else None
+
+
+def _predictions_csv(ids, y_true, proba, pred, fold) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["chip_id", "true_class", "pred_class", "p0", "p1", "p2", "fold"])
+    for row in zip(ids, y_true, pred, proba[:, 0], proba[:, 1], proba[:, 2], fold):
+        w.writerow([int(row[0]), int(row[1]), int(row[2]), f"{row[3]:.6f}", f"{row[4]:.6f}", f"{row[5]:.6f}", row[6]])
+    return buf.getvalue().encode()
+
+
+def read_predictions(out: Path, spec: RunSpec) -> dict[str, np.ndarray]:
+    """Held-out predictions of a finished configuration: chip_id, true/pred class, proba (n, 3)."""
+    f = run_dir(out, spec.computes_as) / "predictions.csv"
+    if not f.exists():
+        raise InputError(f"configuration {spec.key} has not been run yet (no {f})")
+    with open(f) as fh:
+        rows = list(csv.DictReader(fh))
+    return {
+        "chip_id": np.array([int(r["chip_id"]) for r in rows]),
+        "true_class": np.array([int(r["true_class"]) for r in rows]),
+        "pred_class": np.array([int(r["pred_class"]) for r in rows]),
+        "proba": np.array([[float(r["p0"]), float(r["p1"]), float(r["p2"])] for r in rows]),
+    }
+
+
+def read_embeddings(out: Path, spec: RunSpec, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(chip_ids, embeddings (n, S, S) float16)`` of a finished configuration (memory-mapped)."""
+    d = run_dir(out, spec.computes_as)
+    ids = np.load(d / "embedding_ids.npy")
+    emb = np.load(d / "embeddings.npy", mmap_mode="r" if mmap else None)
+    return ids, emb
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        np.save(tmp, arr)
+
+
+def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettings, progress: bool = True) -> dict[str, Any]:
+    """Run (or load from cache) one configuration; returns its result dict."""
+    from landslide_app.model.pipeline import run_configuration
+
+    fp = _run_fingerprint(store, spec, settings)
+    base = spec.computes_as
+    cached = load_cached(out, base, fp)
+    if cached is None:
+        if spec.inputs != "dem" and not store.meta.get("has_sar", True):
+            raise ConfigError(f"{spec.key} needs SAR but the chip store {store.path} is DEM-only; use --inputs dem")
+        t0 = time.perf_counter()
+        res = run_configuration(
+            store, store.ids, store.classes, base.config, split=base.split, epochs=settings.epochs,
+            seed=settings.seed, device=settings.device, progress=progress, keep_embeddings=True,
+            train_kwargs={"precision": settings.precision, **settings.train_kwargs},
+        )
+        d = run_dir(out, base)
+        d.mkdir(parents=True, exist_ok=True)
+        _save_npy(d / "embedding_ids.npy", res.ids)
+        _save_npy(d / "embeddings.npy", res.embeddings.astype(np.float16))
+        write_bytes_atomic(d / "predictions.csv", _predictions_csv(res.ids, res.y_true, res.test_proba, res.test_pred, res.test_fold))
+        for k, (model, forest) in enumerate(zip(res.models, res.forests)):
+            model.save(d / f"model_fold{k}.pt")
+            forest.save(d / f"forest_fold{k}.skops")
+        cached = {**res.to_dict(), "key": base.key, "fingerprint": fp, "wall_seconds": round(time.perf_counter() - t0, 2)}
+        write_json_atomic(d / "result.json", cached)  # last: marks the configuration finished
+    result = dict(cached)
+    if spec != base:
+        result.update(revisits=spec.revisits, key=spec.key, shared_with=base.key)
+    return result
+
+
+def run_ablation(
+    store_path: str | Path, out: str | Path, settings: AblationSettings | None = None,
+    progress: bool = True, on_progress: ProgressHook | None = None,
+) -> dict[str, Any]:
+    """Run every configuration of ``settings`` (cached), the baselines, and write the report."""
+    from landslide_app.experiments.report import write_report
+
+    settings = settings or AblationSettings()
+    store = ChipStore.open(store_path)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = settings.specs()
+    t0 = time.perf_counter()
+    runs = []
+    bar = tqdm(specs, desc="ablation", unit="config", disable=not progress)
+    for n, spec in enumerate(bar):
+        bar.set_postfix_str(spec.key)
+        runs.append(run_one(store, spec, out, settings, progress=False))
+        if on_progress:
+            on_progress(n + 1, len(specs), spec.key)
+    baselines = run_baselines(store, out, settings) if settings.baselines else []
+    results = {
+        "store": str(store.path), "store_fingerprint": store.meta.get("fingerprint"),
+        "epochs": settings.epochs, "seed": settings.seed, "code_version": __version__,
+        "runs": runs, "baselines": baselines, "seconds": round(time.perf_counter() - t0, 2),
+    }
+    write_json_atomic(out / "results.json", results)
+    write_report(results, out)
+    return results
+
+
+def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> list[dict[str, Any]]:
+    """The SAR change-ratio and DEM slope baselines under the same splits (cached)."""
+    try:
+        from landslide_app.baselines.evaluate import run_baseline
+    except ImportError:  # pragma: no cover - baselines are part of the package
+        return []
+    res = []
+    names = ["slope"] + (["change_ratio"] if store.meta.get("has_sar", True) else [])
+    for split in settings.splits:
+        for name in names:
+            fp = fingerprint({"store": store.meta.get("fingerprint"), "baseline": name, "split": split,
+                              "seed": settings.seed, "code": __version__})
+            f = out / "baselines" / f"{name}-{split}.json"
+            if f.exists():
+                try:
+                    cached = json.loads(f.read_text())
+                    if cached.get("fingerprint") == fp:
+                        res.append(cached)
+                        continue
+                except json.JSONDecodeError:
+                    pass
+            r = {**run_baseline(store, name, split=split, seed=settings.seed, progress=False), "fingerprint": fp}
+            write_json_atomic(f, r)
+            res.append(r)
+    return res

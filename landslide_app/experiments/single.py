@@ -1,0 +1,213 @@
+"""One configuration outside the ablation: ``train`` on a store, ``predict`` a store, ``embed`` a raster.
+
+A run directory holds ``model.pt`` (checkpoint, loaded with ``weights_only=True``),
+``forest.skops`` (the random forest, no pickle) and ``run.json`` (configuration, data fingerprint,
+validation AUC, code version).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from landslide_app import __version__
+from landslide_app.atomic import atomic_path, fingerprint, write_json_atomic
+from landslide_app.chips.store import ChipStore
+from landslide_app.config import CHANNELS
+from landslide_app.errors import ConfigError, InputError
+from landslide_app.model.features import percentile_features
+from landslide_app.model.forest import DensityForest
+from landslide_app.model.inputs import ModelConfig
+from landslide_app.model.metrics import multiclass_auc, nan_to_none
+from landslide_app.model.train import ChipSubset, TrainedModel, as_batch_getter, fit_embedding_model
+
+log = logging.getLogger(__name__)
+
+RUN_FILE, MODEL_FILE, FOREST_FILE = "run.json", "model.pt", "forest.skops"
+
+
+@dataclass
+class LoadedRun:
+    """A trained configuration read back from a run directory."""
+
+    path: Path
+    meta: dict[str, Any]
+    model: TrainedModel
+    forest: DensityForest
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+    def provenance(self, store: ChipStore | None = None) -> dict[str, Any]:
+        return {
+            "config": self.config.name, "model_fingerprint": self.meta.get("fingerprint"),
+            "trained_on": self.meta.get("store_fingerprint"),
+            "data_fingerprint": store.meta.get("fingerprint") if store else None,
+            "code_version": __version__, "software": "landslide_app",
+        }
+
+
+def _features(model: TrainedModel, get_batch, ids: np.ndarray, progress: bool, desc: str) -> np.ndarray:
+    rows = [percentile_features(emb, valid) for _, emb, valid in
+            model.iter_embeddings(ChipSubset(get_batch, ids), batch_size=16, progress=progress, desc=desc)]
+    return np.concatenate(rows) if rows else np.empty((0, 19), np.float32)
+
+
+def train_run(
+    store_path: str | Path, config: ModelConfig, out: str | Path, epochs: int = 5, seed: int = 0,
+    val_fraction: float = 0.2, device: str | None = None, precision: str = "fp32", progress: bool = True,
+) -> dict[str, Any]:
+    """Train one configuration on a store: random train / validation split (model selection on
+    validation), forest on the training chips' features; writes the run directory."""
+    store = ChipStore.open(store_path)
+    if config.uses_sar and not store.meta.get("has_sar", True):
+        raise ConfigError(f"{store.path} is a DEM-only store: train with --inputs dem")
+    ids, y = store.ids, store.classes
+    if len(ids) < 4:
+        raise InputError(f"{store.path} has {len(ids)} chips; training needs at least 4")
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(ids))
+    n_val = max(1, int(round(val_fraction * len(ids))))
+    val_pos, train_pos = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    t0 = time.perf_counter()
+    get_batch = as_batch_getter(store)
+    model = fit_embedding_model(ChipSubset(get_batch, ids[train_pos]), ChipSubset(get_batch, ids[val_pos]), config,
+                                epochs=epochs, seed=seed, device=device, progress=progress, precision=precision)
+    f_train = _features(model, get_batch, ids[train_pos], progress, "features train")
+    f_val = _features(model, get_batch, ids[val_pos], progress, "features val")
+    forest = DensityForest(seed=seed).fit(f_train, y[train_pos])
+    auc_val = multiclass_auc(y[val_pos], forest.predict_proba(f_val))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / MODEL_FILE)
+    forest.save(out / FOREST_FILE)
+    meta = {
+        "format": "landslide-app-run/1", "config": config.to_dict(), "name": config.name, "epochs": epochs,
+        "seed": seed, "precision": precision, "best_epoch": model.best_epoch, "store": str(store.path),
+        "store_fingerprint": store.meta.get("fingerprint"), "chip_size": store.grid.chip_size,
+        "resolution_m": store.grid.resolution, "channels": list(store.channels),
+        "n_train": int(len(train_pos)), "n_val": int(len(val_pos)),
+        "auc_val": nan_to_none(auc_val.macro), "auc_val_weighted": nan_to_none(auc_val.weighted),
+        "auc_val_per_class": [nan_to_none(v) for v in auc_val.per_class],
+        "seconds": round(time.perf_counter() - t0, 2), "code_version": __version__,
+    }
+    meta["fingerprint"] = fingerprint(meta)
+    write_json_atomic(out / RUN_FILE, meta)
+    return meta
+
+
+def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
+    """Read a run directory written by :func:`train_run` (or one ablation fold)."""
+    path = Path(path)
+    f = path / RUN_FILE
+    if not f.exists():
+        raise InputError(f"{path} is not a trained run (no {RUN_FILE}); train one with `landslide-app train`")
+    try:
+        meta = json.loads(f.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{f} is damaged ({exc}); retrain the run") from exc
+    expected = ModelConfig.from_dict(meta["config"])
+    model = TrainedModel.load(path / MODEL_FILE, config=expected, device=device)
+    forest = DensityForest.load(path / FOREST_FILE)
+    return LoadedRun(path, meta, model, forest)
+
+
+def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, device: str | None = None,
+                progress: bool = True) -> dict[str, Any]:
+    """Predict every chip of a store; write ``density.tif``, ``chips.gpkg`` and ``predictions.json``."""
+    from landslide_app.experiments.export import write_chips_gpkg, write_density_geotiff
+
+    run = load_run(run_path, device)
+    store = ChipStore.open(store_path)
+    if run.config.uses_sar and not store.meta.get("has_sar", True):
+        raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only; use a DEM-only model")
+    ids = store.ids
+    feats = _features(run.model, as_batch_getter(store), ids, progress, "predict")
+    proba = run.forest.predict_proba(feats)
+    pred = proba.argmax(axis=1)
+    prov = run.provenance(store)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_density_geotiff(out / "density.tif", store.grid, ids, pred, proba, prov)
+    write_chips_gpkg(out / "chips.gpkg", store.index, ids, pred, proba, prov)
+    auc = multiclass_auc(store.classes, proba)
+    summary = {**prov, "n_chips": int(len(ids)), "class_counts": {str(c): int((pred == c).sum()) for c in range(3)},
+               "auc_vs_store_labels": nan_to_none(auc.macro)}
+    write_json_atomic(out / "predictions.json", summary)
+    return summary
+
+
+def embed_store(run_path: str | Path, store_path: str | Path, out_tif: str | Path, device: str | None = None,
+                progress: bool = True) -> Path:
+    """The per-pixel embedding of every chip of a store, as one GeoTIFF on the chip grid."""
+    import rasterio
+    from rasterio.windows import Window
+
+    run = load_run(run_path, device)
+    store = ChipStore.open(store_path)
+    if run.config.uses_sar and not store.meta.get("has_sar", True):
+        raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only")
+    g, s = store.grid, store.grid.chip_size
+    profile = dict(driver="GTiff", width=g.width, height=g.height, count=1, dtype="float32", crs=g.crs,
+                   transform=g.transform, nodata=np.nan, tiled=True, blockxsize=min(256, s * 2) // 16 * 16 or 16,
+                   blockysize=min(256, s * 2) // 16 * 16 or 16, compress="deflate", BIGTIFF="IF_SAFER")
+    out_tif = Path(out_tif)
+    with atomic_path(out_tif) as tmp:
+        with rasterio.open(tmp, "w", **profile) as ds:
+            ds.set_band_description(1, f"embedding {run.config.name}")
+            ds.update_tags(**{k: str(v) for k, v in run.provenance(store).items()})
+            for ids, emb, _ in run.model.iter_embeddings(ChipSubset(as_batch_getter(store), store.ids), batch_size=16,
+                                                        progress=progress, desc="embed"):
+                for cid, e in zip(ids, emb):
+                    r, c = g.chip_rc(int(cid))
+                    ds.write(e.astype(np.float32), 1, window=Window(c * s, r * s, s, s))
+    return out_tif
+
+
+def embed_dem(run_path: str | Path, dem_path: str | Path, out_tif: str | Path, tile: int = 256, halo: int = 16,
+              device: str | None = None, progress: bool = True) -> Path:
+    """Embedding of any DEM GeoTIFF with a DEM-only model, on the DEM's own grid (tiles with a halo)."""
+    import tempfile
+
+    import rasterio
+    from rasterio.windows import Window
+
+    from landslide_app.terrain import write_terrain
+
+    run = load_run(run_path, device)
+    if run.config.uses_sar:
+        raise ConfigError(f"--dem needs a DEM-only model; {run_path} is {run.config.name}. Train with --inputs dem")
+    with tempfile.TemporaryDirectory() as td:
+        terrain = write_terrain(dem_path, Path(td) / "terrain.tif")
+        with rasterio.open(terrain) as src:
+            res = abs(src.transform.a)
+            if src.crs.is_projected and abs(res - run.meta.get("resolution_m", res)) > 0.25 * res:
+                log.warning("DEM cells are %.1f m but the model was trained on %.1f m cells; embeddings may differ",
+                            res, run.meta.get("resolution_m"))
+            profile = dict(driver="GTiff", width=src.width, height=src.height, count=1, dtype="float32",
+                           crs=src.crs, transform=src.transform, nodata=np.nan, tiled=True, blockxsize=256,
+                           blockysize=256, compress="deflate", BIGTIFF="IF_SAFER")
+            windows = [(r, c) for r in range(0, src.height, tile) for c in range(0, src.width, tile)]
+            out_tif = Path(out_tif)
+            with atomic_path(out_tif) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+                dst.set_band_description(1, f"embedding {run.config.name}")
+                dst.update_tags(**{k: str(v) for k, v in run.provenance().items()}, dem=str(dem_path))
+                for r, c in tqdm(windows, desc="embed", unit="tile", disable=not progress):
+                    r0, c0 = max(0, r - halo), max(0, c - halo)
+                    r1, c1 = min(src.height, r + tile + halo), min(src.width, c + tile + halo)
+                    t = src.read(window=Window(c0, r0, c1 - c0, r1 - r0)).astype(np.float32)
+                    chip = np.full((1, len(CHANNELS), r1 - r0, c1 - c0), np.nan, np.float32)
+                    chip[0, :4] = t
+                    chip[0, -1] = 0.0
+                    emb, _ = run.model.embed_batch(chip)
+                    h, w = min(tile, src.height - r), min(tile, src.width - c)
+                    dst.write(emb[0, r - r0:r - r0 + h, c - c0:c - c0 + w], 1, window=Window(c, r, w, h))
+    return out_tif
