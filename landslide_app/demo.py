@@ -35,9 +35,20 @@ class DemoPaths:
     def chips(self) -> Path:
         return self.root / "chips"
 
+    @property
+    def ablation(self) -> Path:
+        """Ablation outputs (``runs/<key>/`` per configuration, results.json, table.md)."""
+        return self.root / "ablation"
 
-def prepare_demo(data_dir: str | Path, size: str = "demo", seed: int = 0, progress: bool = True) -> DemoPaths:
-    """Generate the demo scene and build its chip store under ``data_dir`` (idempotent, resumable)."""
+
+#: The configuration prepared on first launch so a new user lands on a complete map.
+DEFAULT_INPUTS, DEFAULT_REVISITS = "fused", 3
+
+
+def prepare_demo(data_dir: str | Path, size: str = "demo", seed: int = 0, progress: bool = True,
+                 train_default: bool = True) -> DemoPaths:
+    """Generate the demo scene, build its chip store and run the default configuration (fused,
+    3 revisits) under ``data_dir``. Idempotent and resumable: finished steps are reused."""
     from landslide_app.chips.build import build_chips
     from landslide_app.scene import generate_scene
     from landslide_app.sources.stac import open_local_catalog
@@ -46,4 +57,11 @@ def prepare_demo(data_dir: str | Path, size: str = "demo", seed: int = 0, progre
     summary = generate_scene(paths.scene, size=size, seed=seed, progress=progress)
     log.info("demo scene ready: %s heads in %d x %d chips", summary.n_heads, summary.n_cols, summary.n_rows)
     build_chips(open_local_catalog(paths.catalog), paths.inventory, paths.chips, progress=progress)
+    if train_default:
+        from landslide_app.chips.store import ChipStore
+        from landslide_app.experiments.ablation import AblationSettings, RunSpec, run_one
+
+        log.info("preparing the default configuration (%s, %d revisits)", DEFAULT_INPUTS, DEFAULT_REVISITS)
+        run_one(ChipStore.open(paths.chips), RunSpec(DEFAULT_INPUTS, DEFAULT_REVISITS), paths.ablation,
+                AblationSettings(), progress=progress)
     return paths

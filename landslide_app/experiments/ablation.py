@@ -30,6 +30,7 @@ from landslide_app import __version__
 from landslide_app.atomic import atomic_path, fingerprint, write_bytes_atomic, write_json_atomic
 from landslide_app.chips.store import ChipStore
 from landslide_app.errors import ConfigError, InputError
+from landslide_app.model.density import check_thresholds, density_class
 from landslide_app.model.inputs import ModelConfig
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,17 @@ ProgressHook = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One cell of the ablation grid."""
+    """One cell of the ablation grid (``thresholds`` None: the chip store's density classes)."""
 
     inputs: str
     revisits: int
     split: str = "random"
+    thresholds: tuple[float, float] | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.inputs}-r{self.revisits}-{self.split}"
+        t = "" if self.thresholds is None else f"-t{self.thresholds[0]:g}_{self.thresholds[1]:g}"
+        return f"{self.inputs}-r{self.revisits}-{self.split}{t}"
 
     @property
     def config(self) -> ModelConfig:
@@ -61,7 +64,7 @@ class RunSpec:
     @property
     def computes_as(self) -> "RunSpec":
         """The run whose result this one reuses (DEM-only: revisits do not matter)."""
-        return RunSpec(self.inputs, 1, self.split) if self.inputs == "dem" else self
+        return RunSpec(self.inputs, 1, self.split, self.thresholds) if self.inputs == "dem" else self
 
 
 @dataclass
@@ -76,6 +79,8 @@ class AblationSettings:
     device: str | None = None
     precision: str = "fp32"
     baselines: bool = True
+    #: density-class thresholds (heads/km²) to relabel the chips with; None: the store's classes
+    thresholds: tuple[float, float] | None = None
     train_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,9 +97,18 @@ class AblationSettings:
             raise ConfigError(f"--epochs {self.epochs} must be between 1 and 1000")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision {self.precision!r}: use fp32 or bf16")
+        if self.thresholds is not None:
+            self.thresholds = check_thresholds(self.thresholds)
 
     def specs(self) -> list[RunSpec]:
-        return [RunSpec(i, int(k), s) for s in self.splits for i in self.inputs for k in self.revisits]
+        return [RunSpec(i, int(k), s, self.thresholds) for s in self.splits for i in self.inputs for k in self.revisits]
+
+
+def chip_classes(store: ChipStore, thresholds: tuple[float, float] | None) -> np.ndarray:
+    """Density classes of the store's chips, relabelled with ``thresholds`` when given."""
+    if thresholds is None:
+        return store.classes
+    return density_class(store.index["head_count"].to_numpy(), store.grid.chip_area_km2, thresholds).astype(np.int64)
 
 
 def run_dir(out: Path, spec: RunSpec) -> Path:
@@ -102,6 +116,7 @@ def run_dir(out: Path, spec: RunSpec) -> Path:
 
 
 def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> str:
+    # custom thresholds are part of the key (spec.computes_as.key), hence of the fingerprint
     return fingerprint({
         "store": store.meta.get("fingerprint"), "run": spec.computes_as.key, "epochs": s.epochs,
         "seed": s.seed, "precision": s.precision, "train": s.train_kwargs, "code": __version__,
@@ -170,7 +185,7 @@ def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettin
             raise ConfigError(f"{spec.key} needs SAR but the chip store {store.path} is DEM-only; use --inputs dem")
         t0 = time.perf_counter()
         res = run_configuration(
-            store, store.ids, store.classes, base.config, split=base.split, epochs=settings.epochs,
+            store, store.ids, chip_classes(store, base.thresholds), base.config, split=base.split, epochs=settings.epochs,
             seed=settings.seed, device=settings.device, progress=progress, keep_embeddings=True,
             train_kwargs={"precision": settings.precision, **settings.train_kwargs},
         )
