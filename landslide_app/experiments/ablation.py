@@ -237,27 +237,30 @@ def run_ablation(
 
 
 def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> list[dict[str, Any]]:
-    """The SAR change-ratio and DEM slope baselines under the same splits (cached)."""
-    try:
-        from landslide_app.baselines.evaluate import run_baseline
-    except ImportError:  # pragma: no cover - baselines are part of the package
-        return []
+    """The DEM slope model and the SAR change ratio (per revisit count) under the same splits (cached)."""
+    from landslide_app.baselines.evaluate import run_baseline
+
+    jobs = [("slope", 3)]
+    if store.meta.get("has_sar", True):
+        jobs += [("change_ratio", int(k)) for k in settings.revisits]
+    classes = chip_classes(store, settings.thresholds)
     res = []
-    names = ["slope"] + (["change_ratio"] if store.meta.get("has_sar", True) else [])
     for split in settings.splits:
-        for name in names:
-            fp = fingerprint({"store": store.meta.get("fingerprint"), "baseline": name, "split": split,
-                              "seed": settings.seed, "code": __version__})
-            f = out / "baselines" / f"{name}-{split}.json"
+        for name, k in jobs:
+            fp = fingerprint({"store": store.meta.get("fingerprint"), "baseline": name, "split": split, "revisits": k,
+                              "seed": settings.seed, "thresholds": settings.thresholds, "code": __version__})
+            f = out / "baselines" / f"{name}-r{k}-{split}.json"
+            cached = None
             if f.exists():
                 try:
                     cached = json.loads(f.read_text())
-                    if cached.get("fingerprint") == fp:
-                        res.append(cached)
-                        continue
                 except json.JSONDecodeError:
-                    pass
-            r = {**run_baseline(store, name, split=split, seed=settings.seed, progress=False), "fingerprint": fp}
-            write_json_atomic(f, r)
-            res.append(r)
+                    log.warning("ignoring damaged %s (the baseline will be rerun)", f)
+            if cached is None or cached.get("fingerprint") != fp:
+                cached = {**run_baseline(store, name, split=split, seed=settings.seed, revisits=k, progress=False,
+                                         classes=classes), "fingerprint": fp}
+                write_json_atomic(f, cached)
+            if name == "slope":
+                cached["revisits"] = None
+            res.append(cached)
     return res

@@ -37,7 +37,7 @@ from landslide_app.model.features import percentile_features
 from landslide_app.model.forest import N_CLASSES, DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.metrics import AucResult, confusion, multiclass_auc, nan_to_none
-from landslide_app.model.protocol import ProtocolSplit, SplitKind, make_split
+from landslide_app.model.protocol import ProtocolSplit, SplitKind, resolve_split
 from landslide_app.model.train import ChipSubset, TrainedModel, as_batch_getter, fit_embedding_model
 
 logger = logging.getLogger(__name__)
@@ -128,25 +128,6 @@ class RunResult:
         }
 
 
-def _resolve_split(
-    split: ProtocolSplit | SplitKind, ids: np.ndarray, seed: int, reader: Any,
-    rows: np.ndarray | None, cols: np.ndarray | None,
-) -> ProtocolSplit:
-    if isinstance(split, ProtocolSplit):
-        try:
-            split.validate(ids)
-        except AssertionError as err:
-            raise InputError(f"The split does not fit the chip ids: {err}. Rebuild the split.") from err
-        return split
-    if split == "blocked" and (rows is None or cols is None):
-        index = getattr(reader, "index", None)
-        if index is None or not {"chip_id", "row", "col"} <= set(getattr(index, "columns", ())):
-            raise ConfigError("The blocked split needs the chips' grid rows and cols (pass rows=, cols=).")
-        pos = index.set_index("chip_id").loc[ids]
-        rows, cols = pos["row"].to_numpy(), pos["col"].to_numpy()
-    return make_split(split, ids, seed, rows=rows, cols=cols)
-
-
 def run_configuration(
     reader: Any,
     ids: np.ndarray,
@@ -198,7 +179,7 @@ def run_configuration(
         raise InputError(f"Density classes must lie in 0..{N_CLASSES - 1}.")
     y = y.astype(np.int64)
     get_batch = as_batch_getter(reader)
-    the_split = _resolve_split(split, ids, seed, reader, rows, cols)
+    the_split = resolve_split(split, ids, seed, reader, rows, cols)
     order = np.argsort(ids)
     ids_sorted = ids[order]
     y_sorted = y[order]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -302,3 +302,23 @@ def make_split(
             raise ConfigError("The blocked split needs the chips' grid rows and cols.")
         return blocked_split(ids, rows, cols, seed, **kwargs)  # type: ignore[arg-type]
     raise ConfigError(f"Unknown split {kind!r}: use one of {', '.join(SPLIT_KINDS)}.")
+
+
+def resolve_split(
+    split: ProtocolSplit | SplitKind, ids: np.ndarray, seed: int, reader: Any,
+    rows: np.ndarray | None = None, cols: np.ndarray | None = None,
+) -> ProtocolSplit:
+    """The protocol split over ``ids``, built exactly as the CNN pipeline builds it."""
+    if isinstance(split, ProtocolSplit):
+        try:
+            split.validate(ids)
+        except AssertionError as err:
+            raise InputError(f"The split does not fit the chip ids: {err}. Rebuild the split.") from err
+        return split
+    if split == "blocked" and (rows is None or cols is None):
+        index = getattr(reader, "index", None)
+        if index is None or not {"chip_id", "row", "col"} <= set(getattr(index, "columns", ())):
+            raise ConfigError("The blocked split needs the chips' grid rows and cols (pass rows=, cols=).")
+        pos = index.set_index("chip_id").loc[ids]
+        rows, cols = pos["row"].to_numpy(), pos["col"].to_numpy()
+    return make_split(split, ids, seed, rows=rows, cols=cols)
