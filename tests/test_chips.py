@@ -116,3 +116,26 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path):
     r = subprocess.run([sys.executable, "-m", "landslide_app.cli", "chips", "--inventory", "x", "--out", "y", "--bogus"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "unrecognized arguments" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_dem_only_from_a_geographic_dem(scene_dir, tmp_path):
+    """A DEM in EPSG:4326 is put on a UTM 10 m chip grid (zone chosen from its location)."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    src_path = scene_dir / "dem" / "elevation.tif"
+    geo = tmp_path / "dem_4326.tif"
+    with rasterio.open(src_path) as src:
+        transform, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
+        prof = src.profile | {"crs": "EPSG:4326", "transform": transform, "width": w, "height": h, "driver": "GTiff"}
+        prof.pop("blockxsize", None), prof.pop("blockysize", None), prof.pop("tiled", None)
+        with rasterio.open(geo, "w", **prof) as dst:
+            reproject(rasterio.band(src, 1), rasterio.band(dst, 1), resampling=Resampling.bilinear)
+        src_max = float(src.read(1).max())
+    rep = build_chips(dem_only_source(geo), scene_dir / "inventory.gpkg", tmp_path / "geo", progress=False)
+    st = ChipStore.open(rep.store.path)
+    assert st.grid.crs == "EPSG:32619" and st.grid.resolution == 10.0
+    assert len(st.ids) >= 30  # most of the 44 land chips of the tiny scene (grid shifted by the warp)
+    arr = st.read_many(st.ids[:5])
+    assert np.nanmax(arr[:, 0]) <= src_max + 1 and np.nanmax(arr[:, 1]) < 90
+    assert st.info()["n_heads"] > 0.8 * ChipStore.open(build_chips(
+        dem_only_source(src_path), scene_dir / "inventory.gpkg", tmp_path / "utm", progress=False).store.path).info()["n_heads"]
