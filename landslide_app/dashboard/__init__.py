@@ -1,5 +1,12 @@
-"""The Voila dashboard (widgets live only in this package). ``app.ipynb`` calls :func:`build_app`."""
+"""The Voila dashboard (widgets live only in this package). ``app.ipynb`` calls :func:`build_app`.
 
-from landslide_app.dashboard.app import build_app
+Modules: :mod:`~.state` (what is shown and run, no widgets), :mod:`~.rendering` (rasters to
+PNG overlays), :mod:`~.plots` (ROC, confusion, chip inspector figures), :mod:`~.tables` (Table 2
+HTML), :mod:`~.layers` (ipyleaflet layers), :mod:`~.jobs` (background runs), :mod:`~.exports`
+(files under ``DATA/exports``), :mod:`~.app` (widgets and wiring), :mod:`~.serve` (Voila),
+:mod:`~.datadir` (assemble a data directory from existing artifacts).
+"""
 
-__all__ = ["build_app"]
+from landslide_app.dashboard.app import Dashboard, build_app
+
+__all__ = ["Dashboard", "build_app"]

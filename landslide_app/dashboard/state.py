@@ -1,0 +1,454 @@
+"""What the dashboard shows and does, free of widgets.
+
+:class:`DashboardState` opens the demo artifacts of a data directory (chip store, ablation
+outputs), answers "what does the map show for this configuration" (:class:`MapView`, cached per
+configuration and result so switching back to a computed configuration costs a dictionary
+lookup), runs a configuration (:meth:`DashboardState.run`, the same ``run_one`` as the CLI's
+``ablate``), gathers the Table 2 cells and the baselines, and reads one chip for the inspector.
+It never imports ipywidgets: the widget layer in :mod:`landslide_app.dashboard.app` only calls it.
+
+A configuration counts as *computed* when ``ABLATION/runs/<key>/result.json`` exists and its
+predictions cover the chips of the store (whatever epoch count it was trained with; running it
+again with other settings replaces it, as ``landslide-app ablate`` does).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from landslide_app.chips.store import ChipStore
+from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS, DemoPaths
+from landslide_app.errors import ConfigError, InputError
+from landslide_app.experiments.ablation import (
+    DEFAULT_EPOCHS, INPUTS, REVISITS, AblationSettings, RunSpec, chip_classes, read_embeddings,
+    read_predictions, run_dir,
+)
+from landslide_app.model.density import check_thresholds
+
+log = logging.getLogger(__name__)
+
+CLASS_COLOURS = {0: "#9e9e9e", 1: "#fdae61", 2: "#d7191c"}
+#: class 0 chips light, so the terrain and the hot spots show through
+FILL_OPACITY = {0: 0.15, 1: 0.4, 2: 0.5}
+CLASS_NAMES = {0: "0: no landslide", 1: "1: 1–25 /km²", 2: "2: > 25 /km²"}
+BASELINE_NAMES = ("slope", "change_ratio")
+#: Called by :meth:`DashboardState.run` with (fraction done in [0, 1], status text).
+StepHook = Callable[[float, str], None]
+
+
+def class_names(thresholds: tuple[float, float]) -> dict[int, str]:
+    """Legend labels of the three density classes for ``thresholds`` (heads/km²)."""
+    t0, t1 = thresholds
+    if t0 == 0:
+        return {0: "0: no landslide", 1: f"1: 1–{t1:g} /km²", 2: f"2: > {t1:g} /km²"}
+    return {0: f"0: ≤ {t0:g} /km²", 1: f"1: {t0:g}–{t1:g} /km²", 2: f"2: > {t1:g} /km²"}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The configuration chosen in the controls (``thresholds`` None: the chip store's classes)."""
+
+    inputs: str = DEFAULT_INPUTS
+    revisits: int = DEFAULT_REVISITS
+    thresholds: tuple[float, float] | None = None
+    split: str = "random"
+
+    @property
+    def spec(self) -> RunSpec:
+        return RunSpec(self.inputs, int(self.revisits), self.split, self.thresholds)
+
+
+@dataclass
+class MapView:
+    """Everything the map and the result panels show for one configuration (cached)."""
+
+    key: str
+    computed: bool
+    chips_true: dict[str, Any]
+    chips_pred: dict[str, Any] | None = None
+    embedding_url: str = ""
+    embedding_bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
+    embedding_range: tuple[float, float] | None = None
+    result: dict[str, Any] | None = None
+    predictions: dict[str, np.ndarray] | None = None
+    roc_png: bytes | None = None
+    confusion_png: bytes | None = None
+    note: str = ""
+
+
+@dataclass
+class ChipInspection:
+    """One chip's layers and its prediction under a configuration (input of the inspector figure)."""
+
+    chip_id: int
+    row: int
+    col: int
+    key: str
+    head_count: int
+    density_per_km2: float
+    true_class: int
+    layers: dict[str, np.ndarray]
+    heads_rc: np.ndarray
+    pred_class: int | None = None
+    proba: np.ndarray | None = None
+    embedding: np.ndarray | None = None
+    percentiles: np.ndarray | None = None
+    class_labels: dict[int, str] = field(default_factory=lambda: dict(CLASS_NAMES))
+
+
+def _round_coords(coords: Any, nd: int = 6) -> Any:
+    if isinstance(coords, (list, tuple)) and coords and isinstance(coords[0], (int, float)):
+        return [round(float(c), nd) for c in coords]
+    return [_round_coords(c, nd) for c in coords]
+
+
+class DashboardState:
+    """The dashboard's model: artifacts of one data directory, cached views, runs.
+
+    Args:
+        data_dir: a directory prepared by ``landslide-app demo`` (``scene/``, ``chips/``,
+            ``ablation/``).
+        epochs: default training epochs of a run.
+        seed: split and training seed (as ``landslide-app ablate --seed``).
+        train_kwargs: extra arguments of the network training (e.g. ``{"width": 8}``).
+    """
+
+    def __init__(self, data_dir: str | Path, epochs: int = DEFAULT_EPOCHS, seed: int = 0,
+                 train_kwargs: dict[str, Any] | None = None) -> None:
+        self.paths = DemoPaths(Path(data_dir).resolve())
+        if not (self.paths.chips / "store.json").exists():
+            raise InputError(
+                f"no chip store under {self.paths.root}: run `landslide-app demo --data {self.paths.root}` first"
+            )
+        self.store = ChipStore.open(self.paths.chips)
+        self.index = self.store.index
+        self.grid = self.store.grid
+        self.ids = self.store.ids
+        self.epochs = int(epochs)
+        self.seed = int(seed)
+        self.train_kwargs = dict(train_kwargs or {})
+        self.has_sar = bool(self.store.meta.get("has_sar", True))
+        thr = self.store.meta.get("density_thresholds")
+        self.store_thresholds: tuple[float, float] = tuple(float(t) for t in thr) if thr else (0.0, 25.0)  # type: ignore[assignment]
+        self._features = self._base_features()
+        self._views: dict[tuple, MapView] = {}
+        self._true_geojson: dict[tuple, dict] = {}
+        self._emb_index: dict[str, dict[int, int]] = {}
+        self._locks: dict[tuple, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    # ---- selections ---------------------------------------------------------------------
+    def thresholds_for(self, t0: float, t1: float) -> tuple[float, float] | None:
+        """Validated thresholds; ``None`` when they equal the store's (the default runs' key)."""
+        t = check_thresholds((t0, t1))
+        return None if np.allclose(t, self.store_thresholds) else t
+
+    def effective_thresholds(self, thresholds: tuple[float, float] | None) -> tuple[float, float]:
+        return self.store_thresholds if thresholds is None else thresholds
+
+    def selection(self, inputs: str, revisits: int, t0: float | None = None, t1: float | None = None,
+                  split: str = "random") -> Selection:
+        if inputs not in INPUTS:
+            raise ConfigError(f"unknown inputs {inputs!r}: use dem, sar or fused")
+        if int(revisits) not in REVISITS:
+            raise ConfigError(f"revisits {revisits} is impossible: use 1, 2 or 3 post-event dates")
+        thr = None if t0 is None or t1 is None else self.thresholds_for(t0, t1)
+        return Selection(inputs, int(revisits), thr, split)
+
+    def true_classes(self, thresholds: tuple[float, float] | None) -> np.ndarray:
+        return chip_classes(self.store, thresholds)
+
+    # ---- results ------------------------------------------------------------------------
+    def result(self, spec: RunSpec) -> dict[str, Any] | None:
+        """The stored result of ``spec`` (DEM-only results are shared by every revisit count)."""
+        f = run_dir(self.paths.ablation, spec.computes_as) / "result.json"
+        try:
+            res = json.loads(f.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, json.JSONDecodeError):
+            log.warning("ignoring damaged %s", f)
+            return None
+        if int(res.get("n_chips", len(self.ids))) != len(self.ids):
+            log.warning("%s was computed on another chip store (%s chips, this one %d); ignoring it",
+                        f, res.get("n_chips"), len(self.ids))
+            return None
+        return res
+
+    def is_computed(self, spec: RunSpec) -> bool:
+        return self.result(spec) is not None
+
+    def table(self, thresholds: tuple[float, float] | None = None, split: str = "random") -> dict[tuple[str, int], dict]:
+        """Computed Table 2 cells: ``(inputs, revisits) -> result``."""
+        cells = {}
+        for i in INPUTS:
+            for k in REVISITS:
+                r = self.result(RunSpec(i, k, split, thresholds))
+                if r is not None:
+                    cells[(i, k)] = r
+        return cells
+
+    def baselines(self, thresholds: tuple[float, float] | None = None, split: str = "random") -> list[dict[str, Any]]:
+        """Cached baseline results (computed at the store's thresholds only)."""
+        if thresholds is not None:
+            return []
+        out = []
+        for name in BASELINE_NAMES:
+            f = self.paths.ablation / "baselines" / f"{name}-{split}.json"
+            try:
+                out.append(json.loads(f.read_text()))
+            except (OSError, json.JSONDecodeError):
+                continue
+        return out
+
+    # ---- map views ----------------------------------------------------------------------
+    def _base_features(self) -> list[dict[str, Any]]:
+        gdf = self.index.to_crs("EPSG:4326")
+        feats = []
+        for cid, hc, geom in zip(gdf["chip_id"], gdf["head_count"], gdf.geometry):
+            g = geom.__geo_interface__
+            feats.append({"type": "Feature", "id": int(cid),
+                          "geometry": {"type": g["type"], "coordinates": _round_coords(g["coordinates"])},
+                          "properties": {"chip_id": int(cid), "head_count": int(hc)}})
+        return feats
+
+    def _geojson(self, cls: np.ndarray, true_cls: np.ndarray, proba: np.ndarray | None = None) -> dict[str, Any]:
+        feats = []
+        for k, f in enumerate(self._features):
+            c = int(cls[k])
+            props = {**f["properties"], "class": c, "true_class": int(true_cls[k]),
+                     "style": {"fillColor": CLASS_COLOURS.get(c, "#000"), "color": "#333", "weight": 0.6,
+                               "fillOpacity": FILL_OPACITY.get(c, 0.4)}}
+            if proba is not None:
+                props["proba"] = [round(float(p), 3) for p in proba[k]]
+            feats.append({**f, "properties": props})
+        return {"type": "FeatureCollection", "features": feats}
+
+    def chips_true(self, thresholds: tuple[float, float] | None) -> dict[str, Any]:
+        key = thresholds or ()
+        if key not in self._true_geojson:
+            t = self.true_classes(thresholds)
+            self._true_geojson[key] = self._geojson(t, t)
+        return self._true_geojson[key]
+
+    def _key_lock(self, key: tuple) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def view(self, spec: RunSpec, plots: bool = True) -> MapView:
+        """What the map shows for ``spec`` (built once per configuration and result, then cached)."""
+        res = self.result(spec)
+        ck = (spec.computes_as.key, res.get("fingerprint") if res else None, res.get("wall_seconds") if res else None)
+        v = self._views.get(ck)
+        if v is not None and (v.roc_png is not None or not plots or not v.computed):
+            return v
+        with self._key_lock(ck):
+            v = self._views.get(ck)
+            if v is None:
+                v = self._build_view(spec, res)
+                self._views[ck] = v
+            if plots and v.computed and v.roc_png is None:
+                self._add_plots(spec, v)
+        return v
+
+    def _build_view(self, spec: RunSpec, res: dict[str, Any] | None) -> MapView:
+        from landslide_app.dashboard.rendering import (
+            EMPTY_PNG_URL, block_mean, colour_rgba, data_url, mosaic, mosaic_px, png_bytes, to_web_mercator,
+        )
+
+        t0 = time.perf_counter()
+        true_cls = self.true_classes(spec.thresholds)
+        chips_true = self.chips_true(spec.thresholds)
+        if res is None:
+            return MapView(spec.computes_as.key, False, chips_true, embedding_url=EMPTY_PNG_URL,
+                           note=f"{spec.computes_as.key} has not been computed yet: press Run to compute it")
+        try:
+            pred = read_predictions(self.paths.ablation, spec)
+        except InputError:
+            return MapView(spec.key, False, chips_true, embedding_url=EMPTY_PNG_URL,
+                           note=f"{spec.key} has no stored predictions: press Run to compute it again")
+        pos = {int(c): k for k, c in enumerate(pred["chip_id"])}
+        if set(pos) != set(int(i) for i in self.ids):
+            return MapView(spec.key, False, chips_true, embedding_url=EMPTY_PNG_URL,
+                           note=f"{spec.key} was computed on other chips: press Run to compute it again")
+        order = np.array([pos[int(i)] for i in self.ids])
+        pred_cls, proba = pred["pred_class"][order], pred["proba"][order]
+        chips_pred = self._geojson(pred_cls, true_cls, proba)
+        # the embedding mosaic: chips downsampled by block means, warped to Web Mercator
+        url, bounds, rng = EMPTY_PNG_URL, None, None
+        try:
+            eids, emb = read_embeddings(self.paths.ablation, spec)
+            self._emb_index[spec.computes_as.key] = {int(c): k for k, c in enumerate(eids)}
+            g = self.grid
+            px = mosaic_px(g.n_rows, g.n_cols, g.chip_size)
+            tiles = np.concatenate([block_mean(np.asarray(emb[i:i + 256], np.float32), px)
+                                    for i in range(0, len(eids), 256)]) if len(eids) else np.empty((0, px, px))
+            rc = np.column_stack(np.divmod(np.asarray(eids, np.int64), g.n_cols))
+            img = mosaic(g.n_rows, g.n_cols, rc, tiles)
+            fin = img[np.isfinite(img)]
+            lo, hi = (np.percentile(fin, [2, 98]) if fin.size else (0.0, 1.0))
+            hi = max(hi, lo + 1e-3)
+            rgba = colour_rgba(img, "magma", lo, hi)
+            tr = g.transform @ g.transform.scale(g.chip_size / px, g.chip_size / px)
+            warped, bounds = to_web_mercator(rgba, tr, g.crs)
+            url, rng = data_url(png_bytes(warped)), (float(lo), float(hi))
+        except (OSError, ValueError) as exc:
+            log.warning("no embedding mosaic for %s: %s", spec.key, exc)
+        note = ""
+        if res.get("shared_with") or spec.computes_as != spec:
+            note = f"DEM only: the same result for every revisit count ({spec.computes_as.key})"
+        log.debug("view %s built in %.3f s", spec.key, time.perf_counter() - t0)
+        return MapView(spec.computes_as.key, True, chips_true, chips_pred, url, bounds, rng, res,
+                       {"chip_id": self.ids, "true_class": true_cls, "pred_class": pred_cls, "proba": proba}, note=note)
+
+    def _add_plots(self, spec: RunSpec, v: MapView) -> None:
+        from landslide_app.dashboard.plots import confusion_png, roc_png
+
+        bl = [b for b in self.baselines(spec.thresholds, spec.split) if b.get("test_proba")]
+        v.roc_png = roc_png(v.predictions, v.key, bl, self.ids)
+        v.confusion_png = confusion_png(np.asarray(v.result["confusion"]), v.key,
+                                        class_names(self.effective_thresholds(spec.thresholds)))
+
+    def warm(self, specs: list[RunSpec] | None = None) -> int:
+        """Build the views of every computed configuration (run in the background at start)."""
+        n = 0
+        for spec in specs if specs is not None else self.computed_specs():
+            try:
+                self.view(spec)
+                n += 1
+            except Exception as exc:  # noqa: BLE001 - a warm-up failure only costs time later
+                log.warning("could not prepare %s: %s", spec.key, exc)
+        return n
+
+    def computed_specs(self, thresholds: tuple[float, float] | None = None, split: str = "random") -> list[RunSpec]:
+        return [RunSpec(i, k, split, thresholds) for (i, k) in self.table(thresholds, split)]
+
+    # ---- runs ---------------------------------------------------------------------------
+    def settings(self, spec: RunSpec, epochs: int | None = None) -> AblationSettings:
+        return AblationSettings(inputs=[spec.inputs], revisits=[spec.revisits], splits=[spec.split],
+                                epochs=int(epochs or self.epochs), seed=self.seed, thresholds=spec.thresholds,
+                                train_kwargs=self.train_kwargs)
+
+    def run(self, spec: RunSpec, epochs: int | None = None, on_step: StepHook | None = None,
+            baselines: bool = True) -> dict[str, Any]:
+        """Compute ``spec`` (or load it when already computed with these settings), then the
+        baselines (store thresholds only), and prepare its map view. Blocking: the dashboard
+        calls it from a background thread. Only one run at a time."""
+        from landslide_app.experiments.ablation import run_baselines, run_one
+
+        if spec.inputs != "dem" and not self.has_sar:
+            raise ConfigError(f"{spec.key} needs SAR but this chip store is DEM-only: choose DEM only")
+        settings = self.settings(spec, epochs)
+        if not self._run_lock.acquire(blocking=False):
+            raise InputError("another run is in progress; wait for it to finish")
+        try:
+            step = on_step or (lambda f, s: None)
+            label = spec.computes_as.key  # DEM only: one run serves every revisit count
+            step(0.02, f"{label}: starting ({settings.epochs} epochs)")
+            with FoldProgress(step, label):
+                res = run_one(self.store, spec, self.paths.ablation, settings, progress=False)
+            if baselines and spec.thresholds is None:
+                step(0.93, "baselines")
+                try:
+                    run_baselines(self.store, self.paths.ablation, AblationSettings(splits=[spec.split], seed=self.seed))
+                except Exception as exc:  # noqa: BLE001 - baselines are a comparison, not the result
+                    log.warning("baselines failed: %s", exc)
+            step(0.96, f"{label}: drawing the map")
+            self.view(spec)
+            step(1.0, f"{label}: done, held-out AUC {_fmt(res['auc'].get('test'))}")
+            return res
+        finally:
+            self._run_lock.release()
+
+    # ---- inspector ----------------------------------------------------------------------
+    def inspect(self, chip_id: int, spec: RunSpec) -> ChipInspection:
+        """Layers, heads, embedding, percentile vector and prediction of one chip."""
+        from landslide_app.model.features import percentile_features
+
+        chip_id = int(chip_id)
+        rows = self.index.index[self.index["chip_id"] == chip_id]
+        if len(rows) == 0:
+            raise InputError(f"chip {chip_id} is not in the chip store")
+        rec = self.index.loc[rows[0]]
+        chip = self.store.read(chip_id)
+        ch = self.store.channel
+        last = 2 + spec.revisits  # t3 .. t5: the last post-event date this configuration uses
+        layers = {"elevation": chip[ch("elevation")], "slope": chip[ch("slope")]}
+        for pol in ("vv", "vh"):
+            for t in sorted({2, 3, last}):
+                name = f"{pol}_t{t}"
+                if name in self.store.channels:
+                    layers[name] = chip[ch(name)]
+        label = chip[ch("label")] if "label" in self.store.channels else np.zeros(chip.shape[1:], np.float32)
+        heads_rc = np.argwhere(np.nan_to_num(label) > 0)
+        t_cls = int(self.true_classes(spec.thresholds)[int(np.flatnonzero(self.ids == chip_id)[0])])
+        insp = ChipInspection(chip_id, int(rec["row"]), int(rec["col"]), spec.key, int(rec["head_count"]),
+                              float(rec["head_count"]) / self.grid.chip_area_km2, t_cls, layers, heads_rc,
+                              class_labels=class_names(self.effective_thresholds(spec.thresholds)))
+        v = self.view(spec, plots=False)
+        if v.computed and v.predictions is not None:
+            k = int(np.flatnonzero(v.predictions["chip_id"] == chip_id)[0])
+            insp.pred_class = int(v.predictions["pred_class"][k])
+            insp.proba = np.asarray(v.predictions["proba"][k], float)
+            try:
+                eids, emb = read_embeddings(self.paths.ablation, spec)
+                pos = self._emb_index.get(spec.computes_as.key) or {int(c): j for j, c in enumerate(eids)}
+                if chip_id in pos:
+                    e = np.asarray(emb[pos[chip_id]], np.float32)
+                    valid = np.isfinite(e)
+                    insp.embedding = e
+                    insp.percentiles = percentile_features(e[None], valid[None])[0]
+            except (OSError, ValueError) as exc:
+                log.warning("no embedding for chip %d: %s", chip_id, exc)
+        return insp
+
+    # ---- provenance ---------------------------------------------------------------------
+    def provenance(self, spec: RunSpec) -> dict[str, Any]:
+        from landslide_app import __version__
+
+        res = self.result(spec) or {}
+        return {"config": spec.key, "model_fingerprint": res.get("fingerprint"),
+                "data_fingerprint": self.store.meta.get("fingerprint"), "epochs": res.get("epochs"),
+                "seed": res.get("seed"), "thresholds": list(self.effective_thresholds(spec.thresholds)),
+                "code_version": __version__, "software": "landslide_app dashboard"}
+
+
+def _fmt(v: Any) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+class FoldProgress(logging.Handler):
+    """Turns the pipeline's per-fold log records into progress steps while a run is going."""
+
+    def __init__(self, step: StepHook, key: str) -> None:
+        super().__init__(logging.INFO)
+        self.step, self.key, self.n = step, key, 0
+        self.logger = logging.getLogger("landslide_app.model.pipeline")
+        self._old_level = self.logger.level
+
+    def __enter__(self) -> "FoldProgress":
+        self.logger.addHandler(self)
+        if not self.logger.isEnabledFor(logging.INFO):
+            self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self._old_level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.n += 1  # 2 records per fold (start, AUC) and one summary: 5 in all
+            self.step(min(0.05 + 0.85 * self.n / 5, 0.9), f"{self.key}: {record.getMessage()}")
+        except Exception:  # noqa: BLE001 - progress display must never break a run
+            pass

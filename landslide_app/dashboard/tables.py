@@ -1,0 +1,66 @@
+"""HTML of the results panel: paper Table 2 (inputs x revisits x train/val/test) and the baselines."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from landslide_app.experiments.ablation import INPUTS, REVISITS
+
+ROW_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
+BASELINE_NAMES = {"change_ratio": "SAR change ratio (Handwerger et al. 2022)", "slope": "DEM slope model"}
+_CSS = ("<style>.ls-t2{border-collapse:collapse;font-size:12px}"
+        ".ls-t2 td,.ls-t2 th{border:1px solid #ccc;padding:2px 6px;text-align:center}"
+        ".ls-t2 .sel{background:#fff3c4;outline:2px solid #e6a700}.ls-t2 .test{font-weight:bold}"
+        ".ls-t2 th.row{text-align:left}</style>")
+
+
+def _fmt(v: Any) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def table2_html(cells: dict[tuple[str, int], dict[str, Any]], selected: tuple[str, int] | None = None,
+                running: tuple[str, int] | None = None, caption: str = "") -> str:
+    """Paper Table 2: rows DEM only / SAR only / fused, columns 1-3 revisits x train/val/test AUC.
+
+    ``cells`` maps ``(inputs, revisits)`` to a result dict; missing cells show "–" (or "running…").
+    """
+    head1 = "".join(f"<th colspan=3>{k} revisit{'s' if k > 1 else ''}</th>" for k in REVISITS)
+    head2 = "<th>train</th><th>val</th><th>test</th>" * len(REVISITS)
+    rows = []
+    for i in INPUTS:
+        tds = []
+        for k in REVISITS:
+            cls = " class='sel'" if selected == (i, k) else ""
+            r = cells.get((i, k))
+            if r is None:
+                txt = "running…" if running == (i, k) else "–"
+                tds.append(f"<td{cls}>{txt}</td><td{cls}>–</td><td{cls}>–</td>")
+            else:
+                a = r.get("auc", {})
+                test_cls = " class='sel test'" if cls else " class='test'"
+                tds.append(f"<td{cls}>{_fmt(a.get('train'))}</td><td{cls}>{_fmt(a.get('val'))}</td>"
+                           f"<td{test_cls}>{_fmt(a.get('test'))}</td>")
+        rows.append(f"<tr><th class='row'>{ROW_NAMES[i]}</th>{''.join(tds)}</tr>")
+    cap = f"<caption style='caption-side:top;text-align:left'>{html.escape(caption)}</caption>" if caption else ""
+    return (f"{_CSS}<table class='ls-t2'>{cap}<tr><th rowspan=2>post-event data</th>{head1}</tr>"
+            f"<tr>{head2}</tr>{''.join(rows)}</table>")
+
+
+def baselines_html(baselines: list[dict[str, Any]], cnn: dict[str, Any] | None = None, cnn_key: str = "") -> str:
+    """The baselines beside the selected CNN configuration (AUC train / val / test)."""
+    rows = []
+    if cnn is not None:
+        a = cnn.get("auc", {})
+        rows.append(f"<tr><th class='row'>CNN {html.escape(cnn_key)}</th><td>{_fmt(a.get('train'))}</td>"
+                    f"<td>{_fmt(a.get('val'))}</td><td class='test'>{_fmt(a.get('test'))}</td></tr>")
+    for b in baselines:
+        a = b.get("auc", {})
+        name = BASELINE_NAMES.get(b.get("name", ""), b.get("name", "?"))
+        rows.append(f"<tr><th class='row'>{html.escape(name)}</th><td>{_fmt(a.get('train'))}</td>"
+                    f"<td>{_fmt(a.get('val'))}</td><td class='test'>{_fmt(a.get('test'))}</td></tr>")
+    if not baselines:
+        rows.append("<tr><td colspan=4><i>baselines not computed yet (they run with the store's density "
+                    "thresholds after a run, or with <code>landslide-app ablate</code>)</i></td></tr>")
+    return (f"{_CSS}<table class='ls-t2'><tr><th>model</th><th>train</th><th>val</th><th>test</th></tr>"
+            f"{''.join(rows)}</table>")

@@ -1,0 +1,209 @@
+"""The served dashboard in headless Chromium: Voila with the same command line as ``landslide-app app``.
+
+Checks that the page renders the map and the chip layer, that switching the inputs changes the
+map, that clicking a chip opens the inspector, and that the Jupyter API and the notebook source
+are not reachable. Saves ``docs/screenshots/map.png`` and ``inspector.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+CHIP_PATHS = ".leaflet-overlay-pane svg path.leaflet-interactive"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests",
+                allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
+pytest.importorskip("voila", reason="voila is not installed (pip install -e '.[app]')")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 90) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with code {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"voila did not listen on port {port} within {timeout} s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop voila (its process group) and the kernels it started (their own sessions), by pid."""
+    kids = []
+    try:
+        import psutil
+
+        kids = psutil.Process(proc.pid).children(recursive=True)
+    except Exception:  # noqa: BLE001 - psutil missing or voila already gone
+        pass
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+    for k in kids:
+        try:
+            if k.is_running():
+                k.kill()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+@pytest.fixture(scope="module")
+def app_dir(scene_dir, tiny_store, tmp_path_factory) -> Path:
+    """The tiny scene and store with the default configuration computed (1 epoch); the same
+    directory as tests/test_dashboard.py uses, so one pytest session trains it once."""
+    from landslide_app.dashboard.datadir import link_data_dir
+
+    return link_data_dir(tmp_path_factory.getbasetemp() / "dashboard-data", scene_dir, tiny_store, epochs=1).root
+
+
+@pytest.fixture(scope="module")
+def server(app_dir):
+    from landslide_app.dashboard.serve import notebook_path, voila_command
+
+    port = _free_port()
+    env = {**os.environ, "LANDSLIDE_APP_DATA": str(app_dir)}
+    proc = subprocess.Popen(voila_command(port, False), env=env, cwd=notebook_path().parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def page(server, app_dir):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            pg = browser.new_page(viewport={"width": 1500, "height": 1250})
+            resp = pg.goto(server + "/", timeout=120_000)
+            pg.raw_html = resp.text() if resp is not None else ""
+            pg.wait_for_selector(".leaflet-container", timeout=120_000)
+            yield pg
+        finally:
+            browser.close()
+
+
+def _n_chips(app_dir: Path) -> int:
+    from landslide_app.chips.store import ChipStore
+
+    return len(ChipStore.open(app_dir / "chips").ids)
+
+
+def _map_state(page) -> dict:
+    return page.evaluate(
+        """() => ({
+            imgs: Array.from(document.querySelectorAll('.leaflet-image-layer')).map(e => e.src),
+            fills: Array.from(document.querySelectorAll('.leaflet-overlay-pane svg path.leaflet-interactive'))
+                        .map(e => e.getAttribute('fill')),
+        })"""
+    )
+
+
+def test_page_renders_map_and_chip_layer(page, app_dir):
+    n = _n_chips(app_dir)
+    page.wait_for_function(f"document.querySelectorAll('{CHIP_PATHS}').length >= {n}", timeout=60_000)
+    assert page.locator(".leaflet-container").count() == 1
+    st = _map_state(page)
+    assert len(st["imgs"]) >= 2 and all(s.startswith("data:image/png") for s in st["imgs"])  # hillshade + embedding
+    assert page.locator(".leaflet-heatmap-layer").count() == 1  # the heads: one canvas
+    body = page.inner_text("body")
+    assert "Landslide density" in body and "Paper Table 2" in body
+    assert "Traceback" not in body
+    for html in (page.content(), page.raw_html):  # the notebook's code is stripped from the page
+        assert "build_app(" not in html and "LANDSLIDE_APP_DATA" not in html
+    page.wait_for_timeout(800)  # let the overlays paint
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "map.png"), full_page=False)
+
+
+def test_switching_inputs_changes_map(page):
+    before = _map_state(page)
+    page.get_by_role("button", name="DEM only").click()
+    page.wait_for_function(
+        """(before) => {
+            const imgs = Array.from(document.querySelectorAll('.leaflet-image-layer')).map(e => e.src);
+            return JSON.stringify(imgs) !== JSON.stringify(before);
+        }""", arg=before["imgs"], timeout=30_000)
+    after = _map_state(page)
+    assert after["imgs"] != before["imgs"]
+    assert "dem-r" in page.inner_text("body")
+    page.get_by_role("button", name="fused").click()  # back to the computed default
+    page.wait_for_function(
+        "(before) => JSON.stringify(Array.from(document.querySelectorAll('.leaflet-image-layer')).map(e => e.src)) "
+        "=== JSON.stringify(before)", arg=before["imgs"], timeout=30_000)
+
+
+def test_clicking_a_chip_opens_the_inspector(page, app_dir):
+    from landslide_app.chips.store import ChipStore
+
+    k = int(ChipStore.open(app_dir / "chips").index["head_count"].to_numpy().argmax())  # paths follow chip ids
+    page.locator(CHIP_PATHS).nth(k).click(force=True)
+    page.wait_for_selector("text=/Chip \\d+ \\(row/", timeout=60_000)
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('img')).some(i => i.naturalWidth > 900 && i.src.startsWith('blob:'))",
+        timeout=30_000)
+    body = page.inner_text("body")
+    assert "true class" in body and "predicted" in body and "Traceback" not in body
+    page.set_viewport_size({"width": 1500, "height": 2000})  # the map, the selected chip and the inspector
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SCREENSHOTS / "inspector.png"))
+    page.set_viewport_size({"width": 1500, "height": 1250})
+
+
+@pytest.mark.parametrize("path", ["/api/contents", "/api/kernels", "/api/sessions", "/api/terminals",
+                                  "/api/kernelspecs", "/tree", "/lab", "/notebooks/app.ipynb",
+                                  "/files/app.ipynb", "/voila/files/app.ipynb", "/api/contents/app.ipynb"])
+def test_jupyter_api_and_sources_are_closed(server, path):
+    req = urllib.request.Request(server + path, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:  # follows redirects
+            status, body, final = r.status, r.read().decode(errors="replace"), r.url
+    except urllib.error.HTTPError as e:
+        status, body, final = e.code, e.read().decode(errors="replace"), e.url
+    assert status in (403, 404) or status < 400, status
+    if status == 200:
+        assert not final.rstrip("/").endswith(path.rstrip("/")) or path == "/", final
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    assert not isinstance(data, list), f"{path} returned a JSON listing"
+    assert not (isinstance(data, dict) and ({"content", "cells"} & set(data))), f"{path} returned a listing or notebook"
+    assert "build_app(" not in body and "landslide_app.dashboard import" not in body

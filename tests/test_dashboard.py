@@ -1,0 +1,300 @@
+"""The dashboard without a browser: build it on the tiny scene, set widgets, click, check state and layers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import ipyleaflet
+import numpy as np
+import pytest
+
+from landslide_app.dashboard import build_app
+from landslide_app.dashboard.app import Dashboard
+from landslide_app.dashboard.datadir import link_data_dir
+from landslide_app.dashboard.exports import export_path, exports_dir
+from landslide_app.errors import InputError
+from landslide_app.experiments.ablation import RunSpec, run_dir
+
+PNG = b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def app_data(scene_dir, tiny_store, tmp_path_factory) -> Path:
+    """A data dir (links to the tiny scene and store) with the default configuration (1 epoch) and
+    a second computed configuration ``sar-r2`` (a copy of the first with other predictions and
+    embeddings, so that switching to it visibly changes the map)."""
+    root = tmp_path_factory.getbasetemp() / "dashboard-data"
+    paths = link_data_dir(root, scene_dir, tiny_store, epochs=1)
+    src, dst = run_dir(paths.ablation, RunSpec("fused", 3)), run_dir(paths.ablation, RunSpec("sar", 2))
+    if not (dst / "result.json").exists():
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+        emb = np.load(dst / "embeddings.npy")
+        np.save(dst / "embeddings.npy", (1 - emb.astype(np.float32)).astype(np.float16))
+        lines = (dst / "predictions.csv").read_text().splitlines()
+        out = [lines[0]]
+        for line in lines[1:]:
+            f = line.split(",")
+            f[2] = str((int(f[2]) + 1) % 3)  # other predicted classes
+            out.append(",".join(f))
+        (dst / "predictions.csv").write_text("\n".join(out) + "\n")
+        res = json.loads((dst / "result.json").read_text())
+        res.update(inputs="sar", revisits=2, key="sar-r2-random", fingerprint="fake-sar-r2")
+        res["auc"]["test"] = 0.4242
+        (dst / "result.json").write_text(json.dumps(res))
+    return root
+
+
+@pytest.fixture
+def fresh_data(scene_dir, tiny_store, tmp_path) -> Path:
+    """A data dir of its own (no computed configuration) for tests that run or export."""
+    return link_data_dir(tmp_path / "data", scene_dir, tiny_store, train_default=False).root
+
+
+def _dash(root: Path, **kw) -> Dashboard:
+    kw.setdefault("epochs", 1)
+    kw.setdefault("warm", False)
+    kw.setdefault("autostart", False)
+    d = build_app(root, **kw)
+    assert d.state is not None, d.msg.value
+    return d
+
+
+def _styles(d: Dashboard) -> list[str]:
+    return [f["properties"]["style"]["fillColor"] for f in d.chip_layer.data["features"]]
+
+
+def test_builds_map_with_all_layers(app_data, tiny_store):
+    import geopandas as gpd
+
+    d = _dash(app_data)
+    layers = {type(x).__name__: x for x in d.map.layers}
+    assert not any(isinstance(x, ipyleaflet.TileLayer) for x in d.map.layers)  # offline: no online basemap
+    names = [x.name for x in d.map.layers]
+    assert "DEM hillshade" in names and "embedding mosaic" in names
+    n_chips = len(d.state.ids)
+    assert len(d.chip_layer.data["features"]) == n_chips
+    heads = gpd.read_file(app_data / "scene" / "inventory.gpkg")
+    assert isinstance(layers["Heatmap"], ipyleaflet.Heatmap)  # one layer for all heads
+    assert len(layers["Heatmap"].locations) == len(heads)
+    assert d.emb_layer.url.startswith("data:image/png;base64,") and len(d.emb_layer.url) > 1000
+    (s, w), (n, e) = d.emb_layer.bounds
+    assert s < n and w < e
+    assert any(isinstance(c, ipyleaflet.LegendControl) for c in d.map.controls)
+    assert any(isinstance(c, ipyleaflet.LayersControl) for c in d.map.controls)
+    assert "fused-r3-random" in d.summary.value and "computed" in d.summary.value
+    assert d.msg.value == ""  # no error on a normal start
+    # Table 2 shows the computed cells, ROC and confusion of the selected configuration
+    assert "DEM + SAR fused" in d.table.value and "0.4242" not in d.table.value.split("SAR only")[0]
+    assert bytes(d.roc.value).startswith(PNG) and bytes(d.confusion.value).startswith(PNG)
+    # the embedding opacity slider drives the overlay in the page (no round trip to the kernel)
+    assert d._opacity_link.source == (d.opacity, "value") and d._opacity_link.target == (d.emb_layer, "opacity")
+    # the online basemap is added only on request
+    d.basemap.value = True
+    assert any(isinstance(x, ipyleaflet.TileLayer) for x in d.map.layers)
+    d.basemap.value = False
+    assert not any(isinstance(x, ipyleaflet.TileLayer) for x in d.map.layers)
+
+
+def test_colour_toggle_switches_predicted_and_true(app_data):
+    d = _dash(app_data)
+    pred = _styles(d)
+    truth = d.state.true_classes(None)
+    v = d.view
+    assert np.array_equal([f["properties"]["class"] for f in d.chip_layer.data["features"]], v.predictions["pred_class"])
+    d.colour_by.value = "true"
+    assert [f["properties"]["class"] for f in d.chip_layer.data["features"]] == truth.tolist()
+    assert _styles(d) != pred  # a 1-epoch model does not predict every chip right
+    assert "true" in d.chip_layer.name
+    d.colour_by.value = "pred"
+    assert _styles(d) == pred
+
+
+def test_switching_to_computed_config_swaps_overlay_without_training(app_data, monkeypatch):
+    from landslide_app.model import pipeline
+
+    def no_training(*a, **k):
+        raise AssertionError("a computed configuration must not be recomputed")
+
+    monkeypatch.setattr(pipeline, "run_configuration", no_training)
+    d = _dash(app_data)
+    url_fused, styles_fused = d.emb_layer.url, _styles(d)
+    d.revisits.value = 2
+    d.inputs.value = "sar"
+    assert d.spec.key == "sar-r2-random" and d.view.computed
+    assert d.emb_layer.url != url_fused and _styles(d) != styles_fused
+    assert "0.424" in d.table.value and "sar-r2-random" in d.summary.value
+    times = []
+    for inputs, k in [("fused", 3), ("sar", 2), ("fused", 3)]:
+        d.revisits.value, d.inputs.value = k, inputs
+        times.append(d.timings["map_s"])
+    assert d.emb_layer.url == url_fused and _styles(d) == styles_fused
+    assert np.median(times) < 0.2, times  # cached views: no re-rendering
+    # a configuration that is not computed: true classes, no overlay, a hint to press Run
+    d.inputs.value = "dem"
+    assert not d.view.computed and "not computed" in d.summary.value and d.run_button.description == "Run"
+    assert d.msg.value == ""
+
+
+def test_background_run_fills_table_and_map(fresh_data):
+    d = _dash(fresh_data)
+    d.inputs.value = "dem"
+    d.revisits.value = 1
+    assert not d.view.computed and "–" in d.table.value
+    d.run_button.click()
+    assert d.run_button.disabled and d.run_all_button.disabled  # no second run while this one goes
+    t = time.perf_counter()
+    d.inputs.value = "fused"  # the page stays responsive during the run
+    assert time.perf_counter() - t < 1.0 and d.spec.key == "fused-r1-random"
+    d.inputs.value = "dem"
+    assert d.wait(300), "the run did not finish"
+    assert not d.run_button.disabled and d.progress.value == 1.0
+    assert "Finished" in d.msg.value and "ls-ok" in d.msg.value
+    assert d.view.computed and d.view.chips_pred is not None
+    row = d.table.value.split("DEM only")[1].split("</tr>")[0]
+    assert row.count("0.") >= 9  # the DEM row is filled for revisits 1-3 (one shared result)
+    assert d.emb_layer.url.startswith("data:image/png") and len(d.emb_layer.url) > 1000
+    assert d.run_button.description == "Computed ✓"
+
+
+def test_failed_run_shows_message_and_app_keeps_working(app_data, monkeypatch):
+    from landslide_app.model import pipeline
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated GPU fire")
+
+    monkeypatch.setattr(pipeline, "run_configuration", boom)
+    d = _dash(app_data)
+    d.inputs.value, d.revisits.value = "sar", 1
+    d.run_button.click()
+    assert d.wait(60)
+    assert "simulated GPU fire" in d.msg.value and "Traceback" not in d.msg.value
+    assert not d.run_button.disabled and d.progress.bar_style == "danger"
+    assert not (run_dir(app_data / "ablation", RunSpec("sar", 1)) / "result.json").exists()
+    # still usable: switch, toggle, inspect
+    d.inputs.value, d.revisits.value = "fused", 3
+    assert d.view.computed
+    d.colour_by.value = "true"
+    d.inspect(int(d.state.ids[0]))
+    assert bytes(d.inspector.value).startswith(PNG)
+    # SAR inputs on a DEM-only chip store: a message, no run
+    d.state.has_sar = False
+    d.inputs.value = "sar"
+    d.run_button.click()
+    assert "DEM-only" in d.msg.value and not d.job.running
+
+
+def test_invalid_thresholds_message_and_custom_thresholds(app_data):
+    d = _dash(app_data)
+    before = d.spec
+    d.t0.value = 30.0  # above t1 = 25
+    assert "impossible" in d.msg.value and d.spec == before
+    d.t0.value, d.t1.value = 0.0, 10.0
+    assert d.spec.key == "fused-r3-random-t0_10" and not d.view.computed
+    legend = " ".join(d.legend.legend)
+    assert "> 10 /km²" in legend
+    assert "classes at 0 / 10" in d.table.value
+
+
+def test_chip_click_fills_inspector(app_data):
+    d = _dash(app_data)
+    feat = max(d.chip_layer.data["features"], key=lambda f: f["properties"]["head_count"])
+    cid = feat["properties"]["chip_id"]
+    d.chip_layer._click_callbacks(event="click", feature=feat, properties=feat["properties"], id=cid)
+    assert d.msg.value == ""
+    assert d.tabs.selected_index == 1 and bytes(d.inspector.value).startswith(PNG)
+    assert f"Chip {cid}" in d.inspector_title.value
+    insp = d.inspection
+    assert insp.chip_id == cid and insp.head_count == feat["properties"]["head_count"] > 0
+    assert {"elevation", "slope", "vv_t2", "vh_t2", "vv_t3", "vh_t3", "vv_t5", "vh_t5"} <= set(insp.layers)
+    assert len(insp.heads_rc) > 0 and insp.embedding.shape == (128, 128)
+    assert insp.percentiles.shape == (19,) and np.all(np.diff(insp.percentiles) >= 0)
+    assert insp.proba.shape == (3,) and abs(insp.proba.sum() - 1) < 1e-6 and insp.pred_class in (0, 1, 2)
+    assert d.selected_layer.data["features"][0]["properties"]["chip_id"] == cid
+    # a chip under a configuration that is not computed: layers, no prediction
+    d.inputs.value = "dem"
+    d.inspect(cid)
+    assert d.inspection.proba is None and bytes(d.inspector.value).startswith(PNG)
+
+
+def test_exports_stay_inside_exports_dir(app_data, tmp_path):
+    import rasterio
+
+    d = _dash(app_data)
+    with pytest.raises(Exception, match="click a chip"):
+        d.export_inspector()
+    d.save_inspector.click()  # through the guarded button: a message, no exception
+    paths = d.export_density()
+    out = exports_dir(app_data)
+    assert [p.name for p in paths] == ["density-fused-r3-random.tif", "chips-fused-r3-random.gpkg"]
+    for p in paths:
+        assert p.exists() and p.parent == out
+    with rasterio.open(paths[0]) as ds:
+        assert ds.count == 4 and ds.tags()["config"] == "fused-r3-random"
+    d.inspect(int(d.state.ids[3]))
+    png = d.export_inspector()
+    assert png.parent == out and png.name == f"inspector-chip{int(d.state.ids[3])}-fused-r3-random.png"
+    assert png.read_bytes().startswith(PNG)
+    assert "Exported" in d.msg.value
+    # names that would escape are refused
+    for bad in ["../evil.png", "/etc/passwd", "a/b.png", "..", "", ".hidden", "x\\..\\y"]:
+        with pytest.raises(InputError):
+            export_path(out, bad)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (out / "sneaky.png").unlink(missing_ok=True)
+    (out / "sneaky.png").symlink_to(outside / "target.png")
+    with pytest.raises(InputError, match="outside"):
+        export_path(out, "sneaky.png")
+    (out / "sneaky.png").unlink()
+    # an uncomputed configuration cannot be exported: a message in the page
+    d.inputs.value = "dem"
+    d.export_button.click()
+    assert "not been computed" in d.msg.value
+
+
+def test_missing_data_is_a_message_not_a_traceback(tmp_path):
+    d = build_app(tmp_path / "nothing")
+    assert d.state is None
+    assert "landslide-app demo" in d.msg.value and "Traceback" not in d.msg.value
+    assert d.widget.children[-1] is d.msg
+
+
+def test_first_launch_computes_default_in_background(fresh_data, monkeypatch):
+    from landslide_app.dashboard.state import DashboardState
+
+    calls = []
+
+    def fake_run(self, spec, epochs=None, on_step=None, baselines=True):
+        calls.append(spec.key)
+        on_step(0.5, "halfway")
+        time.sleep(0.2)
+        on_step(1.0, "done")
+        return {"key": spec.key}
+
+    monkeypatch.setattr(DashboardState, "run", fake_run)
+    d = build_app(fresh_data, epochs=1, warm=False)
+    assert d.job.running or calls  # started at once
+    assert "First launch" in d.msg.value
+    assert d.wait(30)
+    assert calls == ["fused-r3-random"] and d.progress.value == 1.0 and "Finished" in d.msg.value
+
+
+def test_run_whole_table_uses_run_ablation(fresh_data, monkeypatch):
+    from landslide_app.experiments import ablation
+
+    seen = {}
+
+    def fake_ablation(store_path, out, settings, progress=True, on_progress=None):
+        seen["specs"] = [s.key for s in settings.specs()]
+        for n, s in enumerate(settings.specs()):
+            on_progress(n + 1, len(settings.specs()), s.key)
+        return {"seconds": 0.0}
+
+    monkeypatch.setattr(ablation, "run_ablation", fake_ablation)
+    d = _dash(fresh_data)
+    d.run_all_button.click()
+    assert d.wait(30)
+    assert len(seen["specs"]) == 9 and d.progress.value == 1.0 and "Finished" in d.msg.value
