@@ -169,7 +169,7 @@ def browser_figures(data: Path, loads: int, heads: int, screenshots: bool) -> di
                 page.wait_for_timeout(1500)
                 if screenshots:
                     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(SCREENSHOTS / "demo-map.png"))
+                    page.screenshot(path=str(SCREENSHOTS / "demo-map.jpg"), type="jpeg", quality=80)
                 times = []
                 for name in ["DEM only", "fused"] * 3:
                     before = page.evaluate("Array.from(document.querySelectorAll('.leaflet-image-layer')).map(e => e.src).join('|')")
@@ -186,7 +186,7 @@ def browser_figures(data: Path, loads: int, heads: int, screenshots: bool) -> di
                     page.wait_for_selector("text=/Chip \\d+ \\(row/", timeout=60_000)
                     page.set_viewport_size({"width": 1500, "height": 2000})
                     page.wait_for_timeout(1000)
-                    page.screenshot(path=str(SCREENSHOTS / "demo-inspector.png"))
+                    page.screenshot(path=str(SCREENSHOTS / "demo-inspector.jpg"), type="jpeg", quality=80)
                 page.close()
             if heads:
                 with tempfile.TemporaryDirectory(prefix="bench_dash_heads_") as tmp:

@@ -2,7 +2,7 @@
 
 Checks that the page renders the map and the chip layer, that switching the inputs changes the
 map, that clicking a chip opens the inspector, and that the Jupyter API and the notebook source
-are not reachable. Saves ``docs/screenshots/map.png`` and ``inspector.png``.
+are not reachable. Saves ``docs/screenshots/map.jpg`` and ``inspector.jpg``.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def test_page_renders_map_and_chip_layer(page, app_dir):
         assert "build_app(" not in html and "LANDSLIDE_APP_DATA" not in html
     page.wait_for_timeout(800)  # let the overlays paint
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "map.png"), full_page=False)
+    page.screenshot(path=str(SCREENSHOTS / "map.jpg"), type="jpeg", quality=80, full_page=False)
 
 
 def test_switching_inputs_changes_map(page):
@@ -183,7 +183,7 @@ def test_clicking_a_chip_opens_the_inspector(page, app_dir):
     assert "true class" in body and "predicted" in body and "Traceback" not in body
     page.set_viewport_size({"width": 1500, "height": 2000})  # the map, the selected chip and the inspector
     page.wait_for_timeout(500)
-    page.screenshot(path=str(SCREENSHOTS / "inspector.png"))
+    page.screenshot(path=str(SCREENSHOTS / "inspector.jpg"), type="jpeg", quality=80)
     page.set_viewport_size({"width": 1500, "height": 1250})
 
 
