@@ -1,7 +1,13 @@
-"""Atomic file output: write to a temporary sibling, then ``os.replace`` it into place.
+"""Atomic file output, output-directory checks and locks.
 
-A reader (or a rerun after a crash) sees either the old complete file or the new complete one,
-never a partial write.
+* :func:`atomic_path`: write to a temporary sibling, then ``os.replace`` it into place. A reader
+  (or a rerun after a crash) sees either the old complete file or the new complete one, never a
+  partial write. Temporary names are recognisable (:func:`is_temp_name`); a process killed
+  mid-write leaves one behind, which :func:`remove_stale_temps` deletes on the next run.
+* :func:`output_lock`: an exclusive ``fcntl.flock`` on ``DIR/.lock`` while a stage writes an
+  artifact, so two processes building the same artifact take turns (the second one then finds
+  it finished). The kernel drops the lock when its process dies, even on SIGKILL.
+* :func:`check_output_dir`: an output directory must be a directory (or not exist yet).
 """
 
 from __future__ import annotations
@@ -9,11 +15,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from landslide_app.errors import OutputError
+
+log = logging.getLogger(__name__)
+
+#: Marker in the names of temporary files written by :func:`atomic_path`.
+TEMP_MARKER = ".tmp-"
+#: Suffix of the temporary files zarr writes (chunks are renamed into place).
+ZARR_TEMP_SUFFIX = ".partial"
+LOCK_NAME = ".lock"
 
 
 @contextlib.contextmanager
@@ -26,7 +43,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix,
+        prefix=f".{target.name}{TEMP_MARKER}", suffix=suffix if suffix is not None else target.suffix,
         dir=target.parent,
     )
     os.close(fd)
@@ -56,7 +73,97 @@ def write_json_atomic(target: str | Path, obj: Any) -> Path:
     return write_bytes_atomic(target, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
+def file_digest(path: str | Path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def fingerprint(obj: Any) -> str:
     """A short stable hash of a JSON-serialisable object (artifact content addressing)."""
     blob = json.dumps(obj, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def is_temp_name(name: str) -> bool:
+    """True for the name of a temporary file of :func:`atomic_path` (or of a zarr chunk write)."""
+    return (name.startswith(".") and TEMP_MARKER in name) or name.endswith(ZARR_TEMP_SUFFIX)
+
+
+def find_temps(directory: str | Path, recursive: bool = True) -> list[Path]:
+    """Temporary files (see :func:`is_temp_name`) under ``directory``."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    it = d.rglob("*") if recursive else d.iterdir()
+    return sorted(p for p in it if is_temp_name(p.name) and p.is_file())
+
+
+def remove_stale_temps(directory: str | Path, recursive: bool = True) -> int:
+    """Delete temporary files left under ``directory`` by a killed writer; return how many.
+
+    Call it only while holding :func:`output_lock` on ``directory``: then no live writer owns them.
+    """
+    n = 0
+    for p in find_temps(directory, recursive):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            n += 1
+    if n:
+        log.info("removed %d temporary file(s) left in %s by an interrupted run", n, directory)
+    return n
+
+
+def check_output_dir(path: str | Path, what: str = "output directory", create: bool = True) -> Path:
+    """Check that ``path`` can be (or is) a writable directory, and create it unless ``create`` is
+    False (then nothing is written: check before long work, create when writing).
+
+    Raises:
+        OutputError: ``path`` is an existing file, or it (or its nearest existing parent) is not
+            a writable directory.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"the {what} {path} is an existing file, not a directory; give a directory path")
+    anchor = path
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    if not anchor.is_dir():
+        raise OutputError(f"cannot create the {what} {path}: {anchor} is a file; choose another path")
+    if not os.access(anchor, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write the {what} {path}: {anchor} is not writable; choose a path you can write to")
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the {what} {path} ({exc.strerror or exc}); "
+                              "choose a path you can write to") from exc
+    return path
+
+
+@contextlib.contextmanager
+def output_lock(directory: str | Path, what: str | None = None) -> Iterator[Path]:
+    """Hold an exclusive lock on ``directory`` (file ``directory/.lock``) for the block.
+
+    Blocks while another process (or thread) holds it. The directory is created. Without
+    ``fcntl`` (Windows) no lock is taken; the atomic renames still keep every file whole.
+    """
+    d = check_output_dir(directory)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield d
+        return
+    fd = os.open(d / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process writing %s", what or d)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield d
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from landslide_app import __version__
-from landslide_app.errors import ConfigError, LandslideAppError
+from landslide_app.errors import ConfigError, LandslideAppError, OutputError
 
 log = logging.getLogger("landslide_app")
 Handler = Callable[[argparse.Namespace], int]
@@ -80,8 +80,14 @@ def cmd_chips(a: argparse.Namespace) -> int:
         grid = ChipGrid.from_lonlat_bbox(tuple(a.bbox), epsg, a.chip_size)
     elif a.epsg:
         grid = default_grid(source, a.chip_size, a.epsg)
-    report = build_chips(source, a.inventory, a.out, grid=grid, settings=settings,
-                         overwrite=a.overwrite, progress=not a.quiet)
+    kwargs = dict(grid=grid, settings=settings, overwrite=a.overwrite, progress=not a.quiet,
+                  lon_col=a.lon_col, lat_col=a.lat_col)
+    if a.scheduler:
+        from landslide_app.chips.distributed import build_chips_distributed
+
+        report = build_chips_distributed(source, a.inventory, a.out, scheduler=a.scheduler, **kwargs)
+    else:
+        report = build_chips(source, a.inventory, a.out, **kwargs)
     info = report.store.info()
     _out(f"chip store {a.out}: {info['n_chips']} chips ({report.n_built} built, {report.n_skipped} "
          f"already done, {report.n_dropped} dropped as sea/no data), classes {info['class_counts']}, "
@@ -130,7 +136,13 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_predict(a: argparse.Namespace) -> int:
     from landslide_app.experiments.single import predict_run
 
-    s = predict_run(a.model, a.chips, a.out, device=a.device, progress=not a.quiet)
+    if a.scheduler:
+        from landslide_app.experiments.distributed import predict_run_distributed
+
+        s = predict_run_distributed(a.model, a.chips, a.out, scheduler=a.scheduler, device=a.device,
+                                    progress=not a.quiet)
+    else:
+        s = predict_run(a.model, a.chips, a.out, device=a.device, progress=not a.quiet)
     _out(f"predicted {s['n_chips']} chips with {s['config']}: classes {s['class_counts']} -> "
          f"{Path(a.out) / 'density.tif'}, {Path(a.out) / 'chips.gpkg'}")
     return 0
@@ -162,6 +174,23 @@ def cmd_app(a: argparse.Namespace) -> int:
 
 
 # ---- parser ----------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are :class:`ConfigError` (one message, exit code 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise ConfigError(f"{message}\n{self.format_usage().strip()}\n(see `{self.prog} --help`)")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{v} must be 0 or positive")
+    return v
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -173,7 +202,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="landslide-app", description="Landslide-density maps from Sentinel-1 SAR and elevation (offline demo, chips, model, dashboard).")
+    p = _Parser(prog="landslide-app", description="Landslide-density maps from Sentinel-1 SAR and elevation (offline demo, chips, model, dashboard).")
     p.add_argument("--version", action="version", version=f"landslide-app {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
@@ -182,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("scene", help="generate the offline demo scene (COGs, STAC catalog, inventory)")
     s.add_argument("--out", required=True, type=Path, help="output directory")
     s.add_argument("--size", default="demo", help="demo (default), pr, tiny or COLSxROWS chips, e.g. 12x8")
-    s.add_argument("--seed", default=0, type=int, help="random seed (default 0)")
+    s.add_argument("--seed", default=0, type=_non_negative_int, help="random seed (default 0)")
     s.set_defaults(func=cmd_scene)
 
     s = sub.add_parser("terrain", help="elevation, slope, curvature, aspect of a DEM as a 4-band GeoTIFF")
@@ -193,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("chips", help="cut 17-channel chips with labels into a chip store")
     s.add_argument("--source", help="path/URL of a STAC catalog.json, or 'planetary-computer'")
     s.add_argument("--inventory", required=True, type=Path, help="landslide heads (gpkg, shp, geojson, csv lon/lat)")
-    s.add_argument("--out", required=True, type=Path, help="chip store directory")
+    s.add_argument("--lon-col", help="longitude column of a CSV inventory (default: lon, longitude, x, ...)")
+    s.add_argument("--lat-col", help="latitude column of a CSV inventory (default: lat, latitude, y, ...)")
+    s.add_argument("--out", required=True, type=Path, help="chip store directory (new, empty, or a chip store)")
     s.add_argument("--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"), help="area in lon/lat degrees")
     s.add_argument("--dem", type=Path, help="DEM GeoTIFF to use instead of the source's DEM")
     s.add_argument("--dem-only", action="store_true", help="no SAR: DEM channels and labels only")
@@ -204,7 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epsg", type=int, help="CRS of the chip grid (default: the SAR's, or the DEM's UTM zone)")
     s.add_argument("--dem-collection", default="nasadem", choices=["nasadem", "cop-dem-glo-30", "3dep-seamless"],
                    help="Planetary Computer DEM collection")
-    s.add_argument("--overwrite", action="store_true", help="rebuild a store made from other inputs")
+    s.add_argument("--overwrite", action="store_true",
+                   help="rebuild a store made from other inputs (only a chip store is ever deleted)")
+    s.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="build the chip rows on a Dask cluster: 'local' (one worker per core) or tcp://HOST:8786")
     s.set_defaults(func=cmd_chips)
 
     s = sub.add_parser("info", help="summarise a chip store")
@@ -218,8 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--revisits", nargs="+", type=int, default=[1, 2, 3], choices=[1, 2, 3])
     s.add_argument("--split", nargs="+", default=["random"], choices=["random", "blocked"])
     s.add_argument("--epochs", type=_positive_int, default=5, help="training epochs per fold (default 5)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="training precision")
+    s.add_argument("--seed", type=_non_negative_int, default=0)
+    s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)")
     s.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     s.add_argument("--no-baselines", action="store_true", help="skip the baselines")
     s.set_defaults(func=cmd_ablate)
@@ -229,8 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--inputs", required=True, choices=["dem", "sar", "fused"])
     s.add_argument("--revisits", type=int, default=3, choices=[1, 2, 3])
     s.add_argument("--epochs", type=_positive_int, default=5)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    s.add_argument("--seed", type=_non_negative_int, default=0)
+    s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)")
     s.add_argument("--device", default=None)
     s.add_argument("--out", required=True, type=Path, help="run directory")
     s.set_defaults(func=cmd_train)
@@ -240,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chips", required=True, type=Path, help="chip store")
     s.add_argument("--out", required=True, type=Path, help="output directory")
     s.add_argument("--device", default=None)
+    s.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="compute the chips' features on a Dask cluster: 'local' (one worker per core) or tcp://HOST:8786")
     s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("embed", help="per-pixel embedding GeoTIFF of a store or of any DEM (DEM-only model)")
@@ -253,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="prepare the offline demo (scene + chips) once; later runs reuse it")
     s.add_argument("--data", type=Path, default=Path("data/demo"), help="data directory (default data/demo)")
     s.add_argument("--size", default="demo", help="scene size (demo, pr, tiny, COLSxROWS)")
-    s.add_argument("--seed", default=0, type=int)
+    s.add_argument("--seed", default=0, type=_non_negative_int)
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("app", help="serve the dashboard with Voila")
@@ -264,32 +302,47 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _fail(exc: BaseException, debug: bool) -> int:
+    """Report an error the user can act on: one message on stderr, no traceback; the exit code."""
+    if isinstance(exc, LandslideAppError):
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    if isinstance(exc, OSError):  # e.g. a full disk or a permission refused while writing
+        where = f" ({exc.filename})" if exc.filename else ""
+        sys.stderr.write(f"error: {exc.strerror or exc}{where}; check the path, free disk space and "
+                         "permissions, then rerun the same command (finished work is kept)\n")
+        return OutputError.exit_code
+    sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n(rerun with --debug for details)\n")
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import os
 
     # idle torch/OpenMP threads spin by default, which starves the other core on small machines
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
     parser = build_parser()
-    a = parser.parse_args(argv)
+    try:
+        a = parser.parse_args(argv)
+    except ConfigError as exc:  # a wrong option: message and usage, exit 2 like argparse
+        if debug:
+            raise
+        raise SystemExit(_fail(exc, debug)) from None
     logging.basicConfig(
         level=logging.DEBUG if a.debug else (logging.WARNING if a.quiet else logging.INFO),
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
         return a.func(a)
-    except LandslideAppError as exc:
-        if a.debug:
-            raise
-        sys.stderr.write(f"error: {exc}\n")
-        return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; rerun the same command to resume\n")
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback for users
         if a.debug:
             raise
-        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n(rerun with --debug for details)\n")
-        return 1
+        return _fail(exc, a.debug)
 
 
 if __name__ == "__main__":

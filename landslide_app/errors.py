@@ -34,6 +34,20 @@ class ConfigError(InputError):
     """An unknown configuration key or an impossible value."""
 
 
+class ModelFileError(InputError):
+    """A trained model (run directory, checkpoint, forest) is missing, damaged, modified or
+    does not belong to the run it sits in."""
+
+
+class UntrustedFileError(ModelFileError):
+    """A model file holds code or object types that are not trusted (a pickle payload, an
+    unknown type in a skops file); it is refused without running anything from it."""
+
+
+class OutputError(LandslideAppError):
+    """An output path cannot be used: it is a file, not writable, or holds foreign files."""
+
+
 class SourceError(LandslideAppError):
     """A data source (STAC API, local catalog, HTTP server) failed or returned nothing usable."""
 

@@ -99,10 +99,33 @@ def test_lazy_access_reads_only_train_and_val_in_batches():
 
     train_ids, val_ids = np.arange(100, 112), np.arange(112, 118)
     fit_embedding_model(ChipSubset(get_batch, train_ids), ChipSubset(get_batch, val_ids), CFG,
-                        epochs=1, batch_size=4, seed=0, progress=False)
+                        epochs=1, batch_size=4, seed=0, progress=False, cache_bytes=0)
     seen = {i for batch in requested for i in batch}
     assert seen == set(train_ids) | set(val_ids)  # held-out chips 118..123 never read
     assert max(len(b) for b in requested[1:]) <= 4  # training / validation batches
+
+
+def test_in_memory_cache_reads_once_and_matches_streaming():
+    requested: list[list[int]] = []
+    store = ArrayChips(CHIPS, ids=np.arange(100, 124))
+
+    def get_batch(ids):
+        requested.append([int(i) for i in ids])
+        return store(ids)
+
+    train_ids, val_ids = np.arange(100, 112), np.arange(112, 118)
+    for precision in ("fp32", "bf16"):
+        requested.clear()
+        cached = fit_embedding_model(ChipSubset(get_batch, train_ids), ChipSubset(get_batch, val_ids), CFG,
+                                     epochs=3, batch_size=4, seed=0, progress=False, precision=precision)
+        n_reads = sum(len(b) for b in requested)
+        assert n_reads == 2 * len(train_ids) + len(val_ids)  # statistics pass + one fill, not per epoch
+        streamed = fit_embedding_model(ChipSubset(get_batch, train_ids), ChipSubset(get_batch, val_ids), CFG,
+                                       epochs=3, batch_size=4, seed=0, progress=False, precision=precision,
+                                       cache_bytes=0)
+        assert sum(len(b) for b in requested) - n_reads > 3 * (len(train_ids) + len(val_ids))
+        assert [h["val_loss"] for h in cached.history] == [h["val_loss"] for h in streamed.history]
+        np.testing.assert_array_equal(cached.embed(CHIPS), streamed.embed(CHIPS))
 
 
 def test_empty_validation_keeps_last_epoch(caplog):

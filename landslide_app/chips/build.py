@@ -12,6 +12,7 @@ import hashlib
 import logging
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,14 +21,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from landslide_app import __version__
-from landslide_app.chips.grid import ChipGrid
+from landslide_app.chips.grid import ChipGrid, check_grid_epsg
 from landslide_app.chips.labels import HeadRaster
-from landslide_app.chips.store import ChipStore
+from landslide_app.chips.store import ARRAY_DIR, DONE_DIR, INDEX_FILE, META_FILE, ChipStore
 from landslide_app.config import (
     CHANNELS, CHIP_SIZE, DEFAULT_DENSITY_THRESHOLDS, DEFAULT_MIN_LAND_FRACTION, EVENT_DATE,
     N_POST_DATES, N_PRE_DATES,
 )
-from landslide_app.errors import ConfigError
+from landslide_app.atomic import LOCK_NAME, check_output_dir, fingerprint, is_temp_name, output_lock, remove_stale_temps
+from landslide_app.errors import (
+    ConfigError, InputError, LandslideAppError, OutputError, RasterError, SourceError,
+)
 from landslide_app.model.density import check_thresholds, density_class
 from landslide_app.sources.loader import DEM_HALO, GridReader
 from landslide_app.sources.retry import RetryPolicy
@@ -79,6 +83,8 @@ def _file_digest(path: Path) -> str:
 
 def default_grid(source: SceneSource, chip_size: int, epsg: int | None = None) -> ChipGrid:
     """Whole chips over the data footprint, in the SAR's CRS (or the DEM's UTM zone)."""
+    if epsg is not None:
+        check_grid_epsg(epsg)
     if epsg is None:
         epsg = source.native_epsg()
     if epsg is None:
@@ -102,17 +108,30 @@ def build_chips(
     progress: bool = True,
     retry: RetryPolicy | None = None,
     max_chips: int | None = None,
+    row_runner: RowRunner | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
 ) -> BuildReport:
     """Build (or finish building) the chip store at ``out``.
+
+    Inputs are checked before anything is written. While it writes, the build holds a lock on
+    ``out`` (a second build of the same store waits, then finds the chips done). A build that
+    stops on a network fault (:class:`~landslide_app.errors.SourceError`) or is killed keeps its
+    finished chips for the rerun; a new store whose inputs turn out to be unusable is removed.
 
     Args:
         source: where DEM and SAR come from (``source.without_sar()`` for DEM-only).
         inventory: landslide heads (any format :func:`read_inventory` reads).
-        out: store directory.
+        out: store directory (new, empty, or a chip store).
         grid: chip grid; default: whole chips over the data footprint.
         settings: chip size, density thresholds, land filter.
-        overwrite: delete an existing store at ``out`` built from other inputs.
+        overwrite: delete an existing store at ``out`` built from other inputs (only a chip store
+            is ever deleted: a directory holding other files is refused).
+        retry: retries of remote reads (default :class:`RetryPolicy`).
         max_chips: stop after building this many chips (the store stays incomplete; for tests).
+        row_runner: builds the chip rows elsewhere (e.g. on a Dask cluster,
+            :mod:`landslide_app.chips.distributed`); default: one row after the other here.
+        lon_col, lat_col: coordinate columns of a CSV inventory (default: recognised by name).
     """
     from landslide_app.sources.inventory import read_inventory
 
@@ -121,14 +140,14 @@ def build_chips(
     grid = grid or default_grid(source, settings.chip_size)
     if grid.chip_size != settings.chip_size:
         raise ConfigError(f"grid chip size {grid.chip_size} != --chip-size {settings.chip_size}")
-    out = Path(out)
-    if overwrite and out.exists():
-        shutil.rmtree(out)
+    _check_area(source, grid)
+    out = check_output_dir(out, "chip store directory", create=False)
 
     inv_path = Path(inventory)
-    inv = read_inventory(inv_path, grid.crs, bounds=grid.bounds)
+    inv = read_inventory(inv_path, grid.crs, bounds=grid.bounds, lon_col=lon_col, lat_col=lat_col)
     heads = HeadRaster(grid, inv.points.geometry.x.to_numpy(), inv.points.geometry.y.to_numpy())
     inv_report = {"path": str(inv_path), "n_read": inv.n_read, "dropped": inv.dropped, "n_in_grid": heads.n_inside}
+    reader = GridReader(source, grid, retry)
 
     n_dates = len(source.sar_days)
     dates = [str(d) for d in source.dates]
@@ -139,8 +158,8 @@ def build_chips(
         "thresholds": list(settings.density_thresholds), "min_land": settings.min_land_fraction,
         "has_sar": source.has_sar, "code_version": __version__,
     }
-    from landslide_app.atomic import fingerprint
-
+    if lon_col or lat_col:
+        fp_inputs["inventory_columns"] = [lon_col, lat_col]
     extra = {
         "fingerprint": fingerprint(fp_inputs), "source": source.description, "has_sar": source.has_sar,
         "dates": dates, "n_pre_dates": source.n_pre, "event_date": EVENT_DATE.isoformat(),
@@ -151,6 +170,148 @@ def build_chips(
     }
     if source.has_sar and n_dates != N_PRE_DATES + N_POST_DATES:
         log.warning("source has %d SAR days (expected %d); missing ones stay NaN", n_dates, N_PRE_DATES + N_POST_DATES)
+
+    created_dir = not out.exists()
+    _store_dir_entries(out)  # refuse a folder of other files before writing anything (even the lock)
+    with output_lock(out, f"chip store {out}"):
+        before = _store_dir_entries(out)
+        if overwrite and before:
+            log.info("--overwrite: deleting the chip store in %s", out)
+            _remove_entries(out, before)
+        remove_stale_temps(out)
+        fresh = not (out / META_FILE).exists()
+        try:
+            report = _build(source, out, grid, settings, extra, inv_report, heads, reader, progress, max_chips, t_start,
+                            row_runner=row_runner, retry=retry)
+        except LandslideAppError as exc:
+            if fresh and not isinstance(exc, SourceError):  # unusable inputs: leave nothing behind
+                _remove_entries(out, _store_dir_entries(out))
+                if created_dir:
+                    shutil.rmtree(out, ignore_errors=True)
+            raise
+    return report
+
+
+def _check_area(source: SceneSource, grid: ChipGrid) -> None:
+    """The grid must overlap the data (else every chip would be empty)."""
+    data = source.projected_bounds(grid.epsg)
+    g = grid.bounds
+    if not (g[0] < data[2] and data[0] < g[2] and g[1] < data[3] and data[1] < g[3]):
+        def fmt(b):
+            return "(" + ", ".join(f"{float(v):.0f}" for v in b) + ")"
+
+        raise ConfigError(
+            f"the chip area {fmt(g)} does not overlap the data {fmt(data)} (EPSG:{grid.epsg}); "
+            "check --bbox (W S E N in lon/lat degrees) and --epsg, or the source"
+        )
+
+
+_STORE_ENTRIES = frozenset({META_FILE, ARRAY_DIR, INDEX_FILE, DONE_DIR})
+
+
+def _store_dir_entries(out: Path) -> list[Path]:
+    """The chip-store entries in ``out``; raise OutputError when it also holds anything else."""
+    if not out.is_dir():
+        return []
+    entries = [e for e in out.iterdir() if e.name != LOCK_NAME and not is_temp_name(e.name)]
+    foreign = sorted(e.name for e in entries if e.name not in _STORE_ENTRIES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise OutputError(
+            f"--out {out} holds files that are not part of a chip store ({shown}); nothing was "
+            "written or deleted there. Give a new or empty directory for the chip store."
+        )
+    return entries
+
+
+def _remove_entries(out: Path, entries: list[Path]) -> None:
+    for e in entries:
+        if e.is_dir() and not e.is_symlink():
+            shutil.rmtree(e, ignore_errors=True)
+        else:
+            e.unlink(missing_ok=True)
+    remove_stale_temps(out)
+
+
+@dataclass(frozen=True)
+class RowJob:
+    """Everything a worker needs to build chip rows into an existing (incomplete) store."""
+
+    store_path: Path
+    source: SceneSource
+    grid: ChipGrid
+    heads: HeadRaster
+    settings: ChipBuildSettings
+    retry: RetryPolicy | None = None
+
+
+#: ``runner(job, [(row, [chip ids to build]), ...], on_done)`` builds the rows (in any order, anywhere)
+#: and calls ``on_done(n_built, n_dropped)`` as each row finishes.
+RowRunner = Callable[[RowJob, list[tuple[int, list[int]]], Callable[[int, int], None]], None]
+
+
+def build_row(
+    store: ChipStore, reader: GridReader, heads: HeadRaster, settings: ChipBuildSettings, row: int,
+    chip_ids: Sequence[int], on_chip: Callable[[], None] | None = None, max_built: int | None = None,
+) -> tuple[int, int]:
+    """Build the chips ``chip_ids`` of chip row ``row`` (one strip read) into ``store``.
+
+    Writes each chip and its done-marker; independent of every other row, so rows may be built
+    concurrently by several processes writing into the same store. Returns ``(n_built, n_dropped)``.
+    """
+    grid = store.grid
+    s, h = grid.chip_size, DEM_HALO
+    n_sar = 2 * (N_PRE_DATES + N_POST_DATES)
+    wanted = set(int(c) for c in chip_ids)
+    n_built = n_dropped = 0
+    if max_built is not None and max_built <= 0:
+        return 0, 0
+    dem_row = reader.read_dem_row(row)
+    sar_row = None
+    terrain_row = None
+    for col in range(grid.n_cols):
+        chip_id = grid.chip_id(row, col)
+        if chip_id not in wanted:
+            continue
+        if max_built is not None and n_built >= max_built:
+            break
+        dem = dem_row[:, col * s:(col + 1) * s + 2 * h]
+        core = dem[h:h + s, h:h + s]
+        land = float(np.mean(np.isfinite(core) & (core > 0)))
+        rec = {"row": row, "col": col, "land_fraction": round(land, 4)}
+        if on_chip is not None:
+            on_chip()
+        if land < settings.min_land_fraction or land == 0.0:
+            store.write_chip(chip_id, None, {**rec, "kept": False})
+            n_dropped += 1
+            continue
+        if sar_row is None:
+            sar_row = reader.read_sar_row(row)
+        if terrain_row is None:
+            # once per strip: every terrain value depends on its 3 x 3 window only, so the strip's
+            # values cropped to a chip equal those of the chip's own window with its halo
+            terrain_row = terrain_stack(dem_row, grid.resolution, grid.resolution)
+        data = np.full((len(CHANNELS), s, s), np.nan, np.float32)
+        data[0:4] = terrain_row[:, h:h + s, col * s + h:(col + 1) * s + h]
+        sar = sar_row[..., col * s:(col + 1) * s]
+        if sar.size:
+            data[4:4 + 2 * sar.shape[0]] = sar.reshape(-1, s, s)[:n_sar]
+        counts = heads.chip_counts(chip_id)
+        data[-1] = counts
+        n_heads = int(counts.sum())
+        cls = int(density_class(n_heads, grid.chip_area_km2, settings.density_thresholds))
+        store.write_chip(chip_id, data, {
+            **rec, "kept": True, "head_count": n_heads, "density_class": cls,
+            "density_per_km2": round(n_heads / grid.chip_area_km2, 4),
+            "nan_fraction": round(float(np.isnan(data[:-1]).mean()), 4),
+            "sar_valid": [round(float(np.isfinite(d).mean()), 4) for d in sar] if sar.size else [],
+        })
+        n_built += 1
+    return n_built, n_dropped
+
+
+def _build(source, out, grid, settings, extra, inv_report, heads, reader, progress, max_chips, t_start,
+           row_runner: RowRunner | None = None, retry: RetryPolicy | None = None) -> BuildReport:
     store = ChipStore.create(out, grid, CHANNELS, extra)
     report = BuildReport(store=store, inventory=inv_report)
     done = store.done_records()
@@ -159,53 +320,54 @@ def build_chips(
     if done:
         log.info("resuming %s: %d of %d chips already done", out, len(done), grid.n_chips)
 
-    reader = GridReader(source, grid, retry)
-    s, h = grid.chip_size, DEM_HALO
-    n_sar = 2 * (N_PRE_DATES + N_POST_DATES)
-    todo_set = set(todo)
-    rows = sorted({grid.chip_rc(c)[0] for c in todo})
+    by_row: dict[int, list[int]] = {}
+    for c in todo:
+        by_row.setdefault(grid.chip_rc(c)[0], []).append(c)
     bar = tqdm(total=len(todo), desc="chips", unit="chip", disable=not progress)
-    for row in rows:  # one strip read per chip row: each COG tile is decoded once
+    if row_runner is not None and max_chips is None:
+        def on_done(n_built: int, n_dropped: int) -> None:
+            report.n_built += n_built
+            report.n_dropped += n_dropped
+            bar.update(n_built + n_dropped)
+
+        job = RowJob(store.path, source, grid, heads, settings, retry)
+        row_runner(job, sorted(by_row.items()), on_done)
+    for row in sorted(by_row) if row_runner is None or max_chips is not None else []:
+        # one strip read per chip row: each COG tile is decoded once
         if max_chips is not None and report.n_built >= max_chips:
             break
-        dem_row = reader.read_dem_row(row)
-        sar_row = None
-        for col in range(grid.n_cols):
-            chip_id = grid.chip_id(row, col)
-            if chip_id not in todo_set:
-                continue
-            if max_chips is not None and report.n_built >= max_chips:
-                break
-            dem = dem_row[:, col * s:(col + 1) * s + 2 * h]
-            core = dem[h:h + s, h:h + s]
-            land = float(np.mean(np.isfinite(core) & (core > 0)))
-            rec = {"row": row, "col": col, "land_fraction": round(land, 4)}
-            bar.update(1)
-            if land < settings.min_land_fraction or land == 0.0:
-                store.write_chip(chip_id, None, {**rec, "kept": False})
-                report.n_dropped += 1
-                continue
-            if sar_row is None:
-                sar_row = reader.read_sar_row(row)
-            data = np.full((len(CHANNELS), s, s), np.nan, np.float32)
-            data[0:4] = terrain_stack(dem, grid.resolution, grid.resolution)[:, h:h + s, h:h + s]
-            sar = sar_row[..., col * s:(col + 1) * s]
-            if sar.size:
-                data[4:4 + 2 * sar.shape[0]] = sar.reshape(-1, s, s)[:n_sar]
-            counts = heads.chip_counts(chip_id)
-            data[-1] = counts
-            n_heads = int(counts.sum())
-            cls = int(density_class(n_heads, grid.chip_area_km2, settings.density_thresholds))
-            store.write_chip(chip_id, data, {
-                **rec, "kept": True, "head_count": n_heads, "density_class": cls,
-                "density_per_km2": round(n_heads / grid.chip_area_km2, 4),
-                "nan_fraction": round(float(np.isnan(data[:-1]).mean()), 4),
-            })
-            report.n_built += 1
+        n_built, n_dropped = build_row(store, reader, heads, settings, row, by_row[row], on_chip=lambda: bar.update(1),
+                                       max_built=None if max_chips is None else max_chips - report.n_built)
+        report.n_built += n_built
+        report.n_dropped += n_dropped
     bar.close()
     report.seconds = time.perf_counter() - t_start
     if max_chips is None or len(store.done_records()) == grid.n_chips:
+        _check_usable(store, settings, extra)
         store.finalize({"build_seconds": round(report.seconds, 3)})
     log.info("built %d chips (%d dropped, %d already done) in %.1f s", report.n_built, report.n_dropped,
              report.n_skipped, report.seconds)
     return report
+
+
+def _check_usable(store: ChipStore, settings: ChipBuildSettings, extra: dict) -> None:
+    """Before finalising: at least one chip kept, and no SAR date without any valid pixel."""
+    recs = store.done_records()
+    kept = [r for r in recs.values() if r.get("kept")]
+    if not kept:
+        best = max((r.get("land_fraction", 0.0) for r in recs.values()), default=0.0)
+        raise InputError(
+            f"no chip holds at least {settings.min_land_fraction:.0%} land with DEM data (best: "
+            f"{best:.0%}): the DEM is nodata (holes, a wrong nodata value, or all <= 0 m) over the "
+            "whole area. Check the DEM and its nodata value, the area (--bbox), or lower --min-land."
+        )
+    per_day = [r["sar_valid"] for r in kept if r.get("sar_valid")]
+    if extra.get("has_sar") and per_day and len({len(v) for v in per_day}) == 1:
+        valid = np.asarray(per_day).max(axis=0)
+        empty = [d for d, v in zip(extra.get("dates", []), valid) if v == 0]
+        if empty:
+            raise RasterError(
+                f"the SAR of {', '.join(empty)} has no valid pixel in any of the {len(kept)} land chips "
+                "(all nodata/NaN): check those files (nodata value, footprint, content) or the "
+                "catalog's dates, or build DEM-only chips with --dem-only"
+            )

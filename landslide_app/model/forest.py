@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 from landslide_app.atomic import atomic_path
-from landslide_app.errors import InputError
+from landslide_app.errors import InputError, ModelFileError, UntrustedFileError
 
 logger = logging.getLogger(__name__)
 
@@ -162,24 +162,30 @@ class DensityForest:
 
         path = Path(path)
         if not path.exists():
-            raise InputError(f"No forest file at {path}; train the model first.")
+            raise ModelFileError(f"No forest file at {path}; train the model first.")
         try:
             untrusted = sio.get_untrusted_types(file=path)
         except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
-            raise InputError(f"{path} is not a readable skops file ({err}); retrain the forest.") from err
+            raise ModelFileError(f"{path} is not a readable skops file ({err}): it is truncated or "
+                                 "damaged; retrain the model or copy the file again.") from err
         unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
         if unexpected:
-            raise InputError(
-                f"{path} contains types that are not trusted ({', '.join(unexpected)}); "
-                "refusing to load it. Retrain the forest with this version of landslide_app."
+            raise UntrustedFileError(
+                f"{path} was refused: it contains types that are not trusted ({', '.join(unexpected)}); "
+                "nothing from it was loaded or run. Use a forest written by landslide_app "
+                "(`landslide-app train`), or retrain."
             )
-        obj = sio.load(path, trusted=list(TRUSTED_TYPES))
-        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-            raise InputError(f"{path} is not a landslide_app forest ({FORMAT}); retrain it.")
+        try:
+            obj = sio.load(path, trusted=list(TRUSTED_TYPES))
+        except Exception as err:  # noqa: BLE001
+            raise ModelFileError(f"{path} cannot be loaded ({type(err).__name__}: {err}); it is damaged, "
+                                 "retrain the model.") from err
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT or not {"n_classes", "seed", "forest"} <= set(obj):
+            raise ModelFileError(f"{path} is not a landslide_app forest ({FORMAT}); retrain it.")
         forest = cls(n_classes=int(obj["n_classes"]), seed=int(obj["seed"]))
         model = obj["forest"]
         if not isinstance(model, RandomForestClassifier):
-            raise InputError(f"{path} holds a {type(model).__name__}, not a random forest.")
+            raise ModelFileError(f"{path} holds a {type(model).__name__}, not a random forest; retrain it.")
         forest.model = model
         forest.params = {k: model.get_params()[k] for k in cls.DEFAULTS}
         return forest

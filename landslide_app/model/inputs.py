@@ -137,11 +137,19 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a missing or unknown key is a :class:`ConfigError`."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"Model configuration must be a mapping with inputs and revisits, got {d!r}.")
+        unknown = sorted(set(d) - {"inputs", "revisits"})
+        if unknown:
+            raise ConfigError(
+                f"Unknown model configuration key(s) {', '.join(map(repr, unknown))}; the keys are inputs "
+                "(dem, sar or fused) and revisits (1..3)."
+            )
         try:
             return cls(inputs=d["inputs"], revisits=d["revisits"])  # type: ignore[arg-type]
         except KeyError as err:
-            raise ConfigError(f"Model configuration lacks key {err}; expected inputs, revisits.")
+            raise ConfigError(f"Model configuration lacks key {err}; expected inputs, revisits.") from None
 
 
 @dataclass(frozen=True)

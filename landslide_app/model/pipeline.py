@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -146,6 +147,7 @@ def run_configuration(
     forest_kwargs: dict[str, Any] | None = None,
     keep_embeddings: bool = False,
     train_auc: Literal["oob", "in_sample"] = "oob",
+    embedding_sink: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> RunResult:
     """Run the full protocol for one configuration.
 
@@ -166,6 +168,8 @@ def run_configuration(
         forest_kwargs: overrides of the forest parameters.
         keep_embeddings: keep the held-out embedding of every chip in ``RunResult.embeddings``
             (``(N, H, W)`` float32, memory heavy for large stores).
+        embedding_sink: called with ``(ids, embeddings)`` of each batch of held-out chips as they
+            are embedded (e.g. to write them to a memory-mapped file: nothing accumulates here).
         train_auc: ``"oob"`` (default) or ``"in_sample"`` forest scores for the train AUC.
     """
     if train_auc not in ("oob", "in_sample"):
@@ -216,6 +220,8 @@ def run_configuration(
                 rows_out.append(percentile_features(emb, valid))
                 if keep_embeddings and name == "test":
                     emb_store.update({int(i): e for i, e in zip(bid, emb)})
+                if embedding_sink is not None and name == "test":
+                    embedding_sink(bid, emb)
             feats[name] = np.concatenate(rows_out) if rows_out else np.empty((0, 19), np.float32)
         forest = DensityForest(seed=seed + k, **(forest_kwargs or {})).fit(feats["train"], y_sorted[pos(fold.train)])
         fold_auc: dict[str, AucResult] = {}

@@ -16,7 +16,12 @@ Training (:func:`fit_embedding_model`):
   forest AUC because it needs no extra pass over the training chips per epoch;
 * CUDA when available (or ``device=``), else CPU, with no code change; ``channels_last``
   memory format (about 2x faster convolutions on CPU); ``precision="bf16"`` enables bfloat16
-  autocast for the network (the loss is always computed in float32), default ``"fp32"``;
+  autocast for the network (the loss is always computed in float32); ``"auto"`` (the default) picks bf16 where
+  the device has bf16 units (:func:`landslide_app.model.runtime.resolve_precision`);
+* the prepared training and validation tensors are **cached in memory** once when they fit a
+  budget (``cache_bytes``, default :data:`~landslide_app.model.runtime.DEFAULT_CACHE_BYTES`, at
+  most a quarter of the available memory); larger sets stream from the chip source every epoch.
+  Both paths give bit-identical results;
 * seeded (weights, batch order) and deterministic on CPU: the same seed gives bit-identical
   embeddings. Global state (torch RNG, deterministic-algorithm flags) is restored afterwards.
 
@@ -28,6 +33,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,15 +46,18 @@ import torch
 from tqdm.auto import tqdm
 
 from landslide_app.atomic import atomic_path
-from landslide_app.errors import ConfigError, InputError
+from landslide_app.errors import ConfigError, InputError, ModelFileError, UntrustedFileError
 from landslide_app.model.inputs import ModelConfig, NormStats, fit_norm_stats, prepare_inputs
 from landslide_app.model.loss import LossAccumulator, loss_parts
 from landslide_app.model.network import DEFAULT_WIDTH, EmbeddingNet
+from landslide_app.model.runtime import PrecisionArg, memory_budget, resolve_precision, tune_malloc
 
 logger = logging.getLogger(__name__)
 
 BatchGetter = Callable[[np.ndarray], np.ndarray]
 Precision = Literal["fp32", "bf16"]
+#: Default training precision: bf16 where the device has bf16 units (see ``runtime``), else fp32.
+DEFAULT_PRECISION: PrecisionArg = "auto"
 CHECKPOINT_FORMAT: str = "landslide-app-embedding/1"
 DEFAULT_LR: float = 3e-3
 
@@ -135,7 +145,10 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """``device`` if given, else CUDA when available, else CPU."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"Unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"Device {device!r} was requested but CUDA is not available; use device='cpu'.")
     return dev
@@ -225,6 +238,7 @@ class TrainedModel:
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Yield ``(ids, embedding, valid)`` batch by batch over a chip set (lazy)."""
         subset = as_subset(chips)
+        tune_malloc()
         with tqdm(total=len(subset), desc=desc, disable=not progress, leave=False) as bar:
             for ids, batch in subset.batches(batch_size):
                 emb, valid = self.embed_batch(batch)
@@ -275,13 +289,31 @@ class TrainedModel:
         path = Path(path)
         dev = resolve_device(device)
         if not path.exists():
-            raise InputError(f"No checkpoint at {path}; train the model first.")
+            raise ModelFileError(f"No checkpoint at {path}; train the model first.")
         try:
+            # weights_only: the unpickler accepts tensors and plain containers only and refuses
+            # any other global (a pickle payload) before it could run
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - unpickling errors come in many types
-            raise InputError(f"{path} is not a readable checkpoint ({err}); retrain the model.") from err
+        except pickle.UnpicklingError as err:
+            m = re.search(r"GLOBAL\s+([\w.]+)", str(err))
+            why = f" (it asks to import GLOBAL {m.group(1)})" if m else ""
+            raise UntrustedFileError(
+                f"{path} was refused: it is not a plain-tensor checkpoint{why}. It may hold code; "
+                "nothing from it was run. Use a checkpoint written by landslide_app "
+                "(`landslide-app train`), or retrain."
+            ) from None
+        except Exception as err:  # noqa: BLE001 - damaged files fail in many ways
+            first = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else type(err).__name__
+            raise ModelFileError(
+                f"{path} is not a readable checkpoint ({first[:200]}): it is truncated or damaged; "
+                "retrain the model or copy the file again."
+            ) from err
         if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise InputError(f"{path} is not a landslide_app embedding checkpoint ({CHECKPOINT_FORMAT}).")
+            raise ModelFileError(f"{path} is not a landslide_app embedding checkpoint ({CHECKPOINT_FORMAT}); "
+                                 "retrain the model.")
+        missing = [k for k in ("config", "width", "stats", "state_dict", "best_epoch") if k not in ckpt]
+        if missing:
+            raise ModelFileError(f"Checkpoint {path} lacks {', '.join(missing)}; it is damaged, retrain the model.")
         saved = ModelConfig.from_dict(ckpt["config"])
         if config is not None and saved != config:
             raise ConfigError(
@@ -311,17 +343,92 @@ class TrainedModel:
 
 
 # ---- training ------------------------------------------------------------------------------------
-def _validation_loss(model: TrainedModel, val: ChipSubset, batch_size: int) -> tuple[float, int]:
+@dataclass
+class _PreparedChips:
+    """Network-ready tensors of a chip set held in memory (filled once, read every epoch).
+
+    ``x`` is stored ``(N, H, W, C)`` so that a gathered batch, permuted to ``(n, C, H, W)``, is
+    already ``channels_last``; under bf16 autocast it is stored as bfloat16 (autocast would cast
+    it to exactly these values before the first convolution).
+    """
+
+    x: torch.Tensor
+    label: torch.Tensor
+    valid: torch.Tensor
+    row: dict[int, int]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.element_size() * t.numel() for t in (self.x, self.label, self.valid))
+
+    def batch(self, ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows = torch.as_tensor([self.row[int(i)] for i in ids], dtype=torch.int64)
+        return self.x[rows].permute(0, 3, 1, 2), self.label[rows], self.valid[rows]
+
+
+def _prepare_in_memory(
+    subset: ChipSubset, config: ModelConfig, stats: NormStats, budget: int, x_dtype: torch.dtype,
+    what: str, batch_size: int = 32,
+) -> _PreparedChips | None:
+    """Read and prepare ``subset`` once into memory, or ``None`` when it does not fit ``budget``."""
+    n = len(subset)
+    if n == 0 or budget <= 0:
+        return None
+    cache: _PreparedChips | None = None
+    k = 0
+    for ids, chips in subset.batches(batch_size):
+        prep = prepare_inputs(chips, config, stats)
+        if prep.label is None:
+            raise InputError(f"{what} chips have no label channel.")
+        if cache is None:
+            _, c, h, w = prep.x.shape
+            per_chip = h * w * (c * torch.empty((), dtype=x_dtype).element_size() + 4 + 1)
+            if per_chip * n > budget:
+                logger.debug("%s chips need %.0f MB > cache budget %.0f MB: streaming them.",
+                             what, per_chip * n / 2**20, budget / 2**20)
+                return None
+            cache = _PreparedChips(
+                x=torch.empty((n, h, w, c), dtype=x_dtype), label=torch.empty((n, h, w), dtype=torch.float32),
+                valid=torch.empty((n, h, w), dtype=torch.bool),
+                row={int(i): j for j, i in enumerate(subset.ids)},
+            )
+        m = len(ids)
+        cache.x[k:k + m] = torch.from_numpy(prep.x).permute(0, 2, 3, 1)
+        cache.label[k:k + m] = torch.from_numpy(prep.label)
+        cache.valid[k:k + m] = torch.from_numpy(prep.valid)
+        k += m
+    return cache
+
+
+def _iter_batches(
+    subset: ChipSubset, cache: _PreparedChips | None, config: ModelConfig, stats: NormStats,
+    batch_size: int, device: torch.device, what: str, order: np.ndarray | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``(x, label, valid)`` tensors batch by batch, ``x`` channels_last on ``device``."""
+    ids = subset.ids if order is None else order
+    for start in range(0, len(ids), batch_size):
+        sel = ids[start : start + batch_size]
+        if cache is not None:
+            x, label, valid = cache.batch(sel)
+        else:
+            prep = prepare_inputs(subset.get_batch(sel), config, stats)
+            if prep.label is None:
+                raise InputError(f"{what} chips have no label channel.")
+            x, label, valid = torch.from_numpy(prep.x), torch.from_numpy(prep.label), torch.from_numpy(prep.valid)
+        yield x.to(device).contiguous(memory_format=torch.channels_last), label, valid
+
+
+def _validation_loss(
+    model: TrainedModel, val: ChipSubset, batch_size: int, cache: _PreparedChips | None = None,
+) -> tuple[float, int]:
     acc = LossAccumulator()
     model.net.eval()
     with torch.no_grad():
-        for _, chips in val.batches(batch_size):
-            prep = prepare_inputs(chips, model.config, model.stats)
-            if prep.label is None:
-                raise InputError("Validation chips have no label channel.")
+        for x, label, valid in _iter_batches(val, cache, model.config, model.stats, batch_size, model.device,
+                                             "Validation"):
             with _autocast(model.device, model.precision):
-                emb = model.net(model._to_tensor(prep.x))
-            acc.add(loss_parts(emb.float(), torch.from_numpy(prep.label), torch.from_numpy(prep.valid)))
+                emb = model.net(x)
+            acc.add(loss_parts(emb.float(), label, valid))
     return acc.loss(), acc.pos_count
 
 
@@ -337,8 +444,9 @@ def fit_embedding_model(
     *,
     lr: float = DEFAULT_LR,
     width: int = DEFAULT_WIDTH,
-    precision: Precision = "fp32",
+    precision: PrecisionArg = DEFAULT_PRECISION,
     stats: NormStats | None = None,
+    cache_bytes: int | None = None,
 ) -> TrainedModel:
     """Train the embedding network of ``config`` and select the epoch on validation.
 
@@ -355,8 +463,11 @@ def fit_embedding_model(
         progress: show a ``tqdm`` bar.
         lr: Adam learning rate.
         width: hidden channels of the network.
-        precision: ``"fp32"`` or ``"bf16"`` (autocast).
+        precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"`` (bf16 where the device has
+            bf16 units, else fp32; the resolved value is stored in the model).
         stats: normalisation statistics to use instead of fitting them on ``chips_train``.
+        cache_bytes: cap of the in-memory cache of prepared training + validation tensors
+            (default 1 GiB, at most a quarter of the available memory; 0: always stream).
 
     Returns:
         The :class:`TrainedModel` holding the weights of the selected epoch.
@@ -367,17 +478,23 @@ def fit_embedding_model(
         raise ConfigError(f"epochs must be >= 1, got {epochs}.")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
-    precision = _check_precision(precision)
     train = as_subset(chips_train)
     val = as_subset(chips_val) if chips_val is not None else ChipSubset(train.get_batch, np.empty(0, np.int64))
     if len(train) == 0:
         raise InputError("No training chips: the model cannot be trained.")
     dev = resolve_device(device)
+    precision = resolve_precision(precision, dev)
+    tune_malloc()
     t_start = time.perf_counter()
     if stats is None:
         stats = fit_norm_stats(chips for _, chips in train.batches(max(batch_size, 32)))
     stats.check_usable(config)
     rng = np.random.default_rng(seed)
+    budget = memory_budget(cache_bytes)  # host memory; batches move to the device as they are used
+    x_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    train_cache = _prepare_in_memory(train, config, stats, budget, x_dtype, "Training")
+    val_cache = _prepare_in_memory(val, config, stats, budget - (train_cache.nbytes if train_cache else 0),
+                                   x_dtype, "Validation")
 
     with seeded(seed, dev):
         net = EmbeddingNet.for_config(config, width).to(dev).to(memory_format=torch.channels_last)
@@ -392,13 +509,11 @@ def fit_embedding_model(
                 t0 = time.perf_counter()
                 net.train()
                 losses: list[float] = []
-                for _, chips in train.batches(batch_size, order=rng.permutation(train.ids)):
-                    prep = prepare_inputs(chips, config, stats)
-                    if prep.label is None:
-                        raise InputError("Training chips have no label channel.")
+                for x, label, valid in _iter_batches(train, train_cache, config, stats, batch_size, dev, "Training",
+                                                     order=rng.permutation(train.ids)):
                     with _autocast(dev, precision):
-                        emb = net(model._to_tensor(prep.x))
-                    parts = loss_parts(emb.float(), torch.from_numpy(prep.label), torch.from_numpy(prep.valid))
+                        emb = net(x)
+                    parts = loss_parts(emb.float(), label, valid)
                     bar.update(1)
                     if parts.pos_count + parts.neg_count == 0:
                         continue  # nothing valid to learn from in this batch
@@ -407,14 +522,15 @@ def fit_embedding_model(
                     loss.backward()
                     opt.step()
                     losses.append(float(loss.detach()))
+                t_train = time.perf_counter() - t0
                 if len(val):
-                    val_loss, val_pos = _validation_loss(model, val, batch_size)
+                    val_loss, val_pos = _validation_loss(model, val, batch_size, val_cache)
                 else:
                     val_loss, val_pos = float("nan"), 0
                 train_loss = float(np.mean(losses)) if losses else float("nan")
                 model.history.append({
                     "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                    "seconds": time.perf_counter() - t0,
+                    "seconds": time.perf_counter() - t0, "train_seconds": t_train,
                 })
                 bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
                 logger.debug("%s epoch %d: train loss %.4f, validation loss %.4f", config.name, epoch, train_loss, val_loss)

@@ -23,17 +23,29 @@ _TRANSIENT = re.compile(
     r"HTTP response code: (429|5\d\d)|timed? ?out|Timeout|Connection reset|Connection refused|"
     r"Couldn't connect|Could not connect|connection was reset|Recv failure|Send failure|"
     r"transfer closed|Empty reply|partial file|SSL|Temporary failure|Read error|"
-    r"failed to read|IReadBlock failed|TIFFReadEncodedTile|TIFFFillTile",
+    r"failed to read|IReadBlock failed|TIFFReadEncodedTile|TIFFFillTile|"
+    r"HTTP Error (429|5\d\d)|Remote end closed|Connection aborted|IncompleteRead|HTTP error code: 0\b",
     re.IGNORECASE,
 )
 _EXPIRED = re.compile(r"HTTP response code: 403|AuthenticationFailed|signature", re.IGNORECASE)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from (libraries often wrap the network error)."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 10:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
 def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` looks like a network fault that a retry may cure."""
-    if isinstance(exc, (TimeoutError, ConnectionError)):
-        return True
-    return bool(_TRANSIENT.search(str(exc)))
+    """True when ``exc`` (or an error it wraps) looks like a network fault a retry may cure."""
+    for e in _chain(exc):
+        if isinstance(e, (TimeoutError, ConnectionError)) or _TRANSIENT.search(str(e)):
+            return True
+    return False
 
 
 def is_expired_signature(exc: BaseException) -> bool:
@@ -62,8 +74,13 @@ def call_with_retry(
     policy: RetryPolicy,
     what: str,
     on_expired: Callable[[], None] | None = None,
+    on_retry: Callable[[BaseException], None] | None = None,
+    transient: Callable[[BaseException], bool] = is_transient,
 ) -> T:
     """Call ``fn``; retry transient faults (and expired signatures via ``on_expired``).
+
+    ``on_retry(exc)`` runs before each retry (e.g. to drop a client-side cache of the failure);
+    ``transient(exc)`` decides which errors are retried (default :func:`is_transient`).
 
     Raises:
         SourceError: after ``policy.attempts`` failures, naming ``what`` and the last fault.
@@ -78,14 +95,17 @@ def call_with_retry(
             if on_expired is not None and is_expired_signature(exc):
                 log.info("re-signing after %s while reading %s", exc, what)
                 on_expired()
-            elif not is_transient(exc):
+            elif not transient(exc):
                 raise
             last = exc
+            if attempt + 1 == policy.attempts:
+                break  # no sleep before giving up
             policy.faults_survived += 1
             wait = policy.delay(attempt)
             log.debug("transient fault reading %s (%s); retry %d in %.2fs", what, exc, attempt + 1, wait)
             policy.sleep(wait)
-    policy.faults_survived -= 1  # the last one was not survived
+            if on_retry is not None:
+                on_retry(exc)
     raise SourceError(
         f"gave up reading {what} after {policy.attempts} attempts; last error: {last}. "
         "The source may be down or unreachable: check the URL / network and rerun the same "

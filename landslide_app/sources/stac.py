@@ -20,7 +20,8 @@ import numpy as np
 from landslide_app.config import (
     EVENT_DATE, N_POST_DATES, N_PRE_DATES, ORBIT_STATE, RELATIVE_ORBIT,
 )
-from landslide_app.errors import InputError, NoItemsFoundError, RasterError, SourceError
+from landslide_app.errors import ConfigError, InputError, NoItemsFoundError, RasterError, SourceError
+from landslide_app.sources.retry import RetryPolicy, call_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,16 @@ class SceneSource:
         if not self.has_sar:
             return dem
         sar = union([i for _, items in self.sar_days for i in items])
-        return (max(dem[0], sar[0]), max(dem[1], sar[1]), min(dem[2], sar[2]), min(dem[3], sar[3]))
+        both = (max(dem[0], sar[0]), max(dem[1], sar[1]), min(dem[2], sar[2]), min(dem[3], sar[3]))
+        if not (both[0] < both[2] and both[1] < both[3]):
+            def fmt(b):
+                return "(" + ", ".join(f"{float(v):.0f}" for v in b) + ")"
+
+            raise ConfigError(
+                f"the DEM {fmt(dem)} and the SAR scenes {fmt(sar)} (EPSG:{epsg}) do not overlap; give "
+                "a DEM that covers the SAR scenes (--dem FILE), or build DEM-only chips (--dem-only)"
+            )
+        return both
 
 
 def item_epsg(item: dict) -> int | None:
@@ -168,8 +178,10 @@ def open_local_catalog(
     event_date: datetime = EVENT_DATE,
     relative_orbit: int | None = RELATIVE_ORBIT,
     orbit_state: str | None = ORBIT_STATE,
+    retry: RetryPolicy | None = None,
 ) -> SceneSource:
-    """Open a STAC catalog (a local path or an http(s) URL to ``catalog.json``).
+    """Open a STAC catalog (a local path or an http(s) URL to ``catalog.json``; remote reads are
+    retried with ``retry``).
 
     Expects a ``sentinel-1-rtc`` collection (assets ``vv``, ``vh``) and a ``dem`` collection
     (asset ``elevation``), as written by ``landslide-app scene``.
@@ -184,19 +196,28 @@ def open_local_catalog(
         if not p.exists():
             raise InputError(f"no STAC catalog at {p}: pass the catalog.json written by `landslide-app scene`")
         href = str(p.resolve())
+    stac_io = _retrying_stac_io(retry or RetryPolicy()) if href.startswith(("http://", "https://")) else None
     try:
-        catalog = pystac.Catalog.from_file(href)
+        catalog = pystac.Catalog.from_file(href, stac_io=stac_io)
+        sar, dem = [], []
+        for item in catalog.get_items(recursive=True):
+            item.make_asset_hrefs_absolute()
+            d = normalise_item(item.to_dict(transform_hrefs=False))
+            if item.collection_id == SAR_COLLECTION or {"vv", "vh"} <= set(item.assets):
+                sar.append(d)
+            elif LOCAL_DEM_ASSET in item.assets:
+                dem.append(d)
+    except SourceError:
+        raise
     except Exception as exc:  # noqa: BLE001
-        raise SourceError(f"cannot read the STAC catalog {href}: {exc}") from exc
-
-    sar, dem = [], []
-    for item in catalog.get_items(recursive=True):
-        item.make_asset_hrefs_absolute()
-        d = normalise_item(item.to_dict(transform_hrefs=False))
-        if item.collection_id == SAR_COLLECTION or {"vv", "vh"} <= set(item.assets):
-            sar.append(d)
-        elif LOCAL_DEM_ASSET in item.assets:
-            dem.append(d)
+        cause = exc.__cause__ if isinstance(exc.__cause__, SourceError) else None
+        if cause is not None:  # pystac wraps our "gave up" error
+            raise cause from exc
+        raise SourceError(
+            f"cannot read the STAC catalog {href}: {exc}. Check that it and the collection/item "
+            "JSON files it links to are complete, valid STAC JSON (regenerate them with "
+            "`landslide-app scene`, or fix the file named above)."
+        ) from exc
     if not dem:
         raise NoItemsFoundError(
             f"the catalog {href} has no DEM item (a collection '{LOCAL_DEM_COLLECTION}' with asset "
@@ -205,6 +226,18 @@ def open_local_catalog(
     sar_days = select_acquisitions(sar, event_date, relative_orbit=relative_orbit, orbit_state=orbit_state) if sar else []
     log.info("catalog %s: %d SAR days, %d DEM items", href, len(sar_days), len(dem))
     return SceneSource(f"catalog {href}", sar_days, N_PRE_DATES if sar_days else 0, dem, LOCAL_DEM_ASSET)
+
+
+def _retrying_stac_io(retry: RetryPolicy):
+    """A pystac StacIO that retries each remote JSON read (bounded, with backoff)."""
+    from pystac.stac_io import DefaultStacIO
+
+    class RetryingStacIO(DefaultStacIO):
+        def read_text_from_href(self, href: str) -> str:
+            parent = super().read_text_from_href
+            return call_with_retry(lambda: parent(href), retry, href)
+
+    return RetryingStacIO()
 
 
 def dem_only_source(dem_path: str | Path) -> SceneSource:

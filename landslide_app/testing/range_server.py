@@ -3,12 +3,15 @@
 Serves a directory on ``127.0.0.1`` like a static object store (``Range: bytes=a-b``, multi-range
 as ``multipart/byteranges``), so GDAL's ``/vsicurl/`` reads the demo COGs over real HTTP range
 requests. ``faults`` decides, per request, whether to answer with an error status, reset the
-connection or answer slowly, to test retries.
+connection or answer slowly, to test retries; :class:`FaultSchedule` is a seeded random one.
+:meth:`RangeServer.close` makes the server go away for good (connections reset, then refused),
+and a new ``RangeServer(root, port=old.port)`` brings it back at the same URL.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import re
 import socket
 import struct
@@ -43,7 +46,37 @@ class ServerStats:
         return sum(self.faults.values())
 
 
-def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: ServerStats):
+class FaultSchedule:
+    """A seeded random fault decision per request, usable as ``RangeServer(faults=...)``.
+
+    Each request fails with probability ``rate``, the kind drawn from ``kinds`` (weights): HTTP
+    429 / 503 or a connection reset; independently, a request is answered after a delay of
+    ``slow_s`` seconds with probability ``slow_rate``. ``only`` restricts faults to paths with
+    one of these suffixes (default: every path).
+    """
+
+    def __init__(self, seed: int = 0, rate: float = 0.3, slow_rate: float = 0.0, slow_s: float = 0.05,
+                 kinds: dict[str, float] | None = None, only: tuple[str, ...] | None = None) -> None:
+        self.rate, self.slow_rate, self.slow_s, self.only = rate, slow_rate, slow_s, only
+        self.kinds = kinds or {"429": 1.0, "503": 1.0, "reset": 1.0}
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str) -> Fault:
+        if self.only is not None and not path.split("?", 1)[0].endswith(self.only):
+            return None
+        with self._lock:
+            r, slow = self._rng.random(), self._rng.random()
+            kind = self._rng.choices(list(self.kinds), weights=list(self.kinds.values()))[0]
+        if r < self.rate:
+            return ("reset", 0) if kind == "reset" else ("status", int(kind))
+        if slow < self.slow_rate:
+            return ("slow", self.slow_s)
+        return None
+
+
+def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: ServerStats,
+                  gone: threading.Event):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -57,7 +90,16 @@ def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: Serv
                 return None
             return p
 
+        def _reset(self) -> None:
+            # RST instead of FIN: SO_LINGER with zero timeout
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+
         def _fault(self) -> bool:
+            if gone.is_set():  # closed: reset kept-alive connections too
+                self._reset()
+                return True
             decision = faults(self.path) if faults else None
             if decision is None:
                 return False
@@ -72,10 +114,7 @@ def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: Serv
                 return True
             if kind == "reset":
                 stats.count("reset")
-                # RST instead of FIN: SO_LINGER with zero timeout
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.close_connection = True
-                self.connection.close()
+                self._reset()
                 return True
             if kind == "slow":
                 stats.count("slow")
@@ -164,12 +203,20 @@ def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: Serv
 class RangeServer:
     """Context manager: ``with RangeServer(dir) as srv: srv.url`` -> ``http://127.0.0.1:PORT``."""
 
-    def __init__(self, root: str | os.PathLike, faults: Callable[[str], Fault] | None = None) -> None:
+    def __init__(self, root: str | os.PathLike, faults: Callable[[str], Fault] | None = None,
+                 port: int = 0) -> None:
         self.root = Path(root).resolve()
         self.stats = ServerStats()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self.root, faults, self.stats))
+        self._gone = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port),
+                                           _make_handler(self.root, faults, self.stats, self._gone))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._closed = False
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -180,6 +227,14 @@ class RangeServer:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def close(self) -> None:
+        """Go away: reset open connections and refuse new ones (idempotent; safe from a handler)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._gone.set()
         self._server.shutdown()
         self._server.server_close()
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,686 @@
+"""The catalogue of malformed inputs (docs/bad_inputs.md): each one gives a typed error whose
+message says what to change; from the CLI an exit code != 0 and no traceback; nothing is left
+behind (no temporary file, no half-written output).
+
+Every case makes its bad input in its own ``tmp_path`` from the tiny scene, its chip store and a
+1-epoch DEM run, then runs the CLI in-process (``landslide_app.cli.main``) or, for library-only
+inputs (settings mappings, model files), the function a program would call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import Affine
+
+from landslide_app import cli
+from landslide_app.atomic import file_digest, find_temps
+from landslide_app.errors import (
+    ChipStoreError, ConfigError, InputError, InventoryError, LandslideAppError, ModelFileError, NoItemsFoundError,
+    OutputError, RasterError, SourceError, UntrustedFileError,
+)
+from landslide_app.testing.malicious import write_pickle_payload, write_skops_payload
+
+# ---- shared inputs ------------------------------------------------------------------------------
+
+
+@dataclass
+class Ctx:
+    scene: Path
+    store: Path
+    dem_run: Path
+    fused_run: Path
+    dem_only_store: Path
+
+
+def link_copy(src: Path, dst: Path) -> Path:
+    """Copy a tree with hard links (cheap); change files only with :func:`replace_file`."""
+    shutil.copytree(src, dst, copy_function=os.link)
+    return dst
+
+
+def replace_file(path: Path, data: bytes | str) -> None:
+    """Write ``path`` as a new file (never through a hard link shared with a fixture)."""
+    path.unlink(missing_ok=True)
+    (path.write_text if isinstance(data, str) else path.write_bytes)(data)
+
+
+def fabricate_run(src: Path, dst: Path, inputs: str, revisits: int = 3) -> Path:
+    """A run directory of another configuration (untrained weights; loading only needs them valid)."""
+    import torch
+
+    from landslide_app.model.inputs import ModelConfig, NormStats
+    from landslide_app.model.network import EmbeddingNet
+    from landslide_app.model.train import TrainedModel
+
+    dst.mkdir(parents=True)
+    ck = torch.load(src / "model.pt", weights_only=True)
+    cfg = ModelConfig(inputs, revisits)  # type: ignore[arg-type]
+    TrainedModel(cfg, NormStats.from_dict(ck["stats"]), EmbeddingNet.for_config(cfg, int(ck["width"])),
+                 best_epoch=1).save(dst / "model.pt")
+    shutil.copy(src / "forest.skops", dst / "forest.skops")
+    meta = json.loads((src / "run.json").read_text())
+    meta.update(config=cfg.to_dict(), name=cfg.name,
+                files={"model.pt": file_digest(dst / "model.pt"), "forest.skops": file_digest(dst / "forest.skops")})
+    (dst / "run.json").write_text(json.dumps(meta))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def ctx(scene_dir, tiny_store, tmp_path_factory) -> Ctx:
+    import torch
+
+    from landslide_app.experiments.single import train_run
+    from landslide_app.model.inputs import ModelConfig
+
+    root = tmp_path_factory.mktemp("bad-inputs")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_run(tiny_store, ModelConfig("dem", 1), root / "dem-run", epochs=1, progress=False)
+    finally:
+        torch.set_num_threads(n)
+    fused = fabricate_run(root / "dem-run", root / "fused-run", "fused", 3)
+    dem_only = link_copy(tiny_store, root / "dem-only-store")
+    meta = json.loads((dem_only / "store.json").read_text())
+    meta["has_sar"] = False
+    replace_file(dem_only / "store.json", json.dumps(meta))
+    return Ctx(scene_dir, tiny_store, root / "dem-run", fused, dem_only)
+
+
+def dem_profile(ctx: Ctx) -> tuple[dict, np.ndarray]:
+    with rasterio.open(ctx.scene / "dem" / "elevation.tif") as ds:
+        return dict(ds.profile), ds.read(1)
+
+
+def write_tif(path: Path, data: np.ndarray, profile: dict, **changes) -> Path:
+    prof = {**profile, **changes}
+    data = data if data.ndim == 3 else data[None]
+    prof["count"] = data.shape[0]
+    with rasterio.open(path, "w", **prof) as ds:
+        ds.write(data)
+    return path
+
+
+def scene_copy(ctx: Ctx, tmp: Path) -> Path:
+    return link_copy(ctx.scene, tmp / "scene")
+
+
+def small_bbox(ctx: Ctx) -> list[str]:
+    """A lon/lat box of about 3 x 3 land chips inside the tiny scene (fast builds)."""
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(32619, 4326, always_xy=True)
+    w, s, e, n = tr.transform_bounds(683840.0, 2044880.0, 686400.0, 2047440.0)
+    return [str(v) for v in (w, s, e, n)]
+
+
+def chips_argv(ctx: Ctx, tmp: Path, *extra: str, source: str | None = None, inventory: str | None = None) -> list[str]:
+    src = ["--source", source or str(ctx.scene / "catalog.json")] if source != "" else []
+    return ["-q", "chips", *src, "--inventory", inventory or str(ctx.scene / "inventory.gpkg"),
+            "--out", str(tmp / "out"), *extra]
+
+
+def dem_only_argv(ctx: Ctx, tmp: Path, dem: Path, *extra: str) -> list[str]:
+    return chips_argv(ctx, tmp, "--dem-only", "--dem", str(dem), *extra, source="")
+
+
+def predict_argv(ctx: Ctx, tmp: Path, run: Path, store: Path | None = None) -> list[str]:
+    return ["-q", "predict", "--model", str(run), "--chips", str(store or ctx.store), "--out", str(tmp / "out")]
+
+
+def csv_inventory(tmp: Path, text: str, name: str = "heads.csv") -> str:
+    (tmp / name).write_text(text)
+    return str(tmp / name)
+
+
+def inventory_lonlat(ctx: Ctx, n: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat of the first ``n`` landslide heads of the scene."""
+    import geopandas as gpd
+
+    pts = gpd.read_file(ctx.scene / "inventory.gpkg").to_crs(4326).geometry[:n]
+    return pts.x.to_numpy(), pts.y.to_numpy()
+
+
+def store_copy(ctx: Ctx, tmp: Path) -> Path:
+    return link_copy(ctx.store, tmp / "store")
+
+
+def edit_json(path: Path, fn: Callable[[dict], Any]) -> None:
+    d = json.loads(path.read_text())
+    fn(d)
+    replace_file(path, json.dumps(d))
+
+
+def run_copy(ctx: Ctx, tmp: Path, which: str = "dem") -> Path:
+    return link_copy(ctx.dem_run if which == "dem" else ctx.fused_run, tmp / "run")
+
+
+def first_chunk(store: Path) -> Path:
+    """The chunk file of the first kept chip (zarr v3 layout ``c/ROW/COL/0/0/0``)."""
+    from landslide_app.chips.store import ChipStore
+
+    st = ChipStore.open(store)
+    row, col = st.grid.chip_rc(int(st.ids[0]))
+    f = store / "chips.zarr" / "c" / str(row) / str(col) / "0" / "0" / "0"
+    assert f.is_file()
+    return f
+
+
+# ---- the catalogue --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One malformed input: ``make(ctx, tmp)`` returns CLI arguments or a callable."""
+
+    id: str
+    input: str
+    error: type[LandslideAppError]
+    match: str
+    make: Callable[[Ctx, Path], Any]
+
+
+def _dem_case(id_, input_, error, match, fn):
+    def make(ctx, tmp):
+        return dem_only_argv(ctx, tmp, fn(ctx, tmp))
+    return Case(id_, input_, error, match, make)
+
+
+def _garbage(ctx, tmp):
+    (tmp / "dem.tif").write_bytes(os.urandom(4096))
+    return tmp / "dem.tif"
+
+
+def _empty(ctx, tmp):
+    (tmp / "dem.tif").write_bytes(b"")
+    return tmp / "dem.tif"
+
+
+def _truncated(ctx, tmp):
+    b = (ctx.scene / "dem" / "elevation.tif").read_bytes()
+    (tmp / "dem.tif").write_bytes(b[: len(b) // 2])
+    return tmp / "dem.tif"
+
+
+def _three_bands(ctx, tmp):
+    prof, z = dem_profile(ctx)
+    return write_tif(tmp / "dem.tif", np.stack([z, z, z]), prof)
+
+
+def _no_crs(ctx, tmp):
+    prof, z = dem_profile(ctx)
+    return write_tif(tmp / "dem.tif", z, prof, crs=None)
+
+
+def _rotated(ctx, tmp):
+    prof, z = dem_profile(ctx)
+    return write_tif(tmp / "dem.tif", z, prof, transform=Affine(10.0, 2.0, 680000.0, 2.0, -10.0, 2050000.0))
+
+
+def _all_nodata(ctx, tmp):
+    prof, z = dem_profile(ctx)
+    return write_tif(tmp / "dem.tif", np.full_like(z, np.nan), prof, nodata=np.nan)
+
+
+def _below_sea(ctx, tmp):
+    prof, z = dem_profile(ctx)
+    return write_tif(tmp / "dem.tif", z - 5000.0, prof)
+
+
+def _far_away_dem(ctx, tmp):
+    prof, z = dem_profile(ctx)
+    write_tif(tmp / "dem.tif", z, prof, transform=Affine(10.0, 0.0, 200000.0, 0.0, -10.0, 1000000.0))
+    return chips_argv(ctx, tmp, "--dem", str(tmp / "dem.tif"))
+
+
+def _sar_all_nan(ctx, tmp):
+    sc = scene_copy(ctx, tmp)
+    for f in sorted((sc / "sar").glob("S1B_20170922*.tif")):
+        with rasterio.open(f) as ds:
+            prof, shape = dict(ds.profile), ds.shape
+        f.unlink()
+        write_tif(f, np.full(shape, -32768.0, np.float32), prof)
+    return chips_argv(ctx, tmp, "--bbox", *small_bbox(ctx), source=str(sc / "catalog.json"))
+
+
+def _sar_missing(ctx, tmp):
+    sc = scene_copy(ctx, tmp)
+    next((sc / "sar").glob("S1A_20171010*_vh.tif")).unlink()
+    return chips_argv(ctx, tmp, "--bbox", *small_bbox(ctx), source=str(sc / "catalog.json"))
+
+
+def _sar_truncated(ctx, tmp):
+    sc = scene_copy(ctx, tmp)
+    f = next((sc / "sar").glob("S1A_20170904*_vv.tif"))
+    b = f.read_bytes()
+    replace_file(f, b[: len(b) // 3])
+    return chips_argv(ctx, tmp, "--bbox", *small_bbox(ctx), source=str(sc / "catalog.json"))
+
+
+def _sar_two_bands(ctx, tmp):
+    sc = scene_copy(ctx, tmp)
+    f = next((sc / "sar").glob("S1A_20170823*_vv.tif"))
+    with rasterio.open(f) as ds:
+        prof, a = dict(ds.profile), ds.read(1)
+    f.unlink()
+    write_tif(f, np.stack([a, a]), prof)
+    return chips_argv(ctx, tmp, "--bbox", *small_bbox(ctx), source=str(sc / "catalog.json"))
+
+
+def _catalog_not_json(ctx, tmp):
+    (tmp / "catalog.json").write_text('{"type": "Catalog", "links": [')
+    return chips_argv(ctx, tmp, source=str(tmp / "catalog.json"))
+
+
+def _catalog_without_dem(ctx, tmp):
+    sc = scene_copy(ctx, tmp)
+    edit_json(sc / "catalog.json", lambda d: d.update(links=[ln for ln in d["links"] if "dem" not in ln["href"]]))
+    return chips_argv(ctx, tmp, source=str(sc / "catalog.json"))
+
+
+def _catalog_too_few_dates(ctx, tmp):
+    sc = scene_copy(ctx, tmp)
+    coll = sc / "stac" / "sentinel-1-rtc" / "collection.json"
+    edit_json(coll, lambda d: d.update(links=[ln for ln in d["links"] if "201710" not in ln["href"]]))
+    return chips_argv(ctx, tmp, source=str(sc / "catalog.json"))
+
+
+def _catalog_item_missing(ctx, tmp):
+    sc = scene_copy(ctx, tmp)
+    next((sc / "stac" / "sentinel-1-rtc" / "items").glob("S1A_20170904*.json")).unlink()
+    return chips_argv(ctx, tmp, source=str(sc / "catalog.json"))
+
+
+def _inv_empty_gpkg(ctx, tmp):
+    import geopandas as gpd
+
+    gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326).to_file(tmp / "heads.gpkg", driver="GPKG")
+    return chips_argv(ctx, tmp, inventory=str(tmp / "heads.gpkg"))
+
+
+def _inv_swapped(ctx, tmp):
+    lon, lat = inventory_lonlat(ctx)
+    rows = "\n".join(f"{b},{a}" for a, b in zip(lon, lat))
+    return chips_argv(ctx, tmp, inventory=csv_inventory(tmp, "lon,lat\n" + rows + "\n"))
+
+
+def _inv_outside(ctx, tmp):
+    rows = "\n".join(f"{-60.0 + i * 0.01},{10.0 + i * 0.01}" for i in range(10))
+    return chips_argv(ctx, tmp, inventory=csv_inventory(tmp, "lon,lat\n" + rows + "\n"))
+
+
+def _inv_no_prj(ctx, tmp):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    lon, lat = inventory_lonlat(ctx, 5)
+    gpd.GeoDataFrame({"n": range(5)}, geometry=[Point(x, y) for x, y in zip(lon, lat)], crs=4326).to_file(tmp / "heads.shp")
+    (tmp / "heads.prj").unlink()
+    return chips_argv(ctx, tmp, inventory=str(tmp / "heads.shp"))
+
+
+def _inv_garbage(ctx, tmp):
+    (tmp / "heads.gpkg").write_bytes(os.urandom(2048))
+    return chips_argv(ctx, tmp, inventory=str(tmp / "heads.gpkg"))
+
+
+def _store_edit(fn):
+    def make(ctx, tmp):
+        st = store_copy(ctx, tmp)
+        fn(st)
+        return predict_argv(ctx, tmp, ctx.dem_run, st)
+    return make
+
+
+def _chunk_missing(st):
+    first_chunk(st).unlink()
+
+
+def _chunk_truncated(st):
+    f = first_chunk(st)
+    replace_file(f, f.read_bytes()[:100])
+
+
+def _settings_from_dict(d):
+    def make(ctx, tmp):
+        from landslide_app.experiments.ablation import AblationSettings
+
+        return lambda: AblationSettings.from_dict(d)
+    return make
+
+
+def _settings(**kw):
+    def make(ctx, tmp):
+        from landslide_app.experiments.ablation import AblationSettings
+
+        return lambda: AblationSettings(**kw)
+    return make
+
+
+def _run_edit(fn, which="dem"):
+    def make(ctx, tmp):
+        run = run_copy(ctx, tmp, which)
+        fn(ctx, run)
+        return predict_argv(ctx, tmp, run)
+    return make
+
+
+def _other_model(ctx, run):
+    (run / "model.pt").unlink()
+    shutil.copy(ctx.fused_run / "model.pt", run / "model.pt")
+
+
+def _claims_other_config(ctx, run):
+    edit_json(run / "run.json", lambda d: d.update(config={"inputs": "fused", "revisits": 3}))
+
+
+def _tampered_weights(ctx, run):
+    b = bytearray((run / "model.pt").read_bytes())
+    i = len(b) // 2
+    b[i:i + 8] = bytes(x ^ 0xFF for x in b[i:i + 8])  # flip bits inside the stored tensors
+    replace_file(run / "model.pt", bytes(b))
+
+
+def _api_load_checkpoint(fn):
+    def make(ctx, tmp):
+        from landslide_app.model.train import TrainedModel
+
+        path = fn(ctx, tmp)
+        return lambda: TrainedModel.load(path, device="cpu")
+    return make
+
+
+def _truncated_checkpoint(ctx, tmp):
+    (tmp / "model.pt").write_bytes((ctx.dem_run / "model.pt").read_bytes()[:5000])
+    return tmp / "model.pt"
+
+
+def _foreign_checkpoint(ctx, tmp):
+    import torch
+
+    torch.save({"weights": torch.zeros(3)}, tmp / "model.pt")
+    return tmp / "model.pt"
+
+
+def _api_load_other_config(ctx, tmp):
+    from landslide_app.model.inputs import ModelConfig
+    from landslide_app.model.train import TrainedModel
+
+    return lambda: TrainedModel.load(ctx.dem_run / "model.pt", config=ModelConfig("sar", 2), device="cpu")
+
+
+def _truncated_forest(ctx, tmp):
+    from landslide_app.model.forest import DensityForest
+
+    (tmp / "forest.skops").write_bytes((ctx.dem_run / "forest.skops").read_bytes()[:3000])
+    return lambda: DensityForest.load(tmp / "forest.skops")
+
+
+def _pickle_payload_run(ctx, tmp):
+    run = run_copy(ctx, tmp)
+    write_pickle_payload(run / "model.pt", tmp / "PAYLOAD-RAN")
+    # the attacker also fixes run.json's checksum: the safe loader itself must refuse the file
+    edit_json(run / "run.json", lambda d: d["files"].update({"model.pt": file_digest(run / "model.pt")}))
+    return predict_argv(ctx, tmp, run)
+
+
+def _untrusted_forest_run(ctx, tmp):
+    run = run_copy(ctx, tmp)
+    write_skops_payload(run / "forest.skops", tmp / "PAYLOAD-RAN", tmp)
+    edit_json(run / "run.json", lambda d: d["files"].update({"forest.skops": file_digest(run / "forest.skops")}))
+    return predict_argv(ctx, tmp, run)
+
+
+def _overwrite_foreign_dir(ctx, tmp):
+    (tmp / "out").mkdir()
+    (tmp / "out" / "thesis.docx").write_text("precious")
+    return chips_argv(ctx, tmp, "--overwrite")
+
+
+def _file_at(name):
+    def make_path(tmp):
+        (tmp / name).write_text("not a directory")
+        return tmp / name
+    return make_path
+
+
+CASES: list[Case] = [
+    # ---- rasters and sources
+    _dem_case("dem_not_a_geotiff", "DEM file of random bytes", RasterError, r"cannot read .* as a GeoTIFF.*complete", _garbage),
+    _dem_case("dem_empty_file", "DEM file of 0 bytes", RasterError, r"cannot read .* as a GeoTIFF", _empty),
+    _dem_case("dem_truncated", "DEM GeoTIFF cut in half (header intact, tiles missing)", RasterError,
+              r"missing, truncated or corrupt.*replace that file", _truncated),
+    Case("terrain_dem_truncated", "`terrain` of a truncated DEM", RasterError, r"corrupt or truncated.*export it again",
+         lambda c, t: ["-q", "terrain", str(_truncated(c, t)), "--out", str(t / "terrain.tif")]),
+    _dem_case("dem_three_bands", "DEM with 3 bands", RasterError, r"has 3 bands; a DEM must have exactly 1", _three_bands),
+    Case("terrain_dem_three_bands", "`terrain` of a 3-band raster", RasterError, r"3 bands; say which one.*gdal_translate",
+         lambda c, t: ["-q", "terrain", str(_three_bands(c, t)), "--out", str(t / "terrain.tif")]),
+    _dem_case("dem_without_crs", "DEM without CRS", RasterError, r"has no CRS: assign one.*gdal_edit", _no_crs),
+    _dem_case("dem_rotated", "DEM with a rotated geotransform", RasterError, r"rotated; warp it", _rotated),
+    _dem_case("dem_all_nodata", "DEM holes everywhere (all nodata)", InputError, r"no chip holds at least 50% land.*nodata value",
+              _all_nodata),
+    _dem_case("dem_all_below_sea_level", "DEM with every value <= 0 m (wrong offset / units)", InputError,
+              r"no chip holds at least 50% land.*lower --min-land", _below_sea),
+    Case("dem_missing_file", "--dem path that does not exist", RasterError, r"no such raster",
+         lambda c, t: dem_only_argv(c, t, t / "nope.tif")),
+    Case("dem_sar_grids_do_not_overlap", "--dem on another grid than the SAR (no overlap)", ConfigError,
+         r"do not overlap; give a DEM that covers the SAR", _far_away_dem),
+    Case("terrain_out_is_input", "`terrain --out` = the DEM itself", RasterError, r"is the DEM itself; choose another",
+         lambda c, t: ["terrain", str(c.scene / "dem" / "elevation.tif"), "--out", str(c.scene / "dem" / "elevation.tif")]),
+    Case("sar_all_nan", "one SAR date all nodata", RasterError, r"SAR of 2017-09-22 has no valid pixel.*--dem-only", _sar_all_nan),
+    Case("sar_file_missing", "catalog asset pointing to a deleted SAR file", RasterError,
+         r"S1A_20171010T223638_vh.tif.*missing, truncated or corrupt", _sar_missing),
+    Case("sar_file_truncated", "SAR COG cut to a third", RasterError, r"missing, truncated or corrupt", _sar_truncated),
+    Case("sar_two_bands", "SAR asset with 2 bands", RasterError, r"exactly 1 band.*replace that file", _sar_two_bands),
+    Case("catalog_not_json", "catalog.json cut mid-way (invalid JSON)", SourceError, r"valid STAC JSON", _catalog_not_json),
+    Case("catalog_missing", "--source path without catalog", InputError, r"no STAC catalog at .*landslide-app scene",
+         lambda c, t: chips_argv(c, t, source=str(t / "nowhere" / "catalog.json"))),
+    Case("catalog_without_dem", "catalog without a DEM collection", NoItemsFoundError, r"no DEM item.*pass --dem", _catalog_without_dem),
+    Case("catalog_too_few_dates", "catalog with only 1 post-event date", NoItemsFoundError,
+         r"1 post-event.*need 3 and 3.*fewer revisits", _catalog_too_few_dates),
+    Case("catalog_item_missing", "catalog linking to a deleted item file", SourceError, r"cannot read the STAC catalog",
+         _catalog_item_missing),
+    # ---- inventories
+    Case("inventory_missing", "inventory path that does not exist", InventoryError, r"does not exist; check the path",
+         lambda c, t: chips_argv(c, t, inventory=str(t / "nope.gpkg"))),
+    Case("inventory_empty_gpkg", "GeoPackage with 0 features", InventoryError, r"no rows/features", _inv_empty_gpkg),
+    Case("inventory_empty_csv", "empty CSV file", InventoryError, r"is empty.*header",
+         lambda c, t: chips_argv(c, t, inventory=csv_inventory(t, ""))),
+    Case("inventory_csv_without_coordinates", "CSV without coordinate columns", InventoryError,
+         r"no recognisable longitude column.*--lon-col and --lat-col",
+         lambda c, t: chips_argv(c, t, inventory=csv_inventory(t, "name,date\na,2017\n"))),
+    Case("inventory_csv_unknown_column", "--lon-col naming no column", InventoryError, r"has no column 'easting'.*Pass one of them",
+         lambda c, t: chips_argv(c, t, "--lon-col", "easting", inventory=csv_inventory(t, "lon,lat\n-67.2,18.5\n"))),
+    Case("inventory_lonlat_swapped", "CSV with longitude and latitude swapped", InventoryError, r"look swapped.*swap the columns",
+         _inv_swapped),
+    Case("inventory_all_outside", "all points outside the area", InventoryError, r"lie outside the area.*covers the area",
+         _inv_outside),
+    Case("inventory_not_a_vector", "inventory of random bytes (.gpkg)", InventoryError, r"cannot be read as a vector file.*GeoPackage",
+         _inv_garbage),
+    Case("inventory_shapefile_without_prj", "shapefile without .prj (no CRS)", InventoryError,
+         r"no coordinate reference system.*\.prj", _inv_no_prj),
+    Case("inventory_text_coordinates", "CSV with text in the coordinate columns", InventoryError, r"no usable landslide point",
+         lambda c, t: chips_argv(c, t, inventory=csv_inventory(t, "lon,lat\nabc,def\nnorth,west\n"))),
+    # ---- chip stores
+    Case("store_missing", "--chips path without store", ChipStoreError, r"no chip store at .*landslide-app chips",
+         lambda c, t: predict_argv(c, t, c.dem_run, t / "nope")),
+    Case("store_meta_truncated", "store.json cut mid-way", ChipStoreError, r"unreadable.*rebuild",
+         _store_edit(lambda st: replace_file(st / "store.json", (st / "store.json").read_text()[:50]))),
+    Case("store_other_format", "store.json of another format/version", ChipStoreError, r"has format .*rebuild it",
+         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d.update(format="other/9")))),
+    Case("store_incomplete", "interrupted build (store not finalised)", ChipStoreError, r"incomplete.*rerun the same",
+         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d.update(complete=False)))),
+    Case("store_without_array", "store with chips.zarr deleted", ChipStoreError, r"lacks chips.zarr; the store is truncated",
+         _store_edit(lambda st: shutil.rmtree(st / "chips.zarr"))),
+    Case("store_chunk_missing", "truncated store: a kept chip's chunk file deleted", ChipStoreError,
+         r"no data on disk.*truncated; rebuild it", _store_edit(_chunk_missing)),
+    Case("store_chunk_truncated", "a chunk file cut to 100 bytes", ChipStoreError, r"unreadable.*rebuild the store",
+         _store_edit(_chunk_truncated)),
+    Case("store_index_corrupt", "index.gpkg overwritten with garbage", ChipStoreError, r"cannot read .*index.gpkg.*rerun",
+         _store_edit(lambda st: replace_file(st / "index.gpkg", b"garbage" * 10))),
+    Case("store_grid_incomplete", "store.json grid without its CRS", ChipStoreError, r"damaged.*'epsg'.*rebuild",
+         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d["grid"].pop("epsg")))),
+    Case("store_array_meta_corrupt", "chips.zarr/zarr.json invalid", ChipStoreError, r"cannot open .*chips.zarr.*rebuild",
+         _store_edit(lambda st: replace_file(st / "chips.zarr" / "zarr.json", "{"))),
+    # ---- command line and settings
+    Case("cli_unknown_option", "unknown CLI option", ConfigError, r"unrecognized arguments: --bogus.*--help",
+         lambda c, t: ["info", str(c.store), "--bogus"]),
+    Case("cli_unknown_command", "unknown sub-command", ConfigError, r"invalid choice: 'chip'",
+         lambda c, t: ["chip", "--out", str(t / "out")]),
+    Case("cli_missing_required", "required option missing", ConfigError, r"required: --out",
+         lambda c, t: ["predict", "--model", str(c.dem_run), "--chips", str(c.store)]),
+    Case("cli_not_an_integer", "--epochs two", ConfigError, r"'two' is not an integer",
+         lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--epochs", "two", "--out", str(t / "out")]),
+    Case("cli_epochs_zero", "--epochs 0", ConfigError, r"0 must be positive",
+         lambda c, t: ["ablate", "--chips", str(c.store), "--out", str(t / "out"), "--epochs", "0"]),
+    Case("cli_revisits_4", "--revisits 4 (only 3 post-event dates)", ConfigError, r"invalid choice: 4",
+         lambda c, t: ["ablate", "--chips", str(c.store), "--out", str(t / "out"), "--revisits", "4"]),
+    Case("cli_seed_negative", "--seed -1", ConfigError, r"-1 must be 0 or positive",
+         lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--seed", "-1", "--out", str(t / "out")]),
+    Case("chip_size_too_small", "--chip-size 4", ConfigError, r"--chip-size 4 must be between 8 and 2048",
+         lambda c, t: chips_argv(c, t, "--chip-size", "4")),
+    Case("thresholds_reversed", "--thresholds 25 0", ConfigError, r"impossible: need 0 <= t0 < t1",
+         lambda c, t: chips_argv(c, t, "--thresholds", "25", "0")),
+    Case("min_land_above_one", "--min-land 2", ConfigError, r"must lie in \[0, 1\]",
+         lambda c, t: chips_argv(c, t, "--min-land", "2")),
+    Case("bbox_reversed", "--bbox with W > E", ConfigError, r"not a lon/lat box: give W S E N",
+         lambda c, t: chips_argv(c, t, "--bbox", "-67.1", "18.4", "-67.3", "18.6")),
+    Case("bbox_outside_data", "--bbox far from the data", ConfigError, r"does not overlap the data.*check --bbox",
+         lambda c, t: chips_argv(c, t, "--bbox", "-66.1", "18.0", "-66.0", "18.1")),
+    Case("epsg_unknown", "--epsg 999999", ConfigError, r"EPSG:999999 is not a known CRS.*UTM",
+         lambda c, t: chips_argv(c, t, "--epsg", "999999")),
+    Case("epsg_geographic", "--epsg 4326 (degrees, not metres)", ConfigError, r"not a projected CRS in metres",
+         lambda c, t: chips_argv(c, t, "--epsg", "4326")),
+    Case("device_unknown", "--device banana", ConfigError, r"Unknown device 'banana'; use 'cpu'",
+         lambda c, t: ["-q", "train", "--chips", str(c.store), "--inputs", "dem", "--device", "banana", "--out", str(t / "out")]),
+    Case("chips_without_source", "`chips` with neither --source nor --dem-only --dem", ConfigError, r"give --source",
+         lambda c, t: chips_argv(c, t, source="")),
+    Case("planetary_without_bbox", "--source planetary-computer without --bbox", ConfigError, r"needs --bbox",
+         lambda c, t: chips_argv(c, t, source="planetary-computer")),
+    Case("embed_without_input", "`embed` with neither --chips nor --dem", ConfigError, r"exactly one of --chips",
+         lambda c, t: ["embed", "--model", str(c.dem_run), "--out", str(t / "e.tif")]),
+    Case("settings_unknown_key", "ablation settings with a misspelt key", ConfigError, r"'epoch' \(did you mean 'epochs'\?\)",
+         _settings_from_dict({"epoch": 3})),
+    Case("settings_unknown_training_key", "unknown training setting", ConfigError, r"unknown training setting.*'learning_rate'",
+         _settings(train_kwargs={"learning_rate": 0.1})),
+    Case("settings_impossible_epochs", "ablation settings epochs=0", ConfigError, r"--epochs 0 must be between 1 and 1000",
+         _settings(epochs=0)),
+    Case("run_config_unknown_key", "run.json config with an unknown key", ConfigError, r"Unknown model configuration key.*'layers'",
+         _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d["config"].update(layers=4)))),
+    Case("run_config_impossible", "run.json config revisits=5", ConfigError, r"revisits=5 is impossible",
+         _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d["config"].update(revisits=5)))),
+    # ---- trained models
+    Case("run_missing", "--model path without run", ModelFileError, r"not a trained run.*landslide-app train",
+         lambda c, t: predict_argv(c, t, t / "nope")),
+    Case("run_json_damaged", "run.json invalid JSON", ModelFileError, r"run.json is damaged.*retrain",
+         _run_edit(lambda c, r: replace_file(r / "run.json", "{"))),
+    Case("run_json_without_config", "run.json without its configuration", ModelFileError, r"lacks the model configuration",
+         _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d.pop("config")))),
+    Case("model_from_another_run", "model.pt copied from a run of another configuration", ModelFileError,
+         r"checksum differs.*copied from another run", _run_edit(_other_model)),
+    Case("model_other_configuration", "run.json edited to another configuration", ConfigError,
+         r"trained for inputs='dem'.*inputs='fused'", _run_edit(_claims_other_config)),
+    Case("model_for_other_configuration_api", "checkpoint loaded for another configuration", ConfigError,
+         r"trained for inputs='dem', revisits=1, but inputs='sar', revisits=2", _api_load_other_config),
+    Case("sar_model_on_dem_only_store", "SAR model on a DEM-only store", ConfigError, r"needs SAR but .* is DEM-only",
+         lambda c, t: predict_argv(c, t, c.fused_run, c.dem_only_store)),
+    Case("sar_model_for_dem_embedding", "`embed --dem` with a fused model", ConfigError, r"needs a DEM-only model",
+         lambda c, t: ["embed", "--model", str(c.fused_run), "--dem", str(c.scene / "dem" / "elevation.tif"), "--out", str(t / "e.tif")]),
+    Case("sar_inputs_on_dem_only_store", "`ablate --inputs sar` on a DEM-only store", ConfigError, r"need SAR but .* is DEM-only; use --inputs dem",
+         lambda c, t: ["-q", "ablate", "--chips", str(c.dem_only_store), "--out", str(t / "out"), "--inputs", "sar",
+                       "--revisits", "1", "--no-baselines"]),
+    Case("model_weights_tampered", "model.pt with 8 bytes of weights flipped", ModelFileError, r"checksum differs.*modified",
+         _run_edit(_tampered_weights)),
+    Case("checkpoint_truncated", "checkpoint cut to 5 kB", ModelFileError, r"truncated or damaged",
+         _api_load_checkpoint(_truncated_checkpoint)),
+    Case("checkpoint_foreign", "a torch file that is not our checkpoint", ModelFileError, r"not a landslide_app embedding checkpoint",
+         _api_load_checkpoint(_foreign_checkpoint)),
+    Case("forest_truncated", "forest.skops cut to 3 kB", ModelFileError, r"not a readable skops file.*truncated", _truncated_forest),
+    Case("checkpoint_pickle_payload", "model.pt holding a pickle payload (checksum matched)", UntrustedFileError,
+         r"refused.*GLOBAL.*nothing from it was run", _pickle_payload_run),
+    Case("forest_untrusted_type", "forest.skops holding an untrusted type (checksum matched)", UntrustedFileError,
+         r"refused.*landslide_payload_mod.Payload.*nothing from it", _untrusted_forest_run),
+    # ---- outputs
+    Case("chips_out_is_a_file", "`chips --out` naming a file", OutputError, r"is an existing file, not a directory",
+         lambda c, t: [*chips_argv(c, t)[:-2], "--out", str(_file_at("out.txt")(t))]),
+    Case("chips_overwrite_foreign_dir", "`chips --overwrite` into a folder with other files", OutputError,
+         r"not part of a chip store \(thesis.docx\); nothing was written or deleted", _overwrite_foreign_dir),
+    Case("predict_out_is_a_file", "`predict --out` naming a file", OutputError, r"is an existing file",
+         lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(_file_at("pred.txt")(t))]),
+    Case("embed_out_is_a_directory", "`embed --out` naming a directory", OutputError, r"is a directory; give the path of the GeoTIFF",
+         lambda c, t: ["embed", "--model", str(c.dem_run), "--chips", str(c.store), "--out", str(t)]),
+    Case("ablate_out_is_a_file", "`ablate --out` naming a file", OutputError, r"is an existing file",
+         lambda c, t: ["-q", "ablate", "--chips", str(c.store), "--out", str(_file_at("abl.txt")(t)), "--inputs", "dem",
+                       "--revisits", "1", "--no-baselines"]),
+]
+
+
+def snapshot(root: Path) -> dict[str, int]:
+    """Every file (with its size) and folder under ``root``."""
+    return {str(p.relative_to(root)): (p.stat().st_size if p.is_file() else -1) for p in root.rglob("*")}
+
+
+def test_catalogue_is_large_ids_unique_and_documented():
+    assert len(CASES) >= 40
+    assert len({c.id for c in CASES}) == len(CASES)
+    doc = (Path(__file__).parents[1] / "docs" / "bad_inputs.md").read_text()
+    import landslide_app.errors as errors
+
+    rows = {m.group(2): m.group(1) for m in re.finditer(r"\| `(\w+)` \|[^\n]*\| `test_bad_input\[(\w+)\]` \|", doc)}
+    for c in CASES:  # docs/bad_inputs.md lists every case (input, error type, message, test)
+        assert c.id in rows and issubclass(getattr(errors, rows[c.id]), c.error), c.id
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, ctx: Ctx, tmp_path: Path, monkeypatch, capsys, record_property):
+    work = tmp_path / "case"
+    work.mkdir()
+    spec = case.make(ctx, work)
+    before = snapshot(work)
+    shared_before = {d: snapshot(d) for d in (ctx.dem_run, ctx.fused_run)}
+    if callable(spec):
+        with pytest.raises(case.error) as info:
+            spec()
+        exc = info.value
+        assert re.search(case.match, str(exc), re.S), str(exc)
+    else:
+        seen: list[BaseException] = []
+        original = cli._fail
+        monkeypatch.setattr(cli, "_fail", lambda e, debug: (seen.append(e), original(e, debug))[1])
+        capsys.readouterr()
+        try:
+            rc = cli.main(spec)
+        except SystemExit as stop:
+            rc = stop.code
+        err = capsys.readouterr().err
+        assert rc not in (0, None), f"exit code {rc}"
+        assert "Traceback" not in err and "\nerror: " in "\n" + err, err
+        assert len(seen) == 1, seen
+        exc = seen[0]
+        assert isinstance(exc, case.error), f"{type(exc).__name__}: {exc}"
+        assert re.search(case.match, str(exc), re.S), str(exc)
+    assert isinstance(exc, LandslideAppError)
+    record_property("error", f"{type(exc).__name__}: {exc}")
+    # nothing partial left behind: no new file or folder, no temporary file
+    assert snapshot(work) == before
+    assert not find_temps(work)
+    assert {d: snapshot(d) for d in (ctx.dem_run, ctx.fused_run)} == shared_before
+    assert not find_temps(ctx.store) and not find_temps(ctx.scene)
+
+
+def test_debug_shows_the_traceback(ctx, tmp_path):
+    """--debug re-raises the typed error (for bug reports) instead of printing one line."""
+    with pytest.raises(OutputError):
+        cli.main(["--debug", "-q", "predict", "--model", str(ctx.dem_run), "--chips", str(ctx.store),
+                  "--out", str(_file_at("x")(tmp_path))])
