@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,11 +31,57 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "gpu": gpu, "date": time.strftime("%Y-%m-%d")}
 
 
-def merge_results(section: str, figures: dict[str, Any]) -> Path:
-    """Write ``figures`` under ``section`` of ``benchmarks/results.json`` (other sections kept)."""
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (``/proc/loadavg``); None where unknown."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):  # pragma: no cover - not Unix
+        return None
+
+
+def merge_results(section: str, figures: dict[str, Any], keep: bool = False) -> Path:
+    """Write ``figures`` under ``section`` of ``benchmarks/results.json`` (other sections kept).
+
+    ``keep``: update the section's existing figures instead of replacing the section.
+    """
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    data[section] = {**figures, "machine": machine()}
+    old = data.get(section, {}) if keep else {}
+    data[section] = {**old, **figures, "machine": machine(), "load_average_at_write": load_average()}
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, RESULTS)
     return RESULTS
+
+
+def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                 timeout: float | None = None) -> dict[str, Any]:
+    """Run ``cmd`` as a child process; return its wall seconds, peak RSS (MiB, from ``wait4``:
+    the child and the descendants it waited for), exit status and output."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=cwd)
+        deadline = None if timeout is None else t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                proc.kill()
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        res = {"seconds": round(seconds, 2), "max_rss_mib": round(usage.ru_maxrss / 1024, 1),
+               "returncode": proc.returncode, "stdout": out.read().decode(errors="replace"),
+               "stderr": err.read().decode(errors="replace")}
+    if res["returncode"] != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({res['returncode']}):\n{res['stderr'][-3000:]}")
+    return res
+
+
+def cli(*args: str) -> list[str]:
+    """The ``landslide-app`` command line of this interpreter."""
+    return [sys.executable, "-m", "landslide_app.cli", *args]

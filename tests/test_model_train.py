@@ -119,7 +119,7 @@ def test_in_memory_cache_reads_once_and_matches_streaming():
         cached = fit_embedding_model(ChipSubset(get_batch, train_ids), ChipSubset(get_batch, val_ids), CFG,
                                      epochs=3, batch_size=4, seed=0, progress=False, precision=precision)
         n_reads = sum(len(b) for b in requested)
-        assert n_reads == 2 * len(train_ids) + len(val_ids)  # statistics pass + one fill, not per epoch
+        assert n_reads == len(train_ids) + len(val_ids)  # one pass (statistics + cache), not per epoch
         streamed = fit_embedding_model(ChipSubset(get_batch, train_ids), ChipSubset(get_batch, val_ids), CFG,
                                        epochs=3, batch_size=4, seed=0, progress=False, precision=precision,
                                        cache_bytes=0)

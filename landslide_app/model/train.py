@@ -368,15 +368,27 @@ class _PreparedChips:
 
 def _prepare_in_memory(
     subset: ChipSubset, config: ModelConfig, stats: NormStats, budget: int, x_dtype: torch.dtype,
-    what: str, batch_size: int = 32,
+    what: str, batch_size: int = 32, raw: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> _PreparedChips | None:
-    """Read and prepare ``subset`` once into memory, or ``None`` when it does not fit ``budget``."""
+    """Read and prepare ``subset`` once into memory, or ``None`` when it does not fit ``budget``.
+
+    ``raw``: the subset's chips already read, as ``(ids, chips)`` batches in stored order; they
+    are consumed (the list is emptied batch by batch, so raw and prepared copies do not pile up).
+    """
     n = len(subset)
     if n == 0 or budget <= 0:
         return None
     cache: _PreparedChips | None = None
     k = 0
-    for ids, chips in subset.batches(batch_size):
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if raw is None:
+            yield from subset.batches(batch_size)
+            return
+        while raw:
+            yield raw.pop(0)
+
+    for ids, chips in batches():
         prep = prepare_inputs(chips, config, stats)
         if prep.label is None:
             raise InputError(f"{what} chips have no label channel.")
@@ -486,13 +498,30 @@ def fit_embedding_model(
     precision = resolve_precision(precision, dev)
     tune_malloc()
     t_start = time.perf_counter()
+    budget = memory_budget(cache_bytes)  # host memory; batches move to the device as they are used
+    raw: list[tuple[np.ndarray, np.ndarray]] | None = None
     if stats is None:
-        stats = fit_norm_stats(chips for _, chips in train.batches(max(batch_size, 32)))
+        # one streaming pass; the chips read for the statistics are kept for the cache when they fit
+        raw = [] if budget > 0 else None
+        held = 0
+
+        def stat_batches() -> Iterator[np.ndarray]:
+            nonlocal raw, held
+            for ids_b, chips in train.batches(max(batch_size, 32)):
+                if raw is not None:
+                    held += chips.nbytes
+                    if held <= budget:
+                        raw.append((ids_b, chips))
+                    else:
+                        raw = None
+                yield chips
+
+        stats = fit_norm_stats(stat_batches())
     stats.check_usable(config)
     rng = np.random.default_rng(seed)
-    budget = memory_budget(cache_bytes)  # host memory; batches move to the device as they are used
     x_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    train_cache = _prepare_in_memory(train, config, stats, budget, x_dtype, "Training")
+    train_cache = _prepare_in_memory(train, config, stats, budget, x_dtype, "Training", raw=raw)
+    raw = None
     val_cache = _prepare_in_memory(val, config, stats, budget - (train_cache.nbytes if train_cache else 0),
                                    x_dtype, "Validation")
 

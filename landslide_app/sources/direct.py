@@ -107,11 +107,23 @@ class DirectReader:
         c0, c1 = max(c_off, 0), min(c_off + width, ds.width)
         if r0 >= r1 or c0 >= c1:
             return out
-        a = ds.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=ds.nodata is not None)
-        vals = a.filled(np.nan).astype(np.float32, copy=False) if np.ma.isMaskedArray(a) else a.astype(np.float32,
-                                                                                                         copy=False)
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        if self._value_masked(ds):  # the mask is "pixel == nodata": compare values, no mask band read
+            vals = ds.read(1, window=win).astype(np.float32, copy=False)
+            nodata = ds.nodata
+            if nodata is not None:
+                vals[np.isnan(vals) if np.isnan(nodata) else vals == np.float32(nodata)] = np.nan
+        else:  # an internal mask or alpha band: let GDAL apply it
+            vals = ds.read(1, window=win, masked=True).filled(np.nan).astype(np.float32, copy=False)
         out[r0 - r_off:r1 - r_off, c0 - c_off:c1 - c_off] = vals
         return out
+
+    @staticmethod
+    def _value_masked(ds: Any) -> bool:
+        from rasterio.enums import MaskFlags
+
+        flags = ds.mask_flag_enums[0]
+        return MaskFlags.all_valid in flags or (ds.nodata is not None and list(flags) == [MaskFlags.nodata])
 
     def _mosaic(self, datasets: list[Any], row0: int, col0: int, height: int, width: int) -> np.ndarray:
         out = self._strip(datasets[0], row0, col0, height, width)

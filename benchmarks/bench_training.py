@@ -1,0 +1,330 @@
+"""CNN training throughput: the project's loop against a plain reference loop, as a fraction of
+this machine's GEMM peak, and the AUC cost of reduced precision.
+
+Usage: ``python benchmarks/bench_training.py [--store DIR] [--repeats 3] [--auc-seeds 0 1 2]``
+(without ``--store`` the demo scene is generated and chipped in a temporary directory).
+Writes the ``"training"`` section of ``benchmarks/results.json``.
+
+What is measured (configuration ``fused``, 3 revisits, 128 x 128 chips, batch 8, Adam):
+
+* ``reference``: a plain PyTorch loop of the same architecture: fp32, NCHW, a ``Dataset`` that
+  reads each chip from the zarr chip store and prepares it, the default ``DataLoader``
+  (shuffle, no workers), no validation, glibc malloc defaults, torch's default threads.
+* ``project_*``: :func:`landslide_app.model.train.fit_embedding_model` as the pipeline calls it
+  (statistics pass, in-memory cache of the prepared tensors, validation each epoch), in the
+  variants ``fp32_stream`` (no cache), ``fp32`` and ``default`` (the default precision:
+  bf16 on CPUs with bf16 units).
+* GEMM: fp32 and bf16 ``torch.mm`` of 2048 x 2048 matrices, with the same threads.
+
+Every variant runs in its own fresh process (so process-wide settings such as the malloc tuning
+cannot leak into the reference), variants are interleaved within each repeat, and ratios are
+taken within a repeat, then the median over repeats. chip-steps/s: training chips processed per
+second (``epochs x n_train / seconds``), end to end (``fit`` wall time, including statistics,
+cache fill and validation; for the reference its statistics pass and loop) and over the training
+steps alone. ``peak_fraction``: analytic convolution FLOPs of the training steps (forward,
+weight and input gradients, from the layer shapes) per second of training steps, over the best
+GEMM FLOP/s of the same repeat. The machine load (``/proc/loadavg``) is recorded with each repeat.
+
+AUC check: :func:`landslide_app.model.pipeline.run_configuration` on the whole store for each
+seed in fp32 and in the default precision; ``auc_delta_vs_fp32`` is the mean validation AUC
+(macro, pooled over both folds) of the default precision minus that of fp32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import load_average, merge_results
+
+log = logging.getLogger("bench_training")
+HERE = Path(__file__).resolve().parent
+CONFIG = ("fused", 3)
+BATCH = 8
+
+
+# ---- child processes -------------------------------------------------------------------------
+def _split_ids(store, n_train: int, n_val: int, seed: int = 0):
+    import numpy as np
+
+    ids = store.ids
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(ids))
+    return np.sort(ids[perm[:n_train]]), np.sort(ids[perm[n_train:n_train + n_val]])
+
+
+def child_reference(store_path: str, n_train: int, n_val: int, epochs: int) -> dict[str, Any]:
+    """The plain loop (no tuning)."""
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+
+    from landslide_app.chips.store import ChipStore
+    from landslide_app.model.inputs import ModelConfig, fit_norm_stats, prepare_inputs
+    from landslide_app.model.loss import loss_parts
+    from landslide_app.model.network import EmbeddingNet
+    from landslide_app.model.train import DEFAULT_LR
+
+    store = ChipStore.open(store_path)
+    cfg = ModelConfig(*CONFIG)
+    train_ids, _ = _split_ids(store, n_train, n_val)
+    torch.manual_seed(0)
+    t0 = time.perf_counter()
+    stats = fit_norm_stats(store.read_many(train_ids[i:i + 32]) for i in range(0, len(train_ids), 32))
+
+    class ZarrChips(Dataset):
+        def __len__(self) -> int:
+            return len(train_ids)
+
+        def __getitem__(self, k: int):
+            prep = prepare_inputs(store.read(int(train_ids[k]))[None], cfg, stats)
+            return torch.from_numpy(prep.x[0]), torch.from_numpy(prep.label[0]), torch.from_numpy(prep.valid[0])
+
+    loader = DataLoader(ZarrChips(), batch_size=BATCH, shuffle=True)
+    net = EmbeddingNet.for_config(cfg)
+    opt = torch.optim.Adam(net.parameters(), lr=DEFAULT_LR)
+    t1 = time.perf_counter()
+    for _ in range(epochs):
+        net.train()
+        for x, label, valid in loader:
+            loss = loss_parts(net(x), label, valid).loss()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    t2 = time.perf_counter()
+    return {"seconds": t2 - t0, "train_seconds": t2 - t1, "chip_steps": epochs * len(train_ids),
+            "threads": torch.get_num_threads(), "loss": float(np.float32(loss.item()))}
+
+
+def child_project(store_path: str, n_train: int, n_val: int, epochs: int, variant: str) -> dict[str, Any]:
+    """fit_embedding_model as the pipeline calls it."""
+    import torch
+
+    from landslide_app.chips.store import ChipStore
+    from landslide_app.model.inputs import ModelConfig
+    from landslide_app.model.runtime import conv_flops
+    from landslide_app.model.train import ChipSubset, as_batch_getter, fit_embedding_model
+
+    store = ChipStore.open(store_path)
+    cfg = ModelConfig(*CONFIG)
+    train_ids, val_ids = _split_ids(store, n_train, n_val)
+    get = as_batch_getter(store)
+    kw: dict[str, Any] = {}
+    if variant.startswith("fp32"):
+        kw["precision"] = "fp32"
+    if variant.endswith("stream"):
+        kw["cache_bytes"] = 0
+    t0 = time.perf_counter()
+    model = fit_embedding_model(ChipSubset(get, train_ids), ChipSubset(get, val_ids), cfg, epochs=epochs,
+                                batch_size=BATCH, seed=0, progress=False, **kw)
+    seconds = time.perf_counter() - t0
+    s = store.grid.chip_size
+    flops = conv_flops(model.net, cfg.n_dem + cfg.n_sar, s, s)
+    return {"seconds": seconds, "train_seconds": sum(h["train_seconds"] for h in model.history),
+            "chip_steps": epochs * len(train_ids), "precision": model.precision,
+            "threads": torch.get_num_threads(), "train_flops_per_chip": flops["training"],
+            "forward_flops_per_chip": flops["forward"]}
+
+
+def child_gemm(n: int = 2048, reps: int = 5) -> dict[str, Any]:
+    import torch
+
+    out = {}
+    for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
+        c = torch.empty(n, n, dtype=dt)
+        torch.mm(a, b, out=c)
+        rates = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            torch.mm(a, b, out=c)
+            rates.append(2 * n**3 / (time.perf_counter() - t0))
+        out[name] = max(rates)
+    return out
+
+
+def child_auc(store_path: str, seed: int, epochs: int, precision: str) -> dict[str, Any]:
+    from landslide_app.chips.store import ChipStore
+    from landslide_app.model.inputs import ModelConfig
+    from landslide_app.model.pipeline import run_configuration
+
+    store = ChipStore.open(store_path)
+    kw = {} if precision == "default" else {"precision": precision}
+    t0 = time.perf_counter()
+    res = run_configuration(store, store.ids, store.classes, ModelConfig(*CONFIG), epochs=epochs, seed=seed,
+                            progress=False, train_kwargs=kw)
+    return {"seconds": time.perf_counter() - t0, "precision": res.models[0].precision,
+            "auc_val": res.auc["val"].macro, "auc_test": res.auc["test"].macro, "auc_train": res.auc["train"].macro}
+
+
+CHILDREN = {"reference": child_reference, "project": child_project, "gemm": child_gemm, "auc": child_auc}
+
+
+def run_child(name: str, env: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Run ``CHILDREN[name](**kwargs)`` in a fresh interpreter; return its result and the load."""
+    load = load_average()
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, json.dumps(kwargs)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=HERE)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {name} {kwargs} failed:\n{proc.stderr[-3000:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["load_before"] = load
+    res["load_after"] = load_average()
+    return res
+
+
+# ---- main --------------------------------------------------------------------------------------
+def ensure_store(workdir: Path | None, store: Path | None) -> tuple[Path, Path | None]:
+    """An existing chip store, or the demo scene chipped under a temporary directory."""
+    if store is not None:
+        return store, None
+    from landslide_app.chips.build import build_chips
+    from landslide_app.scene import generate_scene
+    from landslide_app.sources.stac import open_local_catalog
+
+    work = Path(workdir or tempfile.mkdtemp(prefix="bench_training_"))
+    generate_scene(work / "scene", size="demo", seed=0, progress=False)
+    build_chips(open_local_catalog(work / "scene" / "catalog.json"), work / "scene" / "inventory.gpkg",
+                work / "chips", progress=False)
+    return work / "chips", (work if workdir is None else None)
+
+
+def measure_speed(store: Path, n_train: int, n_val: int, epochs: int, repeats: int) -> dict[str, Any]:
+    variants = ["reference", "fp32_stream", "fp32", "default"]
+    rows: list[dict[str, Any]] = []
+    for r in range(repeats):
+        row: dict[str, Any] = {"repeat": r}
+        order = variants if r % 2 == 0 else variants[::-1]  # interleave: no variant always first
+        gemms = [run_child("gemm")]
+        for v in order:
+            if v == "reference":
+                row[v] = run_child("reference", env={"LANDSLIDE_APP_NO_MALLOPT": "1"}, store_path=str(store),
+                                   n_train=n_train, n_val=n_val, epochs=epochs)
+            else:
+                row[v] = run_child("project", store_path=str(store), n_train=n_train, n_val=n_val, epochs=epochs,
+                                   variant=v)
+            gemms.append(run_child("gemm"))
+        row["gemm_fp32"] = statistics.median(g["fp32"] for g in gemms)
+        row["gemm_bf16"] = statistics.median(g["bf16"] for g in gemms)
+        for v in variants:
+            res = row[v]
+            res["chip_steps_per_s"] = res["chip_steps"] / res["seconds"]
+            res["train_chip_steps_per_s"] = res["chip_steps"] / res["train_seconds"]
+        best_gemm = max(row["gemm_fp32"], row["gemm_bf16"])
+        for v in variants[1:]:
+            res = row[v]
+            res["speedup_vs_reference"] = res["chip_steps_per_s"] / row["reference"]["chip_steps_per_s"]
+            res["train_speedup_vs_reference"] = (res["train_chip_steps_per_s"]
+                                                 / row["reference"]["train_chip_steps_per_s"])
+            res["conv_flops_per_s"] = res["train_flops_per_chip"] * res["train_chip_steps_per_s"]
+            res["peak_fraction"] = res["conv_flops_per_s"] / best_gemm
+        log.info("repeat %d (load %s): reference %.2f chip-steps/s; default %.2f (x%.2f, training steps x%.2f, "
+                 "peak fraction %.2f); fp32 %.2f; fp32 streaming %.2f; GEMM fp32 %.0f / bf16 %.0f GFLOP/s",
+                 r, row["reference"]["load_before"], row["reference"]["chip_steps_per_s"],
+                 row["default"]["chip_steps_per_s"], row["default"]["speedup_vs_reference"],
+                 row["default"]["train_speedup_vs_reference"], row["default"]["peak_fraction"],
+                 row["fp32"]["chip_steps_per_s"], row["fp32_stream"]["chip_steps_per_s"],
+                 row["gemm_fp32"] / 1e9, row["gemm_bf16"] / 1e9)
+        rows.append(row)
+
+    def med(v: str, key: str) -> float:
+        return statistics.median(r[v][key] for r in rows)
+
+    out: dict[str, Any] = {
+        "config": f"{CONFIG[0]}-r{CONFIG[1]}", "batch_size": BATCH, "n_train": n_train, "n_val": n_val,
+        "epochs": epochs, "repeats": repeats, "default_precision": rows[0]["default"]["precision"],
+        "threads": rows[0]["default"]["threads"],
+        "speedup_vs_reference": round(med("default", "speedup_vs_reference"), 3),
+        "train_step_speedup_vs_reference": round(med("default", "train_speedup_vs_reference"), 3),
+        "peak_fraction": round(med("default", "peak_fraction"), 3),
+        "fp32_speedup_vs_reference": round(med("fp32", "speedup_vs_reference"), 3),
+        "fp32_stream_speedup_vs_reference": round(med("fp32_stream", "speedup_vs_reference"), 3),
+        "fp32_peak_fraction": round(med("fp32", "peak_fraction"), 3),
+        "chip_steps_per_s": {v: round(med(v, "chip_steps_per_s"), 2) for v in variants},
+        "train_chip_steps_per_s": {v: round(med(v, "train_chip_steps_per_s"), 2) for v in variants},
+        "gemm_gflops": {"fp32": round(statistics.median(r["gemm_fp32"] for r in rows) / 1e9, 1),
+                        "bf16": round(statistics.median(r["gemm_bf16"] for r in rows) / 1e9, 1)},
+        "conv_gflops_per_s": round(med("default", "conv_flops_per_s") / 1e9, 1),
+        "train_gflop_per_chip": round(rows[0]["default"]["train_flops_per_chip"] / 1e9, 4),
+        "load_average": [r["reference"]["load_before"] for r in rows],
+        "targets": {"speedup_vs_reference": 2.5, "peak_fraction": 0.5},
+        "repeats_detail": [
+            {"load": r["reference"]["load_before"], "gemm_gflops": [round(r["gemm_fp32"] / 1e9, 1),
+                                                                    round(r["gemm_bf16"] / 1e9, 1)],
+             **{v: {k: round(r[v][k], 3) for k in ("chip_steps_per_s", "train_chip_steps_per_s")} for v in variants}}
+            for r in rows
+        ],
+    }
+    return out
+
+
+def measure_auc(store: Path, seeds: list[int], epochs: int) -> dict[str, Any]:
+    runs = []
+    for seed in seeds:
+        for prec in ("fp32", "default"):
+            r = run_child("auc", store_path=str(store), seed=seed, epochs=epochs, precision=prec)
+            r.update(seed=seed, variant=prec)
+            log.info("AUC seed %d %s (%s): val %.4f, test %.4f in %.0f s (load %s)", seed, prec, r["precision"],
+                     r["auc_val"], r["auc_test"], r["seconds"], r["load_before"])
+            runs.append(r)
+
+    def mean(variant: str, key: str) -> float:
+        return statistics.fmean(r[key] for r in runs if r["variant"] == variant)
+
+    return {
+        "auc_delta_vs_fp32": round(mean("default", "auc_val") - mean("fp32", "auc_val"), 4),
+        "auc_test_delta_vs_fp32": round(mean("default", "auc_test") - mean("fp32", "auc_test"), 4),
+        "auc_check": {"seeds": seeds, "epochs": epochs, "config": f"{CONFIG[0]}-r{CONFIG[1]}",
+                      "mean_auc_val": {v: round(mean(v, "auc_val"), 4) for v in ("fp32", "default")},
+                      "mean_auc_test": {v: round(mean(v, "auc_test"), 4) for v in ("fp32", "default")},
+                      "runs": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in runs],
+                      "target_abs_delta": 0.02},
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        res = CHILDREN[sys.argv[2]](**json.loads(sys.argv[3]))
+        sys.stdout.write(json.dumps(res) + "\n")
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", type=Path, default=None, help="chip store (default: build the demo one)")
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--n-train", type=int, default=153, help="training chips (default: one fold of the demo ablation)")
+    ap.add_argument("--n-val", type=int, default=38)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--auc-seeds", type=int, nargs="*", default=[0, 1, 2])
+    ap.add_argument("--auc-epochs", type=int, default=5)
+    ap.add_argument("--skip-speed", action="store_true")
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    store, cleanup = ensure_store(a.workdir, a.store)
+    try:
+        figures: dict[str, Any] = {}
+        if not a.skip_speed:
+            figures.update(measure_speed(store, a.n_train, a.n_val, a.epochs, a.repeats))
+        if a.auc_seeds:
+            figures.update(measure_auc(store, a.auc_seeds, a.auc_epochs))
+        for k in ("speedup_vs_reference", "train_step_speedup_vs_reference", "peak_fraction", "auc_delta_vs_fp32",
+                  "chip_steps_per_s", "gemm_gflops", "load_average"):
+            if k in figures:
+                log.info("%-32s %s", k, figures[k])
+        log.info("written to %s", merge_results("training", figures, keep=a.skip_speed or not a.auc_seeds))
+    finally:
+        if cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
