@@ -172,7 +172,7 @@ def _predictions_csv(ids, y_true, proba, pred, fold) -> bytes:
     w = csv.writer(buf)
     w.writerow(["chip_id", "true_class", "pred_class", "p0", "p1", "p2", "fold"])
     for row in zip(ids, y_true, pred, proba[:, 0], proba[:, 1], proba[:, 2], fold):
-        w.writerow([int(row[0]), int(row[1]), int(row[2]), f"{row[3]:.6f}", f"{row[4]:.6f}", f"{row[5]:.6f}", row[6]])
+        w.writerow([int(row[0]), int(row[1]), int(row[2]), repr(float(row[3])), repr(float(row[4])), repr(float(row[5])), row[6]])  # exact round trip
     return buf.getvalue().encode()
 
 
