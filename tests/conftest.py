@@ -7,6 +7,18 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors gain nothing from several threads, and on a busy machine spinning OpenMP
+    threads make them many times slower: tests that train run single-threaded."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def scene_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated ``tiny`` demo scene (8 x 6 chips, seed 7), written once per session.

@@ -17,14 +17,7 @@ from landslide_app.experiments.single import embed_dem, embed_store, load_run, p
 from landslide_app.model.inputs import ModelConfig
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

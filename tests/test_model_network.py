@@ -11,14 +11,7 @@ from landslide_app.model.inputs import ModelConfig, fit_norm_stats, prepare_inpu
 from landslide_app.model.network import EmbeddingNet, count_parameters
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from several threads, and on a busy machine spinning OpenMP
-    threads make them many times slower: run these tests single-threaded."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_chips(n=2, size=16, seed=0):

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from landslide_app.errors import InputError
 from landslide_app.model.density import density_class
@@ -16,14 +15,7 @@ from landslide_app.model.pipeline import run_configuration
 from landslide_app.model.protocol import random_split
 from landslide_app.model.train import ArrayChips
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from several threads, and on a busy machine spinning OpenMP
-    threads make them many times slower: run these tests single-threaded."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SIZE = 32

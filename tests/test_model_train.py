@@ -20,14 +20,7 @@ from landslide_app.model.train import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from several threads, and on a busy machine spinning OpenMP
-    threads make them many times slower: run these tests single-threaded."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_chips(n, size=16, seed=0, patch=5):
