@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_training import ensure_store
-from common import load_average, merge_results, run_measured
+from common import load_average, merge_results, run_measured, time_calls
 
 log = logging.getLogger("bench_ablation")
 HERE = Path(__file__).resolve().parent
@@ -49,16 +49,7 @@ def child(store: str, out: str, epochs: int, precision: str, baselines: bool) ->
     timers: dict[str, float] = {}
 
     def timed(owner: Any, name: str, label: str) -> None:
-        fn = getattr(owner, name)
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                timers[label] = timers.get(label, 0.0) + time.perf_counter() - t
-
-        setattr(owner, name, wrapper)
+        time_calls(owner, name, label, timers)
 
     timed(pipeline, "fit_embedding_model", "training")
     timed(TrainedModel, "embed_batch", "embedding")

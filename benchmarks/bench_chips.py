@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import cli, load_average, merge_results, run_measured
+from common import cli, load_average, merge_results, run_measured, time_calls
 
 log = logging.getLogger("bench_chips")
 HERE = Path(__file__).resolve().parent
@@ -107,16 +107,7 @@ def child_build(scene: str, out: str) -> dict[str, Any]:
     timers: dict[str, float] = {}
 
     def timed(owner: Any, name: str, label: str) -> None:
-        fn = getattr(owner, name)
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                timers[label] = timers.get(label, 0.0) + time.perf_counter() - t
-
-        setattr(owner, name, wrapper)
+        time_calls(owner, name, label, timers)
 
     timed(loader.GridReader, "read_dem_row", "read_dem")
     timed(loader.GridReader, "read_sar_row", "read_sar")

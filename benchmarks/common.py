@@ -85,3 +85,17 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: str | P
 def cli(*args: str) -> list[str]:
     """The ``landslide-app`` command line of this interpreter."""
     return [sys.executable, "-m", "landslide_app.cli", *args]
+
+
+def time_calls(owner: Any, name: str, label: str, timers: dict[str, float]) -> None:
+    """Replace ``owner.name`` by a wrapper that adds its wall time to ``timers[label]``."""
+    fn = getattr(owner, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timers[label] = timers.get(label, 0.0) + time.perf_counter() - t
+
+    setattr(owner, name, wrapper)
