@@ -1,4 +1,10 @@
-"""Terrain attributes (elevation, slope, curvature, aspect) of a DEM, computed with richdem.
+"""Terrain attributes (elevation, slope, curvature, aspect) of a DEM, with richdem's formulas.
+
+The formulas are richdem's (Horn 1981 slope and aspect, Zevenbergen & Thorne curvature), evaluated
+with numpy on shifted views of the DEM; tests check them against richdem itself. Measured on the
+demo scene's chip-row strips, the numpy form is about 1.5-2x faster than calling richdem and,
+unlike richdem, releases the GIL, so terrain overlaps the strip reads and chip writes of a chip
+build instead of stalling them (richdem held the GIL for a quarter of the build).
 
 The four DEM channels of a chip (``config.DEM_CHANNELS``) come from :func:`terrain_stack`; a whole
 DEM GeoTIFF is turned into a 4-band terrain GeoTIFF on the same grid by :func:`write_terrain`.
@@ -39,14 +45,9 @@ exactly the values of the whole DEM.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-import sys
-import tempfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +64,6 @@ TERRAIN_BAND_NAMES: tuple[str, ...] = ("elevation", "slope_deg", "curvature", "a
 TERRAIN_BAND_UNITS: tuple[str, ...] = ("m", "degree", "1/(100 m)", "degree")
 
 assert len(TERRAIN_BAND_NAMES) == len(DEM_CHANNELS)
-
-# richdem needs a finite nodata value; this one cannot occur in a DEM.
-_RD_NODATA = -1.0e300
-# richdem writes its algorithm names and citations to the C-level stderr on every call.
-_RD_LOCK = threading.Lock()
 
 # Vertical units (GDAL band unit type) -> metres.
 _Z_UNITS_TO_M: dict[str, float] = {
@@ -138,16 +134,12 @@ def terrain_stack(
     if height == 0 or width == 0 or not valid.any():
         return out
 
-    slope = np.full((height, width), np.nan)
-    aspect = np.full((height, width), np.nan)
-    curvature = np.full((height, width), np.nan)
-    z_rd = np.where(valid, z, _RD_NODATA)
-    with _quiet_richdem():
-        for r0, r1 in _equal_size_runs(lx, ly):
-            h0, h1 = max(r0 - 1, 0), min(r1 + 1, height)
-            s, a, c = _richdem_block(z_rd[h0:h1], float(lx[r0]), float(ly[r0]))
-            keep = slice(r0 - h0, r1 - h0)
-            slope[r0:r1], aspect[r0:r1], curvature[r0:r1] = s[keep], a[keep], c[keep]
+    # every cell from its 3 x 3 window (shifted views of the NaN-padded DEM); cells whose window
+    # is incomplete come out NaN here and are recomputed below
+    zp = np.pad(z, 1, constant_values=np.nan)
+    windows = {k: zp[1 + dr : 1 + dr + height, 1 + dc : 1 + dc + width] for k, (dr, dc) in _OFFSETS.items()}
+    with np.errstate(invalid="ignore"):
+        slope, aspect, curvature = _horn_zt(windows, lx[:, None], ly[:, None])
 
     _fix_incomplete_cells(z, valid, lx, ly, slope, aspect, curvature)
 
@@ -178,61 +170,6 @@ def _per_row(size: float | np.ndarray, height: int, name: str) -> np.ndarray:
             "geotransform (a cell size of 0 or NaN means a broken transform)."
         )
     return arr
-
-
-def _equal_size_runs(lx: np.ndarray, ly: np.ndarray) -> Iterator[tuple[int, int]]:
-    """Maximal runs of consecutive rows with identical cell sizes, as ``(start, stop)``."""
-    change = np.flatnonzero((lx[1:] != lx[:-1]) | (ly[1:] != ly[:-1])) + 1
-    bounds = np.concatenate([[0], change, [len(lx)]])
-    for r0, r1 in zip(bounds[:-1], bounds[1:]):
-        yield int(r0), int(r1)
-
-
-@contextlib.contextmanager
-def _quiet_richdem() -> Iterator[None]:
-    """Send richdem's C++ messages (written to file descriptor 2) to the debug log."""
-    with _RD_LOCK:
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError, AttributeError):
-            yield
-            return
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                if logger.isEnabledFor(logging.DEBUG):
-                    sink.seek(0)
-                    text = sink.read(4000).decode("utf-8", "replace").strip()
-                    if text:
-                        logger.debug("richdem: %s", text)
-
-
-def _richdem_block(
-    z_rd: np.ndarray, lx: float, ly: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """richdem slope (deg), aspect (deg) and curvature of a block with uniform cell size."""
-    import richdem as rd
-
-    arr = rd.rdarray(np.ascontiguousarray(z_rd), no_data=_RD_NODATA)
-    # Top-left corner at (0, 0); a negative y step = north-up, so richdem's y axis points north.
-    arr.geotransform = [0.0, lx, 0.0, 0.0, 0.0, -ly]
-    slope = np.asarray(rd.terrain_attribute(arr, "slope_degrees"), dtype=np.float64)
-    aspect = np.asarray(rd.terrain_attribute(arr, "aspect"), dtype=np.float64)
-    if lx == ly:
-        curvature = np.asarray(rd.terrain_attribute(arr, "curvature"), dtype=np.float64)
-    else:
-        # richdem would use lx for both axes: evaluate its formula with each axis' own length.
-        zp = np.pad(np.where(z_rd == _RD_NODATA, np.nan, z_rd), 1, mode="edge")
-        e = zp[1:-1, 1:-1]
-        d2x = (zp[1:-1, :-2] + zp[1:-1, 2:] - 2 * e) / lx**2
-        d2y = (zp[:-2, 1:-1] + zp[2:, 1:-1] - 2 * e) / ly**2
-        curvature = -100.0 * (d2x + d2y)
-    return slope, aspect, curvature
 
 
 # Offsets (row, col) of the 3 x 3 window: a b c / d e f / g h i, row 0 = north.
@@ -286,7 +223,8 @@ def _fix_incomplete_cells(
 def _horn_zt(
     n: dict[str, np.ndarray], lx: np.ndarray, ly: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """richdem's slope (deg), aspect (deg) and curvature formulas on explicit 3 x 3 windows."""
+    """richdem's slope (deg), aspect (deg) and curvature formulas on 3 x 3 windows (arrays of
+    the nine neighbours; cell sizes broadcast against them)."""
     a, b, c, d, e, f, g, h, i = (n[k] for k in "abcdefghi")
     dzdx = ((c + 2 * f + i) - (a + 2 * d + g)) / (8 * lx)  # towards east
     dzdy = ((g + 2 * h + i) - (a + 2 * b + c)) / (8 * ly)  # towards south (richdem's sign)
@@ -458,9 +396,8 @@ def _cell_sizes_m(crs, transform, height: int, path: Path) -> tuple[np.ndarray, 
         lon0 = np.zeros(height)
         _, _, lx = geod.inv(lon0, lat, lon0 + dlon, lat)
         _, _, ly = geod.inv(lon0, lat - dlat / 2, lon0, lat + dlat / 2)
-        # Round to relative steps of 1e-4 (error <= 0.005 %): consecutive rows then share a
-        # cell size and are computed in one richdem call (see terrain_stack), and the rounding
-        # depends only on the row's latitude, so strip-wise processing gives identical values.
+        # Round to relative steps of 1e-4 (error <= 0.005 %); the rounding depends only on the
+        # row's latitude, so strip-wise processing gives identical values.
         lx, ly = _round_relative(np.asarray(lx)), _round_relative(np.asarray(ly))
         logger.info(
             "%s is geographic: cell size %.2f-%.2f m (x) by %.2f m (y), per row latitude",

@@ -86,6 +86,18 @@ def test_interrupted_build_resumes_to_the_same_store(built, scene_dir, tmp_path)
     np.testing.assert_array_equal(a.read_many(a.ids), b.read_many(b.ids))
 
 
+def test_one_done_marker_per_chip_row_covers_every_chip(built):
+    st = built.store
+    markers = sorted((st.path / "done").glob("*.json"))
+    rows = {st.grid.chip_rc(c)[0] for c in range(st.grid.n_chips)}
+    assert len(markers) == len(rows)  # one fsync'd marker per row, not per chip
+    recs = st.done_records()
+    assert sorted(recs) == list(range(st.grid.n_chips))
+    for m in markers:  # a marker holds exactly the chips of one row, named by its first chip
+        chips = json.loads(m.read_text())["chips"]
+        assert len({r["row"] for r in chips}) == 1 and m.stem == str(min(r["chip_id"] for r in chips))
+
+
 def test_dem_only_store_from_any_dem_geotiff(scene_dir, tmp_path):
     rep = build_chips(dem_only_source(scene_dir / "dem" / "elevation.tif"), scene_dir / "inventory.gpkg",
                       tmp_path / "demonly", progress=False)

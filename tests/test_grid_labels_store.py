@@ -80,6 +80,42 @@ def test_store_write_resume_finalize_and_read(tmp_path):
     assert info["crs"] == "EPSG:32619" and info["chip_size"] == 32
 
 
+def test_direct_chunk_writes_are_zarrs_own_bytes(tmp_path):
+    """Chips are encoded and written without zarr's write path; the chunk files must be exactly
+    the bytes zarr itself writes for the same data, and zarr must read them back."""
+    import zarr
+
+    from landslide_app.chips.store import CHUNK_CODEC
+
+    st = _store(tmp_path)
+    data = np.random.default_rng(1).normal(size=(3, 32, 32)).astype(np.float32)
+    data[0, :4] = np.nan
+    st.write_chip_data(4, data)
+    assert st._chunk_writer  # the direct path was taken
+    ref = zarr.create_array(store=str(tmp_path / "ref.zarr"), shape=(2, 3, 3, 32, 32), chunks=(1, 1, 3, 32, 32),
+                            dtype="float32", fill_value=np.nan, compressors=[CHUNK_CODEC()])
+    ref[1, 1] = data
+    key = "c/1/1/0/0/0"
+    assert (tmp_path / "s" / "chips.zarr" / key).read_bytes() == (tmp_path / "ref.zarr" / key).read_bytes()
+    np.testing.assert_array_equal(st.read(4), data)
+    assert not list((tmp_path / "s").rglob("*.partial"))
+    st.write_chip_data(5, np.full((3, 32, 32), np.nan, np.float32))  # all fill value: no chunk file, as zarr
+    assert not (tmp_path / "s" / "chips.zarr" / "c/1/2/0/0/0").exists()
+
+
+def test_arrays_with_other_codecs_are_written_by_zarr(tmp_path):
+    import zarr
+    from zarr.codecs import ZstdCodec
+
+    st = _store(tmp_path)
+    zarr.create_array(store=str(tmp_path / "s" / "chips.zarr"), shape=(2, 3, 3, 32, 32), chunks=(1, 1, 3, 32, 32),
+                      dtype="float32", fill_value=np.nan, compressors=[ZstdCodec()], overwrite=True)
+    data = np.random.default_rng(2).random((3, 32, 32)).astype(np.float32)
+    st.write_chip_data(1, data)
+    assert st._chunk_writer is False  # not the layout the direct writer handles
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "s" / "chips.zarr"), mode="r")[0, 1], data)
+
+
 def test_store_refuses_other_inputs_and_bad_meta(tmp_path):
     _store(tmp_path, fp="a")
     with pytest.raises(ChipStoreError, match="other inputs"):

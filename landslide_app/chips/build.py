@@ -8,6 +8,7 @@ design.md §4. Finished chips are skipped on a rerun; a progress bar shows the r
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import logging
@@ -255,46 +256,59 @@ RowRunner = Callable[[RowJob, list[tuple[int, list[int]]], Callable[[int, int], 
 
 
 class _ChipWriter:
-    """Writes chips on background threads: each chip's chunk, then its done-marker.
+    """Writes chips on a background thread: each chip's chunk as it comes, then one done-marker
+    per batch (a chip row) once all the batch's chunks are on disk.
 
     Compression, file writes and fsync release the GIL, so they overlap the next chips' strip
-    reads and terrain (one thread by default: measured on 2 cores, a second one only adds
-    contention; with more, each chip is still written whole by one thread).
-    A write error is raised in the caller at its next ``write`` or at ``close``. Chips still
-    queued when the process is killed have no marker: a rerun builds them.
+    reads and terrain (one thread: measured on 2 cores, a second one only adds contention).
+    A write error is raised in the caller at its next ``write`` or at ``close``. Chips of a batch
+    not yet marked when the process is killed are rebuilt by a rerun.
     """
 
-    def __init__(self, store: ChipStore, threads: int = 1, depth: int = 16) -> None:
+    _END_BATCH = object()
+
+    def __init__(self, store: ChipStore, depth: int = 16) -> None:
         self.store = store
         self._q: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._threads = [threading.Thread(target=self._run, name=f"chip-writer-{k}", daemon=True)
-                         for k in range(threads)]
-        for t in self._threads:
-            t.start()
+        self._pending: list[dict] = []
+        self._thread = threading.Thread(target=self._run, name="chip-writer", daemon=True)
+        self._thread.start()
 
     def _run(self) -> None:
         while True:
             item = self._q.get()
             if item is None:
                 return
-            if self._error is None:
-                try:
-                    self.store.write_chip(*item)
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    self._error = exc
+            if self._error is not None:
+                continue
+            try:
+                if item is self._END_BATCH:
+                    records, self._pending = self._pending, []
+                    self.store.write_markers(records)
+                else:
+                    chip_id, data, record = item
+                    if data is not None:
+                        self.store.write_chip_data(chip_id, data)
+                    self._pending.append({"chip_id": int(chip_id), **record})
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                self._error = exc
 
     def write(self, chip_id: int, data: np.ndarray | None, record: dict) -> None:
+        """Queue one chip (``data`` None: a dropped chip, marker only)."""
         if self._error is not None:
             raise self._error
         self._q.put((chip_id, data, record))
 
+    def end_batch(self) -> None:
+        """Mark the chips queued since the last batch finished, after their chunks are written."""
+        self._q.put(self._END_BATCH)
+
     def close(self) -> None:
-        """Finish the queued writes; raise the first write error."""
-        for _ in self._threads:
-            self._q.put(None)
-        for t in self._threads:
-            t.join()
+        """Finish the queued writes (marking the last batch); raise the first write error."""
+        self._q.put(self._END_BATCH)
+        self._q.put(None)
+        self._thread.join()
         if self._error is not None:
             raise self._error
 
@@ -326,7 +340,7 @@ def build_row(
 ) -> tuple[int, int]:
     """Build the chips ``chip_ids`` of chip row ``row`` (one strip read) into ``store``.
 
-    Writes each chip and its done-marker; independent of every other row, so rows may be built
+    Writes each chip, then one done-marker for them all; independent of every other row, so rows may be built
     concurrently by several processes writing into the same store. Returns ``(n_built, n_dropped)``.
 
     Args:
@@ -341,10 +355,12 @@ def build_row(
     try:
         result = _build_row(store, reader, heads, settings, row, chip_ids, on_chip, max_built, strips, writer)
     except BaseException:
-        if own:
-            with contextlib.suppress(Exception):
-                writer.close()  # keep the chips finished so far; the original error wins
+        with contextlib.suppress(Exception):  # keep the chips finished so far; the original error wins
+            writer.end_batch()
+            if own:
+                writer.close()
         raise
+    writer.end_batch()  # one marker for the row's chips
     if own:
         writer.close()
     return result
@@ -431,29 +447,49 @@ def _build(source, out, grid, settings, extra, inv_report, heads, reader, progre
     return report
 
 
+#: Bytes of chip-row strips read ahead of the row being built (at least two rows). A COG tile is
+#: taller than a chip row (demo: 512 px tiles, 4 rows of 128 px), so every fourth strip read
+#: decodes a band of tiles and takes about 10x the others: with one row of read-ahead the build
+#: stalled on those reads (measured 4 x 0.23 s idle on the demo scene); reading on continuously
+#: overlaps them with building.
+READ_AHEAD_BYTES = 256 * 2**20
+
+
+def _read_ahead_rows(reader: GridReader) -> int:
+    grid = reader.grid
+    n_days = max(len(getattr(reader.source, "sar_days", ()) or ()), 1)
+    row_bytes = 4 * (grid.chip_size + 2 * DEM_HALO) * (grid.width + 2 * DEM_HALO) * (1 + 2 * n_days)
+    return max(2, min(8, READ_AHEAD_BYTES // max(row_bytes, 1)))
+
+
 def _build_rows_here(store, reader, heads, settings, by_row, report, bar, max_chips) -> None:
-    """Rows one after the other in this process, pipelined over three threads: the next row's
-    strips are read while this row's chips are computed, and chips are written in the background."""
+    """Rows one after the other in this process, pipelined over three threads: the next rows'
+    strips are read ahead (:data:`READ_AHEAD_BYTES`) while this row's chips are computed, and
+    chips are written in the background."""
     rows = sorted(by_row)
     writer = _ChipWriter(store)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="chip-strips")  # one reader: reads stay in row order
+    ahead: collections.deque = collections.deque()
+    depth = _read_ahead_rows(reader)
+    pending = iter(rows)
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="chip-strips") as pool:
-            nxt = pool.submit(read_strips, reader, settings, rows[0], by_row[rows[0]]) if rows else None
-            for k, row in enumerate(rows):  # one strip read per chip row: each COG tile is decoded once
-                if max_chips is not None and report.n_built >= max_chips:
-                    break
-                strips = nxt.result()
-                nxt = pool.submit(read_strips, reader, settings, rows[k + 1], by_row[rows[k + 1]]) \
-                    if k + 1 < len(rows) else None
-                n_built, n_dropped = build_row(
-                    store, reader, heads, settings, row, by_row[row], on_chip=lambda: bar.update(1),
-                    max_built=None if max_chips is None else max_chips - report.n_built, strips=strips, writer=writer)
-                report.n_built += n_built
-                report.n_dropped += n_dropped
+        for row in rows:  # one strip read per chip row: each COG tile is decoded once
+            if max_chips is not None and report.n_built >= max_chips:
+                break
+            while len(ahead) < depth and (nxt := next(pending, None)) is not None:
+                ahead.append(pool.submit(read_strips, reader, settings, nxt, by_row[nxt]))
+            strips = ahead.popleft().result()
+            n_built, n_dropped = build_row(
+                store, reader, heads, settings, row, by_row[row], on_chip=lambda: bar.update(1),
+                max_built=None if max_chips is None else max_chips - report.n_built, strips=strips, writer=writer)
+            report.n_built += n_built
+            report.n_dropped += n_dropped
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(Exception):
             writer.close()  # keep the chips finished so far; the original error wins
         raise
+    pool.shutdown(wait=True, cancel_futures=True)
     writer.close()
 
 

@@ -13,6 +13,7 @@ Anything else (remote files, other CRS or resolution, misaligned pixels) goes th
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from landslide_app.chips.grid import ChipGrid
 log = logging.getLogger(__name__)
 
 _TOL = 1e-6
+#: Threads reading the SAR rasters of one chip row (see :meth:`DirectReader.read_sar_row`).
+READ_THREADS = 2
 
 
 def _local_path(href: str) -> Path | None:
@@ -46,6 +49,7 @@ class DirectReader:
         self.grid = grid
         self._dem = dem  # open datasets, time order
         self._sar = sar  # per day: [(vv dataset, vh dataset), ...] in time order
+        self._pool: ThreadPoolExecutor | None = None
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -91,6 +95,9 @@ class DirectReader:
         return abs(dx - round(dx)) < _TOL and abs(dy - round(dy)) < _TOL
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         for ds in self._dem + [d for day in self._sar for pair in day for d in pair]:
             ds.close()
 
@@ -138,10 +145,25 @@ class DirectReader:
         return self._mosaic(self._dem, row * s - halo, -halo, s + 2 * halo, self.grid.width + 2 * halo)
 
     def read_sar_row(self, row: int) -> np.ndarray:
-        """``(n_days, 2, S, W)`` VV, VH of chip row ``row`` (raw values: the caller masks nodata)."""
+        """``(n_days, 2, S, W)`` VV, VH of chip row ``row`` (raw values: the caller masks nodata).
+
+        The day-and-polarisation rasters are read on :data:`READ_THREADS` threads (GDAL decodes
+        without the GIL). Each raster is read by one task, so no dataset is used by two threads at
+        once, as long as one ``read_sar_row`` runs at a time on this reader.
+        """
         s, w = self.grid.chip_size, self.grid.width
         out = np.empty((len(self._sar), 2, s, w), np.float32)
-        for d, day in enumerate(self._sar):
-            for b in range(2):
-                out[d, b] = self._mosaic([pair[b] for pair in day], row * s, 0, s, w)
+
+        def read(task: tuple[int, int]) -> None:
+            d, b = task
+            out[d, b] = self._mosaic([pair[b] for pair in self._sar[d]], row * s, 0, s, w)
+
+        tasks = [(d, b) for d in range(len(self._sar)) for b in range(2)]
+        if READ_THREADS > 1 and len(tasks) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="sar-read")
+            list(self._pool.map(read, tasks))
+        else:
+            for task in tasks:
+                read(task)
         return out
