@@ -11,8 +11,8 @@ alternating order:
   with its one-pixel halo and the VV and VH strip of every SAR acquisition (float32, decoded);
 * ``read_tiles``: rasterio reads every COG whole (every tile decoded once);
 * ``build``: :func:`landslide_app.chips.build.build_chips` into a new store, with the busy time of
-  its parts (DEM and SAR strip reads, terrain, chip + marker writes, finalising; they run on
-  three threads and overlap);
+  its parts (DEM and SAR strip reads, terrain, chunk writes, done-marker writes, finalising; they
+  run on several threads and overlap);
 * ``build_distributed`` (``--distributed``): ``landslide-app chips --scheduler local``.
 
 ``build_vs_read`` is the build's wall time over ``read_windows``' in the same repeat (median over
@@ -112,7 +112,8 @@ def child_build(scene: str, out: str) -> dict[str, Any]:
     timed(loader.GridReader, "read_dem_row", "read_dem")
     timed(loader.GridReader, "read_sar_row", "read_sar")
     timed(build, "terrain_stack", "terrain")
-    timed(store_mod.ChipStore, "write_chip", "write_chips")
+    timed(store_mod.ChipStore, "write_chip_data", "write_chunks")
+    timed(store_mod.ChipStore, "write_markers", "write_markers")
     timed(store_mod.ChipStore, "finalize", "finalize")
     t0 = time.perf_counter()
     rep = build.build_chips(open_local_catalog(Path(scene) / "catalog.json"), Path(scene) / "inventory.gpkg", out,
@@ -189,9 +190,10 @@ def main() -> None:
             "chips_per_s": round(rows[0]["build"]["n_built"] / med("build"), 2),
             "build_busy_s": {k: round(statistics.median(r["build"]["breakdown_s"].get(k, 0.0) for r in rows), 2)
                              for k in rows[0]["build"]["breakdown_s"]},
-            "build_busy_note": "seconds spent in each part, summed over the build's threads (strip reads on a "
-                               "reader thread, chip + marker writes on a writer thread, terrain and the rest on the "
-                               "main thread): they overlap, so they add up to more than the wall time",
+            "build_busy_note": "seconds spent in each part (wall time inside it, summed over the build's threads: "
+                               "strip reads on a reader thread with two SAR read threads, chunk and done-marker "
+                               "writes on a writer thread, terrain and the rest on the main thread): they overlap, "
+                               "so they add up to more than the wall time",
             "build_peak_rss_mib": max(r["build"]["max_rss_mib"] for r in rows),
             "load_average": [r["load"] for r in rows], "target_build_vs_read": 2.0,
         }

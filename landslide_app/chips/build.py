@@ -333,6 +333,21 @@ def read_strips(reader: GridReader, settings: ChipBuildSettings, row: int,
     return dem_row, (reader.read_sar_row(row) if need_sar else None)
 
 
+def _row_stats(terrain_row: np.ndarray, sar_row: np.ndarray, grid: ChipGrid,
+               n_sar: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per chip of a row, in one pass over the strips: the NaN fraction of its 16 input channels
+    (terrain and SAR; SAR channels of missing days count as NaN) and the valid fraction of each
+    SAR day (``(n_days, n_cols)``; no rows without SAR)."""
+    s, h, n = grid.chip_size, DEM_HALO, grid.n_cols
+    core = terrain_row[:, h:h + s, h:h + n * s]
+    nan = np.isnan(core).reshape(core.shape[0], s, n, s).sum(axis=(0, 1, 3), dtype=np.int64)
+    n_days = sar_row.shape[0]
+    valid = np.isfinite(sar_row).reshape(n_days, 2, s, n, s).sum(axis=(1, 2, 4), dtype=np.int64)
+    used = min(n_days, n_sar // 2)  # days beyond the chip's SAR channels are not stored
+    nan += 2 * s * s * used - valid[:used].sum(axis=0) + s * s * (n_sar - 2 * used)
+    return nan / ((core.shape[0] + n_sar) * s * s), valid / (2 * s * s)
+
+
 def build_row(
     store: ChipStore, reader: GridReader, heads: HeadRaster, settings: ChipBuildSettings, row: int,
     chip_ids: Sequence[int], on_chip: Callable[[], None] | None = None, max_built: int | None = None,
@@ -373,7 +388,7 @@ def _build_row(store, reader, heads, settings, row, chip_ids, on_chip, max_built
     wanted = set(int(c) for c in chip_ids)
     n_built = n_dropped = 0
     dem_row, sar_row = strips if strips is not None else (reader.read_dem_row(row), None)
-    terrain_row = None
+    terrain_row = stats = None
     for col in range(grid.n_cols):
         chip_id = grid.chip_id(row, col)
         if chip_id not in wanted:
@@ -394,6 +409,7 @@ def _build_row(store, reader, heads, settings, row, chip_ids, on_chip, max_built
             # once per strip: every terrain value depends on its 3 x 3 window only, so the strip's
             # values cropped to a chip equal those of the chip's own window with its halo
             terrain_row = terrain_stack(dem_row, grid.resolution, grid.resolution)
+            stats = _row_stats(terrain_row, sar_row, grid, n_sar)
         data = np.full((len(CHANNELS), s, s), np.nan, np.float32)
         data[0:4] = terrain_row[:, h:h + s, col * s + h:(col + 1) * s + h]
         sar = sar_row[..., col * s:(col + 1) * s]
@@ -403,11 +419,12 @@ def _build_row(store, reader, heads, settings, row, chip_ids, on_chip, max_built
         data[-1] = counts
         n_heads = int(counts.sum())
         cls = int(density_class(n_heads, grid.chip_area_km2, settings.density_thresholds))
+        nan_fraction, sar_valid = stats
         writer.write(chip_id, data, {
             **rec, "kept": True, "head_count": n_heads, "density_class": cls,
             "density_per_km2": round(n_heads / grid.chip_area_km2, 4),
-            "nan_fraction": round(float(np.isnan(data[:-1]).mean()), 4),
-            "sar_valid": [round(float(np.isfinite(d).mean()), 4) for d in sar] if sar.size else [],
+            "nan_fraction": round(float(nan_fraction[col]), 4),
+            "sar_valid": [round(float(v), 4) for v in sar_valid[:, col]],
         })
         n_built += 1
     return n_built, n_dropped

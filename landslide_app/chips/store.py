@@ -57,6 +57,7 @@ class DirectChunkWriter:
         self._encode_key = encode_key
         self._blosc = blosc
         self.dtype = dtype
+        self._dirs: set[Path] = set()  # chunk folders known to exist (one mkdir each, not per chunk)
 
     @classmethod
     def maybe(cls, array: zarr.Array) -> "DirectChunkWriter | None":
@@ -87,7 +88,9 @@ class DirectChunkWriter:
 
         path = self.root / self._encode_key(chunk_coords)
         payload = self._blosc.encode(np.ascontiguousarray(chunk, dtype=self.dtype))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(path.parent)
         tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}{ZARR_TEMP_SUFFIX}")
         try:
             with open(tmp, "wb") as fh:
