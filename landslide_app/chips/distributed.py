@@ -1,8 +1,8 @@
 """Chip building on a Dask distributed cluster: one task per chip row.
 
 Each task opens the (incomplete) store, reads its row's DEM and SAR strips, and writes its chips
-and their done-markers (:func:`landslide_app.chips.build.build_row`). Rows are independent and
-every chip is its own zarr chunk written atomically, so workers write into the same store
+and then the row's done-marker (:func:`landslide_app.chips.build.build_row`). Rows are independent
+and every chip is its own zarr chunk written atomically, so workers write into the same store
 concurrently; this process holds the store's lock, counts the finished rows, and finalises the
 index once at the end. The result is identical to :func:`~landslide_app.chips.build.build_chips`
 in one process (same chips, same index). An interrupted distributed build resumes like a local
