@@ -95,3 +95,23 @@ def test_bad_training_input():
         DensityForest().fit(X, y + 1)  # class 3 does not exist
     with pytest.raises(InputError):
         DensityForest().predict_proba(X)  # not fitted
+
+
+def test_oob_rows_without_out_of_bag_trees_are_nan_not_zero():
+    """With class_weight="balanced" a lone chip of a rare class is drawn into every bootstrap
+    sample: scikit-learn gives it an OOB row of zeros (and warns); oob_proba says NaN instead,
+    silently, and every other row is a probability distribution."""
+    import warnings
+
+    X, _ = features(100)
+    y = np.zeros(100, np.int64)
+    y[:50] = 1
+    y[0] = 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fit no longer prints scikit-learn's warning
+        f = DensityForest(seed=0).fit(X, y)
+    oob = f.oob_proba()
+    assert np.isnan(oob[0]).all()
+    rest = oob[~np.isnan(oob).any(axis=1)]
+    assert len(rest) >= 95
+    np.testing.assert_allclose(rest.sum(axis=1), 1.0)

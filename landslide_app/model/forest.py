@@ -16,6 +16,7 @@ makes the "train" AUC meaningless), ``class_weight="balanced"`` (class 2 is rare
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,16 @@ class DensityForest:
                 present.tolist(), self.n_classes - 1,
             )
         self.model = RandomForestClassifier(random_state=self.seed, **self.params)
-        self.model.fit(X, y)
+        with warnings.catch_warnings():
+            # with class_weight="balanced" the bootstrap favours chips of rare classes; a chip drawn
+            # into every tree has no out-of-bag prediction: oob_proba() gives NaN for it (said below)
+            warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores", category=UserWarning)
+            self.model.fit(X, y)
+        if self.params.get("oob_score"):
+            n_missing = int(np.isnan(self.oob_proba()).any(axis=1).sum())
+            if n_missing:
+                logger.debug("%d of %d training chips were in every tree's bootstrap sample: no out-of-bag "
+                             "prediction for them (left out of the train AUC)", n_missing, len(y))
         return self
 
     def _check_x(self, features: np.ndarray) -> np.ndarray:
@@ -123,7 +133,9 @@ class DensityForest:
 
         Each training chip is scored only by the trees whose bootstrap sample left it out: an
         honest "train" estimate, unlike in-sample predictions of a forest (AUC ~1 by
-        construction). Rows of chips that no tree left out (rare; very few trees) are NaN.
+        construction). Rows of chips that no tree left out are NaN: with few trees, or with
+        ``class_weight="balanced"`` (the bootstrap then draws chips of a rare class into nearly
+        every tree).
         """
         model = self._fitted()
         if not getattr(model, "oob_score", False) or not hasattr(model, "oob_decision_function_"):
@@ -131,7 +143,8 @@ class DensityForest:
         oob = np.asarray(model.oob_decision_function_, dtype=np.float64)
         out = np.zeros((len(oob), self.n_classes), dtype=np.float64)
         out[:, model.classes_.astype(np.int64)] = oob
-        out[~np.isfinite(oob).all(axis=1)] = np.nan
+        # scikit-learn leaves a row of zeros (and warns) for a chip that no tree left out
+        out[~np.isfinite(oob).all(axis=1) | ~(oob.sum(axis=1) > 0)] = np.nan
         return out
 
     def predict(self, features: np.ndarray) -> np.ndarray:
