@@ -157,6 +157,14 @@ def test_background_run_fills_table_and_map(fresh_data):
     assert row.count("0.") >= 9  # the DEM row is filled for revisits 1-3 (one shared result)
     assert d.emb_layer.url.startswith("data:image/png") and len(d.emb_layer.url) > 1000
     assert d.run_button.description == "Computed ✓"
+    # the run also computed the baselines (files named by ablate's run_baselines): they are shown
+    assert "not computed" not in d.baselines.value
+    assert "DEM slope model" in d.baselines.value
+    assert all(f"SAR change ratio (Handwerger et al. 2022), {k} revisit" in d.baselines.value for k in (1, 2, 3))
+    only_r2 = d.state.baselines(None, "random", revisits=2)
+    assert [(b["name"], b["revisits"]) for b in only_r2] == [("slope", None), ("change_ratio", 2)]
+    assert all(b.get("test_proba") for b in only_r2)  # what the ROC overlays draw
+    assert d.state.baselines((0.0, 10.0), "random") == []  # other thresholds: not computed there
 
 
 def test_failed_run_shows_message_and_app_keeps_working(app_data, monkeypatch):

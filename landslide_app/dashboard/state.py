@@ -198,17 +198,27 @@ class DashboardState:
                     cells[(i, k)] = r
         return cells
 
-    def baselines(self, thresholds: tuple[float, float] | None = None, split: str = "random") -> list[dict[str, Any]]:
-        """Cached baseline results (computed at the store's thresholds only)."""
+    def baselines(self, thresholds: tuple[float, float] | None = None, split: str = "random",
+                  revisits: int | None = None) -> list[dict[str, Any]]:
+        """Cached baseline results (computed at the store's thresholds only), as ``ablate`` and a
+        dashboard run write them (``ablation/baselines/NAME-rK-SPLIT.json``): the slope model,
+        then the change ratio for each revisit count (only ``revisits`` when given)."""
         if thresholds is not None:
             return []
         out = []
         for name in BASELINE_NAMES:
-            f = self.paths.ablation / "baselines" / f"{name}-{split}.json"
-            try:
-                out.append(json.loads(f.read_text()))
-            except (OSError, json.JSONDecodeError):
-                continue
+            files = sorted((self.paths.ablation / "baselines").glob(f"{name}-r*-{split}.json"))
+            for f in files:
+                try:
+                    res = json.loads(f.read_text())
+                except (OSError, json.JSONDecodeError):
+                    continue
+                k = res.get("revisits")
+                if name == "slope":
+                    res["revisits"] = None  # a DEM model: no revisit count
+                elif revisits is not None and k != revisits:
+                    continue
+                out.append(res)
         return out
 
     # ---- map views ----------------------------------------------------------------------
@@ -314,7 +324,7 @@ class DashboardState:
     def _add_plots(self, spec: RunSpec, v: MapView) -> None:
         from landslide_app.dashboard.plots import confusion_png, roc_png
 
-        bl = [b for b in self.baselines(spec.thresholds, spec.split) if b.get("test_proba")]
+        bl = [b for b in self.baselines(spec.thresholds, spec.split, spec.revisits) if b.get("test_proba")]
         v.roc_png = roc_png(v.predictions, v.key, bl, self.ids)
         v.confusion_png = confusion_png(np.asarray(v.result["confusion"]), v.key,
                                         class_names(self.effective_thresholds(spec.thresholds)))

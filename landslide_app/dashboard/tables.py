@@ -6,9 +6,9 @@ import html
 from typing import Any
 
 from landslide_app.experiments.ablation import INPUTS, REVISITS
+from landslide_app.experiments.report import BASELINE_NAMES
 
 ROW_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
-BASELINE_NAMES = {"change_ratio": "SAR change ratio (Handwerger et al. 2022)", "slope": "DEM slope model"}
 _CSS = ("<style>.ls-t2{border-collapse:collapse;font-size:12px}"
         ".ls-t2 td,.ls-t2 th{border:1px solid #ccc;padding:2px 6px;text-align:center}"
         ".ls-t2 .sel{background:#fff3c4;outline:2px solid #e6a700}.ls-t2 .test{font-weight:bold}"
@@ -57,6 +57,8 @@ def baselines_html(baselines: list[dict[str, Any]], cnn: dict[str, Any] | None =
     for b in baselines:
         a = b.get("auc", {})
         name = BASELINE_NAMES.get(b.get("name", ""), b.get("name", "?"))
+        if b.get("revisits"):
+            name += f", {b['revisits']} revisit{'s' if b['revisits'] != 1 else ''}"
         rows.append(f"<tr><th class='row'>{html.escape(name)}</th><td>{_fmt(a.get('train'))}</td>"
                     f"<td>{_fmt(a.get('val'))}</td><td class='test'>{_fmt(a.get('test'))}</td></tr>")
     if not baselines:
