@@ -2,8 +2,15 @@
 
 Per chip: read the DEM with a one-pixel halo, drop the chip if less than ``min_land_fraction`` of
 it is land with data (elevation finite and > 0), else compute slope / curvature / aspect
-(richdem, true cell size), read the SAR days, rasterise the heads, and write the 17 channels of
-design.md §4. Finished chips are skipped on a rerun; a progress bar shows the rest.
+(:mod:`landslide_app.terrain`: richdem's formulas, true cell size), read the SAR days, rasterise
+the heads, and write the 17 channels of design.md §4. Finished chips are skipped on a rerun (a
+chip row is marked finished once all its chunks are written); a progress bar shows the rest.
+
+Work is done a chip row at a time (one strip read per row, so each COG tile is decoded once) and
+pipelined in one process: strips are read ahead on a reader thread (SAR rasters on two threads),
+terrain and chip assembly run on the calling thread, and chunks are written on a writer thread.
+Measured on the demo scene (2 cores): the build takes about 1.6x the time of reading the same
+COG windows alone (``benchmarks/bench_chips.py``).
 """
 
 from __future__ import annotations
