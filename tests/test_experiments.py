@@ -55,6 +55,17 @@ def test_predict_writes_density_map_and_gpkg_with_provenance(dem_run, tiny_store
     gdf = gpd.read_file(tmp_path / "pred" / "chips.gpkg")
     assert len(gdf) == len(store.ids) and {"pred_class", "p_class0", "head_count", "true_class"} <= set(gdf.columns)
     assert pyogrio.read_info(tmp_path / "pred" / "chips.gpkg")["dataset_metadata"]["config"] == "dem-r1"
+    assert s["in_sample"] is True and "optimistic" in s["auc_note"]  # trained on this very store
+
+
+def test_predict_on_another_store_is_not_in_sample(dem_run, scene_dir, tmp_path):
+    from landslide_app.chips.build import build_chips
+    from landslide_app.sources.stac import dem_only_source
+
+    other = build_chips(dem_only_source(scene_dir / "dem" / "elevation.tif"), scene_dir / "inventory.gpkg",
+                        tmp_path / "dem-only", progress=False).store.path
+    s = predict_run(dem_run, other, tmp_path / "pred", progress=False)
+    assert s["in_sample"] is False and "auc_note" not in s and s["n_chips"] > 0
 
 
 def test_embed_store_and_any_dem(dem_run, tiny_store, scene_dir, tmp_path):

@@ -179,8 +179,15 @@ def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, d
     pred = proba.argmax(axis=1)
     prov = run.provenance(store)
     auc = multiclass_auc(store.classes, proba)
+    in_sample = prov.get("trained_on") is not None and prov.get("trained_on") == prov.get("data_fingerprint")
     summary = {**prov, "n_chips": int(len(ids)), "class_counts": {str(c): int((pred == c).sum()) for c in range(3)},
-               "auc_vs_store_labels": nan_to_none(auc.macro)}
+               "auc_vs_store_labels": nan_to_none(auc.macro), "in_sample": in_sample}
+    if in_sample:
+        summary["auc_note"] = ("in-sample: the model was trained on chips of this store, so this AUC is "
+                               "optimistic; held-out AUC comes from `landslide-app ablate`")
+        log.warning("%s was trained on chips of %s: its AUC against the store's labels (%.3f) is in-sample, not "
+                    "a held-out score (use `landslide-app ablate` for that)", run.config.name, store.path,
+                    auc.macro)
     with output_lock(out, f"prediction {out}"):
         remove_stale_temps(out, recursive=False)
         write_density_geotiff(out / "density.tif", store.grid, ids, pred, proba, prov)
