@@ -80,6 +80,9 @@ def test_embed_store_and_any_dem(dem_run, tiny_store, scene_dir, tmp_path):
     with rasterio.open(out2) as ds, rasterio.open(scene_dir / "dem" / "elevation.tif") as dem:
         assert ds.shape == dem.shape and ds.transform == dem.transform
         e2 = ds.read(1)
+        tags = ds.tags()
+    assert tags["config"] == "dem-r1" and tags["dem"].endswith("elevation.tif")
+    assert "data_fingerprint" not in tags  # from a DEM file, not a chip store: no "None" tag
     # tiles with a halo give the same interior values as the chip path (same network, same inputs)
     r, c = store.grid.chip_rc(int(store.ids[len(store.ids) // 2]))
     sl = (slice(r * 128 + 20, r * 128 + 108), slice(c * 128 + 20, c * 128 + 108))

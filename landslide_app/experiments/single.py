@@ -51,12 +51,15 @@ class LoadedRun:
         return self.model.config
 
     def provenance(self, store: ChipStore | None = None) -> dict[str, Any]:
-        return {
+        """What made an output: configuration, model and data fingerprints (the data one only when
+        the output comes from a chip store), code version."""
+        prov = {
             "config": self.config.name, "model_fingerprint": self.meta.get("fingerprint"),
             "trained_on": self.meta.get("store_fingerprint"),
             "data_fingerprint": store.meta.get("fingerprint") if store else None,
             "code_version": __version__, "software": "landslide_app",
         }
+        return {k: v for k, v in prov.items() if v is not None}
 
 
 def _check_out_file(path: str | Path) -> None:
