@@ -9,7 +9,7 @@ chip row is marked finished once all its chunks are written); a progress bar sho
 Work is done a chip row at a time (one strip read per row, so each COG tile is decoded once) and
 pipelined in one process: strips are read ahead on a reader thread (SAR rasters on two threads),
 terrain and chip assembly run on the calling thread, and chunks are written on a writer thread.
-Measured on the demo scene (2 cores): the build takes about 1.6x the time of reading the same
+Measured on the demo scene (2 cores): the build takes about 1.5x the time of reading the same
 COG windows alone (``benchmarks/bench_chips.py``).
 """
 
