@@ -344,7 +344,7 @@ def _row_stats(terrain_row: np.ndarray, sar_row: np.ndarray, grid: ChipGrid,
                n_sar: int) -> tuple[np.ndarray, np.ndarray]:
     """Per chip of a row, in one pass over the strips: the NaN fraction of its 16 input channels
     (terrain and SAR; SAR channels of missing days count as NaN) and the valid fraction of each
-    SAR day (``(n_days, n_cols)``; no rows without SAR)."""
+    SAR day (``(n_days, n_cols)``, ``(0, n_cols)`` for DEM-only chips)."""
     s, h, n = grid.chip_size, DEM_HALO, grid.n_cols
     core = terrain_row[:, h:h + s, h:h + n * s]
     nan = np.isnan(core).reshape(core.shape[0], s, n, s).sum(axis=(0, 1, 3), dtype=np.int64)
@@ -481,7 +481,7 @@ READ_AHEAD_BYTES = 256 * 2**20
 
 def _read_ahead_rows(reader: GridReader) -> int:
     grid = reader.grid
-    n_days = max(len(getattr(reader.source, "sar_days", ()) or ()), 1)
+    n_days = max(len(reader.source.sar_days), 1)
     row_bytes = 4 * (grid.chip_size + 2 * DEM_HALO) * (grid.width + 2 * DEM_HALO) * (1 + 2 * n_days)
     return max(2, min(8, READ_AHEAD_BYTES // max(row_bytes, 1)))
 
@@ -497,23 +497,25 @@ def _build_rows_here(store, reader, heads, settings, by_row, report, bar, max_ch
     depth = _read_ahead_rows(reader)
     pending = iter(rows)
     try:
-        for row in rows:  # one strip read per chip row: each COG tile is decoded once
-            if max_chips is not None and report.n_built >= max_chips:
-                break
-            while len(ahead) < depth and (nxt := next(pending, None)) is not None:
-                ahead.append(pool.submit(read_strips, reader, settings, nxt, by_row[nxt]))
-            strips = ahead.popleft().result()
-            n_built, n_dropped = build_row(
-                store, reader, heads, settings, row, by_row[row], on_chip=lambda: bar.update(1),
-                max_built=None if max_chips is None else max_chips - report.n_built, strips=strips, writer=writer)
-            report.n_built += n_built
-            report.n_dropped += n_dropped
+        try:
+            for row in rows:  # one strip read per chip row: each COG tile is decoded once
+                if max_chips is not None and report.n_built >= max_chips:
+                    break
+                while len(ahead) < depth and (nxt := next(pending, None)) is not None:
+                    ahead.append(pool.submit(read_strips, reader, settings, nxt, by_row[nxt]))
+                strips = ahead.popleft().result()
+                n_built, n_dropped = build_row(
+                    store, reader, heads, settings, row, by_row[row], on_chip=lambda: bar.update(1),
+                    max_built=None if max_chips is None else max_chips - report.n_built, strips=strips,
+                    writer=writer)
+                report.n_built += n_built
+                report.n_dropped += n_dropped
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # reads not started yet are dropped
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(Exception):
             writer.close()  # keep the chips finished so far; the original error wins
         raise
-    pool.shutdown(wait=True, cancel_futures=True)
     writer.close()
 
 

@@ -218,7 +218,9 @@ class ChipStore:
         data = np.ascontiguousarray(data, dtype="<f4")
         if self._chunk_writer is None:
             self._chunk_writer = DirectChunkWriter.maybe(self.array) or False
-        if self._chunk_writer and not np.isnan(data).all():  # all-fill chunks: zarr's rule, not written
+        # an all-NaN chunk is zarr's fill value, which zarr does not store: leave it to zarr (the
+        # first value decides for nearly every chip without scanning the whole chunk)
+        if self._chunk_writer and not (np.isnan(data.flat[0]) and np.isnan(data).all()):
             self._chunk_writer.write((row, col, 0, 0, 0), data)
         else:
             self.array[row, col] = data
