@@ -97,14 +97,14 @@ class DensityForest:
         self.model = RandomForestClassifier(random_state=self.seed, **self.params)
         with warnings.catch_warnings():
             # with class_weight="balanced" the bootstrap favours chips of rare classes; a chip drawn
-            # into every tree has no out-of-bag prediction: oob_proba() gives NaN for it (said below)
+            # into every tree has no out-of-bag prediction: oob_proba() gives NaN for it
             warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores", category=UserWarning)
             self.model.fit(X, y)
         if self.params.get("oob_score"):
             n_missing = int(np.isnan(self.oob_proba()).any(axis=1).sum())
             if n_missing:
                 logger.debug("%d of %d training chips were in every tree's bootstrap sample: no out-of-bag "
-                             "prediction for them (left out of the train AUC)", n_missing, len(y))
+                             "prediction for them (the train AUC uses their in-sample one)", n_missing, len(y))
         return self
 
     def _check_x(self, features: np.ndarray) -> np.ndarray:
