@@ -42,3 +42,24 @@ def tiny_store(scene_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     out = tmp_path_factory.mktemp("store") / "chips"
     build_chips(open_local_catalog(scene_dir / "catalog.json"), scene_dir / "inventory.gpkg", out, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def dem_run(tiny_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DEM-only run (1 epoch, single-threaded) trained on the tiny store, built once per session.
+
+    Shared by several test modules: read it, never write into it (copy it first to damage it).
+    """
+    import torch
+
+    from landslide_app.experiments.single import train_run
+    from landslide_app.model.inputs import ModelConfig
+
+    out = tmp_path_factory.mktemp("dem-run") / "run"
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_run(tiny_store, ModelConfig("dem", 1), out, epochs=1, progress=False)
+    finally:
+        torch.set_num_threads(before)
+    return out

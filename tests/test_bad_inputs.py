@@ -77,25 +77,14 @@ def fabricate_run(src: Path, dst: Path, inputs: str, revisits: int = 3) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ctx(scene_dir, tiny_store, tmp_path_factory) -> Ctx:
-    import torch
-
-    from landslide_app.experiments.single import train_run
-    from landslide_app.model.inputs import ModelConfig
-
+def ctx(scene_dir, tiny_store, dem_run, tmp_path_factory) -> Ctx:
     root = tmp_path_factory.mktemp("bad-inputs")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train_run(tiny_store, ModelConfig("dem", 1), root / "dem-run", epochs=1, progress=False)
-    finally:
-        torch.set_num_threads(n)
-    fused = fabricate_run(root / "dem-run", root / "fused-run", "fused", 3)
+    fused = fabricate_run(dem_run, root / "fused-run", "fused", 3)
     dem_only = link_copy(tiny_store, root / "dem-only-store")
     meta = json.loads((dem_only / "store.json").read_text())
     meta["has_sar"] = False
     replace_file(dem_only / "store.json", json.dumps(meta))
-    return Ctx(scene_dir, tiny_store, root / "dem-run", fused, dem_only)
+    return Ctx(scene_dir, tiny_store, dem_run, fused, dem_only)
 
 
 def dem_profile(ctx: Ctx) -> tuple[dict, np.ndarray]:

@@ -20,13 +20,6 @@ from landslide_app.model.inputs import ModelConfig
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def dem_run(tiny_store, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "dem"
-    train_run(tiny_store, ModelConfig("dem", 1), out, epochs=1, progress=False)
-    return out
-
-
 def test_train_writes_run_and_loads_back(dem_run, tiny_store):
     meta = json.loads((dem_run / "run.json").read_text())
     assert meta["name"] == "dem-r1" and meta["n_train"] + meta["n_val"] == len(ChipStore.open(tiny_store).ids)

@@ -82,7 +82,8 @@ def test_deterministic_on_cpu_and_global_state_restored():
     assert not np.array_equal(a, c, equal_nan=True)
 
 
-def test_lazy_access_reads_only_train_and_val_in_batches():
+def _recording_chips():
+    """Chip ids 100..123 over CHIPS, and the list of id batches read from them."""
     requested: list[list[int]] = []
     store = ArrayChips(CHIPS, ids=np.arange(100, 124))
 
@@ -90,6 +91,11 @@ def test_lazy_access_reads_only_train_and_val_in_batches():
         requested.append([int(i) for i in ids])
         return store(ids)
 
+    return get_batch, requested
+
+
+def test_lazy_access_reads_only_train_and_val_in_batches():
+    get_batch, requested = _recording_chips()
     train_ids, val_ids = np.arange(100, 112), np.arange(112, 118)
     fit_embedding_model(ChipSubset(get_batch, train_ids), ChipSubset(get_batch, val_ids), CFG,
                         epochs=1, batch_size=4, seed=0, progress=False, cache_bytes=0)
@@ -99,13 +105,7 @@ def test_lazy_access_reads_only_train_and_val_in_batches():
 
 
 def test_in_memory_cache_reads_once_and_matches_streaming():
-    requested: list[list[int]] = []
-    store = ArrayChips(CHIPS, ids=np.arange(100, 124))
-
-    def get_batch(ids):
-        requested.append([int(i) for i in ids])
-        return store(ids)
-
+    get_batch, requested = _recording_chips()
     train_ids, val_ids = np.arange(100, 112), np.arange(112, 118)
     for precision in ("fp32", "bf16"):
         requested.clear()

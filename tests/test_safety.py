@@ -18,23 +18,6 @@ from landslide_app.errors import OutputError, UntrustedFileError
 from landslide_app.testing.malicious import write_pickle_payload, write_skops_payload
 
 
-@pytest.fixture(scope="module")
-def dem_run(tiny_store, tmp_path_factory):
-    import torch
-
-    from landslide_app.experiments.single import train_run
-    from landslide_app.model.inputs import ModelConfig
-
-    out = tmp_path_factory.mktemp("safety") / "run"
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train_run(tiny_store, ModelConfig("dem", 1), out, epochs=1, progress=False)
-    finally:
-        torch.set_num_threads(n)
-    return out
-
-
 def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path):
     import torch
 
