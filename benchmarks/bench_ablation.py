@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_training import ensure_store
-from common import load_average, merge_results, run_measured, time_calls
+from common import load_average, report, run_measured, time_calls
 
 log = logging.getLogger("bench_ablation")
 HERE = Path(__file__).resolve().parent
@@ -104,9 +104,7 @@ def main() -> None:
             "breakdown_s": res["breakdown_s"], "auc_test": res["auc_test"],
             "load_before": load, "load_after": load_average(), "target_seconds": 360,
         }
-        for key, val in figures.items():
-            log.info("%-20s %s", key, val)
-        log.info("written to %s", merge_results("ablation", figures))
+        report("ablation", figures)
     finally:
         shutil.rmtree(out, ignore_errors=True)
         if cleanup is not None:

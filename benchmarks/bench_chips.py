@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import cli, load_average, merge_results, run_measured, time_calls
+from common import cli, load_average, report, run_measured, time_calls
 
 log = logging.getLogger("bench_chips")
 HERE = Path(__file__).resolve().parent
@@ -199,9 +199,7 @@ def main() -> None:
         }
         if a.distributed:
             figures["build_distributed_seconds"] = med("build_distributed")
-        for key, val in figures.items():
-            log.info("%-22s %s", key, val)
-        log.info("written to %s", merge_results("chips", figures))
+        report("chips", figures)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import merge_results
+from common import report
 
 from landslide_app.dashboard.app import Dashboard
 from landslide_app.demo import DemoPaths
@@ -238,9 +238,7 @@ def main() -> None:
             log.info("no %s or voila: browser figures skipped", CHROMIUM)
         else:
             figures.update(browser_figures(data, a.loads, a.heads, a.screenshots))
-    for k, v in figures.items():
-        log.info("%-22s %s", k, v)
-    log.info("written to %s", merge_results("dashboard", figures))
+    report("dashboard", figures)
 
 
 def _has_voila() -> bool:

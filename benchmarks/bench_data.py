@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import merge_results
+from common import report
 
 from landslide_app.chips.build import build_chips
 from landslide_app.scene import generate_scene
@@ -45,9 +45,7 @@ def main() -> None:
         "chips_per_s": round(rep.n_built / rep.seconds, 2),
         "candidate_chips_per_s": round(rep.store.grid.n_chips / rep.seconds, 2),
     }
-    for k, v in figures.items():
-        log.info("%-22s %s", k, v)
-    log.info("written to %s", merge_results(f"data_{a.size}", figures))
+    report(f"data_{a.size}", figures)
     shutil.rmtree(work, ignore_errors=True)
 
 

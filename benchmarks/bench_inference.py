@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bench_training import ensure_store
-from common import cli, load_average, merge_results, run_measured
+from common import cli, load_average, report, run_measured
 
 log = logging.getLogger("bench_inference")
 
@@ -106,9 +106,7 @@ def main() -> None:
                 "client_peak_rss_mib": max(r["distributed"]["max_rss_mib"] for r in rows),
                 "note": "includes starting a LocalCluster; worker memory is not in the client's RSS",
             }
-        for key, val in figures.items():
-            log.info("%-26s %s", key, val)
-        log.info("written to %s", merge_results("inference", figures))
+        report("inference", figures)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if cleanup is not None:

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import cli, load_average, merge_results, run_measured
+from common import cli, load_average, report, run_measured
 
 log = logging.getLogger("bench_scale")
 TARGET_MIB = 4096
@@ -87,9 +87,7 @@ def main() -> None:
             "target_mib": TARGET_MIB,
         }
         figures["within_target"] = figures["max_peak_rss_mib_excluding_scene"] <= TARGET_MIB
-        for key, val in figures.items():
-            log.info("%-34s %s", key, val)
-        log.info("written to %s", merge_results(f"scale_{a.size}", figures))
+        report(f"scale_{a.size}", figures)
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)

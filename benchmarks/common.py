@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -51,6 +52,16 @@ def merge_results(section: str, figures: dict[str, Any], keep: bool = False) -> 
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, RESULTS)
     return RESULTS
+
+
+def report(section: str, figures: dict[str, Any], keep: bool = False) -> Path:
+    """Log ``figures`` one per line, then write them with :func:`merge_results`."""
+    width = max((len(k) for k in figures), default=0)
+    for key, val in figures.items():
+        logging.getLogger("benchmarks").info("%-*s %s", width, key, val)
+    path = merge_results(section, figures, keep=keep)
+    logging.getLogger("benchmarks").info("written to %s", path)
+    return path
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None,
