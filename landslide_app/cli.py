@@ -69,7 +69,7 @@ def _source_from_args(a: argparse.Namespace):
 
 def cmd_chips(a: argparse.Namespace) -> int:
     from landslide_app.chips.build import ChipBuildSettings, build_chips, default_grid
-    from landslide_app.chips.grid import ChipGrid
+    from landslide_app.core.grid import ChipGrid
 
     settings = ChipBuildSettings(chip_size=a.chip_size, density_thresholds=tuple(a.thresholds),
                                  min_land_fraction=a.min_land)

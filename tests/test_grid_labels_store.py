@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from landslide_app.chips.grid import ChipGrid
+from landslide_app.core.grid import ChipGrid
 from landslide_app.chips.labels import HeadRaster
 from landslide_app.chips.store import ChipStore
 from landslide_app.errors import ChipStoreError, ConfigError
-from landslide_app.model.density import density_class
+from landslide_app.core.density import density_class
 
 
 def test_grid_geometry_and_ids():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from landslide_app.errors import ConfigError
-from landslide_app.model.density import density_class
+from landslide_app.core.density import density_class
 
 CHIP_KM2 = 1.28 * 1.28  # 1.6384 km²
 

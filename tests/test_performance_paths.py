@@ -23,7 +23,7 @@ def test_direct_reads_equal_stackstac(scene_dir):
 
 def test_direct_reader_refuses_misaligned_grid(scene_dir):
     from landslide_app.chips.build import default_grid
-    from landslide_app.chips.grid import ChipGrid
+    from landslide_app.core.grid import ChipGrid
     from landslide_app.sources.direct import DirectReader
     from landslide_app.sources.stac import open_local_catalog
 

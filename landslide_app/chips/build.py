@@ -33,7 +33,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from landslide_app import __version__
-from landslide_app.chips.grid import ChipGrid, check_grid_epsg
+from landslide_app.core.grid import ChipGrid, check_grid_epsg
 from landslide_app.chips.labels import HeadRaster
 from landslide_app.chips.store import ARRAY_DIR, DONE_DIR, INDEX_FILE, META_FILE, ChipStore
 from landslide_app.config import (
@@ -44,7 +44,7 @@ from landslide_app.atomic import LOCK_NAME, check_output_dir, fingerprint, is_te
 from landslide_app.errors import (
     ConfigError, InputError, LandslideAppError, OutputError, RasterError, SourceError,
 )
-from landslide_app.model.density import check_thresholds, density_class
+from landslide_app.core.density import check_thresholds, density_class
 from landslide_app.sources.loader import DEM_HALO, GridReader
 from landslide_app.sources.retry import RetryPolicy
 from landslide_app.sources.stac import SceneSource

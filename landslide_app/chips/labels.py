@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from landslide_app.chips.grid import ChipGrid
+from landslide_app.core.grid import ChipGrid
 
 
 class HeadRaster:

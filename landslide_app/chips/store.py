@@ -25,7 +25,7 @@ import zarr
 
 from landslide_app import __version__
 from landslide_app.atomic import ZARR_TEMP_SUFFIX, atomic_path, is_temp_name, write_json_atomic
-from landslide_app.chips.grid import ChipGrid
+from landslide_app.core.grid import ChipGrid
 from landslide_app.errors import ChipStoreError, ConfigError
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from landslide_app.experiments.ablation import (
     DEFAULT_EPOCHS, INPUTS, REVISITS, AblationSettings, RunSpec, chip_classes, read_embeddings,
     read_predictions, run_dir,
 )
-from landslide_app.model.density import check_thresholds
+from landslide_app.core.density import check_thresholds
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from landslide_app.atomic import (
 )
 from landslide_app.chips.store import ChipStore
 from landslide_app.errors import ConfigError, InputError
-from landslide_app.model.density import check_thresholds, density_class
+from landslide_app.core.density import check_thresholds, density_class
 from landslide_app.model.inputs import ModelConfig
 
 log = logging.getLogger(__name__)

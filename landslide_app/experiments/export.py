@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from landslide_app.atomic import atomic_path
-from landslide_app.chips.grid import ChipGrid
+from landslide_app.core.grid import ChipGrid
 
 DENSITY_BANDS = ("density_class", "p_class0", "p_class1", "p_class2")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from landslide_app.chips.grid import ChipGrid
+from landslide_app.core.grid import ChipGrid
 
 log = logging.getLogger(__name__)
 

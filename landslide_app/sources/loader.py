@@ -1,4 +1,4 @@
-"""Load DEM and SAR windows of a :class:`~landslide_app.chips.grid.ChipGrid` with stackstac.
+"""Load DEM and SAR windows of a :class:`~landslide_app.core.grid.ChipGrid` with stackstac.
 
 One lazy stackstac array per source (DEM with a one-pixel halo for terrain derivatives; SAR per
 acquisition day, mosaicked over the day's slices), chunked one chip row per chunk, read row by
@@ -27,7 +27,7 @@ import stackstac
 import xarray as xr
 from rasterio.enums import Resampling
 
-from landslide_app.chips.grid import ChipGrid
+from landslide_app.core.grid import ChipGrid
 from landslide_app.errors import RasterError, SourceError
 from landslide_app.sources.retry import RetryPolicy, call_with_retry, is_transient
 from landslide_app.sources.stac import SceneSource
