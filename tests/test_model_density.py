@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from landslide_app.config import DEFAULT_DENSITY_THRESHOLDS
+from landslide_app.core.density import CLASS_NAMES, N_CLASSES, class_names, density_class
 from landslide_app.errors import ConfigError
-from landslide_app.core.density import density_class
 
 CHIP_KM2 = 1.28 * 1.28  # 1.6384 km²
 
@@ -34,3 +35,14 @@ def test_impossible_inputs():
         density_class(3, 0.0)
     with pytest.raises(ConfigError):
         density_class(-1, CHIP_KM2)
+
+
+def test_class_names_follow_the_thresholds():
+    # the default labels are derived from the default thresholds, never restated
+    assert CLASS_NAMES == class_names(DEFAULT_DENSITY_THRESHOLDS)
+    assert CLASS_NAMES == {0: "0: no landslide", 1: "1: 1–25 /km²", 2: "2: > 25 /km²"}
+    assert class_names((0.0, 10.0))[2] == "2: > 10 /km²"
+    assert class_names((1.0, 10.0)) == {0: "0: ≤ 1 /km²", 1: "1: 1–10 /km²", 2: "2: > 10 /km²"}
+    assert len(CLASS_NAMES) == N_CLASSES
+    with pytest.raises(ConfigError):
+        class_names((10.0, 5.0))

@@ -22,9 +22,10 @@ from typing import Any
 import ipyleaflet
 import ipywidgets as W
 
+from landslide_app.core.density import CLASS_NAMES, class_names
 from landslide_app.dashboard import exports, layers
 from landslide_app.dashboard.jobs import BackgroundJob
-from landslide_app.dashboard.state import CLASS_NAMES, DashboardState, MapView, class_names
+from landslide_app.dashboard.state import DashboardState, MapView
 from landslide_app.dashboard.tables import baselines_html, table2_html
 from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS
 from landslide_app.errors import LandslideAppError

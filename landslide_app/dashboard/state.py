@@ -26,31 +26,22 @@ from typing import Any
 import numpy as np
 
 from landslide_app.chips.store import ChipStore
+from landslide_app.core.density import CLASS_NAMES, check_thresholds, class_names
 from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS, DemoPaths
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.experiments.ablation import (
     DEFAULT_EPOCHS, INPUTS, REVISITS, AblationSettings, RunSpec, chip_classes, read_embeddings,
     read_predictions, run_dir,
 )
-from landslide_app.core.density import check_thresholds
 
 log = logging.getLogger(__name__)
 
 CLASS_COLOURS = {0: "#9e9e9e", 1: "#fdae61", 2: "#d7191c"}
 #: class 0 chips light, so the terrain and the hot spots show through
 FILL_OPACITY = {0: 0.15, 1: 0.4, 2: 0.5}
-CLASS_NAMES = {0: "0: no landslide", 1: "1: 1–25 /km²", 2: "2: > 25 /km²"}
 BASELINE_NAMES = ("slope", "change_ratio")
 #: Called by :meth:`DashboardState.run` with (fraction done in [0, 1], status text).
 StepHook = Callable[[float, str], None]
-
-
-def class_names(thresholds: tuple[float, float]) -> dict[int, str]:
-    """Legend labels of the three density classes for ``thresholds`` (heads/km²)."""
-    t0, t1 = thresholds
-    if t0 == 0:
-        return {0: "0: no landslide", 1: f"1: 1–{t1:g} /km²", 2: f"2: > {t1:g} /km²"}
-    return {0: f"0: ≤ {t0:g} /km²", 1: f"1: {t0:g}–{t1:g} /km²", 2: f"2: > {t1:g} /km²"}
 
 
 @dataclass(frozen=True)

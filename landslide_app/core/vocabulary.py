@@ -1,0 +1,40 @@
+"""The words every layer shares: input kinds, revisit counts, splits, precisions, classes, features,
+STAC collections. One definition each; the CLI's ``choices`` and the validators import them.
+
+Values follow Boehm et al. (Table 2 and §3, see ``docs/design.md`` for the reference): three input
+configurations (DEM only, SAR only, both fused), 1..3 post-event revisits, three density classes,
+and a forest over 19 percentiles (5 %, 10 %, ..., 95 %) of each chip's embedding.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+#: Which network branches a configuration uses.
+InputKind = Literal["dem", "sar", "fused"]
+INPUTS: tuple[str, ...] = get_args(InputKind)
+#: Post-event revisits a configuration sees (the 3 pre-event dates are always used).
+REVISITS: tuple[int, ...] = (1, 2, 3)
+#: Cross-prediction splits: the paper's random halves and a spatially blocked variant.
+SplitKind = Literal["random", "blocked"]
+SPLITS: tuple[str, ...] = get_args(SplitKind)
+#: Training precision as asked for; ``"auto"`` resolves to bf16 where the device computes it natively.
+PrecisionArg = Literal["auto", "fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = get_args(PrecisionArg)
+
+#: Density classes: 0 no landslide, 1 up to the upper threshold, 2 above (see :mod:`.density`).
+N_CLASSES: int = 3
+
+#: Percentiles of a chip's embedding that form the forest's input vector: 5, 10, ..., 95.
+PERCENTILES: tuple[int, ...] = tuple(range(5, 100, 5))
+N_FEATURES: int = len(PERCENTILES)
+
+#: STAC collection of Sentinel-1 radiometrically terrain-corrected scenes (Planetary Computer's name,
+#: also used by the offline demo catalog).
+SAR_COLLECTION: str = "sentinel-1-rtc"
+#: Collection name of the DEM in a local (demo) STAC catalog.
+LOCAL_DEM_COLLECTION: str = "dem"
+#: Planetary Computer DEM collections and the asset that holds the elevation.
+DEM_ASSETS: dict[str, str] = {"nasadem": "elevation", "cop-dem-glo-30": "data", "3dep-seamless": "data"}
+DEM_COLLECTIONS: tuple[str, ...] = tuple(DEM_ASSETS)
+DEFAULT_DEM_COLLECTION: str = "nasadem"
