@@ -1,7 +1,7 @@
 """An in-memory copy of a chip store, for work that reads every chip many times (the ablation).
 
 :class:`StoreCache` reads the whole store once, on first use, when it fits a memory budget
-(:func:`landslide_app.model.runtime.memory_budget` with :data:`DEFAULT_STORE_CACHE_BYTES`);
+(:func:`landslide_app.core.memory.memory_budget` with :data:`DEFAULT_STORE_CACHE_BYTES`);
 otherwise, or when the budget is 0, every read goes to the store as before (chips streamed, never
 all in memory). Either way it behaves like the store for the readers of chips (``read_many``,
 ``ids``, ``classes``, ``index``, ``grid``, ``meta``), and returns the same values.
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from landslide_app.chips.store import ChipStore
+from landslide_app.core.memory import memory_budget
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ class StoreCache:
     """
 
     def __init__(self, store: ChipStore, cache_bytes: int | None = None) -> None:
-        from landslide_app.model.runtime import memory_budget
-
         self.store = store
         self.budget = memory_budget(DEFAULT_STORE_CACHE_BYTES if cache_bytes is None else cache_bytes)
         self._chips: np.ndarray | None = None

@@ -8,8 +8,6 @@
   minor faults and ~20 % of the step time on a 2-core CPU). Raising the mmap and trim
   thresholds keeps those blocks in the heap for reuse. Process-wide, idempotent, Linux/glibc
   only (a no-op elsewhere); ``LANDSLIDE_APP_NO_MALLOPT=1`` switches it off.
-* :func:`memory_budget`: how many bytes an in-memory cache may use (a fixed cap, at most a
-  quarter of the memory available now).
 * :func:`conv_flops`: the convolution FLOPs of a network per chip, counted from the layer shapes
   (forward, and a training step = forward + gradient of the weights + gradient of the inputs,
   the latter skipped for convolutions whose input needs no gradient).
@@ -27,13 +25,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from landslide_app.core.vocabulary import PRECISIONS
 from landslide_app.errors import ConfigError
 
 logger = logging.getLogger(__name__)
-
-PrecisionArg = Literal["auto", "fp32", "bf16"]
-#: Default cap of the in-memory caches of prepared training chips (and of raw chips in the ablation).
-DEFAULT_CACHE_BYTES: int = 1 << 30
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -88,36 +83,9 @@ def resolve_precision(precision: str, device: torch.device) -> Literal["fp32", "
     """``"fp32"`` / ``"bf16"`` as given; ``"auto"``: bf16 where :func:`bf16_supported`, else fp32."""
     if precision == "auto":
         return "bf16" if bf16_supported(device) else "fp32"
-    if precision not in ("fp32", "bf16"):
-        raise ConfigError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}.")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
     return precision  # type: ignore[return-value]
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (Linux ``MemAvailable``; psutil elsewhere), or None."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def memory_budget(cap: int | None = None) -> int:
-    """Bytes an in-memory cache may hold: ``cap`` (default :data:`DEFAULT_CACHE_BYTES`), at most a
-    quarter of the memory available now. ``cap=0`` disables caching."""
-    cap = DEFAULT_CACHE_BYTES if cap is None else int(cap)
-    if cap <= 0:
-        return 0
-    avail = available_memory()
-    return min(cap, avail // 4) if avail else cap
 
 
 def conv_flops(net: nn.Module, in_channels: int, height: int, width: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ Training (:func:`fit_embedding_model`):
   autocast for the network (the loss is always computed in float32); ``"auto"`` (the default) picks bf16 where
   the device has bf16 units (:func:`landslide_app.model.runtime.resolve_precision`);
 * the prepared training and validation tensors are **cached in memory** once when they fit a
-  budget (``cache_bytes``, default :data:`~landslide_app.model.runtime.DEFAULT_CACHE_BYTES`, at
+  budget (``cache_bytes``, default :data:`~landslide_app.core.memory.DEFAULT_CACHE_BYTES`, at
   most a quarter of the available memory); larger sets stream from the chip source every epoch.
   Both paths give bit-identical results;
 * seeded (weights, batch order) and deterministic on CPU: the same seed gives bit-identical
@@ -46,11 +46,13 @@ import torch
 from tqdm.auto import tqdm
 
 from landslide_app.atomic import atomic_path
+from landslide_app.core.memory import memory_budget
+from landslide_app.core.vocabulary import PrecisionArg
 from landslide_app.errors import ConfigError, InputError, ModelFileError, UntrustedFileError
 from landslide_app.model.inputs import ModelConfig, NormStats, fit_norm_stats, prepare_inputs
 from landslide_app.model.loss import LossAccumulator, loss_parts
 from landslide_app.model.network import DEFAULT_WIDTH, EmbeddingNet
-from landslide_app.model.runtime import PrecisionArg, memory_budget, resolve_precision, tune_malloc
+from landslide_app.model.runtime import resolve_precision, tune_malloc
 
 logger = logging.getLogger(__name__)
 
