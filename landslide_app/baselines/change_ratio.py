@@ -61,11 +61,11 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from landslide_app import config as C
+from landslide_app.core.vocabulary import N_CLASSES
 from landslide_app.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
 
-N_CLASSES: int = 3
 SLOPE_INDEX: int = C.CHANNELS.index("slope")
 CURV_INDEX: int = C.CHANNELS.index("curvature")
 #: Chip indices of the pre-event VH channels (t0..t2).

@@ -18,6 +18,7 @@ import numpy as np
 
 from landslide_app.chips.store import ChipStore
 from landslide_app.cluster import LOCAL, dask_client, worker_cache
+from landslide_app.core.vocabulary import N_FEATURES
 from landslide_app.experiments.single import FEATURE_BATCH, FeatureFn, LoadedRun, local_features, predict_run
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def dask_features(client: Any, run_path: str | Path, store_path: str | Path, dev
 
         parts = [ids[i:i + per_task] for i in range(0, len(ids), per_task)]
         if not parts:
-            return np.empty((0, 19), np.float32)
+            return np.empty((0, N_FEATURES), np.float32)
         futures = client.map(_features_task, [str(run_path)] * len(parts), [str(store_path)] * len(parts),
                              [device] * len(parts), parts, pure=False)
         log.info("computing features of %d chips in %d tasks", len(ids), len(parts))

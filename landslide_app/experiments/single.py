@@ -25,6 +25,7 @@ from landslide_app.atomic import (
 )
 from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
+from landslide_app.core.vocabulary import N_FEATURES
 from landslide_app.errors import ConfigError, InputError, ModelFileError, OutputError
 from landslide_app.model.features import percentile_features
 from landslide_app.model.forest import DensityForest
@@ -76,7 +77,7 @@ FEATURE_BATCH = 16
 def _features(model: TrainedModel, get_batch, ids: np.ndarray, progress: bool, desc: str) -> np.ndarray:
     rows = [percentile_features(emb, valid) for _, emb, valid in
             model.iter_embeddings(ChipSubset(get_batch, ids), batch_size=FEATURE_BATCH, progress=progress, desc=desc)]
-    return np.concatenate(rows) if rows else np.empty((0, 19), np.float32)
+    return np.concatenate(rows) if rows else np.empty((0, N_FEATURES), np.float32)
 
 
 def train_run(
@@ -153,7 +154,7 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
     return LoadedRun(path, meta, model, forest)
 
 
-#: ``features(run, store, ids, progress) -> (len(ids), 19)``: how ``predict_run`` computes features.
+#: ``features(run, store, ids, progress) -> (len(ids), N_FEATURES)``: how ``predict_run`` computes features.
 FeatureFn = Callable[[LoadedRun, ChipStore, np.ndarray, bool], np.ndarray]
 
 

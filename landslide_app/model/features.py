@@ -12,11 +12,10 @@ import logging
 
 import numpy as np
 
+from landslide_app.core.vocabulary import N_FEATURES, PERCENTILES
+
 logger = logging.getLogger(__name__)
 
-#: The percentiles of the paper: 5, 10, ..., 95.
-PERCENTILES: tuple[int, ...] = tuple(range(5, 100, 5))
-N_FEATURES: int = len(PERCENTILES)
 FEATURE_NAMES: tuple[str, ...] = tuple(f"p{p:02d}" for p in PERCENTILES)
 
 
@@ -28,7 +27,7 @@ def percentile_features(embeddings: np.ndarray, valid: np.ndarray | None = None)
         valid: optional bool mask of the same shape (False = masked pixel).
 
     Returns:
-        float32 ``(N, 19)``.
+        float32 ``(N, N_FEATURES)`` (19 columns).
     """
     emb = np.asarray(embeddings, dtype=np.float64)
     if emb.ndim == 4 and emb.shape[1] == 1:

@@ -24,11 +24,11 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 from landslide_app.atomic import atomic_path
+from landslide_app.core.vocabulary import N_CLASSES
 from landslide_app.errors import InputError, ModelFileError, UntrustedFileError
 
 logger = logging.getLogger(__name__)
 
-N_CLASSES: int = 3
 FORMAT: str = "landslide-app-forest/1"
 #: The only non-default types a saved forest may contain (checked before loading).
 TRUSTED_TYPES: tuple[str, ...] = (

@@ -22,9 +22,8 @@ import numpy as np
 from sklearn.metrics import confusion_matrix as _sk_confusion
 from sklearn.metrics import roc_auc_score
 
+from landslide_app.core.vocabulary import N_CLASSES
 from landslide_app.errors import InputError
-
-N_CLASSES: int = 3
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from landslide_app.core.vocabulary import N_CLASSES, N_FEATURES
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.features import percentile_features
-from landslide_app.model.forest import N_CLASSES, DensityForest
+from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.metrics import AucResult, confusion, multiclass_auc, nan_to_none
 from landslide_app.model.protocol import ProtocolSplit, SplitKind, resolve_split
@@ -192,7 +193,7 @@ def run_configuration(
         return np.searchsorted(ids_sorted, sel)
 
     test_proba = np.full((len(ids), N_CLASSES), np.nan)
-    test_features = np.full((len(ids), 19), np.nan, dtype=np.float32)
+    test_features = np.full((len(ids), N_FEATURES), np.nan, dtype=np.float32)
     test_fold = np.empty(len(ids), dtype=object)
     emb_store: dict[int, np.ndarray] = {}
     pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in SETS}
@@ -222,7 +223,7 @@ def run_configuration(
                     emb_store.update({int(i): e for i, e in zip(bid, emb)})
                 if embedding_sink is not None and name == "test":
                     embedding_sink(bid, emb)
-            feats[name] = np.concatenate(rows_out) if rows_out else np.empty((0, 19), np.float32)
+            feats[name] = np.concatenate(rows_out) if rows_out else np.empty((0, N_FEATURES), np.float32)
         forest = DensityForest(seed=seed + k, **(forest_kwargs or {})).fit(feats["train"], y_sorted[pos(fold.train)])
         fold_auc: dict[str, AucResult] = {}
         for name in SETS:
