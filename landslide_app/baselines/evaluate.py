@@ -40,11 +40,11 @@ from landslide_app.baselines.change_ratio import (
     SLOPE_GRID_DEG, ChangeRatioParams, compute_change_stats, fit_selecting_slope,
 )
 from landslide_app.baselines.slope_model import FEATURE_NAMES, N_TREES, compute_slope_features
-from landslide_app.core.vocabulary import N_CLASSES
+from landslide_app.core.vocabulary import N_CLASSES, SplitKind
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.metrics import AucResult, confusion, multiclass_auc, nan_to_none
-from landslide_app.model.protocol import ProtocolSplit, SplitKind, resolve_split
+from landslide_app.model.protocol import ProtocolSplit, resolve_split
 
 logger = logging.getLogger(__name__)
 

@@ -27,10 +27,11 @@ import numpy as np
 
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.density import CLASS_NAMES, check_thresholds, class_names
+from landslide_app.core.vocabulary import INPUTS, REVISITS
 from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS, DemoPaths
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.experiments.ablation import (
-    DEFAULT_EPOCHS, INPUTS, REVISITS, AblationSettings, RunSpec, chip_classes, read_embeddings,
+    DEFAULT_EPOCHS, AblationSettings, RunSpec, chip_classes, read_embeddings,
     read_predictions, run_dir,
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from landslide_app.experiments.ablation import INPUTS, REVISITS
+from landslide_app.core.vocabulary import INPUTS, REVISITS
 from landslide_app.experiments.report import BASELINE_NAMES
 
 ROW_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}

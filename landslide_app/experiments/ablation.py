@@ -32,15 +32,13 @@ from landslide_app.atomic import (
     atomic_path, check_output_dir, fingerprint, output_lock, remove_stale_temps, write_bytes_atomic, write_json_atomic,
 )
 from landslide_app.chips.store import ChipStore
-from landslide_app.errors import ConfigError, InputError
 from landslide_app.core.density import check_thresholds, density_class
+from landslide_app.core.vocabulary import INPUTS, REVISITS, SPLITS
+from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.inputs import ModelConfig
 
 log = logging.getLogger(__name__)
 
-INPUTS: tuple[str, ...] = ("dem", "sar", "fused")
-REVISITS: tuple[int, ...] = (1, 2, 3)
-SPLITS: tuple[str, ...] = ("random", "blocked")
 DEFAULT_EPOCHS = 5
 #: Keyword arguments ``train_kwargs`` may hold (passed on to the embedding-model training).
 TRAIN_KEYS: frozenset[str] = frozenset({"precision", "lr", "width"})

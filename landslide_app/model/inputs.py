@@ -32,17 +32,15 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Literal, get_args
 
 import numpy as np
 
 from landslide_app import config as C
+from landslide_app.core.vocabulary import INPUTS, InputKind
 from landslide_app.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
 
-InputKind = Literal["dem", "sar", "fused"]
-INPUT_KINDS: tuple[str, ...] = get_args(InputKind)
 
 #: Number of channels of a full chip (inputs + label).
 N_CHIP_CHANNELS: int = len(C.CHANNELS)
@@ -84,9 +82,9 @@ class ModelConfig:
     revisits: int = 3
 
     def __post_init__(self) -> None:
-        if self.inputs not in INPUT_KINDS:
+        if self.inputs not in INPUTS:
             raise ConfigError(
-                f"Unknown model inputs {self.inputs!r}: use one of {', '.join(INPUT_KINDS)}."
+                f"Unknown model inputs {self.inputs!r}: use one of {', '.join(INPUTS)}."
             )
         if isinstance(self.revisits, bool) or not isinstance(self.revisits, (int, np.integer)):
             raise ConfigError(

@@ -33,13 +33,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from landslide_app.core.vocabulary import N_CLASSES, N_FEATURES
+from landslide_app.core.vocabulary import N_CLASSES, N_FEATURES, SplitKind
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.features import percentile_features
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.metrics import AucResult, confusion, multiclass_auc, nan_to_none
-from landslide_app.model.protocol import ProtocolSplit, SplitKind, resolve_split
+from landslide_app.model.protocol import ProtocolSplit, resolve_split
 from landslide_app.model.train import ChipSubset, TrainedModel, as_batch_getter, fit_embedding_model
 
 logger = logging.getLogger(__name__)

@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 
+from landslide_app.core.vocabulary import SPLITS, SplitKind
 from landslide_app.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
 
-SplitKind = Literal["random", "blocked"]
-SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
 DEFAULT_VAL_FRACTION: float = 0.2
 DEFAULT_BLOCK_SIZE: int = 4
 DEFAULT_BUFFER: int = 1
@@ -301,7 +300,7 @@ def make_split(
         if rows is None or cols is None:
             raise ConfigError("The blocked split needs the chips' grid rows and cols.")
         return blocked_split(ids, rows, cols, seed, **kwargs)  # type: ignore[arg-type]
-    raise ConfigError(f"Unknown split {kind!r}: use one of {', '.join(SPLIT_KINDS)}.")
+    raise ConfigError(f"Unknown split {kind!r}: use one of {', '.join(SPLITS)}.")
 
 
 def resolve_split(
