@@ -61,6 +61,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from landslide_app import config as C
+from landslide_app.core.sar import SAR_DB_FLOOR, to_db
 from landslide_app.core.vocabulary import N_CLASSES
 from landslide_app.errors import ConfigError, InputError
 
@@ -91,7 +92,7 @@ class ChangeRatioParams:
     quantile: float = 0.99
     hist_range_db: tuple[float, float] = (-10.0, 30.0)
     bin_width_db: float = 0.05
-    db_floor: float = -40.0
+    db_floor: float = SAR_DB_FLOOR
 
     def __post_init__(self) -> None:
         if int(self.revisits) not in range(1, C.N_POST_DATES + 1):
@@ -132,14 +133,12 @@ def _check_chips(chips: np.ndarray) -> np.ndarray:
 
 
 def _mean_db(chips: np.ndarray, indices: Sequence[int], floor: float) -> np.ndarray:
-    lin = chips[:, list(indices)].astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        db = 10.0 * np.log10(np.maximum(lin, 10.0 ** (floor / 10.0)))
-    db[~np.isfinite(lin)] = np.nan  # NaN survives the floor: keep it invalid
+    db = to_db(chips[:, list(indices)], floor, np.float64)
+    db[~np.isfinite(db)] = np.nan  # NaN survives the floor; +inf power is invalid too
     return db.mean(axis=1)
 
 
-def vh_change_db(chips: np.ndarray, revisits: int = 3, db_floor: float = -40.0) -> np.ndarray:
+def vh_change_db(chips: np.ndarray, revisits: int = 3, db_floor: float = SAR_DB_FLOOR) -> np.ndarray:
     """Per-pixel VH change (dB): pre-event mean minus mean of the first ``revisits`` post dates.
 
     Args:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from landslide_app.core.sar import to_db
+
 if TYPE_CHECKING:  # pragma: no cover
     from landslide_app.dashboard.state import ChipInspection
 
@@ -105,8 +107,7 @@ def confusion_png(matrix: np.ndarray, key: str, labels: dict[int, str] | None = 
 
 
 def _db(x: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 10 * np.log10(np.where(x > 0, x, np.nan))
+    return to_db(x, floor_db=None)  # display: no floor, non-positive power is NaN
 
 
 def _panel(fig, ax, img: np.ndarray | None, title: str, cmap: str, heads: np.ndarray | None = None,

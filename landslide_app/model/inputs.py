@@ -16,7 +16,7 @@ Transforms (:func:`prepare_inputs`):
 * DEM: elevation, slope and curvature are standardised with statistics fitted on training chips;
   aspect (degrees clockwise from north) becomes ``sin`` and ``cos`` (5 DEM network channels).
   Negative aspect (richdem's flag for flat cells) becomes ``(0, 0)``.
-* SAR: gamma0 linear power -> dB (``10 log10``, floored at :data:`SAR_DB_FLOOR`), then
+* SAR: gamma0 linear power -> dB (:func:`landslide_app.core.sar.to_db`, floored at :data:`SAR_DB_FLOOR`), then
   standardised with **one mean/std per polarisation shared by all dates**, so that the
   pre/post-event change survives normalisation.
 * NaN -> 0 in the network input; a separate validity mask (all *selected* input channels finite)
@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from landslide_app import config as C
+from landslide_app.core.sar import SAR_DB_FLOOR, to_db
 from landslide_app.core.vocabulary import INPUTS, InputKind
 from landslide_app.errors import ConfigError, InputError
 
@@ -52,8 +53,6 @@ ELEV_INDEX, SLOPE_INDEX, CURV_INDEX, ASPECT_INDEX = (C.CHANNELS.index(n) for n i
 DEM_STANDARDISED: tuple[int, ...] = (ELEV_INDEX, SLOPE_INDEX, CURV_INDEX)
 #: Number of DEM network channels (elevation, slope, curvature, sin aspect, cos aspect).
 N_DEM_FEATURES: int = 5
-#: Lowest SAR value in dB (gamma0 <= 1e-4, including 0 and negative noise, is clipped here).
-SAR_DB_FLOOR: float = -40.0
 #: Standardised values are clipped to +-this many standard deviations.
 CLIP_SIGMA: float = 10.0
 _SAR_FIRST = C.CHANNELS.index("vv_t0")
@@ -239,15 +238,6 @@ def check_chips(chips: np.ndarray, *, need_label: bool = False) -> np.ndarray:
     if need_label and n_ch != N_CHIP_CHANNELS:
         raise InputError("Chip batch has no label channel; training needs the 17-channel chips.")
     return arr.astype(np.float32, copy=False)
-
-
-def to_db(linear: np.ndarray) -> np.ndarray:
-    """gamma0 linear power -> dB, floored at :data:`SAR_DB_FLOOR`; NaN stays NaN."""
-    floor = np.float32(10.0 ** (SAR_DB_FLOOR / 10.0))
-    out = np.maximum(np.asarray(linear, dtype=np.float32), floor)  # NaN propagates
-    np.log10(out, out=out)
-    out *= np.float32(10.0)
-    return out
 
 
 class _Moments:
