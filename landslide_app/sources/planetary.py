@@ -1,36 +1,70 @@
-"""Microsoft Planetary Computer: Sentinel-1 RTC and DEM items for an area and an event.
+"""STAC APIs (Microsoft Planetary Computer, or any other): Sentinel-1 RTC and DEM items for an area
+and an event.
 
-Searches the STAC API with pystac-client, keeps one relative orbit / orbit state, groups slices
-per acquisition day, picks the last ``n_pre`` days before and the first ``n_post`` after the event,
-and signs the asset hrefs with ``planetary_computer.sign_inplace`` (re-signed on expiry by the
-loader). A 403 on signing, no items, or partial coverage become clear typed errors.
+Searches the API with pystac-client (``collections``, ``bbox``, ``datetime`` and, for a fixed
+orbit, a ``query`` on ``sat:relative_orbit`` / ``sat:orbit_state``), hands the Sentinel-1 items to
+:func:`~landslide_app.sources.selection.select_acquisitions` (orbit choice, slices per day, pre-
+and post-event passes) and, for Planetary Computer, signs the asset hrefs with
+``planetary_computer.sign``. The loader re-signs them when blob storage answers 403 (an expired
+SAS token): :func:`resign_items` strips the old token first (the SDK leaves an href that already
+carries one untouched) and drops the SDK's cached token (the server refused it). A refused
+signature, no items, or a DEM that leaves part of the area uncovered become clear typed errors.
+
+The Planetary Computer STAC URL can be pointed elsewhere (a mirror, or the loopback emulation of
+:mod:`landslide_app.testing.pc_emulator`) with ``LANDSLIDE_APP_PC_STAC_URL``; the SAS token
+endpoint with the SDK's own ``PC_SDK_SAS_URL``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from landslide_app.config import EVENT_DATE, N_POST_DATES, N_PRE_DATES, ORBIT_STATE, RELATIVE_ORBIT
-from landslide_app.errors import NoItemsFoundError, PartialCoverageError, SigningError, SourceError
+from landslide_app.errors import ConfigError, NoItemsFoundError, PartialCoverageError, SigningError, SourceError
 from landslide_app.sources.retry import RetryPolicy, call_with_retry
-from landslide_app.sources.stac import SAR_COLLECTION, SceneSource, normalise_item, select_acquisitions
+from landslide_app.sources.selection import AcquisitionRequest, coverage_fraction, select_acquisitions
+from landslide_app.sources.stac import SAR_COLLECTION, SceneSource, normalise_item
 
 log = logging.getLogger(__name__)
 
 PC_STAC_URL = "https://planetarycomputer.microsoft.com/api/stac/v1"
+PC_URL_ENV = "LANDSLIDE_APP_PC_STAC_URL"
+BLOB_DOMAIN = ".blob.core.windows.net"
 #: DEM collections and their elevation asset.
 DEM_ASSETS = {"nasadem": "elevation", "cop-dem-glo-30": "data", "3dep-seamless": "data"}
+Signing = Literal["planetary-computer", "none"]
+
+__all__ = ["coverage_fraction", "search_planetary_computer", "search_stac_api", "sign_items", "resign_items"]
 
 
-def sign_items(items: list[dict], signer: Callable[[dict], dict] | None = None) -> None:
-    """Sign item dicts in place; a refused signature becomes :class:`SigningError`."""
+def pc_stac_url() -> str:
+    """The Planetary Computer STAC API URL (``LANDSLIDE_APP_PC_STAC_URL`` overrides it)."""
+    return os.environ.get(PC_URL_ENV) or PC_STAC_URL
+
+
+def strip_sas(href: str) -> str:
+    """``href`` without its query string when it points to Azure blob storage (a SAS token)."""
+    u = urlsplit(href)
+    if u.netloc.endswith(BLOB_DOMAIN) and u.query:
+        return urlunsplit((u.scheme, u.netloc, u.path, "", u.fragment))
+    return href
+
+
+def sign_items(items: list[dict], signer: Callable[[dict], Any] | None = None) -> None:
+    """Sign item dicts in place (blob hrefs get a fresh SAS token; an old one is dropped first);
+    a refused signature becomes :class:`SigningError`."""
     import planetary_computer
     import requests
 
     signer = signer or planetary_computer.sign
     for i, item in enumerate(items):
+        for asset in item.get("assets", {}).values():
+            if "href" in asset:
+                asset["href"] = strip_sas(str(asset["href"]))
         try:
             signed = signer(item)
         except requests.HTTPError as exc:
@@ -40,18 +74,26 @@ def sign_items(items: list[dict], signer: Callable[[dict], dict] | None = None) 
                     f"Planetary Computer refused to sign the assets (HTTP {status}). Set a subscription "
                     "key: `export PC_SDK_SUBSCRIPTION_KEY=...` (or `planetarycomputer configure`), then rerun."
                 ) from exc
-            raise
-        items[i] = normalise_item(signed if isinstance(signed, dict) else signed.to_dict())
+            raise SigningError(
+                f"cannot get a Planetary Computer SAS token ({exc}); check the network and rerun the "
+                "same command (finished chips are kept)"
+            ) from exc
+        except requests.RequestException as exc:
+            raise SigningError(
+                f"cannot reach the Planetary Computer token service ({exc}); check the network and rerun "
+                "the same command (finished chips are kept)"
+            ) from exc
+        signed = signed if isinstance(signed, dict) else signed.to_dict()
+        item["assets"] = signed["assets"]  # in place: the caller's dict (shared by its views) changes
+        items[i] = normalise_item(item)
 
 
-def coverage_fraction(items: list[dict], bbox: tuple[float, float, float, float]) -> float:
-    """Fraction of the lon/lat ``bbox`` covered by the union of the items' footprints."""
-    from shapely.geometry import box, shape
-    from shapely.ops import unary_union
+def resign_items(items: list[dict]) -> None:
+    """Re-sign after blob storage refused a token (403): drop the SDK's cached tokens, sign anew."""
+    from planetary_computer import sas
 
-    area = box(*bbox)
-    union = unary_union([shape(i["geometry"]) for i in items])
-    return float(union.intersection(area).area / area.area) if area.area else 0.0
+    sas.TOKEN_CACHE.clear()
+    sign_items(items)
 
 
 def check_coverage(days: list, dem_items: list[dict], bbox, min_fraction: float = 0.99) -> None:
@@ -67,52 +109,93 @@ def check_coverage(days: list, dem_items: list[dict], bbox, min_fraction: float 
         )
 
 
-def search_planetary_computer(
-    bbox: tuple[float, float, float, float],
-    event_date: datetime = EVENT_DATE,
-    n_pre: int = N_PRE_DATES,
-    n_post: int = N_POST_DATES,
-    relative_orbit: int | None = RELATIVE_ORBIT,
-    orbit_state: str | None = ORBIT_STATE,
+def search_stac_api(
+    url: str,
+    bbox: Sequence[float],
+    request: AcquisitionRequest | None = None,
+    sign: Signing = "none",
     dem_collection: str = "nasadem",
     window_days: int = 60,
-    url: str = PC_STAC_URL,
     retry: RetryPolicy | None = None,
+    description: str | None = None,
 ) -> SceneSource:
-    """Find the Sentinel-1 RTC days and DEM tiles for ``bbox`` (lon/lat) around ``event_date``.
+    """Find the Sentinel-1 RTC passes and DEM tiles for ``bbox`` (lon/lat) on the STAC API at ``url``.
 
-    Defaults reproduce paper Table 1 (Puerto Rico, relative orbit 135, ascending).
+    Args:
+        url: STAC API root (its landing page must advertise item search).
+        bbox: area, lon/lat W S E N.
+        request: event date, orbit, orbit state, pre/post counts (default: paper Table 1).
+        sign: ``"planetary-computer"``: sign the asset hrefs with ``planetary_computer.sign``
+            (and re-sign on expiry); ``"none"``: use them as they are.
+        dem_collection: DEM collection (:data:`DEM_ASSETS`).
+        window_days: days searched before and after the event.
+        retry: retries of the API requests (429, 5xx, resets).
     """
     import pystac_client
 
     if dem_collection not in DEM_ASSETS:
-        raise SourceError(f"unknown DEM collection {dem_collection!r}; use one of {sorted(DEM_ASSETS)}")
+        raise ConfigError(f"unknown DEM collection {dem_collection!r}; use one of {sorted(DEM_ASSETS)}")
+    if sign not in ("planetary-computer", "none"):
+        raise ConfigError(f"--sign {sign!r}: use planetary-computer or none")
+    req = request or AcquisitionRequest()
     retry = retry or RetryPolicy()
-    if event_date.tzinfo is None:
-        event_date = event_date.replace(tzinfo=timezone.utc)
-    client = call_with_retry(lambda: pystac_client.Client.open(url), retry, f"STAC API {url}")
+    bbox = tuple(float(v) for v in bbox)
+    client = call_with_retry(lambda: pystac_client.Client.open(url), retry, f"the STAC API {url}")
+    if not client.conforms_to(pystac_client.ConformanceClasses.ITEM_SEARCH):
+        raise SourceError(f"{url} is not a STAC API with item search; for a static catalog pass its catalog.json")
 
-    def search(collection: str, **kw) -> list[dict]:
+    def search(collection: str, **kw: Any) -> list[dict]:
         return call_with_retry(
-            lambda: [normalise_item(i) for i in client.search(collections=[collection], bbox=bbox, **kw).items_as_dicts()],
-            retry, f"{collection} search",
+            lambda: [normalise_item(i) for i in
+                     client.search(collections=[collection], bbox=bbox, **kw).items_as_dicts()],
+            retry, f"the {collection} search on {url}",
         )
 
-    days = []
-    if n_pre or n_post:
-        span = f"{(event_date - timedelta(days=window_days)).date()}/{(event_date + timedelta(days=window_days)).date()}"
-        sar = search(SAR_COLLECTION, datetime=span)
+    acqs = []
+    if req.wants_sar:
+        event = datetime(req.event_date.year, req.event_date.month, req.event_date.day)
+        span = f"{(event - timedelta(days=window_days)).date()}/{(event + timedelta(days=window_days)).date()}"
+        query: dict[str, Any] = {}
+        if req.orbit != "auto":
+            query["sat:relative_orbit"] = {"eq": req.orbit}
+        if req.orbit_state != "auto":
+            query["sat:orbit_state"] = {"eq": req.orbit_state}
+        sar = search(SAR_COLLECTION, datetime=span, **({"query": query} if query else {}))
         if not sar:
-            raise NoItemsFoundError(f"no {SAR_COLLECTION} items over {bbox} in {span}; check the area and dates")
-        days = select_acquisitions(sar, event_date, n_pre, n_post, relative_orbit, orbit_state)
+            raise NoItemsFoundError(
+                f"no {SAR_COLLECTION} items of {req.describe()} over {bbox} in {span}; check the area, "
+                "the event date and --orbit / --orbit-state (or use --orbit auto --orbit-state auto)"
+            )
+        acqs = select_acquisitions(sar, req, bbox)
     dem_kw = {"query": {"gsd": {"eq": 10}}} if dem_collection == "3dep-seamless" else {}
     dem = search(dem_collection, **dem_kw)
     if not dem:
         raise NoItemsFoundError(f"no {dem_collection} DEM items over {bbox}; try another --dem-collection")
-    check_coverage(days, dem, bbox)
-    for _, items in days:
-        sign_items(items)
-    sign_items(dem)
-    log.info("Planetary Computer: %d SAR days %s, %d DEM tiles", len(days), [str(d) for d, _ in days], len(dem))
-    return SceneSource(f"Planetary Computer {url}", days, n_pre if days else 0, dem, DEM_ASSETS[dem_collection],
-                       resign=sign_items)
+    check_coverage([], dem, bbox)
+    resign = None
+    if sign == "planetary-computer":
+        for a in acqs:
+            sign_items(list(a.items))
+        sign_items(dem)
+        resign = resign_items
+    log.info("%s: %d Sentinel-1 acquisitions %s, %d DEM tiles", url, len(acqs),
+             [f"{a.datetime:%Y-%m-%d %H:%M} {a.platform} {a.role}" for a in acqs], len(dem))
+    return SceneSource.from_acquisitions(description or f"STAC API {url}", acqs, req.event_date if acqs else None,
+                                         dem, DEM_ASSETS[dem_collection], resign=resign)
+
+
+def search_planetary_computer(
+    bbox: Sequence[float],
+    request: AcquisitionRequest | None = None,
+    dem_collection: str = "nasadem",
+    window_days: int = 60,
+    url: str | None = None,
+    retry: RetryPolicy | None = None,
+) -> SceneSource:
+    """:func:`search_stac_api` on Planetary Computer, signing the hrefs.
+
+    The default request reproduces paper Table 1 (Puerto Rico, relative orbit 135, ascending).
+    """
+    url = url or pc_stac_url()
+    return search_stac_api(url, bbox, request, "planetary-computer", dem_collection, window_days, retry,
+                           description=f"Planetary Computer {url}")

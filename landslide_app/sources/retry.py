@@ -45,6 +45,10 @@ def is_transient(exc: BaseException) -> bool:
     for e in _chain(exc):
         if isinstance(e, (TimeoutError, ConnectionError)) or _TRANSIENT.search(str(e)):
             return True
+        # pystac-client's APIError carries the status apart from its message (the response body)
+        status = getattr(e, "status_code", None) or getattr(getattr(e, "response", None), "status_code", None)
+        if isinstance(status, int) and (status == 429 or 500 <= status < 600):
+            return True
     return False
 
 

@@ -1,8 +1,9 @@
 """STAC sources: a local catalog (the demo scene, or your own) and acquisition selection.
 
-A :class:`SceneSource` is what the chip builder needs from any source: Sentinel-1 items grouped
-by acquisition day (3 pre-event and up to 3 post-event days) and DEM items, as plain STAC item
-dicts that :func:`stackstac.stack` reads. The Planetary Computer search
+A :class:`SceneSource` is what the chip builder needs from any source: the selected Sentinel-1
+acquisitions (:class:`~landslide_app.sources.selection.Acquisition`: up to 3 pre-event and up to
+3 post-event passes, each the slices of one day) and DEM items, as plain STAC item dicts that
+:func:`stackstac.stack` reads. The Planetary Computer search
 (:mod:`landslide_app.sources.planetary`) returns the same object, so real data and the demo go
 through one code path.
 """
@@ -12,16 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-from landslide_app.config import (
-    EVENT_DATE, N_POST_DATES, N_PRE_DATES, ORBIT_STATE, RELATIVE_ORBIT,
-)
 from landslide_app.errors import ConfigError, InputError, NoItemsFoundError, RasterError, SourceError
 from landslide_app.sources.retry import RetryPolicy, call_with_retry
+from landslide_app.sources.selection import Acquisition, AcquisitionRequest, select_acquisitions
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +40,9 @@ class SceneSource:
         dem_items: DEM item dicts (mosaicked where several).
         dem_asset: the DEM asset key in those items.
         resign: re-signs the item hrefs in place (Planetary Computer SAS tokens expire).
+        acquisitions: the selected passes (datetime, platform, orbit, orbit state, role), one
+            per entry of ``sar_days`` (empty for DEM-only sources).
+        event_date: the event the acquisitions were chosen around (None for DEM-only).
     """
 
     description: str
@@ -49,6 +51,27 @@ class SceneSource:
     dem_items: list[dict]
     dem_asset: str
     resign: Callable[[list[dict]], None] | None = field(default=None, repr=False)
+    acquisitions: list[Acquisition] = field(default_factory=list)
+    event_date: date | None = None
+
+    @classmethod
+    def from_acquisitions(cls, description: str, acquisitions: list[Acquisition], event_date: date | None,
+                          dem_items: list[dict], dem_asset: str,
+                          resign: Callable[[list[dict]], None] | None = None) -> "SceneSource":
+        """A source whose ``sar_days`` are the slices of ``acquisitions`` (shared item dicts:
+        re-signing them in place re-signs both views)."""
+        days = [(a.day, list(a.items)) for a in acquisitions]
+        # one list object per day, shared with the acquisitions' view through the item dicts
+        n_pre = sum(a.role == "pre" for a in acquisitions)
+        return cls(description, days, n_pre, dem_items, dem_asset, resign, list(acquisitions), event_date)
+
+    @property
+    def relative_orbit(self) -> int | None:
+        return self.acquisitions[0].relative_orbit if self.acquisitions else None
+
+    @property
+    def orbit_state(self) -> str | None:
+        return self.acquisitions[0].orbit_state if self.acquisitions else None
 
     @property
     def has_sar(self) -> bool:
@@ -59,7 +82,7 @@ class SceneSource:
         return [d for d, _ in self.sar_days]
 
     def without_sar(self) -> "SceneSource":
-        return replace(self, sar_days=[], n_pre=0)
+        return replace(self, sar_days=[], n_pre=0, acquisitions=[], event_date=None)
 
     def with_dem_file(self, path: str | Path) -> "SceneSource":
         item = item_from_geotiff(path, asset=LOCAL_DEM_ASSET)
@@ -125,66 +148,18 @@ def normalise_item(item: dict) -> dict:
     return item
 
 
-def _item_datetime(item: dict) -> datetime:
-    props = item["properties"]
-    raw = props.get("datetime") or props.get("start_datetime")
-    dt = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-def select_acquisitions(
-    items: Sequence[dict],
-    event_date: datetime = EVENT_DATE,
-    n_pre: int = N_PRE_DATES,
-    n_post: int = N_POST_DATES,
-    relative_orbit: int | None = RELATIVE_ORBIT,
-    orbit_state: str | None = ORBIT_STATE,
-) -> list[tuple[date, list[dict]]]:
-    """Group SAR items per acquisition day and pick the last ``n_pre`` before and first ``n_post`` after.
-
-    Items of another relative orbit or orbit state are ignored (comparable geometry).
-
-    Raises:
-        NoItemsFoundError: fewer acquisition days than asked, with the days found.
-    """
-    if event_date.tzinfo is None:
-        event_date = event_date.replace(tzinfo=timezone.utc)
-    kept = []
-    for it in items:
-        props = it.get("properties", {})
-        if relative_orbit is not None and props.get("sat:relative_orbit") not in (None, relative_orbit):
-            continue
-        if orbit_state is not None and props.get("sat:orbit_state") not in (None, orbit_state):
-            continue
-        kept.append(it)
-    by_day: dict[date, list[dict]] = {}
-    for it in kept:
-        by_day.setdefault(_item_datetime(it).date(), []).append(it)
-    days = sorted(by_day)
-    pre = [d for d in days if d < event_date.date()][-n_pre:] if n_pre else []
-    post = [d for d in days if d > event_date.date()][:n_post] if n_post else []
-    if len(pre) < n_pre or len(post) < n_post:
-        raise NoItemsFoundError(
-            f"found {len(pre)} pre-event and {len(post)} post-event Sentinel-1 acquisition days "
-            f"(relative orbit {relative_orbit}, {orbit_state}) around {event_date.date()}, "
-            f"need {n_pre} and {n_post}; days found: {[str(d) for d in days] or 'none'}. "
-            "Widen the search window, check the orbit / event date, or use fewer revisits."
-        )
-    return [(d, by_day[d]) for d in pre + post]
-
-
 def open_local_catalog(
     path: str | Path,
-    event_date: datetime = EVENT_DATE,
-    relative_orbit: int | None = RELATIVE_ORBIT,
-    orbit_state: str | None = ORBIT_STATE,
+    request: AcquisitionRequest | None = None,
     retry: RetryPolicy | None = None,
+    bbox: Sequence[float] | None = None,
 ) -> SceneSource:
     """Open a STAC catalog (a local path or an http(s) URL to ``catalog.json``; remote reads are
-    retried with ``retry``).
+    retried with ``retry``) and select the acquisitions of ``request`` (default: paper Table 1).
 
     Expects a ``sentinel-1-rtc`` collection (assets ``vv``, ``vh``) and a ``dem`` collection
-    (asset ``elevation``), as written by ``landslide-app scene``.
+    (asset ``elevation``), as written by ``landslide-app scene``. With ``bbox`` (lon/lat), only
+    items that intersect it are used.
     """
     import pystac
 
@@ -223,9 +198,23 @@ def open_local_catalog(
             f"the catalog {href} has no DEM item (a collection '{LOCAL_DEM_COLLECTION}' with asset "
             f"'{LOCAL_DEM_ASSET}'); add one or pass --dem FILE"
         )
-    sar_days = select_acquisitions(sar, event_date, relative_orbit=relative_orbit, orbit_state=orbit_state) if sar else []
-    log.info("catalog %s: %d SAR days, %d DEM items", href, len(sar_days), len(dem))
-    return SceneSource(f"catalog {href}", sar_days, N_PRE_DATES if sar_days else 0, dem, LOCAL_DEM_ASSET)
+    req = request or AcquisitionRequest()
+    if bbox is not None:
+        sar, dem = _intersecting(sar, bbox), _intersecting(dem, bbox)
+        if not dem:
+            raise NoItemsFoundError(f"no DEM item of the catalog {href} intersects the area {tuple(bbox)}; check --bbox")
+    # a catalog made for an area need not cover a larger --bbox: its days are not dropped for that
+    acqs = select_acquisitions(sar, req) if sar and req.wants_sar else []
+    log.info("catalog %s: %d SAR acquisitions %s, %d DEM items", href, len(acqs),
+             [f"{a.day} {a.role}" for a in acqs], len(dem))
+    return SceneSource.from_acquisitions(f"catalog {href}", acqs, req.event_date if acqs else None, dem,
+                                         LOCAL_DEM_ASSET)
+
+
+def _intersecting(items: list[dict], bbox: Sequence[float]) -> list[dict]:
+    w, s, e, n = bbox
+    return [i for i in items if i.get("bbox") and i["bbox"][0] < e and w < i["bbox"][2] and i["bbox"][1] < n
+            and s < i["bbox"][3]]
 
 
 def _retrying_stac_io(retry: RetryPolicy):
