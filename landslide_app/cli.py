@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from landslide_app import __version__
+from landslide_app.core.vocabulary import DEFAULT_DEM_COLLECTION, DEM_COLLECTIONS, INPUTS, PRECISIONS, REVISITS, SPLITS
 from landslide_app.errors import ConfigError, LandslideAppError, OutputError
 
 log = logging.getLogger("landslide_app")
@@ -233,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="density class thresholds in heads/km² (default 0 25)")
     s.add_argument("--min-land", type=float, default=0.5, help="keep chips with at least this land/data fraction")
     s.add_argument("--epsg", type=int, help="CRS of the chip grid (default: the SAR's, or the DEM's UTM zone)")
-    s.add_argument("--dem-collection", default="nasadem", choices=["nasadem", "cop-dem-glo-30", "3dep-seamless"],
+    s.add_argument("--dem-collection", default=DEFAULT_DEM_COLLECTION, choices=DEM_COLLECTIONS,
                    help="Planetary Computer DEM collection")
     s.add_argument("--overwrite", action="store_true",
                    help="rebuild a store made from other inputs (only a chip store is ever deleted)")
@@ -248,12 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ablate", help="run the paper's Table 2 ablation (cached, resumable) and the baselines")
     s.add_argument("--chips", required=True, type=Path, help="chip store")
     s.add_argument("--out", required=True, type=Path, help="output directory (results.json, table.md, plots)")
-    s.add_argument("--inputs", nargs="+", default=["dem", "sar", "fused"], choices=["dem", "sar", "fused"])
-    s.add_argument("--revisits", nargs="+", type=int, default=[1, 2, 3], choices=[1, 2, 3])
-    s.add_argument("--split", nargs="+", default=["random"], choices=["random", "blocked"])
+    s.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
+    s.add_argument("--revisits", nargs="+", type=int, default=list(REVISITS), choices=REVISITS)
+    s.add_argument("--split", nargs="+", default=["random"], choices=SPLITS)
     s.add_argument("--epochs", type=_positive_int, default=5, help="training epochs per fold (default 5)")
     s.add_argument("--seed", type=_non_negative_int, default=0)
-    s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+    s.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)")
     s.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     s.add_argument("--no-baselines", action="store_true", help="skip the baselines")
@@ -261,11 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train one configuration on a chip store")
     s.add_argument("--chips", required=True, type=Path, help="chip store")
-    s.add_argument("--inputs", required=True, choices=["dem", "sar", "fused"])
-    s.add_argument("--revisits", type=int, default=3, choices=[1, 2, 3])
+    s.add_argument("--inputs", required=True, choices=INPUTS)
+    s.add_argument("--revisits", type=int, default=3, choices=REVISITS)
     s.add_argument("--epochs", type=_positive_int, default=5)
     s.add_argument("--seed", type=_non_negative_int, default=0)
-    s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+    s.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)")
     s.add_argument("--device", default=None)
     s.add_argument("--out", required=True, type=Path, help="run directory")

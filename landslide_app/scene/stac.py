@@ -23,11 +23,10 @@ from typing import Any
 import pystac
 
 from landslide_app import config
+from landslide_app.core.vocabulary import LOCAL_DEM_COLLECTION, SAR_COLLECTION
 from landslide_app.scene.cog import SAR_NODATA
 from landslide_app.scene.grid import SceneGrid
 
-SAR_COLLECTION: str = "sentinel-1-rtc"
-DEM_COLLECTION: str = "dem"
 DEM_ITEM_ID: str = "dem-elevation"
 #: Nominal acquisition date of the simulated DEM (like SRTM/NASADEM).
 DEM_DATETIME: datetime = datetime(2000, 2, 11, tzinfo=timezone.utc)
@@ -129,7 +128,7 @@ def build_catalog(root: Path, grid: SceneGrid, dem_href: str, description: str) 
         s1.add_item(item)
         item.set_self_href(str(root / "stac" / SAR_COLLECTION / "items" / f"{acq.item_id}.json"))
     dem = pystac.Collection(
-        id=DEM_COLLECTION,
+        id=LOCAL_DEM_COLLECTION,
         description="Simulated digital elevation model (metres above sea level; sea is 0).",
         extent=pystac.Extent(pystac.SpatialExtent([bbox]), pystac.TemporalExtent([[DEM_DATETIME, DEM_DATETIME]])),
         license="CC-BY-4.0",
@@ -145,12 +144,12 @@ def build_catalog(root: Path, grid: SceneGrid, dem_href: str, description: str) 
     )
     dem_item.add_asset("elevation", _asset(str(root / dem_href), "Elevation (m)", None))
     dem.add_item(dem_item)
-    dem_item.set_self_href(str(root / "stac" / DEM_COLLECTION / "items" / f"{DEM_ITEM_ID}.json"))
+    dem_item.set_self_href(str(root / "stac" / LOCAL_DEM_COLLECTION / "items" / f"{DEM_ITEM_ID}.json"))
     catalog.add_child(s1)
     catalog.add_child(dem)
     catalog.set_self_href(str(root / "catalog.json"))
     s1.set_self_href(str(root / "stac" / SAR_COLLECTION / "collection.json"))
-    dem.set_self_href(str(root / "stac" / DEM_COLLECTION / "collection.json"))
+    dem.set_self_href(str(root / "stac" / LOCAL_DEM_COLLECTION / "collection.json"))
     catalog.make_all_asset_hrefs_relative()
     return catalog
 

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from landslide_app.core.vocabulary import DEM_ASSETS
 from landslide_app.errors import ConfigError, NoItemsFoundError, PartialCoverageError, SigningError, SourceError
 from landslide_app.sources.retry import RetryPolicy, call_with_retry
 from landslide_app.sources.selection import AcquisitionRequest, coverage_fraction, select_acquisitions
@@ -34,8 +35,6 @@ log = logging.getLogger(__name__)
 PC_STAC_URL = "https://planetarycomputer.microsoft.com/api/stac/v1"
 PC_URL_ENV = "LANDSLIDE_APP_PC_STAC_URL"
 BLOB_DOMAIN = ".blob.core.windows.net"
-#: DEM collections and their elevation asset.
-DEM_ASSETS = {"nasadem": "elevation", "cop-dem-glo-30": "data", "3dep-seamless": "data"}
 Signing = Literal["planetary-computer", "none"]
 
 __all__ = ["coverage_fraction", "search_planetary_computer", "search_stac_api", "sign_items", "resign_items"]

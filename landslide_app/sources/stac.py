@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from landslide_app.core.vocabulary import LOCAL_DEM_COLLECTION, SAR_COLLECTION
 from landslide_app.errors import ConfigError, InputError, NoItemsFoundError, RasterError, SourceError
 from landslide_app.sources.retry import RetryPolicy, call_with_retry
 from landslide_app.sources.selection import Acquisition, AcquisitionRequest, select_acquisitions
 
 log = logging.getLogger(__name__)
 
-SAR_COLLECTION = "sentinel-1-rtc"
-LOCAL_DEM_COLLECTION = "dem"
 LOCAL_DEM_ASSET = "elevation"
 
 
