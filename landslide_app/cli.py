@@ -48,24 +48,69 @@ def cmd_terrain(a: argparse.Namespace) -> int:
 
 
 def _source_from_args(a: argparse.Namespace):
-    from landslide_app.sources.stac import dem_only_source, open_local_catalog
+    """The scene source of ``--source`` with the acquisition options (:func:`_add_source_options`)."""
+    from landslide_app.sources.resolve import open_source
+    from landslide_app.sources.selection import AcquisitionRequest
+    from landslide_app.sources.stac import dem_only_source
 
     if a.source is None:
         if not (a.dem_only and a.dem):
-            raise ConfigError("give --source CATALOG|planetary-computer, or --dem-only --dem DEM.tif")
+            raise ConfigError("give --source CATALOG|STAC-API-URL|planetary-computer, or --dem-only --dem DEM.tif")
         return dem_only_source(a.dem)
-    if a.source == "planetary-computer":
-        from landslide_app.sources.planetary import search_planetary_computer
-
-        if a.bbox is None:
-            raise ConfigError("--source planetary-computer needs --bbox W S E N (lon/lat degrees)")
-        src = search_planetary_computer(tuple(a.bbox), n_post=0 if a.dem_only else 3,
-                                        n_pre=0 if a.dem_only else 3, dem_collection=a.dem_collection)
-    else:
-        src = open_local_catalog(a.source)
-    if a.dem:
+    dem_only = getattr(a, "dem_only", False)
+    request = AcquisitionRequest(a.event_date, a.orbit, a.orbit_state, 0 if dem_only else a.pre,
+                                 0 if dem_only else a.post)
+    src = open_source(a.source, tuple(a.bbox) if a.bbox is not None else None, request, sign=a.sign,
+                      dem_collection=getattr(a, "dem_collection", DEFAULT_DEM_COLLECTION))
+    if getattr(a, "dem", None):
         src = src.with_dem_file(a.dem)
-    return src.without_sar() if a.dem_only else src
+    return src.without_sar() if dem_only else src
+
+
+def _add_source_options(s: argparse.ArgumentParser) -> None:
+    """Event and acquisition choice, for every command that reads a source (issue 11)."""
+    from landslide_app.sources.selection import parse_event_date, parse_orbit
+
+    def state(text: str) -> str:
+        if text not in ("ascending", "descending", "auto"):
+            raise argparse.ArgumentTypeError(f"{text!r}: use ascending, descending or auto")
+        return text
+
+    def count(lo: int) -> Callable[[str], int]:
+        def parse(text: str) -> int:
+            try:
+                v = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+            if not lo <= v <= 3:
+                raise argparse.ArgumentTypeError(f"{v}: give {lo} to 3")
+            return v
+        return parse
+
+    def event(text: str):
+        try:
+            return parse_event_date(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    def orbit(text: str):
+        try:
+            return parse_orbit(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    s.add_argument("--event-date", type=event, default=parse_event_date("2017-09-20"), metavar="YYYY-MM-DD",
+                   help="event day: acquisitions before it are pre-event, after it post-event (default 2017-09-20)")
+    s.add_argument("--orbit", type=orbit, default=135, metavar="N|auto",
+                   help="Sentinel-1 relative orbit, or auto: the orbit covering the area with the earliest "
+                        "post-event pass (default 135, paper Table 1)")
+    s.add_argument("--orbit-state", type=state, default="auto", metavar="ascending|descending|auto",
+                   help="orbit direction (default auto: any; a relative orbit number fixes it, 135 is ascending)")
+    s.add_argument("--pre", type=count(1), default=3, metavar="K", help="pre-event acquisitions, 1-3 (default 3)")
+    s.add_argument("--post", type=count(1), default=None, metavar="K",
+                   help="post-event acquisitions, 1-3 (default: as many as exist, up to 3)")
+    s.add_argument("--sign", choices=["planetary-computer", "none"], default=None,
+                   help="sign asset hrefs of a STAC API (default: planetary-computer for Planetary Computer, else none)")
 
 
 def cmd_chips(a: argparse.Namespace) -> int:
@@ -221,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_terrain)
 
     s = sub.add_parser("chips", help="cut 17-channel chips with labels into a chip store")
-    s.add_argument("--source", help="path/URL of a STAC catalog.json, or 'planetary-computer'")
+    s.add_argument("--source", help="path/URL of a STAC catalog.json, the URL of a STAC API, or 'planetary-computer'")
     s.add_argument("--inventory", required=True, type=Path, help="landslide heads (gpkg, shp, geojson, csv lon/lat)")
     s.add_argument("--lon-col", help="longitude column of a CSV inventory (default: lon, longitude, x, ...)")
     s.add_argument("--lat-col", help="latitude column of a CSV inventory (default: lat, latitude, y, ...)")
@@ -236,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epsg", type=int, help="CRS of the chip grid (default: the SAR's, or the DEM's UTM zone)")
     s.add_argument("--dem-collection", default=DEFAULT_DEM_COLLECTION, choices=DEM_COLLECTIONS,
                    help="Planetary Computer DEM collection")
+    _add_source_options(s)
     s.add_argument("--overwrite", action="store_true",
                    help="rebuild a store made from other inputs (only a chip store is ever deleted)")
     s.add_argument("--scheduler", metavar="ADDRESS", default=None,
