@@ -50,3 +50,13 @@ def test_chip_grid_geometry():
     assert g.chip_bounds(4) == (1100.0, 4800.0, 1200.0, 4900.0)  # row 1, col 1
     assert tuple(g.transform)[:6] == (10.0, 0.0, 1000.0, 0.0, -10.0, 5000.0)
     assert ChipGrid.from_dict(g.to_dict()) == g
+
+
+def test_scene_and_chip_grids_share_the_geometry():
+    from landslide_app.scene.grid import SceneGrid
+
+    chips = ChipGrid(epsg=32619, x0=680000.0, y0=2050000.0, n_rows=2, n_cols=3, chip_size=10, resolution=10.0)
+    scene = SceneGrid(width=30, height=20, x0=680000.0, y0=2050000.0, pixel_m=10.0, epsg=32619)
+    assert scene.crs == chips.crs == "EPSG:32619"
+    assert scene.transform == chips.transform
+    assert scene.bounds == chips.bounds == (680000.0, 2049800.0, 680300.0, 2050000.0)

@@ -1,7 +1,9 @@
-"""The chip grid: a north-up raster grid in a projected CRS, cut into square chips.
+"""North-up raster grids in a projected CRS: the pieces every grid shares, and the chip grid.
 
-Chip ``(row, col)`` covers pixels ``[row*S, (row+1)*S) x [col*S, (col+1)*S)`` of the grid;
-its integer id is ``row * n_cols + col``.
+* :func:`check_grid_epsg`, :func:`crs_name`, :func:`north_up_transform`, :func:`grid_bounds`: the CRS
+  and transform logic shared by :class:`ChipGrid` and :class:`landslide_app.scene.grid.SceneGrid`.
+* :class:`ChipGrid`: a grid cut into square chips. Chip ``(row, col)`` covers pixels
+  ``[row*S, (row+1)*S) x [col*S, (col+1)*S)`` of the grid; its integer id is ``row * n_cols + col``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,21 @@ def check_grid_epsg(epsg: int) -> int:
             "of 10 m pixels, so give e.g. the UTM zone of the area (--epsg 326ZZ north, 327ZZ south)"
         )
     return int(epsg)
+
+
+def crs_name(epsg: int) -> str:
+    """``"EPSG:<code>"``, the CRS string rasterio, pyproj and GeoPandas accept."""
+    return f"EPSG:{int(epsg)}"
+
+
+def north_up_transform(x0: float, y0: float, pixel_m: float) -> Affine:
+    """Affine pixel-to-CRS transform of a north-up grid whose top-left corner is ``(x0, y0)``."""
+    return Affine(pixel_m, 0.0, x0, 0.0, -pixel_m, y0)
+
+
+def grid_bounds(x0: float, y0: float, width: int, height: int, pixel_m: float) -> tuple[float, float, float, float]:
+    """``(left, bottom, right, top)`` of a north-up grid of ``width x height`` pixels."""
+    return (x0, y0 - height * pixel_m, x0 + width * pixel_m, y0)
 
 
 @dataclass(frozen=True)
@@ -85,17 +102,16 @@ class ChipGrid:
 
     @property
     def crs(self) -> str:
-        return f"EPSG:{self.epsg}"
+        return crs_name(self.epsg)
 
     @property
     def transform(self) -> Affine:
-        return Affine(self.resolution, 0.0, self.x0, 0.0, -self.resolution, self.y0)
+        return north_up_transform(self.x0, self.y0, self.resolution)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in the grid CRS."""
-        return (self.x0, self.y0 - self.height * self.resolution,
-                self.x0 + self.width * self.resolution, self.y0)
+        return grid_bounds(self.x0, self.y0, self.width, self.height, self.resolution)
 
     def chip_rc(self, chip_id: int) -> tuple[int, int]:
         return divmod(int(chip_id), self.n_cols)
@@ -112,17 +128,19 @@ class ChipGrid:
 
     def chip_transform(self, chip_id: int) -> Affine:
         left, _, _, top = self.chip_bounds(chip_id)
-        return Affine(self.resolution, 0.0, left, 0.0, -self.resolution, top)
+        return north_up_transform(left, top, self.resolution)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ChipGrid":
+    def from_dict(cls, d: dict) -> ChipGrid:
         try:
             return cls(**{k: d[k] for k in ("epsg", "x0", "y0", "n_rows", "n_cols", "chip_size", "resolution")})
         except (KeyError, TypeError) as exc:
-            raise ConfigError(f"the chip grid description {d!r} is incomplete or malformed (missing or bad {exc})") from None
+            raise ConfigError(
+                f"the chip grid description {d!r} is incomplete or malformed (missing or bad {exc})"
+            ) from None
 
     # ---- construction -----------------------------------------------------------------
     @classmethod
@@ -132,7 +150,7 @@ class ChipGrid:
         epsg: int,
         chip_size: int = CHIP_SIZE,
         resolution: float = PIXEL_SIZE_M,
-    ) -> "ChipGrid":
+    ) -> ChipGrid:
         """Whole chips inside ``bounds`` (left, bottom, right, top, in ``epsg``), snapped to the pixel grid."""
         check_grid_epsg(epsg)
         left, bottom, right, top = bounds
@@ -150,7 +168,7 @@ class ChipGrid:
     def from_lonlat_bbox(
         cls, bbox: tuple[float, float, float, float], epsg: int, chip_size: int = CHIP_SIZE,
         resolution: float = PIXEL_SIZE_M,
-    ) -> "ChipGrid":
+    ) -> ChipGrid:
         """Grid over a lon/lat box ``(W, S, E, N)`` in the projected CRS ``epsg``."""
         west, south, east, north = bbox
         if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):

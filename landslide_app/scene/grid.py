@@ -1,4 +1,7 @@
-"""The scene grid: EPSG:32619, 10 m pixels, north-up, anchored in Puerto Rico's UTM area."""
+"""The scene grid: EPSG:32619, 10 m pixels, north-up, anchored in Puerto Rico's UTM area.
+
+Its CRS, transform and bounds come from :mod:`landslide_app.core.grid` (shared with the chip grid).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from pyproj import Transformer
 from rasterio.transform import Affine
 
 from landslide_app import config
+from landslide_app.core.grid import crs_name, grid_bounds, north_up_transform
 
 #: Top-left corner of every demo scene (UTM 19N metres), in Puerto Rico's area.
 ORIGIN_X: float = 680000.0
@@ -45,12 +49,12 @@ class SceneGrid:
     @property
     def crs(self) -> str:
         """CRS as ``"EPSG:<code>"``."""
-        return f"EPSG:{self.epsg}"
+        return crs_name(self.epsg)
 
     @property
     def transform(self) -> Affine:
         """Affine pixel-to-CRS transform (top-left corners)."""
-        return Affine(self.pixel_m, 0.0, self.x0, 0.0, -self.pixel_m, self.y0)
+        return north_up_transform(self.x0, self.y0, self.pixel_m)
 
     @property
     def transform_tuple(self) -> tuple[float, float, float, float, float, float]:
@@ -61,12 +65,7 @@ class SceneGrid:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """``(xmin, ymin, xmax, ymax)`` in the grid CRS."""
-        return (
-            self.x0,
-            self.y0 - self.height * self.pixel_m,
-            self.x0 + self.width * self.pixel_m,
-            self.y0,
-        )
+        return grid_bounds(self.x0, self.y0, self.width, self.height, self.pixel_m)
 
     @property
     def pixel_area_km2(self) -> float:
@@ -100,11 +99,3 @@ class SceneGrid:
         ys = np.array([ymin, ymin, ymax, ymax, ymin])
         lon, lat = self.to_lonlat(xs, ys)
         return [[float(a), float(b)] for a, b in zip(lon, lat)]
-
-    def pixel_centres_x(self) -> np.ndarray:
-        """x of pixel centres along a row (float64)."""
-        return self.x0 + (np.arange(self.width) + 0.5) * self.pixel_m
-
-    def pixel_centres_y(self) -> np.ndarray:
-        """y of pixel centres down a column (float64)."""
-        return self.y0 - (np.arange(self.height) + 0.5) * self.pixel_m
