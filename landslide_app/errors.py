@@ -64,7 +64,3 @@ class SigningError(SourceError):
 
 class PartialCoverageError(SourceError):
     """The items found do not cover the requested area."""
-
-
-class TransientSourceError(SourceError):
-    """A network fault that retrying may cure (429, 5xx, timeouts, resets)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
 import logging
 import queue
 import shutil
@@ -40,7 +39,9 @@ from landslide_app.config import (
     CHANNELS, CHIP_SIZE, DEFAULT_DENSITY_THRESHOLDS, DEFAULT_MIN_LAND_FRACTION, EVENT_DATE,
     N_POST_DATES, N_PRE_DATES,
 )
-from landslide_app.atomic import LOCK_NAME, check_output_dir, fingerprint, is_temp_name, output_lock, remove_stale_temps
+from landslide_app.atomic import (
+    LOCK_NAME, check_output_dir, file_digest, fingerprint, is_temp_name, output_lock, remove_stale_temps,
+)
 from landslide_app.errors import (
     ConfigError, InputError, LandslideAppError, OutputError, RasterError, SourceError,
 )
@@ -83,14 +84,6 @@ class BuildReport:
     @property
     def chips_per_s(self) -> float:
         return self.n_built / self.seconds if self.seconds > 0 else float("nan")
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 def default_grid(source: SceneSource, chip_size: int, epsg: int | None = None) -> ChipGrid:
@@ -166,7 +159,7 @@ def build_chips(
     fp_inputs = {
         "source": source.description,
         "items": sorted(i["id"] for _, items in source.sar_days for i in items) + sorted(i["id"] for i in source.dem_items),
-        "inventory": _file_digest(inv_path), "grid": grid.to_dict(),
+        "inventory": file_digest(inv_path)[:16], "grid": grid.to_dict(),
         "thresholds": list(settings.density_thresholds), "min_land": settings.min_land_fraction,
         "has_sar": source.has_sar, "code_version": __version__,
     }

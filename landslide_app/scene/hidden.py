@@ -25,7 +25,6 @@ from landslide_app.scene.noise import fractal_field, upsample
 from landslide_app.scene.terrain import coarse_shape
 
 WATER, FOREST, GRASS, BARE, URBAN = 0, 1, 2, 3, 4
-LAND_COVER_NAMES: dict[int, str] = {WATER: "water", FOREST: "forest", GRASS: "grass", BARE: "bare", URBAN: "urban"}
 
 RAIN_BASE_MM: float = 250.0
 RAIN_TRACK_MM: float = 500.0

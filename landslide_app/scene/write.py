@@ -33,14 +33,6 @@ SCENE_JSON: str = "scene.json"
 CATALOG_JSON: str = "catalog.json"
 
 
-def product_paths() -> list[str]:
-    """Relative paths of the raster and vector products (without the STAC JSON files)."""
-    paths = [DEM_PATH]
-    for acq in stac.acquisitions():
-        paths += [acq.vv, acq.vh]
-    return paths + [INVENTORY_PATH, CATALOG_JSON]
-
-
 def public_parameters() -> dict[str, Any]:
     """Generator parameters that are safe to publish (no hidden field, no cause of landslides)."""
     return {

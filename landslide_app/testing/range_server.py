@@ -41,11 +41,6 @@ class ServerStats:
             if kind:
                 self.faults[kind] = self.faults.get(kind, 0) + 1
 
-    @property
-    def n_faults(self) -> int:
-        return sum(self.faults.values())
-
-
 class FaultSchedule:
     """A seeded random fault decision per request, usable as ``RangeServer(faults=...)``.
 
