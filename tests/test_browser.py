@@ -84,7 +84,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def app_dir(scene_dir, tiny_store, tmp_path_factory) -> Path:
     """The tiny scene and store with the default configuration computed (1 epoch); the same
     directory as tests/test_dashboard.py uses, so one pytest session trains it once."""
-    from landslide_app.dashboard.datadir import link_data_dir
+    from landslide_app.testing.datadir import link_data_dir
 
     return link_data_dir(tmp_path_factory.getbasetemp() / "dashboard-data", scene_dir, tiny_store, epochs=1).root
 

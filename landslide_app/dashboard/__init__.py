@@ -3,8 +3,8 @@
 Modules: :mod:`~.state` (what is shown and run, no widgets), :mod:`~.rendering` (rasters to
 PNG overlays), :mod:`~.plots` (ROC, confusion, chip inspector figures), :mod:`~.tables` (Table 2
 HTML), :mod:`~.layers` (ipyleaflet layers), :mod:`~.jobs` (background runs), :mod:`~.exports`
-(files under ``DATA/exports``), :mod:`~.app` (widgets and wiring), :mod:`~.serve` (Voila),
-:mod:`~.datadir` (assemble a data directory from existing artifacts).
+(files under ``DATA/exports``), :mod:`~.app` (widgets and wiring), :mod:`~.serve` (Voila).
+Tests assemble a data directory from existing artifacts with :mod:`landslide_app.testing.datadir`.
 """
 
 from landslide_app.dashboard.app import Dashboard, build_app

@@ -1,4 +1,4 @@
-"""Assemble a dashboard data directory from an existing scene and chip store (tests, benchmarks).
+"""Test fixture: assemble a dashboard data directory from an existing scene and chip store.
 
 ``landslide-app demo`` is the normal way to get one; this links already built artifacts into the
 same layout (:class:`~landslide_app.demo.DemoPaths`: ``scene/``, ``chips/``, ``ablation/``)
