@@ -200,3 +200,25 @@ def test_the_contract_catches_what_it_should():
     assert bad[0].startswith("landslide_app.chips.a -> landslide_app.model.b (landslide_app.chips.a:3): upward")
     assert "must not import test fixtures" in bad[1]
     assert import_cycles(graph) == [["landslide_app.model.b", "landslide_app.model.c"]]
+
+
+#: Third-party libraries the core layer may import (besides the standard library); psutil only as the
+#: optional non-Linux fallback of :func:`landslide_app.core.memory.available_memory`.
+CORE_LIBRARIES = {"numpy", "pyproj", "affine", "rasterio", "psutil"}
+
+
+def test_core_imports_only_the_standard_library_and_its_few_libraries():
+    import sys
+
+    bad = []
+    for mod, path in _modules().items():
+        if LAYERS.get(_top(mod)) != 0:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in CORE_LIBRARIES | {PACKAGE}:
+                    bad.append(f"{mod} imports {name} ({_where(mod, node.lineno)})")
+    assert not bad, f"the core layer may import only the standard library and {sorted(CORE_LIBRARIES)}:\n" + "\n".join(bad)
