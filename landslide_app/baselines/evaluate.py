@@ -17,7 +17,8 @@ its test half; the two test halves cover every chip exactly once.
 * ``slope`` (:mod:`~landslide_app.baselines.slope_model`): the seeded forest (fold k: ``seed +
   k``); "train" AUC from out-of-bag probabilities like the CNN pipeline's default.
 
-AUCs are pooled over the folds like the pipeline: "train" over both training sets, "val" over
+The fold loop is the CNN's own (:func:`landslide_app.model.crossval.cross_predict`): the fold
+models here are :class:`SlopeFold` and :class:`ChangeRatioFold`. AUCs are pooled over the folds like the pipeline: "train" over both training sets, "val" over
 both validation sets, "test" over all chips.
 
 The returned dict has the keys of ``RunResult.to_dict()`` that describe a result (``inputs,
@@ -30,20 +31,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal, get_args
 
 import numpy as np
 
 from landslide_app.baselines.change_ratio import (
-    SLOPE_GRID_DEG, ChangeRatioParams, compute_change_stats, fit_selecting_slope,
+    SLOPE_GRID_DEG, ChangeRatioParams, ChangeStats, compute_change_stats, fit_selecting_slope,
 )
 from landslide_app.baselines.slope_model import FEATURE_NAMES, N_TREES, compute_slope_features
 from landslide_app.core.vocabulary import N_CLASSES, SplitKind
-from landslide_app.errors import ConfigError, InputError
+from landslide_app.errors import ConfigError
+from landslide_app.model.crossval import FoldData, check_classes, cross_predict
 from landslide_app.model.forest import DensityForest
-from landslide_app.model.metrics import AucResult, confusion, multiclass_auc, nan_to_none
+from landslide_app.model.metrics import nan_to_none
 from landslide_app.model.protocol import ProtocolSplit, resolve_split
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,48 @@ logger = logging.getLogger(__name__)
 BaselineName = Literal["change_ratio", "slope"]
 BASELINES: tuple[str, ...] = get_args(BaselineName)
 INPUTS: dict[str, str] = {"change_ratio": "sar", "slope": "dem"}
-SETS: tuple[str, ...] = ("train", "val", "test")
+
+
+class SlopeFold:
+    """The DEM slope model on one fold: a seeded forest on precomputed per-chip slope statistics."""
+
+    def __init__(self, ids_sorted: np.ndarray, feats: np.ndarray, seed: int, forest_kwargs: dict[str, Any]) -> None:
+        self.ids_sorted, self.feats, self.seed, self.forest_kwargs = ids_sorted, feats, seed, forest_kwargs
+
+    def features(self, ids: np.ndarray) -> np.ndarray:
+        return self.feats[np.searchsorted(self.ids_sorted, ids)]
+
+    def fit(self, data: FoldData) -> SlopeFold:
+        self.forest = DensityForest(seed=self.seed, **self.forest_kwargs).fit(self.features(data.fold.train),
+                                                                             data.y_train)
+        return self
+
+    def predict_proba(self, ids: np.ndarray) -> np.ndarray:
+        return self.forest.predict_proba(self.features(ids))
+
+    def oob_proba(self) -> np.ndarray:
+        return self.forest.oob_proba()
+
+
+class ChangeRatioFold:
+    """The SAR change ratio on one fold: slope mask selected on the validation chips, threshold and
+    score classifier fitted on the training chips (:func:`fit_selecting_slope`)."""
+
+    def __init__(self, candidates: Sequence[ChangeStats], default_slope_deg: float) -> None:
+        self.candidates, self.default_slope_deg = candidates, default_slope_deg
+
+    def fit(self, data: FoldData) -> ChangeRatioFold:
+        present = np.unique(data.y_train)
+        if len(present) < N_CLASSES:
+            logger.warning("Fold %s: training chips hold only classes %s; the others get probability 0.",
+                           data.fold.name, present.tolist())
+        self.model, self.stats, self.by_slope = fit_selecting_slope(
+            self.candidates, data.fold.train, data.y_train, data.fold.val, data.y_val, self.default_slope_deg,
+        )
+        return self
+
+    def predict_proba(self, ids: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(self.stats, ids)
 
 
 def run_baseline(
@@ -98,23 +141,10 @@ def run_baseline(
     if int(revisits) not in (1, 2, 3):
         raise ConfigError(f"revisits must be 1, 2 or 3, got {revisits}.")
     t0 = time.perf_counter()
-    ids_arr = np.asarray(store.ids if ids is None else ids, dtype=np.int64)
-    y = np.asarray(store.classes if classes is None else classes)
-    if y.shape != ids_arr.shape:
-        raise InputError(f"classes has shape {y.shape}; expected one class per chip id {ids_arr.shape}.")
-    if len(y) and (y.min() < 0 or y.max() >= N_CLASSES):
-        raise InputError(f"Density classes must lie in 0..{N_CLASSES - 1}.")
-    y = y.astype(np.int64)
+    ids_arr, y = check_classes(store.ids if ids is None else ids, store.classes if classes is None else classes)
     the_split = resolve_split(split, ids_arr, seed, store, rows, cols)
-
-    order = np.argsort(ids_arr)
-    ids_sorted, y_sorted = ids_arr[order], y[order]
-
-    def pos(sel: np.ndarray) -> np.ndarray:
-        return np.searchsorted(ids_sorted, sel)
-
-    # One streaming pass over every chip; both folds reuse it.
-    method: dict[str, Any]
+    ids_sorted = np.sort(ids_arr)
+    # One streaming pass over every chip; every fold reuses it.
     if name == "change_ratio":
         cr_params = replace(params or ChangeRatioParams(), revisits=int(revisits))
         grid = [float(g) for g in (slope_grid or [cr_params.slope_min_deg])]
@@ -124,85 +154,28 @@ def run_baseline(
             store, ids_sorted, [replace(cr_params, slope_min_deg=g) for g in grid],
             batch_size=batch_size, progress=progress,
         )
-        method = {
-            "params": cr_params.to_dict(), "slope_grid": grid, "slope_min_deg": {}, "val_auc_by_slope": {},
-            "threshold_db": {}, "score": "flagged-pixel density",
+        cv = cross_predict(the_split, ids_arr, y, lambda d: ChangeRatioFold(candidates, cr_params.slope_min_deg).fit(d),
+                           train_auc="in_sample", label=f"Baseline {name}")
+        folds = zip(the_split.folds, cv.models)
+        method: dict[str, Any] = {
+            "params": cr_params.to_dict(), "slope_grid": grid,
+            "slope_min_deg": {f.name: m.stats.params.slope_min_deg for f, m in folds},
+            "val_auc_by_slope": {f.name: {str(k): nan_to_none(v) for k, v in m.by_slope.items()}
+                                 for f, m in zip(the_split.folds, cv.models)},
+            "threshold_db": {f.name: m.model.threshold_db for f, m in zip(the_split.folds, cv.models)},
+            "score": "flagged-pixel density",
             "classifier": "multinomial logistic regression on log10(density + 1e-4)",
         }
     else:
         feats = compute_slope_features(store, ids_sorted, batch_size=batch_size, progress=progress)
         fk = {"n_estimators": N_TREES, **(forest_kwargs or {})}
-        method = {"features": list(FEATURE_NAMES), "classifier": "DensityForest", "forest": fk,
-                  "train_auc": "oob"}
-
-    test_proba = np.full((len(ids_sorted), N_CLASSES), np.nan)
-    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in SETS}
-    folds_out: list[dict[str, Any]] = []
-    for k, fold in enumerate(the_split.folds):
-        tf = time.perf_counter()
-        y_train = y_sorted[pos(fold.train)]
-        probas: dict[str, np.ndarray] = {}
-        if name == "change_ratio":
-            present = np.unique(y_train)
-            if len(present) < N_CLASSES:
-                logger.warning("Fold %s: training chips hold only classes %s; the others get probability 0.",
-                               fold.name, present.tolist())
-            model, stats, by_slope = fit_selecting_slope(
-                candidates, fold.train, y_train, fold.val, y_sorted[pos(fold.val)], cr_params.slope_min_deg,
-            )
-            method["slope_min_deg"][fold.name] = stats.params.slope_min_deg
-            method["val_auc_by_slope"][fold.name] = {str(k): nan_to_none(v) for k, v in by_slope.items()}
-            method["threshold_db"][fold.name] = model.threshold_db
-            for s in SETS:
-                probas[s] = model.predict_proba(stats, getattr(fold, s))
-        else:
-            forest = DensityForest(seed=seed + k, **fk).fit(feats[pos(fold.train)], y_train)
-            for s in SETS:
-                probas[s] = forest.predict_proba(feats[pos(getattr(fold, s))])
-            oob = forest.oob_proba()
-            ok = np.isfinite(oob).all(axis=1)
-            probas["train"] = np.where(ok[:, None], oob, probas["train"])
-        fold_auc: dict[str, AucResult] = {}
-        for s in SETS:
-            sel = getattr(fold, s)
-            yt = y_sorted[pos(sel)]
-            fold_auc[s] = multiclass_auc(yt, probas[s])
-            pooled[s].append((yt, probas[s]))
-        test_proba[pos(fold.test)] = probas["test"]
-        folds_out.append({
-            "name": fold.name, "n_train": len(fold.train), "n_val": len(fold.val),
-            "n_test": len(fold.test), "n_excluded": len(fold.excluded),
-            "auc": {s: nan_to_none(v.macro) for s, v in fold_auc.items()},
-            "seconds": round(time.perf_counter() - tf, 3),
-        })
-        logger.info("Baseline %s, fold %s: AUC train %.3f, val %.3f, test %.3f.", name, fold.name,
-                    fold_auc["train"].macro, fold_auc["val"].macro, fold_auc["test"].macro)
-
-    assert not np.isnan(test_proba).any(), "some chip got no held-out prediction"
-    auc = {
-        s: multiclass_auc(np.concatenate([p[0] for p in pooled[s]]), np.concatenate([p[1] for p in pooled[s]]))
-        for s in SETS
-    }
-    test_pred = np.argmax(test_proba, axis=1).astype(np.int64)
-    seconds = time.perf_counter() - t0
-    logger.info("Baseline %s (%s split): AUC train %.3f, val %.3f, test %.3f in %.1f s.", name,
-                the_split.kind, auc["train"].macro, auc["val"].macro, auc["test"].macro, seconds)
+        cv = cross_predict(the_split, ids_arr, y, lambda d: SlopeFold(ids_sorted, feats, seed + d.k, fk).fit(d),
+                           label=f"Baseline {name}")
+        method = {"features": list(FEATURE_NAMES), "classifier": "DensityForest", "forest": fk, "train_auc": "oob"}
     return {
-        "name": name,
-        "inputs": INPUTS[name],
-        "revisits": int(revisits),
-        "split": the_split.kind,
-        "auc": {s: nan_to_none(v.macro) for s, v in auc.items()},
-        "auc_weighted": {s: nan_to_none(v.weighted) for s, v in auc.items()},
-        "auc_per_class": {s: [nan_to_none(x) for x in v.per_class] for s, v in auc.items()},
-        "confusion": confusion(y_sorted, test_pred).tolist(),
-        "n_chips": int(len(ids_sorted)),
-        "seconds": round(float(seconds), 3),
-        "seed": int(seed),
-        "class_support": [int((y_sorted == c).sum()) for c in range(N_CLASSES)],
-        "folds": folds_out,
+        "name": name, "inputs": INPUTS[name], "revisits": int(revisits), **cv.summary(), "seed": int(seed),
+        "seconds": round(time.perf_counter() - t0, 3),
         "method": method,
-        "test_proba": [
-            [int(i), *(nan_to_none(v) for v in row)] for i, row in zip(ids_sorted.tolist(), test_proba.tolist())
-        ],
+        "test_proba": [[int(i), *(nan_to_none(v) for v in row)]
+                       for i, row in zip(cv.ids.tolist(), cv.test_proba.tolist())],
     }
