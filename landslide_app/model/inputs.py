@@ -16,7 +16,7 @@ Transforms (:func:`prepare_inputs`):
 * DEM: elevation, slope and curvature are standardised with statistics fitted on training chips;
   aspect (degrees clockwise from north) becomes ``sin`` and ``cos`` (5 DEM network channels).
   Negative aspect (richdem's flag for flat cells) becomes ``(0, 0)``.
-* SAR: gamma0 linear power -> dB (:func:`landslide_app.core.sar.to_db`, floored at :data:`~landslide_app.core.sar.SAR_DB_FLOOR`), then
+* SAR: gamma0 linear power -> dB (:func:`landslide_app.core.sar.to_db`, floored at -40 dB), then
   standardised with **one mean/std per polarisation shared by all dates**, so that the
   pre/post-event change survives normalisation.
 * NaN -> 0 in the network input; a separate validity mask (all *selected* input channels finite)
