@@ -1,6 +1,7 @@
 """Constants shared by every stage: channel order, chip geometry, density classes, dates.
 
-The values follow ``paper.md`` (§2, Table 1) and ``design.md`` (§3-4).
+The values follow Boehm et al., "Deep learning based landslide density estimation on SAR data for
+rapid response" (§2, Table 1) and ``docs/design.md`` (§3-4).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def sar_channel_names(n_dates: int = N_PRE_DATES + N_POST_DATES) -> tuple[str, .
 
 
 LABEL_CHANNEL: str = "label"
-#: The 17 chip channels of design.md §4, in order.
+#: The 17 chip channels of docs/design.md §4, in order.
 CHANNELS: tuple[str, ...] = DEM_CHANNELS + sar_channel_names() + (LABEL_CHANNEL,)
 
 #: Density-class thresholds in landslide heads per km²: class 0 if none, 1 if (0, 25], 2 above.

@@ -1,4 +1,4 @@
-"""Baselines evaluated under exactly the CNN's protocol (design.md §5).
+"""Baselines evaluated under exactly the CNN's protocol (docs/design.md §5).
 
 * :mod:`~landslide_app.baselines.change_ratio`: the SAR change-ratio heatmap after Handwerger et
   al. (2022): VH pre - post in dB, slope/curvature mask, 99th-percentile threshold fitted on the

@@ -3,7 +3,7 @@
 Per chip: read the DEM with a one-pixel halo, drop the chip if less than ``min_land_fraction`` of
 it is land with data (elevation finite and > 0), else compute slope / curvature / aspect
 (:mod:`landslide_app.terrain`: richdem's formulas, true cell size), read the SAR days, rasterise
-the heads, and write the 17 channels of design.md §4. Finished chips are skipped on a rerun (a
+the heads, and write the 17 channels of docs/design.md §4. Finished chips are skipped on a rerun (a
 chip row is marked finished once all its chunks are written); a progress bar shows the rest.
 
 Work is done a chip row at a time (one strip read per row, so each COG tile is decoded once) and

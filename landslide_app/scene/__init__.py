@@ -1,6 +1,6 @@
 """Offline demo scene: a simulated island after a hurricane, written like real downloads.
 
-The generator (design.md §3.2) simulates terrain, hidden drivers, landslides and Sentinel-1
+The generator (docs/design.md §3.2) simulates terrain, hidden drivers, landslides and Sentinel-1
 backscatter, then writes only the public products: a DEM COG, 12 SAR COGs (VV, VH x 6 dates of
 paper Table 1), a local STAC catalog, a GeoPackage of landslide heads and ``scene.json``.
 
