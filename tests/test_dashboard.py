@@ -13,10 +13,10 @@ import pytest
 
 from landslide_app.dashboard import build_app
 from landslide_app.dashboard.app import Dashboard
-from landslide_app.testing.datadir import link_data_dir
 from landslide_app.dashboard.exports import export_path, exports_dir
 from landslide_app.errors import InputError
 from landslide_app.experiments.ablation import RunSpec, run_dir
+from landslide_app.testing.datadir import link_data_dir
 
 PNG = b"\x89PNG"
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landslide_app.errors import InputError
 from landslide_app.core.density import density_class
+from landslide_app.errors import InputError
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.pipeline import run_configuration
 from landslide_app.model.protocol import random_split
