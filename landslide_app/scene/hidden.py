@@ -6,8 +6,11 @@ cover, the landslide intensity). So the DEM alone cannot explain everything.
 
 * Rainfall (storm total, mm): ``RAIN_BASE_MM`` plus a Gaussian band of ``RAIN_TRACK_MM`` around
   a straight hurricane track crossing the scene from south-east to north-west (width
-  ``RAIN_TRACK_WIDTH`` of the scene's diagonal), an orographic term of ``RAIN_OROGRAPHIC``
-  mm per m of elevation, and smooth random cells (std ``RAIN_CELL_MM``).
+  ``RAIN_TRACK_WIDTH`` of the scene's diagonal), times rain bands and cells: a lognormal field
+  (log-std ``RAIN_CELL_LOG_STD``, spectrum ``k^-RAIN_CELL_BETA`` below ``RAIN_CELL_CORNER_M``),
+  independent of the terrain (``RAIN_OROGRAPHIC`` = 0 mm per m of elevation).
+* Wind damage (0..1): a wider band around the same track plus gusts; strips vegetation (seen by
+  the SAR), triggers no landslide.
 * Soil factor: lognormal, median 1, log-std ``SOIL_LOG_STD``, features of a few km.
 * Land cover (codes :data:`WATER`, :data:`FOREST`, :data:`GRASS`, :data:`BARE`, :data:`URBAN`):
   towns on the low coastal plain, pasture on lowlands and in patches, bare ground on some steep
@@ -27,11 +30,21 @@ from landslide_app.scene.terrain import coarse_shape
 WATER, FOREST, GRASS, BARE, URBAN = 0, 1, 2, 3, 4
 
 RAIN_BASE_MM: float = 250.0
-RAIN_TRACK_MM: float = 500.0
+RAIN_TRACK_MM: float = 350.0
 RAIN_TRACK_WIDTH: float = 0.22
-RAIN_OROGRAPHIC: float = 0.25
-RAIN_CELL_MM: float = 60.0
+#: Orographic enhancement (mm per m of elevation). 0: the rain field is independent of the terrain,
+#: so that terrain cannot stand in for it (issue 13); kept as a named knob.
+RAIN_OROGRAPHIC: float = 0.0
+#: Rain bands and convective cells: a multiplicative lognormal field (log-std, spectral exponent,
+#: corner wavelength m) with features of a few km, larger than a 1.28 km chip.
+RAIN_CELL_LOG_STD: float = 0.45
+RAIN_CELL_BETA: float = 3.0
+RAIN_CELL_CORNER_M: float = 8000.0
 SOIL_LOG_STD: float = 0.6
+#: Wind damage (0..1): peak on the track, band width in rain-band widths, std of the gusts.
+WIND_PEAK: float = 0.8
+WIND_WIDTH: float = 2.0
+WIND_GUST: float = 0.15
 #: Coarsening of the smooth hidden fields (160 m samples).
 HIDDEN_COARSEN: int = 16
 
@@ -43,11 +56,15 @@ class RainField:
     coarse_mm: np.ndarray
     factor: int
     shape: tuple[int, int]
+    #: Distance to the storm track on the coarse grid, in units of the rain band's width.
+    track_distance: np.ndarray
 
     def block(self, elevation_rows: np.ndarray, rows: slice) -> np.ndarray:
         """Storm-total rainfall (mm, float32) for a block of rows given its elevation."""
         smooth = upsample(self.coarse_mm, self.factor, self.shape, rows)
-        return smooth + np.float32(RAIN_OROGRAPHIC) * elevation_rows
+        if RAIN_OROGRAPHIC:
+            smooth += np.float32(RAIN_OROGRAPHIC) * elevation_rows
+        return smooth
 
 
 def rainfall(grid: SceneGrid, rng: np.random.Generator) -> RainField:
@@ -66,9 +83,22 @@ def rainfall(grid: SceneGrid, rng: np.random.Generator) -> RainField:
     yy = -(y[:, None] - cy)  # northing offset
     dist = np.abs(xx * dy - yy * dx)
     width = RAIN_TRACK_WIDTH * float(np.hypot(w_m, h_m))
-    cells = fractal_field(rng, cshape, grid.pixel_m * f, beta=4.0, corner_m=6000.0)
-    rain = RAIN_BASE_MM + RAIN_TRACK_MM * np.exp(-0.5 * (dist / width) ** 2) + RAIN_CELL_MM * cells
-    return RainField(np.maximum(rain, 50.0).astype(np.float32), f, grid.shape)
+    cells = fractal_field(rng, cshape, grid.pixel_m * f, beta=RAIN_CELL_BETA, corner_m=RAIN_CELL_CORNER_M)
+    band = RAIN_BASE_MM + RAIN_TRACK_MM * np.exp(-0.5 * (dist / width) ** 2)
+    rain = band * np.exp(RAIN_CELL_LOG_STD * cells - 0.5 * RAIN_CELL_LOG_STD**2)
+    return RainField(np.maximum(rain, 50.0).astype(np.float32), f, grid.shape, (dist / width).astype(np.float32))
+
+
+def wind_damage(rain: RainField, rng: np.random.Generator) -> np.ndarray:
+    """Vegetation stripped by the wind, 0..1 on the rain's coarse grid (float32).
+
+    Highest along the track and wider than the rain band (``WIND_WIDTH`` band widths), with
+    smooth random gusts (std ``WIND_GUST``): it brightens or darkens the SAR but triggers no
+    landslide.
+    """
+    gusts = fractal_field(rng, rain.coarse_mm.shape, 1.0, beta=3.0, corner_m=40.0)
+    base = np.exp(-0.5 * (rain.track_distance / WIND_WIDTH) ** 2)
+    return np.clip(WIND_PEAK * base + WIND_GUST * gusts, 0.0, 1.0).astype(np.float32)
 
 
 def soil_factor(grid: SceneGrid, rng: np.random.Generator) -> np.ndarray:

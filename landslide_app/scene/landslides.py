@@ -31,11 +31,11 @@ from scipy import ndimage
 from landslide_app.scene.hidden import BARE, FOREST, GRASS, URBAN, WATER
 
 TARGET_DENSITY_PER_KM2: float = 8.0
-SLOPE_MID_DEG: float = 24.0
-SLOPE_SCALE_DEG: float = 4.5
+SLOPE_MID_DEG: float = 22.0
+SLOPE_SCALE_DEG: float = 6.0
 HOLLOW_GAIN: float = 0.35
 RAIN_REF_MM: float = 500.0
-RAIN_EXPONENT: float = 2.5
+RAIN_EXPONENT: float = 4.0
 COVER_SUSCEPTIBILITY: dict[int, float] = {WATER: 0.0, FOREST: 1.0, GRASS: 1.6, BARE: 2.0, URBAN: 0.2}
 
 LENGTH_MEDIAN_M: float = 40.0

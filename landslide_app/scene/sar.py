@@ -2,7 +2,8 @@
 
 Per pixel and date (computed per block of rows, so a band never needs other bands)::
 
-    I = base(cover, pol) * texture * terrain * [post: wet(t) * scar] ; layover / shadow ; * speckle
+    I = base(cover, pol) * texture * terrain * season(t) * [post: wet(t) * strip * flood(t) * scar]
+        ; layover / shadow ; * speckle
 
 * ``base``: :data:`BACKSCATTER_DB` per land-cover class (sea: water).
 * ``texture``: smooth, date-independent field, std ``TEXTURE_STD_DB`` dB (VH x1.2).
@@ -10,17 +11,32 @@ Per pixel and date (computed per block of rows, so a band never needs other band
   terrain-flattened gamma0 ``(cos(theta_local) / cos(theta)) ** TERRAIN_EXPONENT``; layover where the
   range slope facing the radar exceeds the incidence angle (``+LAYOVER_GAIN_DB``), radar shadow
   where the slope facing away exceeds ``90 - INCIDENCE_DEG`` (noise floor :data:`SHADOW_DB`).
+* ``season(t)``, every date: a scene-wide offset :data:`SEASON_OFFSET_DB` (the wet season advancing
+  from August to October) plus a smooth field of std ``SEASON_STD_DB`` dB on vegetated land,
+  independent per date (soil moisture and canopy water of ordinary showers). So the three
+  pre-event dates differ by more than speckle.
 * ``wet(t)``: after the event, ``WET_DB[pol][k] * r * WET_COVER[cover]`` dB with ``r`` the
   normalised hurricane rainfall (hidden), fading over the three post dates, plus a smooth
   weather field of std ``WEATHER_STD_DB`` dB independent per post date.
+* ``strip``: wind-stripped vegetation on forest and pasture after the event, ``STRIP_DB[pol] * w``
+  dB with ``w`` the hidden wind-damage field (0..1, see :mod:`.hidden`), persistent over the post
+  dates (recovering by ``STRIP_RECOVERY`` per date).
+* ``flood(t)``: low (< ``FLOOD_MAX_ELEV_M``), flat (< ``FLOOD_MAX_SLOPE_DEG``) land under heavy
+  rain floods in patches on the post dates (extent shrinking over :data:`FLOOD_THRESHOLD`):
+  open water (specular, :data:`FLOOD_DB`) except towns, where water and walls double-bounce
+  (``+FLOOD_URBAN_GAIN_DB``).
 * ``scar``: on landslide footprints ``(1 - f) + f * 10 ** (SCAR_DB[cover][pol] / 10)`` with ``f`` the
-  covered fraction of the pixel (vegetation loss: VH drops more than VV).
+  covered fraction of the pixel (vegetation loss: VH drops more than VV); not seen in layover,
+  where the cell mixes returns from the whole slope.
+* ``layover`` after the event: an independent smooth change of std ``LAYOVER_CHANGE_DB`` dB per
+  post date (the mixed return of a slope changes with any wet or stripped patch on it).
 * ``speckle``: independent unit-mean gamma noise with ``ENL`` looks per date, polarisation and
-  block of ``BLOCK_ROWS`` rows. The three pre-event dates share the same speckle-free image.
+  block of ``BLOCK_ROWS`` rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -64,6 +80,24 @@ SCAR_DB: dict[int, tuple[float, float]] = {
     BARE: (0.0, -1.0),
     URBAN: (-2.0, -3.0),
 }
+#: Scene-wide seasonal offset (dB) per date (Aug 23 .. Oct 22), and std of the per-date smooth field.
+SEASON_OFFSET_DB: tuple[float, ...] = (0.0, 0.15, 0.3, 0.3, 0.35, 0.4)
+SEASON_STD_DB: float = 0.5
+#: Wind-stripped vegetation: change (dB) at wind damage 1, for VV, VH; share of it left per later date.
+STRIP_DB: dict[str, float] = {"vv": -1.0, "vh": -2.0}
+STRIP_COVER: dict[int, float] = {WATER: 0.0, FOREST: 1.0, GRASS: 0.5, BARE: 0.0, URBAN: 0.2}
+STRIP_RECOVERY: float = 0.85
+#: Flooding: land below this elevation (m) and slope (deg) can flood on the post dates.
+FLOOD_MAX_ELEV_M: float = 40.0
+FLOOD_MAX_SLOPE_DEG: float = 3.0
+#: A low, flat pixel is flooded on post date k when patch field + FLOOD_RAIN_GAIN * r > FLOOD_THRESHOLD[k].
+FLOOD_RAIN_GAIN: float = 1.5
+FLOOD_THRESHOLD: tuple[float, float, float] = (1.2, 2.0, 3.0)
+#: Open flood water (dB) for VV, VH; towns instead brighten by double bounce.
+FLOOD_DB: tuple[float, float] = (-18.0, -25.0)
+FLOOD_URBAN_GAIN_DB: float = 4.0
+#: Std (dB) of the independent post-event change in layover.
+LAYOVER_CHANGE_DB: float = 2.0
 #: Rows per speckle block (a multiple of the chip size).
 BLOCK_ROWS: int = 512
 
@@ -77,6 +111,31 @@ def _lut(table: dict[int, float]) -> np.ndarray:
     return lut
 
 
+@dataclass
+class SarFields:
+    """Hidden smooth fields of the SAR simulation, on coarse grids (upsampled per block).
+
+    Attributes:
+        texture: Date-independent texture (``fine_factor`` coarser than the pixels).
+        flood_patch: Patchiness of flooding (``fine_factor``).
+        layover_change: One field per post date (``fine_factor``).
+        season: One field per date (``smooth_factor``).
+        weather: One field per post date (``smooth_factor``).
+        wind: Wind damage 0..1 (``smooth_factor``).
+        fine_factor: Coarsening of the fine fields.
+        smooth_factor: Coarsening of the smooth fields.
+    """
+
+    texture: np.ndarray
+    flood_patch: np.ndarray
+    layover_change: np.ndarray
+    season: np.ndarray
+    weather: np.ndarray
+    wind: np.ndarray
+    fine_factor: int
+    smooth_factor: int
+
+
 def sar_block(
     *,
     date_index: int,
@@ -86,10 +145,7 @@ def sar_block(
     land_cover: np.ndarray,
     footprint: np.ndarray,
     rain: RainField,
-    texture_coarse: np.ndarray,
-    weather_coarse: np.ndarray,
-    coarse_factor: int,
-    weather_factor: int,
+    fields: SarFields,
     pixel_m: float,
     seed: int,
     speckle: bool = True,
@@ -104,12 +160,19 @@ def sar_block(
     p = _POL_INDEX[pol]
     shape = elevation.shape
     r0, r1, _ = rows.indices(shape[0])
+    block = slice(r0, r1)
     cover = land_cover[r0:r1]
+    land = cover != WATER
+
+    def fine(coarse: np.ndarray) -> np.ndarray:
+        return upsample(coarse, fields.fine_factor, shape, block)
+
+    def smooth(coarse: np.ndarray) -> np.ndarray:
+        return upsample(coarse, fields.smooth_factor, shape, block)
+
     # Base backscatter and date-independent texture.
-    base_db = _lut({k: v[p] for k, v in BACKSCATTER_DB.items()})[cover]
-    tex = upsample(texture_coarse, coarse_factor, shape, slice(r0, r1))
-    db = base_db + np.float32(TEXTURE_STD_DB * (1.0 if p == 0 else 1.2)) * tex
-    del tex, base_db
+    db = _lut({k: v[p] for k, v in BACKSCATTER_DB.items()})[cover]
+    db += np.float32(TEXTURE_STD_DB * (1.0 if p == 0 else 1.2)) * fine(fields.texture)
     # Terrain: local incidence from the DEM (one-row halo for the gradient).
     h0, h1 = max(r0 - 1, 0), min(r1 + 1, shape[0])
     gx, gy = gradients(elevation[h0:h1], pixel_m)
@@ -118,27 +181,45 @@ def sar_block(
     theta = np.radians(INCIDENCE_DEG)
     norm = np.sqrt(1.0 + gx * gx + gy * gy)
     cos_loc = (np.float32(np.cos(theta)) + gx * np.float32(np.sin(theta))) / norm
+    flat = land & (norm < np.float32(1.0 / np.cos(np.radians(FLOOD_MAX_SLOPE_DEG))))
     del gy, norm
-    land = cover != WATER
     mod = np.clip(cos_loc, 0.05, None) / np.float32(np.cos(theta))
     db += np.where(land, np.float32(10.0 * TERRAIN_EXPONENT) * np.log10(mod), 0.0).astype(np.float32)
     del mod
+    # Season: every date, on land.
+    season = np.float32(SEASON_OFFSET_DB[date_index]) + np.float32(SEASON_STD_DB) * smooth(fields.season[date_index])
+    db += np.where(land, season, 0.0).astype(np.float32)
+    del season
+    layover = land & (gx > np.float32(np.tan(theta)))
     post = date_index - config.N_PRE_DATES
+    flooded = np.zeros(cover.shape, dtype=bool)
     if post >= 0:
-        rain_mm = rain.block(elevation[r0:r1], slice(r0, r1))
+        rain_mm = rain.block(elevation[r0:r1], block)
         r = np.clip((rain_mm - np.float32(RAIN_NORM_MM[0])) / np.float32(RAIN_NORM_MM[1] - RAIN_NORM_MM[0]), 0.0, 1.5)
         del rain_mm
-        wet = np.float32(WET_DB[pol][post]) * r * _lut(WET_COVER)[cover]
-        weather = upsample(weather_coarse[post], weather_factor, shape, slice(r0, r1))
-        db += wet + np.where(land, np.float32(WEATHER_STD_DB) * weather, 0.0).astype(np.float32)
-        del wet, weather, r
+        db += np.float32(WET_DB[pol][post]) * r * _lut(WET_COVER)[cover]
+        db += np.where(land, np.float32(WEATHER_STD_DB) * smooth(fields.weather[post]), 0.0).astype(np.float32)
+        strip = np.float32(STRIP_DB[pol] * STRIP_RECOVERY**post) * smooth(fields.wind) * _lut(STRIP_COVER)[cover]
+        db += strip
+        del strip
+        low = flat & (elevation[r0:r1] < np.float32(FLOOD_MAX_ELEV_M))
+        if low.any():
+            patch = fine(fields.flood_patch)
+            flooded = low & (patch + np.float32(FLOOD_RAIN_GAIN) * r > np.float32(FLOOD_THRESHOLD[post]))
+            del patch
+        del low, r
+        if layover.any():
+            db[layover] += np.float32(LAYOVER_CHANGE_DB) * fine(fields.layover_change[post])[layover]
     lin = np.power(np.float32(10.0), db / np.float32(10.0)).astype(np.float32)
     del db
     if post >= 0:
-        f = footprint[r0:r1]
+        f = np.where(layover, 0.0, footprint[r0:r1]).astype(np.float32)
         scar = np.power(np.float32(10.0), _lut({k: v[p] for k, v in SCAR_DB.items()})[cover] / np.float32(10.0))
         lin *= (1.0 - f) + f * scar
-    layover = land & (gx > np.float32(np.tan(theta)))
+        del f, scar
+        urban = cover == URBAN
+        lin[flooded & ~urban] = np.float32(10.0 ** (FLOOD_DB[p] / 10.0))
+        lin[flooded & urban] *= np.float32(10.0 ** (FLOOD_URBAN_GAIN_DB / 10.0))
     lin[layover] *= np.float32(10.0 ** (LAYOVER_GAIN_DB / 10.0))
     shadow = land & (cos_loc <= 0)
     lin[shadow] = np.float32(10.0 ** (SHADOW_DB[pol] / 10.0))

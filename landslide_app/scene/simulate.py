@@ -24,7 +24,7 @@ from landslide_app.scene.sizes import SceneSize, check_seed, parse_scene_size
 log = logging.getLogger(__name__)
 
 #: Version of the simulation and file layout; a scene of another version is regenerated.
-GENERATOR_VERSION: str = "1"
+GENERATOR_VERSION: str = "2"
 
 #: Coarsening of the SAR texture (40 m samples) and post-event weather fields (160 m samples).
 TEXTURE_COARSEN: int = 4
@@ -46,8 +46,7 @@ class SceneFields:
         intensity: Expected landslide heads per pixel (hidden).
         slides: Landslide heads and sizes.
         footprint: Fraction of each pixel covered by landslide footprints (hidden).
-        texture_coarse: Smooth SAR texture (hidden, coarse grid).
-        weather_coarse: Post-event weather fields, one per post date (hidden, coarse grid).
+        sar_fields: Hidden smooth fields of the SAR simulation (texture, season, weather, wind, flooding).
     """
 
     size: SceneSize
@@ -60,8 +59,7 @@ class SceneFields:
     intensity: np.ndarray
     slides: landslides.Landslides
     footprint: np.ndarray
-    texture_coarse: np.ndarray
-    weather_coarse: np.ndarray
+    sar_fields: sar.SarFields
 
     @property
     def n_heads(self) -> int:
@@ -116,14 +114,31 @@ class SceneFields:
             land_cover=self.land_cover,
             footprint=self.footprint,
             rain=self.rain,
-            texture_coarse=self.texture_coarse,
-            weather_coarse=self.weather_coarse,
-            coarse_factor=TEXTURE_COARSEN,
-            weather_factor=WEATHER_COARSEN,
+            fields=self.sar_fields,
             pixel_m=self.grid.pixel_m,
             seed=self.seed,
             speckle=speckle,
         )
+
+
+def _sar_fields(grid: SceneGrid, rain: hidden.RainField, seed: int) -> sar.SarFields:
+    """The hidden smooth fields of the SAR simulation, each from its own random stream."""
+    cshape = terrain.coarse_shape(grid.shape, TEXTURE_COARSEN)
+    fine_m = grid.pixel_m * TEXTURE_COARSEN
+    wshape = terrain.coarse_shape(grid.shape, WEATHER_COARSEN)
+    smooth_m = grid.pixel_m * WEATHER_COARSEN
+    texture = fractal_field(stream(seed, "sar-texture"), cshape, fine_m, beta=3.0, corner_m=800.0)
+    flood = fractal_field(stream(seed, "sar-flood"), cshape, fine_m, beta=3.0, corner_m=1000.0)
+    lrng = stream(seed, "sar-layover")
+    n_post = config.N_POST_DATES
+    layover = np.stack([fractal_field(lrng, cshape, fine_m, beta=2.0, corner_m=200.0) for _ in range(n_post)])
+    srng = stream(seed, "sar-season")
+    n_dates = config.N_PRE_DATES + config.N_POST_DATES
+    season = np.stack([fractal_field(srng, wshape, smooth_m, beta=3.5, corner_m=3000.0) for _ in range(n_dates)])
+    wrng = stream(seed, "sar-weather")
+    weather = np.stack([fractal_field(wrng, wshape, smooth_m, beta=4.0, corner_m=5000.0) for _ in range(n_post)])
+    wind = hidden.wind_damage(rain, stream(seed, "wind"))
+    return sar.SarFields(texture, flood, layover, season, weather, wind, TEXTURE_COARSEN, WEATHER_COARSEN)
 
 
 def simulate_scene(size: str | SceneSize = "demo", seed: int = 0, progress: bool = True) -> SceneFields:
@@ -166,16 +181,10 @@ def simulate_scene(size: str | SceneSize = "demo", seed: int = 0, progress: bool
     done("landslides")
     frac = landslides.footprint_fraction(slides, elev, land, grid.pixel_m)
     done("footprints")
-    cshape = terrain.coarse_shape(grid.shape, TEXTURE_COARSEN)
-    texture = fractal_field(stream(seed, "sar-texture"), cshape, grid.pixel_m * TEXTURE_COARSEN, beta=3.0, corner_m=800.0)
-    wshape = terrain.coarse_shape(grid.shape, WEATHER_COARSEN)
-    wrng = stream(seed, "sar-weather")
-    weather = np.stack(
-        [fractal_field(wrng, wshape, grid.pixel_m * WEATHER_COARSEN, beta=4.0, corner_m=5000.0) for _ in range(config.N_POST_DATES)]
-    )
+    sar_fields = _sar_fields(grid, rain, seed)
     done("sar fields")
     bar.close()
-    fields = SceneFields(size, seed, grid, elev, land, cover, rain, lam, slides, frac, texture, weather)
+    fields = SceneFields(size, seed, grid, elev, land, cover, rain, lam, slides, frac, sar_fields)
     log.info(
         "Simulated scene %s (seed %d): %d x %d px, %.1f km² land, %d landslide heads (%.2f /km²)",
         size.name, seed, grid.width, grid.height, fields.land_area_km2, fields.n_heads, fields.mean_density_per_km2,
