@@ -135,9 +135,11 @@ def cmd_chips(a: argparse.Namespace) -> int:
     else:
         report = build_chips(source, a.inventory, a.out, **kwargs)
     info = report.store.info()
+    labels = (f"classes {info['class_counts']}, {info['n_heads']} heads" if info["labelled"]
+              else "unlabelled (no --inventory)")
     _out(f"chip store {a.out}: {info['n_chips']} chips ({report.n_built} built, {report.n_skipped} "
-         f"already done, {report.n_dropped} dropped as sea/no data), classes {info['class_counts']}, "
-         f"{info['n_heads']} heads, {report.seconds:.1f} s")
+         f"already done, {report.n_dropped} dropped as sea/no data), {labels}, "
+         f"{info['n_post']} post-event SAR date(s), {report.seconds:.1f} s")
     return 0
 
 
@@ -148,9 +150,30 @@ def cmd_info(a: argparse.Namespace) -> int:
     if a.json:
         _out(json.dumps(info, indent=2))
     else:
-        for k in ("path", "n_chips", "chip_size", "crs", "class_counts", "n_heads", "has_sar", "dates"):
-            _out(f"{k:>13}: {info[k]}")
-        _out(f"{'channels':>13}: {', '.join(info['channels'])}")
+        for k in ("path", "n_chips", "chip_size", "crs", "labelled", "class_counts", "n_heads", "has_sar",
+                  "event_date", "relative_orbit", "orbit_state", "n_post"):
+            if k in info:
+                _out(f"{k:>14}: {info[k]}")
+        for acq in info["acquisitions"]:
+            slot = f"{acq['role']} t{acq['slot']}"
+            _out(f"{slot:>14}: {acq['datetime'] or acq['date']} {acq['platform'] or ''}")
+        _out(f"{'channels':>14}: {', '.join(info['channels'])}")
+    return 0
+
+
+def cmd_check(a: argparse.Namespace) -> int:
+    from landslide_app.chips.store import ChipStore
+
+    store = ChipStore.open(a.store, verify=False)
+    check = store.verify(full=True)
+    if a.json:
+        _out(json.dumps(check.to_dict(), indent=2))
+    elif check.ok:
+        what = "size and CRC-32 of every chunk" if check.checksums else "metadata only (no checksums recorded)"
+        _out(f"{a.store}: {check.n_checked} chips OK ({what} checked, {check.seconds:.1f} s)")
+    if not check.ok:
+        sys.stderr.write(f"error: {check.message()}\n")
+        return 2
     return 0
 
 
@@ -265,9 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, type=Path, help="output GeoTIFF")
     s.set_defaults(func=cmd_terrain)
 
-    s = sub.add_parser("chips", help="cut 17-channel chips with labels into a chip store")
+    s = sub.add_parser("chips", help="cut 17-channel chips (labelled with --inventory) into a chip store")
     s.add_argument("--source", help="path/URL of a STAC catalog.json, the URL of a STAC API, or 'planetary-computer'")
-    s.add_argument("--inventory", required=True, type=Path, help="landslide heads (gpkg, shp, geojson, csv lon/lat)")
+    s.add_argument("--inventory", type=Path,
+                   help="landslide heads (gpkg, shp, geojson, csv lon/lat); without it the store is unlabelled "
+                        "(rerun with it later to label the chips without reading the rasters again)")
     s.add_argument("--lon-col", help="longitude column of a CSV inventory (default: lon, longitude, x, ...)")
     s.add_argument("--lat-col", help="latitude column of a CSV inventory (default: lat, latitude, y, ...)")
     s.add_argument("--out", required=True, type=Path, help="chip store directory (new, empty, or a chip store)")
@@ -292,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("store", type=Path)
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_info)
+    s = sub.add_parser("check", help="check a chip store against itself: metadata, index, every chunk's checksum")
+    s.add_argument("store", type=Path)
+    s.add_argument("--json", action="store_true", help="machine-readable report")
+    s.set_defaults(func=cmd_check)
     s = sub.add_parser("ablate", help="run the paper's Table 2 ablation (cached, resumable) and the baselines")
     s.add_argument("--chips", required=True, type=Path, help="chip store")
     s.add_argument("--out", required=True, type=Path, help="output directory (results.json, table.md, plots)")

@@ -36,7 +36,7 @@ def test_distributed_chip_build_equals_local(cluster, scene_dir, tiny_store, tmp
                                   scheduler=cluster.scheduler_address, progress=False)
     local, dist = ChipStore.open(tiny_store), ChipStore.open(out)
     assert rep.n_built == len(local.ids) and rep.n_built + rep.n_dropped == local.grid.n_chips
-    assert dist.meta["fingerprint"] == local.meta["fingerprint"]
+    assert dist.meta.fingerprint == local.meta.fingerprint
     np.testing.assert_array_equal(_arrays(dist), _arrays(local))  # NaN positions included
     cols = ["chip_id", "row", "col", "head_count", "density_class", "land_fraction", "nan_fraction"]
     assert dist.index[cols].equals(local.index[cols])

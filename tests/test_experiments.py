@@ -40,7 +40,7 @@ def test_predict_writes_density_map_and_gpkg_with_provenance(dem_run, tiny_store
         assert ds.width == store.grid.n_cols and ds.res == (1280.0, 1280.0)
         arr = ds.read()
         tags = ds.tags()
-    assert tags["config"] == "dem-r1" and tags["data_fingerprint"] == store.meta["fingerprint"]
+    assert tags["config"] == "dem-r1" and tags["data_fingerprint"] == store.meta.fingerprint
     valid = np.isfinite(arr[0])
     assert valid.sum() == s["n_chips"] == len(store.ids)
     np.testing.assert_allclose(arr[1:, valid].sum(axis=0), 1.0, atol=1e-5)  # probabilities sum to 1

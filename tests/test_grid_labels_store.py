@@ -7,11 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from landslide_app.core.grid import ChipGrid
 from landslide_app.chips.labels import HeadRaster
+from landslide_app.chips.meta import StoreMeta
 from landslide_app.chips.store import ChipStore
-from landslide_app.errors import ChipStoreError, ConfigError
 from landslide_app.core.density import density_class
+from landslide_app.core.grid import ChipGrid
+from landslide_app.errors import ChipStoreError, ConfigError
 
 
 def test_grid_geometry_and_ids():
@@ -57,7 +58,8 @@ def test_density_classes_by_hand():
 
 def _store(tmp_path, fp="a"):
     g = ChipGrid(epsg=32619, x0=0.0, y0=64.0 * 10, n_rows=2, n_cols=3, chip_size=32)
-    return ChipStore.create(tmp_path / "s", g, ["a", "b", "label"], {"fingerprint": fp})
+    return ChipStore.create(tmp_path / "s", StoreMeta(grid=g, channels=("a", "b", "label"), fingerprint=fp,
+                                                      data_fingerprint=fp))
 
 
 def test_store_write_resume_finalize_and_read(tmp_path):

@@ -104,11 +104,11 @@ def check_store_partial(ref: Path) -> Callable[[Path], None]:
         if not (out / "store.json").exists():
             return
         st = ChipStore.open(out, require_complete=False)  # store.json parses
-        assert st.meta["fingerprint"] == reference.meta["fingerprint"]
+        assert st.meta.fingerprint == reference.meta.fingerprint
         for cid, rec in st.done_records().items():  # every finished chip is whole and right
             if rec.get("kept"):
                 np.testing.assert_array_equal(st.read(cid), reference.read(cid))
-        if st.meta.get("complete"):
+        if st.meta.complete:
             check_store_final(reference)(out)
     return check
 

@@ -1,10 +1,17 @@
-"""Build a chip store from a :class:`~landslide_app.sources.stac.SceneSource` and an inventory.
+"""Build a chip store from a :class:`~landslide_app.sources.stac.SceneSource` and, optionally, an inventory.
 
 Per chip: read the DEM with a one-pixel halo, drop the chip if less than ``min_land_fraction`` of
 it is land with data (elevation finite and > 0), else compute slope / curvature / aspect
 (:mod:`landslide_app.terrain`: richdem's formulas, true cell size), read the SAR days, rasterise
-the heads, and write the 17 channels of docs/design.md §4. Finished chips are skipped on a rerun (a
-chip row is marked finished once all its chunks are written); a progress bar shows the rest.
+the heads, and write the 17 channels of docs/design.md §4. The layout is fixed: SAR slots ``t0..t2``
+hold the pre-event days (the latest in ``t2``), ``t3..t5`` the post-event days; slots without a
+day (fewer post-event passes, a DEM-only store) stay NaN. Without an inventory the label channel
+is NaN and the store is unlabelled; a rerun with ``--inventory`` labels it without reading the
+rasters again (:func:`landslide_app.chips.labels.relabel_store`).
+
+Finished chips are skipped on a rerun (a chip row is marked finished once all its chunks are
+written); a rerun first checks every finished chip's chunk against its recorded CRC-32 and
+rebuilds exactly the damaged ones. A progress bar shows the rest.
 
 Work is done a chip row at a time (one strip read per row, so each COG tile is decoded once) and
 pipelined in one process: strips are read ahead on a reader thread (SAR rasters on two threads),
@@ -22,30 +29,39 @@ import queue
 import shutil
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from landslide_app import __version__
-from landslide_app.core.grid import ChipGrid, check_grid_epsg
-from landslide_app.chips.labels import HeadRaster
-from landslide_app.chips.store import ARRAY_DIR, DONE_DIR, INDEX_FILE, META_FILE, ChipStore
-from landslide_app.config import (
-    CHANNELS, CHIP_SIZE, DEFAULT_DENSITY_THRESHOLDS, DEFAULT_MIN_LAND_FRACTION, EVENT_DATE,
-    N_POST_DATES, N_PRE_DATES,
-)
 from landslide_app.atomic import (
-    LOCK_NAME, check_output_dir, file_digest, fingerprint, is_temp_name, output_lock, remove_stale_temps,
+    LOCK_NAME,
+    check_output_dir,
+    file_digest,
+    fingerprint,
+    is_temp_name,
+    output_lock,
+    remove_stale_temps,
 )
+from landslide_app.chips.labels import HeadRaster, label_record, relabel_store
+from landslide_app.chips.layout import SarLayout, store_meta, with_labels
+from landslide_app.chips.meta import StoreMeta, meta_problems
+from landslide_app.chips.store import ARRAY_DIR, DONE_DIR, INDEX_FILE, META_FILE, ChipStore
+from landslide_app.config import CHANNELS, CHIP_SIZE, DEFAULT_DENSITY_THRESHOLDS, DEFAULT_MIN_LAND_FRACTION
+from landslide_app.core.density import check_thresholds
+from landslide_app.core.grid import ChipGrid, check_grid_epsg
 from landslide_app.errors import (
-    ConfigError, InputError, LandslideAppError, OutputError, RasterError, SourceError,
+    ChipStoreError,
+    ConfigError,
+    InputError,
+    LandslideAppError,
+    OutputError,
+    RasterError,
+    SourceError,
 )
-from landslide_app.core.density import check_thresholds, density_class
 from landslide_app.sources.loader import DEM_HALO, GridReader
 from landslide_app.sources.retry import RetryPolicy
 from landslide_app.sources.stac import SceneSource
@@ -105,7 +121,7 @@ def default_grid(source: SceneSource, chip_size: int, epsg: int | None = None) -
 
 def build_chips(
     source: SceneSource,
-    inventory: str | Path,
+    inventory: str | Path | None,
     out: str | Path,
     grid: ChipGrid | None = None,
     settings: ChipBuildSettings | None = None,
@@ -123,10 +139,13 @@ def build_chips(
     ``out`` (a second build of the same store waits, then finds the chips done). A build that
     stops on a network fault (:class:`~landslide_app.errors.SourceError`) or is killed keeps its
     finished chips for the rerun; a new store whose inputs turn out to be unusable is removed.
+    A rerun on a finished store checks every chip's chunk (CRC-32) and rebuilds exactly the
+    damaged ones; on an unlabelled store with an ``inventory`` it labels the chips in place.
 
     Args:
         source: where DEM and SAR come from (``source.without_sar()`` for DEM-only).
-        inventory: landslide heads (any format :func:`read_inventory` reads).
+        inventory: landslide heads (any format :func:`read_inventory` reads); None: an unlabelled
+            store (label channel NaN, no density classes).
         out: store directory (new, empty, or a chip store).
         grid: chip grid; default: whole chips over the data footprint.
         settings: chip size, density thresholds, land filter.
@@ -148,33 +167,21 @@ def build_chips(
     _check_area(source, grid)
     out = check_output_dir(out, "chip store directory", create=False)
 
-    inv_path = Path(inventory)
-    inv = read_inventory(inv_path, grid.crs, bounds=grid.bounds, lon_col=lon_col, lat_col=lat_col)
-    heads = HeadRaster(grid, inv.points.geometry.x.to_numpy(), inv.points.geometry.y.to_numpy())
-    inv_report = {"path": str(inv_path), "n_read": inv.n_read, "dropped": inv.dropped, "n_in_grid": heads.n_inside}
-    reader = GridReader(source, grid, retry)
-
-    n_dates = len(source.sar_days)
-    dates = [str(d) for d in source.dates]
-    fp_inputs = {
-        "source": source.description,
-        "items": sorted(i["id"] for _, items in source.sar_days for i in items) + sorted(i["id"] for i in source.dem_items),
-        "inventory": file_digest(inv_path)[:16], "grid": grid.to_dict(),
-        "thresholds": list(settings.density_thresholds), "min_land": settings.min_land_fraction,
-        "has_sar": source.has_sar, "code_version": __version__,
-    }
-    if lon_col or lat_col:
-        fp_inputs["inventory_columns"] = [lon_col, lat_col]
-    extra = {
-        "fingerprint": fingerprint(fp_inputs), "source": source.description, "has_sar": source.has_sar,
-        "dates": dates, "n_pre_dates": source.n_pre, "event_date": EVENT_DATE.isoformat(),
-        "density_thresholds": list(settings.density_thresholds),
-        "min_land_fraction": settings.min_land_fraction, "chip_area_km2": grid.chip_area_km2,
-        "label": "per-pixel landslide head count (label > 0: pixel holds a head)",
-        "inventory": inv_report, "created": datetime.now().isoformat(timespec="seconds"),
-    }
-    if source.has_sar and n_dates != N_PRE_DATES + N_POST_DATES:
-        log.warning("source has %d SAR days (expected %d); missing ones stay NaN", n_dates, N_PRE_DATES + N_POST_DATES)
+    heads: HeadRaster | None = None
+    inv_report: dict = {}
+    label_fp = None
+    if inventory is not None:
+        inv_path = Path(inventory)
+        inv = read_inventory(inv_path, grid.crs, bounds=grid.bounds, lon_col=lon_col, lat_col=lat_col)
+        heads = HeadRaster(grid, inv.points.geometry.x.to_numpy(), inv.points.geometry.y.to_numpy())
+        inv_report = {"path": str(inv_path), "n_read": inv.n_read, "dropped": inv.dropped, "n_in_grid": heads.n_inside}
+        label_inputs: dict = {"inventory": file_digest(inv_path)[:16], "thresholds": list(settings.density_thresholds)}
+        if lon_col or lat_col:
+            label_inputs["inventory_columns"] = [lon_col, lat_col]
+        label_fp = fingerprint(label_inputs)
+    # the rasters are opened only when chips are to be built (relabelling a finished store reads none)
+    reader: GridReader | None = None if (out / META_FILE).exists() else GridReader(source, grid, retry)
+    meta = store_meta(source, grid, settings, label_fp, inv_report if heads is not None else None)
 
     created_dir = not out.exists()
     _store_dir_entries(out)  # refuse a folder of other files before writing anything (even the lock)
@@ -186,7 +193,7 @@ def build_chips(
         remove_stale_temps(out)
         fresh = not (out / META_FILE).exists()
         try:
-            report = _build(source, out, grid, settings, extra, inv_report, heads, reader, progress, max_chips, t_start,
+            report = _build(source, out, grid, settings, meta, inv_report, heads, reader, progress, max_chips, t_start,
                             row_runner=row_runner, retry=retry)
         except LandslideAppError as exc:
             if fresh and not isinstance(exc, SourceError):  # unusable inputs: leave nothing behind
@@ -245,7 +252,7 @@ class RowJob:
     store_path: Path
     source: SceneSource
     grid: ChipGrid
-    heads: HeadRaster
+    heads: HeadRaster | None
     settings: ChipBuildSettings
     retry: RetryPolicy | None = None
 
@@ -288,9 +295,10 @@ class _ChipWriter:
                     self.store.write_markers(records)
                 else:
                     chip_id, data, record = item
-                    if data is not None:
-                        self.store.write_chip_data(chip_id, data)
-                    self._pending.append({"chip_id": int(chip_id), **record})
+                    record = {"chip_id": int(chip_id), **record}
+                    if data is not None:  # the chunk's size and CRC-32, checked on open and by `check`
+                        record["chunk_bytes"], record["chunk_crc32"] = self.store.write_chip_data(chip_id, data)
+                    self._pending.append(record)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 self._error = exc
 
@@ -333,23 +341,21 @@ def read_strips(reader: GridReader, settings: ChipBuildSettings, row: int,
     return dem_row, (reader.read_sar_row(row) if need_sar else None)
 
 
-def _row_stats(terrain_row: np.ndarray, sar_row: np.ndarray, grid: ChipGrid,
-               n_sar: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per chip of a row, in one pass over the strips: the NaN fraction of its 16 input channels
-    (terrain and SAR; SAR channels of missing days count as NaN) and the valid fraction of each
-    SAR day (``(n_days, n_cols)``, ``(0, n_cols)`` for DEM-only chips)."""
+def _row_stats(terrain_row: np.ndarray, sar_row: np.ndarray, grid: ChipGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Per chip of a row, in one pass over the strips: the NaN fraction of its input channels that
+    have data (terrain and the SAR days ``sar_row`` holds; slots without a day are not counted) and
+    the valid fraction of each SAR day (``(n_days, n_cols)``, ``(0, n_cols)`` for DEM-only chips)."""
     s, h, n = grid.chip_size, DEM_HALO, grid.n_cols
     core = terrain_row[:, h:h + s, h:h + n * s]
     nan = np.isnan(core).reshape(core.shape[0], s, n, s).sum(axis=(0, 1, 3), dtype=np.int64)
     n_days = sar_row.shape[0]
     valid = np.isfinite(sar_row).reshape(n_days, 2, s, n, s).sum(axis=(1, 2, 4), dtype=np.int64)
-    used = min(n_days, n_sar // 2)  # days beyond the chip's SAR channels are not stored
-    nan += 2 * s * s * used - valid[:used].sum(axis=0) + s * s * (n_sar - 2 * used)
-    return nan / ((core.shape[0] + n_sar) * s * s), valid / (2 * s * s)
+    nan += 2 * s * s * n_days - valid.sum(axis=0)
+    return nan / ((core.shape[0] + 2 * n_days) * s * s), valid / (2 * s * s)
 
 
 def build_row(
-    store: ChipStore, reader: GridReader, heads: HeadRaster, settings: ChipBuildSettings, row: int,
+    store: ChipStore, reader: GridReader, heads: HeadRaster | None, settings: ChipBuildSettings, row: int,
     chip_ids: Sequence[int], on_chip: Callable[[], None] | None = None, max_built: int | None = None,
     strips: tuple[np.ndarray, np.ndarray | None] | None = None, writer: _ChipWriter | None = None,
 ) -> tuple[int, int]:
@@ -384,11 +390,13 @@ def build_row(
 def _build_row(store, reader, heads, settings, row, chip_ids, on_chip, max_built, strips, writer) -> tuple[int, int]:
     grid = store.grid
     s, h = grid.chip_size, DEM_HALO
-    n_sar = 2 * (N_PRE_DATES + N_POST_DATES)
+    lay = SarLayout.of(len(reader.source.sar_days), reader.source.n_pre)
+    sar_lo, sar_hi = 4 + 2 * lay.slot0, 4 + 2 * (lay.slot0 + lay.n_days)  # chip channels of the source's days
     wanted = set(int(c) for c in chip_ids)
     n_built = n_dropped = 0
     dem_row, sar_row = strips if strips is not None else (reader.read_dem_row(row), None)
-    terrain_row = stats = None
+    terrain_row: np.ndarray | None = None
+    stats: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, 0)))
     for col in range(grid.n_cols):
         chip_id = grid.chip_id(row, col)
         if chip_id not in wanted:
@@ -409,35 +417,37 @@ def _build_row(store, reader, heads, settings, row, chip_ids, on_chip, max_built
             # once per strip: every terrain value depends on its 3 x 3 window only, so the strip's
             # values cropped to a chip equal those of the chip's own window with its halo
             terrain_row = terrain_stack(dem_row, grid.resolution, grid.resolution)
-            stats = _row_stats(terrain_row, sar_row, grid, n_sar)
+            sar_row = sar_row[lay.first:lay.first + lay.n_days]
+            stats = _row_stats(terrain_row, sar_row, grid)
         data = np.full((len(CHANNELS), s, s), np.nan, np.float32)
         data[0:4] = terrain_row[:, h:h + s, col * s + h:(col + 1) * s + h]
-        sar = sar_row[..., col * s:(col + 1) * s]
-        if sar.size:
-            data[4:4 + 2 * sar.shape[0]] = sar.reshape(-1, s, s)[:n_sar]
-        counts = heads.chip_counts(chip_id)
-        data[-1] = counts
-        n_heads = int(counts.sum())
-        cls = int(density_class(n_heads, grid.chip_area_km2, settings.density_thresholds))
+        if sar_hi > sar_lo:
+            data[sar_lo:sar_hi] = sar_row[..., col * s:(col + 1) * s].reshape(-1, s, s)
         nan_fraction, sar_valid = stats
+        rec.update(kept=True)
+        if heads is not None:
+            counts = heads.chip_counts(chip_id)
+            data[-1] = counts
+            rec.update(label_record(int(counts.sum()), grid.chip_area_km2, settings.density_thresholds))
         writer.write(chip_id, data, {
-            **rec, "kept": True, "head_count": n_heads, "density_class": cls,
-            "density_per_km2": round(n_heads / grid.chip_area_km2, 4),
-            "nan_fraction": round(float(nan_fraction[col]), 4),
+            **rec, "nan_fraction": round(float(nan_fraction[col]), 4),
             "sar_valid": [round(float(v), 4) for v in sar_valid[:, col]],
         })
         n_built += 1
     return n_built, n_dropped
 
 
-def _build(source, out, grid, settings, extra, inv_report, heads, reader, progress, max_chips, t_start,
+def _build(source, out, grid, settings, meta: StoreMeta, inv_report, heads, reader, progress, max_chips, t_start,
            row_runner: RowRunner | None = None, retry: RetryPolicy | None = None) -> BuildReport:
-    store = ChipStore.create(out, grid, CHANNELS, extra)
+    store = ChipStore.create(out, meta)
+    _repair(store, progress)
+    if store.meta.label_fingerprint != meta.label_fingerprint:
+        _relabel(store, meta, heads, settings, progress)
     report = BuildReport(store=store, inventory=inv_report)
     done = store.done_records()
     todo = [c for c in range(grid.n_chips) if c not in done]
     report.n_skipped = len(done)
-    if done:
+    if done and todo:
         log.info("resuming %s: %d of %d chips already done", out, len(done), grid.n_chips)
 
     by_row: dict[int, list[int]] = {}
@@ -452,16 +462,56 @@ def _build(source, out, grid, settings, extra, inv_report, heads, reader, progre
 
         job = RowJob(store.path, source, grid, heads, settings, retry)
         row_runner(job, sorted(by_row.items()), on_done)
-    else:
+    elif by_row:
+        reader = reader or GridReader(source, grid, retry)
         _build_rows_here(store, reader, heads, settings, by_row, report, bar, max_chips)
     bar.close()
     report.seconds = time.perf_counter() - t_start
-    if max_chips is None or len(store.done_records()) == grid.n_chips:
-        _check_usable(store, settings, extra)
-        store.finalize({"build_seconds": round(report.seconds, 3)})
+    finished = max_chips is None or len(store.done_records()) == grid.n_chips
+    if finished and (todo or not store.meta.complete):  # a finished store with nothing rebuilt stays as it is
+        _check_usable(store, settings)
+        store.finalize(build_seconds=round(report.seconds, 3) if todo else None)
     log.info("built %d chips (%d dropped, %d already done) in %.1f s", report.n_built, report.n_dropped,
              report.n_skipped, report.seconds)
     return report
+
+
+def _repair(store: ChipStore, progress: bool) -> None:
+    """Before a rerun builds anything: check every finished chip's chunk (size and CRC-32) and forget the
+    damaged ones, so that exactly those are rebuilt; an index that disagrees with store.json is rewritten."""
+    if not store.done_records():
+        return
+    problems = meta_problems(store.meta, store.array.shape, store.array.chunks)
+    if problems:
+        raise ChipStoreError(f"{store.path} does not match its store.json: {'; '.join(problems)}; rebuild it "
+                             "with --overwrite")
+    check = store.verify(full=True)
+    if check.damaged:
+        ids = sorted(check.damaged)
+        log.warning("%s: %d damaged chip(s) will be rebuilt: %s", store.path, len(ids),
+                    "; ".join(f"chip {c} {check.damaged[c]}" for c in ids[:5]) + (" ..." if len(ids) > 5 else ""))
+        store.forget(ids)
+    elif check.problems:
+        log.warning("%s: %s; rewriting the index", store.path, "; ".join(check.problems))
+        store.mark_incomplete()
+
+
+def _relabel(store: ChipStore, meta: StoreMeta, heads: HeadRaster | None, settings: ChipBuildSettings,
+             progress: bool) -> None:
+    """Give the finished chips of an unlabelled store the labels of ``meta`` (no raster is read)."""
+    old = store.meta
+    if old.labelled:
+        have = f"from {old.inventory.get('path')}" if old.inventory else "by another build"
+        want = "no --inventory" if meta.label_fingerprint is None else "another --inventory or --thresholds"
+        raise ChipStoreError(
+            f"{store.path} is labelled {have} (thresholds {list(old.density_thresholds or [])}) and this build "
+            f"asks for {want}; rerun with the store's --inventory and --thresholds, give another --out, or "
+            "pass --overwrite to rebuild it"
+        )
+    n = relabel_store(store, heads, settings.density_thresholds, progress=progress)
+    store.meta = with_labels(store.meta, meta.label_fingerprint, settings.density_thresholds, meta.inventory)
+    store.meta.write(store.path)
+    log.info("labelled %d finished chips of %s from the inventory (rasters not read again)", n, store.path)
 
 
 #: Bytes of chip-row strips read ahead of the row being built (at least two rows). A COG tile is
@@ -512,7 +562,7 @@ def _build_rows_here(store, reader, heads, settings, by_row, report, bar, max_ch
     writer.close()
 
 
-def _check_usable(store: ChipStore, settings: ChipBuildSettings, extra: dict) -> None:
+def _check_usable(store: ChipStore, settings: ChipBuildSettings) -> None:
     """Before finalising: at least one chip kept, and no SAR date without any valid pixel."""
     recs = store.done_records()
     kept = [r for r in recs.values() if r.get("kept")]
@@ -524,9 +574,9 @@ def _check_usable(store: ChipStore, settings: ChipBuildSettings, extra: dict) ->
             "whole area. Check the DEM and its nodata value, the area (--bbox), or lower --min-land."
         )
     per_day = [r["sar_valid"] for r in kept if r.get("sar_valid")]
-    if extra.get("has_sar") and per_day and len({len(v) for v in per_day}) == 1:
+    if store.meta.has_sar and per_day and len({len(v) for v in per_day}) == 1:
         valid = np.asarray(per_day).max(axis=0)
-        empty = [d for d, v in zip(extra.get("dates", []), valid) if v == 0]
+        empty = [d for d, v in zip(store.meta.dates, valid) if v == 0]
         if empty:
             raise RasterError(
                 f"the SAR of {', '.join(empty)} has no valid pixel in any of the {len(kept)} land chips "

@@ -2,188 +2,274 @@
 
 Layout of ``STORE/``::
 
-    store.json     metadata: format, channels, chip size, grid, CRS, thresholds, fingerprint, complete
+    store.json     metadata (:class:`~landslide_app.chips.meta.StoreMeta`): format, channels, grid,
+                   labels, SAR acquisitions, fingerprints, complete
     chips.zarr/    float32 (n_rows, n_cols, C, S, S), one chip per chunk (only kept chips written)
     done/ID.json   records of a batch of finished chips (a chip row; ID: its first chip id),
-                   written atomically after all their chunks (resume marker)
-    index.gpkg     kept chips: chip_id, row, col, head_count, density_class, land_fraction,
-                   density_per_km2, transform, polygon geometry in the grid CRS
+                   written atomically after all their chunks (resume marker), with each kept
+                   chip's chunk size and CRC-32
+    index.gpkg     kept chips: chip_id, row, col, land_fraction, chunk_bytes, chunk_crc32, and when
+                   labelled head_count, density_class, density_per_km2; transform, polygon geometry
 
-Reads are lazy: :meth:`ChipStore.read` loads only the chunks asked for.
+A store checks itself: :meth:`ChipStore.open` compares the metadata with the array and the index,
+and the chunk files' sizes with those recorded (cheap); :meth:`ChipStore.verify` also compares
+every chunk's CRC-32 (``landslide-app check``). Reads are lazy: :meth:`ChipStore.read` loads
+only the chunks asked for.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
 
-from landslide_app import __version__
-from landslide_app.atomic import ZARR_TEMP_SUFFIX, atomic_path, is_temp_name, write_json_atomic
-from landslide_app.core.grid import ChipGrid
-from landslide_app.errors import ChipStoreError, ConfigError
+from landslide_app.atomic import atomic_path, is_temp_name, write_json_atomic
+from landslide_app.chips.chunks import (
+    CHUNK_CODEC,
+    NO_CHUNK,
+    ChunkDigest,
+    DirectChunkWriter,
+    chunk_file,
+    chunk_problems,
+    digest_file,
+)
+from landslide_app.chips.meta import FORMAT, META_FILE, StoreMeta, meta_problems
+from landslide_app.errors import ChipStoreError
+
+__all__ = ["ARRAY_DIR", "CHUNK_CODEC", "DONE_DIR", "FORMAT", "INDEX_FILE", "META_FILE", "ChipStore", "StoreCheck"]
 
 log = logging.getLogger(__name__)
 
-FORMAT = "landslide-app-chips/1"
-META_FILE = "store.json"
 ARRAY_DIR = "chips.zarr"
 INDEX_FILE = "index.gpkg"
 DONE_DIR = "done"
 
 
-def CHUNK_CODEC() -> Any:  # noqa: N802 - a codec factory
-    """Chunk compressor: Blosc LZ4 with byte shuffle. Measured on demo chips against zarr's default
-    (zstd): writes 1.7x and reads 3x faster, and 5 % smaller (float32 speckle barely compresses)."""
-    from zarr.codecs import BloscCodec
+@dataclass
+class StoreCheck:
+    """What :meth:`ChipStore.verify` found: store-level problems and damaged chips (id -> reason)."""
 
-    return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    damaged: dict[int, str] = field(default_factory=dict)
+    n_checked: int = 0
+    full: bool = True
+    checksums: bool = True
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.damaged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "ok": self.ok, "problems": self.problems,
+                "damaged_chips": sorted(self.damaged), "reasons": {str(k): v for k, v in sorted(self.damaged.items())},
+                "n_chips_checked": self.n_checked, "full": self.full, "checksums": self.checksums,
+                "seconds": round(self.seconds, 3)}
+
+    def message(self) -> str:
+        """One paragraph saying what is wrong and what to do (empty when all is well)."""
+        parts = []
+        if self.problems:
+            parts.append(f"{self.path} does not match its {META_FILE}: " + "; ".join(self.problems)
+                         + ". Rerun the same `landslide-app chips` command (it rewrites the index from the "
+                         "finished chips), or rebuild the store with `--overwrite` if store.json itself was changed")
+        if self.damaged:
+            ids = sorted(self.damaged)
+            shown = "; ".join(f"chip {c} {self.damaged[c]}" for c in ids[:5]) + (" ..." if len(ids) > 5 else "")
+            parts.append(
+                f"{len(ids)} chip(s) of {self.path} are damaged ({shown}): the store is truncated; rebuild it: "
+                f"rerun the same `landslide-app chips` command, which rebuilds exactly chips {_ids_text(ids)} "
+                f"(or rebuild the store with `--overwrite`; `landslide-app check {self.path}` checks every chip "
+                "in full)")
+        return " ".join(parts)
 
 
-class DirectChunkWriter:
-    """Encodes and writes whole chunks of a local zarr v3 array whose codecs are
-    ``bytes`` (little endian) + ``blosc``, without zarr's async write path (see
-    :meth:`ChipStore.write_chip_data`). Only whole chunks, so no read-modify-write is needed."""
-
-    _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
-
-    def __init__(self, root: Path, encode_key: Callable[[tuple[int, ...]], str], blosc: Any, dtype: np.dtype) -> None:
-        self.root = root
-        self._encode_key = encode_key
-        self._blosc = blosc
-        self.dtype = dtype
-        self._dirs: set[Path] = set()  # chunk folders known to exist (one mkdir each, not per chunk)
-
-    @classmethod
-    def maybe(cls, array: zarr.Array) -> "DirectChunkWriter | None":
-        """A writer for ``array``, or None when its layout is not the one handled here."""
-        import numcodecs
-        from zarr.codecs import BloscCodec, BytesCodec
-        from zarr.storage import LocalStore
-
-        md = array.metadata
-        codecs = getattr(md, "codecs", ())
-        if (getattr(md, "zarr_format", None) != 3 or not isinstance(array.store, LocalStore)
-                or len(codecs) != 2 or not isinstance(codecs[0], BytesCodec)
-                or getattr(codecs[0].endian, "value", None) != "little" or not isinstance(codecs[1], BloscCodec)):
-            return None
-        cfg = codecs[1].to_dict()["configuration"]
-        try:
-            blosc = numcodecs.Blosc(cname=cfg["cname"], clevel=cfg["clevel"], shuffle=cls._SHUFFLE[cfg["shuffle"]],
-                                    blocksize=cfg["blocksize"], typesize=cfg["typesize"])
-        except (KeyError, TypeError, ValueError):
-            return None
-        root = Path(array.store.root) / array.path if array.path else Path(array.store.root)
-        return cls(root, md.encode_chunk_key, blosc, np.dtype(md.data_type.to_native_dtype()).newbyteorder("<"))
-
-    def write(self, chunk_coords: tuple[int, ...], chunk: np.ndarray) -> None:
-        """Write one whole chunk (its exact chunk shape) atomically."""
-        import os
-        import threading
-
-        path = self.root / self._encode_key(chunk_coords)
-        payload = self._blosc.encode(np.ascontiguousarray(chunk, dtype=self.dtype))
-        if path.parent not in self._dirs:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(path.parent)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}{ZARR_TEMP_SUFFIX}")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+def _ids_text(ids: Sequence[int], n: int = 20) -> str:
+    return ", ".join(map(str, ids[:n])) + (f" and {len(ids) - n} more" if len(ids) > n else "")
 
 
 class ChipStore:
     """A chip store on disk. Create with :meth:`create`, open with :meth:`open`."""
 
-    def __init__(self, path: Path, meta: dict[str, Any]) -> None:
+    def __init__(self, path: Path, meta: StoreMeta) -> None:
         self.path = Path(path)
         self.meta = meta
-        try:
-            self.grid = ChipGrid.from_dict(meta["grid"])
-        except ConfigError as exc:
-            raise ChipStoreError(f"{self.path / META_FILE} is damaged: {exc}; rebuild the store") from None
-        self.channels: tuple[str, ...] = tuple(meta["channels"])
+        self.grid = meta.grid
+        self.channels: tuple[str, ...] = meta.channels
         self._array: zarr.Array | None = None
         self._chunk_writer: DirectChunkWriter | bool | None = None
         self._index = None
+        self._id_set: frozenset[int] | None = None
 
     # ---- creation / opening -------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, grid: ChipGrid, channels: Sequence[str], extra: dict[str, Any]) -> "ChipStore":
-        """Create an empty store (or return the existing one when its fingerprint matches)."""
+    def create(cls, path: str | Path, meta: StoreMeta) -> ChipStore:
+        """Create an empty store (or return the existing one when its chip data were built from the
+        same inputs: same :attr:`StoreMeta.data_fingerprint`; its labels may differ)."""
         path = Path(path)
-        meta = {
-            "format": FORMAT, "code_version": __version__, "grid": grid.to_dict(),
-            "channels": list(channels), "chip_size": grid.chip_size, "crs": grid.crs,
-            "complete": False, **extra,
-        }
         if (path / META_FILE).exists():
-            old = cls._read_meta(path)
-            if old.get("fingerprint") != meta.get("fingerprint"):
+            old = StoreMeta.read(path)
+            if old.data_fingerprint is None or old.data_fingerprint != meta.data_fingerprint:
+                built = (f"by an older version (format {old.format})" if old.format != FORMAT
+                         else "from other inputs or settings")
                 raise ChipStoreError(
-                    f"{path} holds chips built from other inputs or settings "
-                    f"(fingerprint {old.get('fingerprint')} != {meta.get('fingerprint')}); "
-                    "pass another --out, or --overwrite to rebuild it"
+                    f"{path} holds chips built {built} (data fingerprint {old.data_fingerprint} != "
+                    f"{meta.data_fingerprint}); pass another --out, or --overwrite to rebuild it"
                 )
+            if old.grid != meta.grid or old.channels != meta.channels:
+                raise ChipStoreError(f"{path / META_FILE} was edited (its grid or channels differ from those its "
+                                     "fingerprint stands for); rebuild the store with --overwrite")
             return cls(path, old)
         path.mkdir(parents=True, exist_ok=True)
+        g, c = meta.grid, len(meta.channels)
         zarr.create_array(
-            store=str(path / ARRAY_DIR), shape=(grid.n_rows, grid.n_cols, len(channels), grid.chip_size, grid.chip_size),
-            chunks=(1, 1, len(channels), grid.chip_size, grid.chip_size), dtype="float32",
+            store=str(path / ARRAY_DIR), shape=(g.n_rows, g.n_cols, c, g.chip_size, g.chip_size),
+            chunks=(1, 1, c, g.chip_size, g.chip_size), dtype="float32",
             fill_value=np.nan, overwrite=True, compressors=[CHUNK_CODEC()],
         )
         (path / DONE_DIR).mkdir(exist_ok=True)
-        write_json_atomic(path / META_FILE, meta)  # last: its presence marks a usable store
+        meta = meta.with_(complete=False)
+        meta.write(path)  # last: its presence marks a usable store
         return cls(path, meta)
 
-    @staticmethod
-    def _read_meta(path: Path) -> dict[str, Any]:
-        f = path / META_FILE
-        if not f.exists():
-            raise ChipStoreError(f"{path} is not a chip store (no {META_FILE}); build one with `landslide-app chips`")
-        try:
-            meta = json.loads(f.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ChipStoreError(f"{f} is unreadable ({exc}); rebuild the store with `landslide-app chips`") from exc
-        if meta.get("format") != FORMAT:
-            raise ChipStoreError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}; rebuild it")
-        for key in ("grid", "channels"):
-            if key not in meta:
-                raise ChipStoreError(f"{f} lacks '{key}'; the store is damaged, rebuild it")
-        return meta
-
     @classmethod
-    def open(cls, path: str | Path, require_complete: bool = True) -> "ChipStore":
-        """Open an existing store; by default it must be complete (all chips built, index written)."""
+    def open(cls, path: str | Path, require_complete: bool = True, verify: bool = True) -> ChipStore:
+        """Open an existing store; by default it must be complete (all chips built, index written).
+
+        A complete store is checked (``verify``): its metadata against the array and the index, and
+        every kept chip's chunk file against the size recorded at build time (one ``stat`` each;
+        :meth:`verify` compares the bytes too). A mismatch is a ChipStoreError saying what to rebuild.
+        """
         path = Path(path)
         if not path.exists():
             raise ChipStoreError(f"no chip store at {path}; build one with `landslide-app chips --out {path}`")
-        store = cls(path, cls._read_meta(path))
+        store = cls(path, StoreMeta.read(path))
         if require_complete:
-            if not store.meta.get("complete") or not (path / INDEX_FILE).exists():
+            if not store.meta.complete or not (path / INDEX_FILE).exists():
                 raise ChipStoreError(
                     f"{path} is incomplete (the build was interrupted); rerun the same "
                     "`landslide-app chips` command to finish it"
                 )
             if not (path / ARRAY_DIR).exists():
                 raise ChipStoreError(f"{path} lacks {ARRAY_DIR}; the store is truncated, rebuild it")
+            if verify:
+                check = store.verify(full=False)
+                if not check.ok:
+                    raise ChipStoreError(check.message())
         return store
+
+    # ---- checking -----------------------------------------------------------------------
+    def verify(self, full: bool = True) -> StoreCheck:
+        """Compare the store with itself: metadata vs array vs index, and each kept chip's chunk file
+        vs the size (and with ``full``, the CRC-32) recorded when it was written.
+
+        A complete store is checked against its index; an incomplete one against its done-markers.
+        Raises ChipStoreError only when the array or the index cannot be read at all.
+        """
+        t0 = time.perf_counter()
+        check = StoreCheck(self.path, full=full, checksums=bool(self.meta.checksums))
+        arr = self.array
+        index = self.index if self.meta.complete else None
+        check.problems = meta_problems(self.meta, arr.shape, arr.chunks, index)
+        if index is not None and not check.problems:
+            recs = index[[c for c in ("chip_id", "chunk_bytes", "chunk_crc32") if c in index.columns]]
+            rows = zip(*(recs[c].tolist() for c in recs.columns))
+            chips = [dict(zip(recs.columns, r)) for r in rows]
+        else:
+            chips = [r for r in self.done_records().values() if r.get("kept")]
+        check.n_checked = len(chips)
+        if self.meta.checksums:
+            check.damaged = chunk_problems(self._chunk_paths(chips), full)
+        elif self.meta.complete:
+            log.debug("%s records no chunk checksums (built by an older version): chunks not checked", self.path)
+        check.seconds = time.perf_counter() - t0
+        return check
+
+    def _chunk_paths(self, recs: Iterable[dict[str, Any]]) -> Iterator[tuple[int, Path, int, int]]:
+        for r in recs:
+            cid = int(r["chip_id"])
+            row, col = self.grid.chip_rc(cid)
+            path = chunk_file(self.array, (row, col, 0, 0, 0))
+            if path is None:  # not a local array: nothing to compare
+                continue
+            n_bytes, crc = r.get("chunk_bytes"), r.get("chunk_crc32")
+            if n_bytes is None or crc is None or n_bytes != n_bytes or crc != crc:  # none (or NaN) on record
+                yield cid, path, -1, -1
+            else:
+                yield cid, path, int(n_bytes), int(crc)
+
+    def forget(self, chip_ids: Iterable[int]) -> None:
+        """Drop the done-records (and chunk files) of ``chip_ids`` so that a build rebuilds them; the
+        store becomes incomplete until then."""
+        drop = {int(c) for c in chip_ids}
+        if not drop:
+            return
+        self.mark_incomplete()
+        for f, recs in self.marker_files().items():
+            keep = [r for r in recs if int(r["chip_id"]) not in drop]
+            if len(keep) != len(recs):
+                if keep:
+                    write_json_atomic(f, {"chips": keep})
+                else:
+                    f.unlink()
+        for c in drop:
+            path = chunk_file(self.array, (*self.grid.chip_rc(c), 0, 0, 0))
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+    def mark_incomplete(self) -> None:
+        """Record that the store is being changed (chips rebuilt or relabelled): not complete until finalised."""
+        if self.meta.complete:
+            self.meta = self.meta.with_(complete=False)
+            self.meta.write(self.path)
+        self._index, self._array, self._chunk_writer, self._id_set = None, None, None, None
+
+    # ---- labels and acquisitions --------------------------------------------------------
+    @property
+    def labelled(self) -> bool:
+        return self.meta.labelled
+
+    def require_labels(self, what: str) -> None:
+        """ChipStoreError unless the store has landslide labels; ``what`` names what needs them."""
+        if not self.meta.labelled:
+            raise ChipStoreError(
+                f"{self.path} has no landslide labels; {what} needs an inventory: rerun "
+                "`landslide-app chips ... --inventory FILE` (the same other options) to label it; the "
+                "rasters are not read again"
+            )
+
+    @property
+    def n_post(self) -> int:
+        """Post-event SAR dates in the store."""
+        return self.meta.n_post
+
+    def check_revisits(self, revisits: int) -> None:
+        """ChipStoreError when the store has fewer than ``revisits`` post-event SAR dates."""
+        n = self.meta.n_post
+        if revisits <= n:
+            return
+        if n == 0:
+            raise ChipStoreError(f"this store ({self.path}) has no post-event SAR date; use a DEM-only model "
+                                 "(trained with --inputs dem)")
+        raise ChipStoreError(
+            f"this store has {n} post-event date{'s' if n > 1 else ''} ({', '.join(self.meta.post_dates)}); "
+            f"use a model trained with --revisits {n}"
+        )
 
     # ---- writing ------------------------------------------------------------------------
     @property
     def array(self) -> zarr.Array:
         if self._array is None:
             try:
-                self._array = zarr.open_array(str(self.path / ARRAY_DIR), mode="r+" if not self.meta.get("complete") else "r")
+                self._array = zarr.open_array(str(self.path / ARRAY_DIR), mode="r+" if not self.meta.complete else "r")
             except Exception as exc:  # noqa: BLE001
                 raise ChipStoreError(f"cannot open {self.path / ARRAY_DIR} ({exc}); the store is damaged, "
                                      "rebuild it (`landslide-app chips ... --overwrite`)") from exc
@@ -191,19 +277,27 @@ class ChipStore:
 
     def done_records(self) -> dict[int, dict[str, Any]]:
         """Records of chips already finished (kept or dropped), by chip id."""
+        out: dict[int, dict[str, Any]] = {}
+        for recs in self.marker_files().values():
+            out.update({int(r["chip_id"]): r for r in recs})
+        return out
+
+    def marker_files(self) -> dict[Path, list[dict[str, Any]]]:
+        """The done-marker files and their records (damaged ones are skipped: their chips are rebuilt)."""
         out = {}
-        for f in (self.path / DONE_DIR).glob("*.json"):
+        for f in sorted((self.path / DONE_DIR).glob("*.json")):
             if is_temp_name(f.name):  # a marker being written (or left by a killed writer)
                 continue
             try:
                 recs = json.loads(f.read_text())["chips"]
-                out.update({int(r["chip_id"]): r for r in recs})
+                out[f] = [dict(r, chip_id=int(r["chip_id"])) for r in recs]
             except (OSError, ValueError, KeyError, TypeError):
                 log.warning("ignoring damaged marker %s (its chips will be rebuilt)", f)
         return out
 
-    def write_chip_data(self, chip_id: int, data: np.ndarray) -> None:
-        """Write one chip's chunk, atomically (a temporary file renamed into place, as zarr does).
+    def write_chip_data(self, chip_id: int, data: np.ndarray) -> ChunkDigest:
+        """Write one chip's chunk, atomically (a temporary file renamed into place, as zarr does);
+        return the chunk file's size and CRC-32 (:data:`NO_CHUNK` for an all-NaN chip: no file).
 
         When the array is the usual local zarr v3 array of this store (bytes + Blosc codecs), the
         chunk is encoded with that Blosc configuration and written straight to its chunk file:
@@ -220,10 +314,12 @@ class ChipStore:
             self._chunk_writer = DirectChunkWriter.maybe(self.array) or False
         # an all-NaN chunk is zarr's fill value, which zarr does not store: leave it to zarr (the
         # first value decides for nearly every chip without scanning the whole chunk)
-        if self._chunk_writer and not (np.isnan(data.flat[0]) and np.isnan(data).all()):
-            self._chunk_writer.write((row, col, 0, 0, 0), data)
-        else:
-            self.array[row, col] = data
+        writer = self._chunk_writer
+        if isinstance(writer, DirectChunkWriter) and not (np.isnan(data.flat[0]) and np.isnan(data).all()):
+            return writer.write((row, col, 0, 0, 0), data)
+        self.array[row, col] = data
+        path = chunk_file(self.array, (row, col, 0, 0, 0))
+        return digest_file(path) if path is not None else NO_CHUNK
 
     def write_markers(self, records: Sequence[dict[str, Any]]) -> None:
         """Mark chips finished: one marker file for the batch, written atomically (and fsync'd).
@@ -235,15 +331,20 @@ class ChipStore:
         if not records:
             return
         first = min(int(r["chip_id"]) for r in records)
-        write_json_atomic(self.path / DONE_DIR / f"{first}.json", {"chips": [dict(r) for r in records]})
+        target, k = self.path / DONE_DIR / f"{first}.json", 0
+        while target.exists():  # chips of a row rebuilt after a repair: the row's marker stays
+            k += 1
+            target = self.path / DONE_DIR / f"{first}-{k}.json"
+        write_json_atomic(target, {"chips": [dict(r) for r in records]})
 
     def write_chip(self, chip_id: int, data: np.ndarray | None, record: dict[str, Any]) -> None:
         """Write one chip's data (``None`` for a dropped chip) then its own done-marker."""
+        rec = {"chip_id": int(chip_id), **record}
         if data is not None:
-            self.write_chip_data(chip_id, data)
-        self.write_markers([{"chip_id": int(chip_id), **record}])
+            rec["chunk_bytes"], rec["chunk_crc32"] = self.write_chip_data(chip_id, data)
+        self.write_markers([rec])
 
-    def finalize(self, extra: dict[str, Any] | None = None) -> None:
+    def finalize(self, build_seconds: float | None = None) -> None:
         """Write the GeoPackage index of kept chips and mark the store complete."""
         import geopandas as gpd
         from shapely.geometry import box
@@ -261,11 +362,10 @@ class ChipStore:
             gdf = gpd.GeoDataFrame({"chip_id": []}, geometry=[], crs=self.grid.crs)
         with atomic_path(self.path / INDEX_FILE) as tmp:
             gdf.to_file(tmp, driver="GPKG", layer="chips")
-        self.meta.update(extra or {})
-        self.meta["complete"] = True
-        self.meta["n_chips"] = len(gdf)
-        write_json_atomic(self.path / META_FILE, self.meta)
-        self._index, self._array, self._chunk_writer = None, None, None
+        self.meta = self.meta.with_(complete=True, n_chips=len(gdf),
+                                    build_seconds=self.meta.build_seconds if build_seconds is None else build_seconds)
+        self.meta.write(self.path)
+        self._index, self._array, self._chunk_writer, self._id_set = None, None, None, None
 
     # ---- reading ------------------------------------------------------------------------
     @property
@@ -275,9 +375,11 @@ class ChipStore:
             import geopandas as gpd
 
             try:
-                self._index = gpd.read_file(self.path / INDEX_FILE, layer="chips").sort_values("chip_id").reset_index(drop=True)
+                index = gpd.read_file(self.path / INDEX_FILE, layer="chips")
+                self._index = index.sort_values("chip_id").reset_index(drop=True)
             except Exception as exc:  # noqa: BLE001
-                raise ChipStoreError(f"cannot read {self.path / INDEX_FILE} ({exc}); rerun `landslide-app chips`") from exc
+                raise ChipStoreError(f"cannot read {self.path / INDEX_FILE} ({exc}); rerun `landslide-app chips`"
+                                     ) from exc
         return self._index
 
     @property
@@ -286,6 +388,8 @@ class ChipStore:
 
     @property
     def classes(self) -> np.ndarray:
+        """Density class of each kept chip (ChipStoreError for an unlabelled store)."""
+        self.require_labels("the density class of each chip")
         return self.index["density_class"].to_numpy(dtype=np.int64)
 
     def channel(self, name: str) -> int:
@@ -306,33 +410,43 @@ class ChipStore:
         except Exception as exc:  # noqa: BLE001
             raise ChipStoreError(f"chip {chip_id} of {self.path} is unreadable ({exc}); rebuild the store "
                                  "(`landslide-app chips ... --overwrite`)") from exc
-        label = self.channels.index("label") if "label" in self.channels else None
-        if (label is not None and self.meta.get("complete") and np.isnan(chip[label]).all()
-                and int(chip_id) in set(self.ids.tolist())):
-            # a kept chip always has a label (head counts); all-NaN is zarr's fill: no chunk on disk
-            raise ChipStoreError(
-                f"chip {chip_id} of {self.path} has no data on disk although the index lists it: the "
-                "store is truncated; rebuild it (`landslide-app chips ... --overwrite`)"
-            )
+        if self.meta.complete and np.isnan(chip[0, 0, 0]) and np.isnan(chip[0]).all():
+            # a kept chip always has land data in its first channel; all-NaN is zarr's fill: no chunk on disk
+            if self._id_set is None:
+                self._id_set = frozenset(self.ids.tolist())
+            if int(chip_id) in self._id_set:
+                raise ChipStoreError(
+                    f"chip {chip_id} of {self.path} has no data on disk although the index lists it: the "
+                    "store is truncated; rebuild it (rerun the same `landslide-app chips` command)"
+                )
         return chip
 
     def read_many(self, chip_ids: Sequence[int], channels: Sequence[int] | None = None) -> np.ndarray:
         """Chips ``(n, C, S, S)`` (optionally only ``channels``), read one chunk each."""
         out = [self.read(i) for i in chip_ids]
-        arr = np.stack(out) if out else np.empty((0, len(self.channels), self.grid.chip_size, self.grid.chip_size), np.float32)
+        s = self.grid.chip_size
+        arr = np.stack(out) if out else np.empty((0, len(self.channels), s, s), np.float32)
         return arr[:, list(channels)] if channels is not None else arr
 
     def info(self) -> dict[str, Any]:
-        """The summary printed by ``landslide-app info``."""
-        idx = self.index
-        counts = {str(c): int((idx["density_class"] == c).sum()) for c in range(3)} if len(idx) else {"0": 0, "1": 0, "2": 0}
-        return {
-            "path": str(self.path), "n_chips": int(len(idx)), "channels": list(self.channels),
+        """The summary printed by ``landslide-app info`` (class counts and heads only when labelled)."""
+        idx, m = self.index, self.meta
+        out: dict[str, Any] = {
+            "path": str(self.path), "format": m.format, "n_chips": int(len(idx)), "channels": list(self.channels),
             "chip_size": int(self.grid.chip_size), "crs": self.grid.crs,
             "resolution_m": self.grid.resolution, "grid": {"n_rows": self.grid.n_rows, "n_cols": self.grid.n_cols},
-            "class_counts": counts, "n_heads": int(idx["head_count"].sum()) if len(idx) else 0,
-            "density_thresholds": self.meta.get("density_thresholds"),
-            "has_sar": self.meta.get("has_sar"), "dates": self.meta.get("dates"),
-            "inventory": self.meta.get("inventory"), "fingerprint": self.meta.get("fingerprint"),
-            "code_version": self.meta.get("code_version"),
+            "labelled": m.labelled,
         }
+        if m.labelled:
+            counts = {str(c): int((idx["density_class"] == c).sum()) for c in range(3)}
+            out.update({"class_counts": counts, "n_heads": int(idx["head_count"].sum()) if len(idx) else 0,
+                        "density_thresholds": None if m.density_thresholds is None else list(m.density_thresholds),
+                        "inventory": m.inventory})
+        out.update({
+            "has_sar": m.has_sar, "dates": list(m.dates), "n_pre": m.n_pre_dates if m.has_sar else 0,
+            "n_post": m.n_post, "event_date": m.event_date, "relative_orbit": m.relative_orbit,
+            "orbit_state": m.orbit_state, "acquisitions": [a.to_dict() for a in m.acquisitions],
+            "source": m.source, "fingerprint": m.fingerprint, "code_version": m.code_version,
+            "checksums": m.checksums,
+        })
+        return out

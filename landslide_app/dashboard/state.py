@@ -128,8 +128,8 @@ class DashboardState:
         self.epochs = int(epochs)
         self.seed = int(seed)
         self.train_kwargs = dict(train_kwargs or {})
-        self.has_sar = bool(self.store.meta.get("has_sar", True))
-        thr = self.store.meta.get("density_thresholds")
+        self.has_sar = bool(self.store.meta.has_sar)
+        thr = self.store.meta.density_thresholds
         self.store_thresholds: tuple[float, float] = tuple(float(t) for t in thr) if thr else (0.0, 25.0)  # type: ignore[assignment]
         self._features = self._base_features()
         self._views: dict[tuple, MapView] = {}
@@ -420,7 +420,7 @@ class DashboardState:
 
         res = self.result(spec) or {}
         return {"config": spec.key, "model_fingerprint": res.get("fingerprint"),
-                "data_fingerprint": self.store.meta.get("fingerprint"), "epochs": res.get("epochs"),
+                "data_fingerprint": self.store.meta.fingerprint, "epochs": res.get("epochs"),
                 "seed": res.get("seed"), "thresholds": list(self.effective_thresholds(spec.thresholds)),
                 "code_version": __version__, "software": "landslide_app dashboard"}
 

@@ -147,7 +147,7 @@ def _resolved_precision(s: AblationSettings) -> str:
 def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> str:
     # custom thresholds are part of the key (spec.computes_as.key), hence of the fingerprint
     return fingerprint({
-        "store": store.meta.get("fingerprint"), "run": spec.computes_as.key, "epochs": s.epochs,
+        "store": store.meta.fingerprint, "run": spec.computes_as.key, "epochs": s.epochs,
         "seed": s.seed, "precision": _resolved_precision(s), "train": s.train_kwargs, "code": __version__,
     })
 
@@ -216,7 +216,7 @@ def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettin
     base = spec.computes_as
     cached = load_cached(out, base, fp)
     if cached is None:
-        if spec.inputs != "dem" and not store.meta.get("has_sar", True):
+        if spec.inputs != "dem" and not store.meta.has_sar:
             raise ConfigError(f"{spec.key} needs SAR but the chip store {store.path} is DEM-only; use --inputs dem")
         # one writer per configuration: a second process waits here, then finds it finished
         with output_lock(run_dir(out, base), f"configuration {base.key}"):
@@ -275,9 +275,10 @@ def run_ablation(
 
     settings = settings or AblationSettings()
     store = ChipStore.open(store_path)
+    store.require_labels("`ablate`")
     out = check_output_dir(out, "ablation output directory", create=False)
     specs = settings.specs()
-    if not store.meta.get("has_sar", True):
+    if not store.meta.has_sar:
         needs_sar = [s.key for s in specs if s.inputs != "dem"]
         if needs_sar:
             raise ConfigError(f"{', '.join(needs_sar)}: these configurations need SAR but the chip store "
@@ -296,7 +297,7 @@ def run_ablation(
             on_progress(n + 1, len(specs), spec.key)
     baselines = run_baselines(store, out, settings) if settings.baselines else []
     results = {
-        "store": str(store.path), "store_fingerprint": store.meta.get("fingerprint"),
+        "store": str(store.path), "store_fingerprint": store.meta.fingerprint,
         "epochs": settings.epochs, "seed": settings.seed, "code_version": __version__,
         "runs": runs, "baselines": baselines, "seconds": round(time.perf_counter() - t0, 2),
     }
@@ -310,13 +311,13 @@ def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> li
     from landslide_app.baselines.evaluate import run_baseline
 
     jobs = [("slope", 3)]
-    if store.meta.get("has_sar", True):
+    if store.meta.has_sar:
         jobs += [("change_ratio", int(k)) for k in settings.revisits]
     classes = chip_classes(store, settings.thresholds)
     res = []
     for split in settings.splits:
         for name, k in jobs:
-            fp = fingerprint({"store": store.meta.get("fingerprint"), "baseline": name, "split": split, "revisits": k,
+            fp = fingerprint({"store": store.meta.fingerprint, "baseline": name, "split": split, "revisits": k,
                               "seed": settings.seed, "thresholds": settings.thresholds, "code": __version__})
             f = out / "baselines" / f"{name}-r{k}-{split}.json"
             cached = None

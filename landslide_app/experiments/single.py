@@ -57,7 +57,7 @@ class LoadedRun:
         prov = {
             "config": self.config.name, "model_fingerprint": self.meta.get("fingerprint"),
             "trained_on": self.meta.get("store_fingerprint"),
-            "data_fingerprint": store.meta.get("fingerprint") if store else None,
+            "data_fingerprint": store.meta.fingerprint if store else None,
             "code_version": __version__, "software": "landslide_app",
         }
         return {k: v for k, v in prov.items() if v is not None}
@@ -87,7 +87,8 @@ def train_run(
     """Train one configuration on a store: random train / validation split (model selection on
     validation), forest on the training chips' features; writes the run directory."""
     store = ChipStore.open(store_path)
-    if config.uses_sar and not store.meta.get("has_sar", True):
+    store.require_labels("`train`")
+    if config.uses_sar and not store.meta.has_sar:
         raise ConfigError(f"{store.path} is a DEM-only store: train with --inputs dem")
     ids, y = store.ids, store.classes
     if len(ids) < 4:
@@ -121,7 +122,7 @@ def _run_meta(config, epochs, seed, precision, model, store, train_pos, val_pos,
     return {
         "format": "landslide-app-run/1", "config": config.to_dict(), "name": config.name, "epochs": epochs,
         "seed": seed, "precision": precision, "best_epoch": model.best_epoch, "store": str(store.path),
-        "store_fingerprint": store.meta.get("fingerprint"), "chip_size": store.grid.chip_size,
+        "store_fingerprint": store.meta.fingerprint, "chip_size": store.grid.chip_size,
         "resolution_m": store.grid.resolution, "channels": list(store.channels),
         "n_train": int(len(train_pos)), "n_val": int(len(val_pos)),
         "auc_val": nan_to_none(auc_val.macro), "auc_val_weighted": nan_to_none(auc_val.weighted),
@@ -175,7 +176,7 @@ def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, d
     out = check_output_dir(out, "prediction directory", create=False)
     run = load_run(run_path, device)
     store = ChipStore.open(store_path)
-    if run.config.uses_sar and not store.meta.get("has_sar", True):
+    if run.config.uses_sar and not store.meta.has_sar:
         raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only; use a DEM-only model")
     ids = store.ids
     feats = (features or local_features)(run, store, ids, progress)
@@ -209,7 +210,7 @@ def embed_store(run_path: str | Path, store_path: str | Path, out_tif: str | Pat
     _check_out_file(out_tif)
     run = load_run(run_path, device)
     store = ChipStore.open(store_path)
-    if run.config.uses_sar and not store.meta.get("has_sar", True):
+    if run.config.uses_sar and not store.meta.has_sar:
         raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only")
     g, s = store.grid, store.grid.chip_size
     profile = dict(driver="GTiff", width=g.width, height=g.height, count=1, dtype="float32", crs=g.crs,
