@@ -142,6 +142,11 @@ class GridReader:
                 return call_with_retry(fn, self.retry, what, on_expired=self._resign,
                                        on_retry=_forget_failure, transient=_remote_transient)
             except SourceError as exc:
+                if _REFUSED.search(str(exc)):
+                    raise SourceError(
+                        f"{exc} The storage refused access (HTTP 403) although the assets were re-signed: "
+                        "check the subscription key (PC_SDK_SUBSCRIPTION_KEY) and this machine's clock."
+                    ) from exc
                 raise SourceError(f"{exc}{_diagnose(str(exc))}") from exc
         except (SourceError, RasterError):
             raise
@@ -194,6 +199,7 @@ class GridReader:
         return out
 
 
+_REFUSED = re.compile(r"last error: .*HTTP response code: 403", re.DOTALL)
 _URL_IN_MESSAGE = re.compile(r"'(?:/vsicurl/)?(https?://[^'\s]+)'")
 
 
@@ -215,11 +221,22 @@ def _diagnose(message: str) -> str:
     host, port = u.hostname, u.port or (443 if u.scheme == "https" else 80)
     if not host:
         return ""
+    if _proxy_for(u.scheme, host):  # the proxy, not this host, is what we connect to
+        return ""
     try:
         socket.create_connection((host, port), timeout=3).close()
     except OSError as exc:
         return f" The server {host}:{port} does not accept connections now ({exc.strerror or exc})."
     return ""
+
+
+def _proxy_for(scheme: str, host: str) -> bool:
+    """True when HTTP requests to ``host`` go through a proxy (GDAL's or the environment's)."""
+    import urllib.request
+
+    if os.environ.get("GDAL_HTTP_PROXY"):
+        return not urllib.request.proxy_bypass_environment(host)
+    return bool(urllib.request.getproxies_environment().get(scheme)) and not urllib.request.proxy_bypass_environment(host)
 
 
 def _remote_transient(exc: BaseException) -> bool:

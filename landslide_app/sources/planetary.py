@@ -139,16 +139,24 @@ def search_stac_api(
     req = request or AcquisitionRequest()
     retry = retry or RetryPolicy()
     bbox = tuple(float(v) for v in bbox)
-    client = call_with_retry(lambda: pystac_client.Client.open(url), retry, f"the STAC API {url}")
+    client = call_with_retry(lambda: pystac_client.Client.open(url, stac_io=_retrying_api_io(retry)), retry,
+                             f"the STAC API {url}")
     if not client.conforms_to(pystac_client.ConformanceClasses.ITEM_SEARCH):
         raise SourceError(f"{url} is not a STAC API with item search; for a static catalog pass its catalog.json")
 
     def search(collection: str, **kw: Any) -> list[dict]:
-        return call_with_retry(
-            lambda: [normalise_item(i) for i in
-                     client.search(collections=[collection], bbox=bbox, **kw).items_as_dicts()],
-            retry, f"the {collection} search on {url}",
-        )
+        def run() -> list[dict]:
+            try:
+                return [normalise_item(i) for i in client.search(collections=[collection], bbox=bbox, **kw).items_as_dicts()]
+            except pystac_client.exceptions.APIError as exc:  # its message is the response body, often empty
+                status = getattr(exc, "status_code", None)
+                if not status:
+                    raise
+                err = type(exc)(f"HTTP {status}: {str(exc)[:300] or 'no message'}")
+                err.status_code = status
+                raise err from exc
+
+        return call_with_retry(run, retry, f"the {collection} search on {url}")
 
     acqs = []
     if req.wants_sar:
@@ -181,6 +189,22 @@ def search_stac_api(
              [f"{a.datetime:%Y-%m-%d %H:%M} {a.platform} {a.role}" for a in acqs], len(dem))
     return SceneSource.from_acquisitions(description or f"STAC API {url}", acqs, req.event_date if acqs else None,
                                          dem, DEM_ASSETS[dem_collection], resign=resign)
+
+
+def _retrying_api_io(retry: RetryPolicy) -> Any:
+    """pystac-client's HTTP layer, retrying each request (every page of a search, POST included) on
+    429 and 5xx answers and on connection faults, with backoff (``Retry-After`` honoured).
+
+    pystac-client's own default retries only connection faults: a 429 on page 5 of a search would
+    otherwise fail the whole search, and retrying it from the first page meets the throttling again.
+    """
+    from pystac_client.stac_api_io import StacApiIO
+    from urllib3 import Retry
+
+    policy = Retry(total=retry.attempts, backoff_factor=retry.base_delay_s, backoff_max=retry.max_delay_s,
+                   status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None, raise_on_status=False,
+                   respect_retry_after_header=True)
+    return StacApiIO(max_retries=policy, timeout=(10, 60))
 
 
 def search_planetary_computer(
