@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from landslide_app import __version__
+from landslide_app.config import CHIP_SIZE, DEFAULT_DENSITY_THRESHOLDS, DEFAULT_MIN_LAND_FRACTION
 from landslide_app.core.vocabulary import DEFAULT_DEM_COLLECTION, DEM_COLLECTIONS, INPUTS, PRECISIONS, REVISITS, SPLITS
 from landslide_app.errors import ConfigError, LandslideAppError, OutputError
 
@@ -299,10 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"), help="area in lon/lat degrees")
     s.add_argument("--dem", type=Path, help="DEM GeoTIFF to use instead of the source's DEM")
     s.add_argument("--dem-only", action="store_true", help="no SAR: DEM channels and labels only")
-    s.add_argument("--chip-size", type=_positive_int, default=128, help="chip edge in pixels (default 128)")
-    s.add_argument("--thresholds", nargs=2, type=float, default=[0.0, 25.0], metavar=("T0", "T1"),
+    s.add_argument("--chip-size", type=_positive_int, default=CHIP_SIZE,
+                   help=f"chip edge in pixels (default {CHIP_SIZE})")
+    s.add_argument("--thresholds", nargs=2, type=float, default=list(DEFAULT_DENSITY_THRESHOLDS), metavar=("T0", "T1"),
                    help="density class thresholds in heads/km² (default 0 25)")
-    s.add_argument("--min-land", type=float, default=0.5, help="keep chips with at least this land/data fraction")
+    s.add_argument("--min-land", type=float, default=DEFAULT_MIN_LAND_FRACTION,
+                   help="keep chips with at least this land/data fraction")
     s.add_argument("--epsg", type=int, help="CRS of the chip grid (default: the SAR's, or the DEM's UTM zone)")
     s.add_argument("--dem-collection", default=DEFAULT_DEM_COLLECTION, choices=DEM_COLLECTIONS,
                    help="Planetary Computer DEM collection")
