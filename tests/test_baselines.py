@@ -17,7 +17,7 @@ from landslide_app.baselines.change_ratio import (
 from landslide_app.baselines.slope_model import FEATURE_NAMES, slope_features
 from landslide_app.config import CHANNELS
 from landslide_app.errors import ConfigError, InputError
-from landslide_app.model.protocol import make_split
+from landslide_app.model.protocol import resolve_split
 
 SLOPE, CURV = CHANNELS.index("slope"), CHANNELS.index("curvature")
 VH = [CHANNELS.index(f"vh_t{t}") for t in range(6)]
@@ -139,7 +139,7 @@ def test_threshold_is_the_train_quantile_and_ignores_test_chips():
 def test_run_baseline_fits_each_fold_on_its_train_chips_only(monkeypatch):
     chips, classes = density_scene(40, seed=5)
     store = FakeStore(chips, classes)
-    split = make_split("random", store.ids, 0)  # what the CNN pipeline builds for seed 0
+    split = resolve_split("random", store.ids, 0, store)  # what the CNN pipeline builds for seed 0 (stratified)
     seen: list[np.ndarray] = []
     orig = ChangeStats.fit_threshold
 
@@ -254,7 +254,7 @@ def test_slope_model_follows_mean_slope(monkeypatch):
 
     monkeypatch.setattr(ev.DensityForest, "fit", spy)
     res = run_baseline(store, "slope", seed=0, progress=False, batch_size=7)
-    split = make_split("random", store.ids, 0)
+    split = resolve_split("random", store.ids, 0, store)
     assert fitted == [len(f.train) for f in split.folds]
     assert res["auc"]["test"] > 0.9
     assert res["inputs"] == "dem" and res["name"] == "slope"

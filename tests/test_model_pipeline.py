@@ -12,7 +12,7 @@ from landslide_app.core.density import density_class
 from landslide_app.errors import InputError
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.pipeline import run_configuration
-from landslide_app.model.protocol import random_split
+from landslide_app.model.protocol import DEFAULT_BLOCK_SIZE, random_split
 from landslide_app.model.train import ArrayChips
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -106,7 +106,7 @@ def test_blocked_split_through_a_store_like_reader():
     store = FakeStore(CHIPS, ids, n_cols=8)  # 6 x 8 chip grid
     res = run_configuration(store, ids, CLASSES, ModelConfig("sar", 2), "blocked", epochs=1, seed=0,
                             **FAST)
-    assert res.split == "blocked" and res.protocol.params["block_size"] == 4
+    assert res.split == "blocked" and res.protocol.params["block_size"] == DEFAULT_BLOCK_SIZE
     assert len(res.ids) == 48
     assert set(store.reads) == set(ids.tolist())
 

@@ -8,17 +8,32 @@ Both splits produce two folds, A and B:
 * fold A trains on half A and predicts half B (its *test* set); fold B the other way round, so
   the two test sets together cover every chip exactly once (the island-wide map).
 
-``random_split`` (the paper): halves and validation chips drawn at random (seeded).
+``random_split`` (the paper): halves and validation chips drawn at random (seeded). With the
+chips' density ``classes`` (what :func:`resolve_split` passes), the draw is **stratified**: each
+class is dealt to the halves in turn (a class of ``n`` chips gives ``n // 2`` or ``n // 2 + 1`` to
+each half) and each half's validation chips take each class's share of the validation quota
+(largest remainders), so no fold trains without a class-2 chip while the store has two or more.
 
 ``blocked_split``: chips are grouped into square blocks of ``block_size x block_size`` chips by
-their grid row/column; whole blocks are assigned to the halves (at random, balancing chip
-counts), and the validation chips of a half are whole blocks too (when the half has at least two
-blocks; otherwise single chips). With ``buffer=b > 0``, a chip of a half that lies within ``b``
-chips (Chebyshev distance on the chip grid) of a chip of the other half is left out of that
-half's train/validation sets (listed in ``Fold.excluded``); it is still predicted, as a test chip,
-by the other fold. So a model never trains on a direct neighbour of a chip it predicts, and every
-chip is still predicted exactly once. There is no buffer between train and validation chips of the
-same half (validation only selects the epoch).
+their grid row/column; whole blocks are assigned to the halves, in random order, each to the half
+where it least unbalances the chip count and (with ``classes``) the class counts. The validation
+chips of a half are drawn from its chips exactly as in the random split (same count, stratified):
+validation only selects the epoch and calibrates the class probabilities, so it need not be a
+block of its own, and the training share is the random split's (40 % of all chips per fold);
+the comparison of the two splits then measures spatial dependence alone, not also a smaller
+training set. With ``buffer=b > 0`` (default 0), a chip of a half that lies within ``b`` chips
+(Chebyshev distance on the chip grid) of a chip of the other half is left out of that half's
+train/validation sets (listed in ``Fold.excluded``; the training share is then smaller); it is
+still predicted, as a test chip, by the other fold.
+
+Block size. :data:`DEFAULT_BLOCK_SIZE` = 6 chips (7.7 km with 128-px chips at 10 m) is the median
+practical range of the chip-level log landslide density on the demo scene: an exponential fit to
+its empirical semivariogram (``benchmarks/bench_scene.py``, :mod:`landslide_app.model.variogram`)
+gives 6.7, 7.5, 7.8, 16.5 and 21.0 km on seeds 0-4 (the two long ones follow the storm's
+rain band across the whole scene). Blocks at least as wide as the autocorrelation range keep
+most training chips out of reach of the chips they predict (Roberts et al. 2017, Ecography 40:
+913-929, "Cross-validation strategies for data with temporal, spatial, hierarchical, or
+phylogenetic structure"). :func:`block_size_for_km` converts a block edge in km (``--block-km``).
 
 :class:`ProtocolSplit.validate` asserts the invariants (disjointness, coverage).
 """
@@ -37,8 +52,11 @@ from landslide_app.errors import ConfigError, InputError
 logger = logging.getLogger(__name__)
 
 DEFAULT_VAL_FRACTION: float = 0.2
-DEFAULT_BLOCK_SIZE: int = 4
-DEFAULT_BUFFER: int = 1
+#: Block edge in chips (see the module docstring for the variogram behind it).
+DEFAULT_BLOCK_SIZE: int = 6
+#: Block edge in km (6 chips of 1.28 km); what ``--block-km`` defaults to.
+DEFAULT_BLOCK_KM: float = 7.68
+DEFAULT_BUFFER: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,53 @@ def _n_val(n: int, val_fraction: float) -> int:
     return int(min(max(round(val_fraction * n), 1), n - 1))
 
 
+def _check_classes(classes: np.ndarray | None, ids: np.ndarray) -> np.ndarray:
+    """Integer classes aligned with ``ids`` (all zeros when None: no stratification)."""
+    if classes is None:
+        return np.zeros(len(ids), dtype=np.int64)
+    c = np.asarray(classes)
+    if c.shape != ids.shape:
+        raise InputError(f"classes must give one class per chip id ({len(ids)}), got shape {c.shape}.")
+    return c.astype(np.int64)
+
+
+def _deal(members: np.ndarray, member_classes: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """Two halves of ``members``, each class dealt evenly (an odd chip to the smaller half so far)."""
+    halves: list[list[np.ndarray]] = [[], []]
+    counts = [0, 0]
+    for k in np.unique(member_classes):
+        mine = rng.permutation(members[member_classes == k])
+        first = 0 if counts[0] <= counts[1] else 1
+        n_first = (len(mine) + 1) // 2
+        halves[first].append(mine[:n_first])
+        halves[1 - first].append(mine[n_first:])
+        counts[first] += n_first
+        counts[1 - first] += len(mine) - n_first
+    return [np.concatenate(h) if h else np.empty(0, dtype=np.int64) for h in halves]
+
+
+def _quotas(sizes: np.ndarray, target: int) -> np.ndarray:
+    """Split ``target`` over groups of ``sizes`` in proportion (largest remainders), each group
+    keeping at least one member out (so every class present keeps a training chip)."""
+    cap = np.maximum(sizes - 1, 0)
+    target = int(min(target, cap.sum()))
+    exact = target * sizes / max(int(sizes.sum()), 1)
+    out = np.minimum(np.floor(exact).astype(np.int64), cap)
+    while out.sum() < target:  # terminates: target <= cap.sum()
+        k = int(np.argmax(np.where(out < cap, exact - out, -np.inf)))  # ties: lowest class first
+        out[k] += 1
+    return out
+
+
+def _stratified_val(half: np.ndarray, half_classes: np.ndarray, target: int) -> np.ndarray:
+    """``target`` validation chips of a half (in its given random order), each class its share."""
+    ks, sizes = np.unique(half_classes, return_counts=True)
+    if len(ks) == 1:
+        return half[:target]
+    take = _quotas(sizes, target)
+    return np.concatenate([half[half_classes == k][:t] for k, t in zip(ks, take)])
+
+
 def _make_folds(halves: list[np.ndarray], vals: list[np.ndarray], excluded: list[np.ndarray]) -> tuple[Fold, Fold]:
     folds = []
     for h, name in enumerate(("A", "B")):
@@ -156,34 +221,60 @@ def _make_folds(halves: list[np.ndarray], vals: list[np.ndarray], excluded: list
     return folds[0], folds[1]
 
 
-def random_split(ids: np.ndarray, seed: int = 0, val_fraction: float = DEFAULT_VAL_FRACTION) -> ProtocolSplit:
+def _class_counts(split: ProtocolSplit, ids: np.ndarray, classes: np.ndarray) -> dict[str, dict[str, list[int]]]:
+    n_classes = int(classes.max()) + 1 if len(classes) else 0
+    of = dict(zip(ids.tolist(), classes.tolist()))
+
+    def count(sel: np.ndarray) -> list[int]:
+        return np.bincount([of[int(i)] for i in sel], minlength=n_classes).astype(int).tolist()
+
+    return {f.name: {"train": count(f.train), "val": count(f.val), "test": count(f.test)} for f in split.folds}
+
+
+def random_split(
+    ids: np.ndarray, seed: int = 0, val_fraction: float = DEFAULT_VAL_FRACTION, *, classes: np.ndarray | None = None
+) -> ProtocolSplit:
     """The paper's split: random halves, each 80/20 train/validation (40/10 % of all chips).
 
     Args:
         ids: unique chip ids.
         seed: seed of the permutation.
         val_fraction: validation share of each half (0.2 -> 10 % of all chips).
+        classes: density class of each chip (aligned with ``ids``): stratify halves and validation
+            chips by class. None: plain random (the paper's wording).
     """
     arr = _check_ids(ids)
     vf = _check_fraction(val_fraction)
+    cls = _check_classes(classes, arr)
     rng = np.random.default_rng(seed)
-    perm = rng.permutation(arr)
-    n_a = (len(perm) + 1) // 2
-    halves = [perm[:n_a], perm[n_a:]]
+    of = dict(zip(arr.tolist(), cls.tolist()))
+    halves = _deal(arr, cls, rng)
     vals = []
     for h in halves:
-        vals.append(h[: _n_val(len(h), vf)])  # h is already in random order
+        h_cls = np.array([of[int(i)] for i in h], dtype=np.int64)
+        vals.append(_stratified_val(h, h_cls, _n_val(len(h), vf)))
     empty = np.empty(0, dtype=np.int64)
     split = ProtocolSplit(
         kind="random", folds=_make_folds(halves, vals, [empty, empty]), seed=int(seed),
-        params={"val_fraction": vf},
+        params={"val_fraction": vf, "stratified": classes is not None},
     )
     split.validate(arr)
     logger.info(
         "Random split of %d chips: fold A train/val/test %d/%d/%d, fold B %d/%d/%d.", len(arr),
         *(len(s) for f in split.folds for s in (f.train, f.val, f.test)),
     )
+    if classes is not None:
+        logger.debug("Class counts per fold: %s", _class_counts(split, arr, cls))
     return split
+
+
+def block_size_for_km(block_km: float, chip_km: float) -> int:
+    """Block edge in whole chips for a block edge in km (rounded, at least 1 chip)."""
+    if not (np.isfinite(block_km) and block_km > 0):
+        raise ConfigError(f"--block-km must be a positive distance in km, got {block_km}.")
+    if not chip_km > 0:
+        raise ConfigError(f"chip size must be positive, got {chip_km} km.")
+    return max(1, int(round(block_km / chip_km)))
 
 
 def blocked_split(
@@ -195,6 +286,7 @@ def blocked_split(
     block_size: int = DEFAULT_BLOCK_SIZE,
     val_fraction: float = DEFAULT_VAL_FRACTION,
     buffer: int = DEFAULT_BUFFER,
+    classes: np.ndarray | None = None,
 ) -> ProtocolSplit:
     """Spatially blocked split (see the module docstring).
 
@@ -203,11 +295,14 @@ def blocked_split(
         rows, cols: grid row / column of each chip (same length as ``ids``).
         seed: seed of the block assignment.
         block_size: block edge in chips.
-        val_fraction: target validation share of each half's usable chips.
+        val_fraction: validation share of each half's usable chips.
         buffer: chips within this Chebyshev distance of the other half leave train/validation.
+        classes: density class of each chip: balance the halves' class counts and stratify the
+            validation chips.
     """
     arr = _check_ids(ids)
     vf = _check_fraction(val_fraction)
+    cls = _check_classes(classes, arr)
     r = np.asarray(rows, dtype=np.int64)
     c = np.asarray(cols, dtype=np.int64)
     if r.shape != arr.shape or c.shape != arr.shape:
@@ -225,16 +320,19 @@ def blocked_split(
     if len(blocks) < 2:
         raise InputError(
             f"All {len(arr)} chips fall into one {block_size}x{block_size} block; "
-            "use a smaller block_size for the blocked split."
+            "use a smaller block size (--block-km) for the blocked split."
         )
-    sizes = np.bincount(inverse)
-    # Random order, then each block to the half with fewer chips so far (balanced halves).
+    n_cls = int(cls.max()) + 1
+    comp = np.zeros((len(blocks), n_cls), dtype=np.int64)
+    np.add.at(comp, (inverse, cls), 1)
+    # Random order, then each block to the half it least unbalances (per class; totals without classes).
     half_of_block = np.empty(len(blocks), dtype=np.int64)
-    counts = [0, 0]
+    counts = np.zeros((2, n_cls), dtype=np.int64)
     for b in rng.permutation(len(blocks)):
-        h = 0 if counts[0] <= counts[1] else 1
+        cost = [float((((counts[h] + comp[b]) - counts[1 - h]) ** 2).sum()) for h in (0, 1)]
+        h = 0 if cost[0] < cost[1] or (cost[0] == cost[1] and counts[0].sum() <= counts[1].sum()) else 1
         half_of_block[b] = h
-        counts[h] += int(sizes[b])
+        counts[h] += comp[b]
     half = half_of_block[inverse]
 
     # Buffer: chips of half h within `buffer` chips of a chip of the other half.
@@ -255,25 +353,14 @@ def blocked_split(
         if n_usable < 2:
             raise InputError(
                 f"Half {'AB'[h]} of the blocked split keeps {n_usable} chip(s) for training after "
-                f"the {buffer}-chip buffer; use a larger block_size or a smaller buffer."
+                f"the {buffer}-chip buffer; use a larger block size or a smaller buffer."
             )
-        target = _n_val(n_usable, vf)
-        usable_blocks = np.unique(inverse[usable])
-        if len(usable_blocks) >= 2:
-            val_mask = np.zeros(len(arr), dtype=bool)
-            for b in rng.permutation(usable_blocks):
-                if val_mask.sum() >= target:
-                    break
-                cand = usable & (inverse == b)
-                if n_usable - val_mask.sum() - cand.sum() < 1:
-                    continue  # keep at least one training chip
-                val_mask |= cand
-            vals.append(arr[val_mask])
-        else:
-            vals.append(rng.permutation(arr[usable])[:target])
+        order = rng.permutation(np.flatnonzero(usable))
+        vals.append(_stratified_val(arr[order], cls[order], _n_val(n_usable, vf)))
     split = ProtocolSplit(
         kind="blocked", folds=_make_folds(halves, vals, excluded), seed=int(seed),
-        params={"val_fraction": vf, "block_size": int(block_size), "buffer": int(buffer)},
+        params={"val_fraction": vf, "block_size": int(block_size), "buffer": int(buffer),
+                "stratified": classes is not None},
     )
     split.validate(arr)
     logger.info(
@@ -281,6 +368,8 @@ def blocked_split(
         "excluded %d/%d/%d/%d, fold B %d/%d/%d/%d.", block_size, block_size, buffer, len(arr),
         len(blocks), *(len(s) for f in split.folds for s in (f.train, f.val, f.test, f.excluded)),
     )
+    if classes is not None:
+        logger.debug("Class counts per fold: %s", _class_counts(split, arr, cls))
     return split
 
 
@@ -305,19 +394,35 @@ def make_split(
 
 def resolve_split(
     split: ProtocolSplit | SplitKind, ids: np.ndarray, seed: int, reader: Any,
-    rows: np.ndarray | None = None, cols: np.ndarray | None = None,
+    rows: np.ndarray | None = None, cols: np.ndarray | None = None, *,
+    classes: np.ndarray | None = None, block_size: int | None = None, buffer: int | None = None,
 ) -> ProtocolSplit:
-    """The protocol split over ``ids``, built exactly as the CNN pipeline builds it."""
+    """The protocol split over ``ids``, built exactly as the CNN pipeline builds it.
+
+    ``classes``: the chips' density classes (aligned with ``ids``) to stratify by; when None they
+    are read from ``reader.index["density_class"]`` where the reader has one (a labelled chip
+    store), else the split is not stratified. ``block_size``/``buffer``: blocked split options
+    (defaults :data:`DEFAULT_BLOCK_SIZE`, :data:`DEFAULT_BUFFER`).
+    """
     if isinstance(split, ProtocolSplit):
         try:
             split.validate(ids)
         except AssertionError as err:
             raise InputError(f"The split does not fit the chip ids: {err}. Rebuild the split.") from err
         return split
+    index = getattr(reader, "index", None)
+    columns = set(getattr(index, "columns", ()))
     if split == "blocked" and (rows is None or cols is None):
-        index = getattr(reader, "index", None)
-        if index is None or not {"chip_id", "row", "col"} <= set(getattr(index, "columns", ())):
+        if index is None or not {"chip_id", "row", "col"} <= columns:
             raise ConfigError("The blocked split needs the chips' grid rows and cols (pass rows=, cols=).")
         pos = index.set_index("chip_id").loc[ids]
         rows, cols = pos["row"].to_numpy(), pos["col"].to_numpy()
-    return make_split(split, ids, seed, rows=rows, cols=cols)
+    if classes is None and index is not None and {"chip_id", "density_class"} <= columns:
+        classes = index.set_index("chip_id").loc[ids, "density_class"].to_numpy(dtype=np.int64)
+    options: dict[str, object] = {"classes": classes}
+    if split == "blocked":
+        if block_size is not None:
+            options["block_size"] = int(block_size)
+        if buffer is not None:
+            options["buffer"] = int(buffer)
+    return make_split(split, ids, seed, rows=rows, cols=cols, **options)
