@@ -111,7 +111,8 @@ def _add_source_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--post", type=count(1), default=None, metavar="K",
                    help="post-event acquisitions, 1-3 (default: as many as exist, up to 3)")
     s.add_argument("--sign", choices=["planetary-computer", "none"], default=None,
-                   help="sign asset hrefs of a STAC API (default: planetary-computer for Planetary Computer, else none)")
+                   help="sign asset hrefs of a STAC API (default: planetary-computer for Planetary Computer, "
+                        "else none)")
 
 
 def cmd_chips(a: argparse.Namespace) -> int:

@@ -23,7 +23,13 @@ import pytest
 
 from landslide_app.cli import main
 from landslide_app.config import S1_DATES, S1_PLATFORMS
-from landslide_app.testing.pc_emulator import Archive, BurstFaults, PlanetaryComputerEmulator, build_archive, wait_closed
+from landslide_app.testing.pc_emulator import (
+    Archive,
+    BurstFaults,
+    PlanetaryComputerEmulator,
+    build_archive,
+    wait_closed,
+)
 
 pytestmark = [pytest.mark.pc_emulated, pytest.mark.timeout(300)]
 
@@ -105,7 +111,8 @@ def test_planetary_computer_path_gives_table1_and_the_local_catalog_chips(pc_run
     assert stats.hosts == {"sentinel1euwestrtc.blob.core.windows.net", "nasademeuwest.blob.core.windows.net"}
     # orbit auto: 98's first post-event pass (09-21) covers only part of the area, so 135 wins, and says why
     picked = [m for m in messages if m.startswith("picked relative orbit 135 (ascending)")]
-    assert picked and "2017-09-22" in picked[0] and "relative orbit 98 (descending): first post-event pass 2017-10-03" in picked[0]
+    assert picked and "2017-09-22" in picked[0]
+    assert "relative orbit 98 (descending): first post-event pass 2017-10-03" in picked[0]
     assert any("2017-09-21 (0.6" in m for m in messages)
     # paper Table 1: dates, platforms, orbit, roles, event
     acqs = info["acquisitions"]
@@ -207,3 +214,23 @@ def test_search_get_and_post_paging_query_and_blob_token_check(archive, emulator
         r = requests.get(signed, proxies=proxies, headers={"Range": "bytes=0-15"}, timeout=10)
         assert r.status_code == 206 and len(r.content) == 16
         assert requests.get(signed.replace("sig=", "sig=0"), proxies=proxies, timeout=10).status_code == 403
+
+
+def test_respond_through_the_emulator(archive, emulator, pc_run, dem_run, tmp_path):
+    """``respond --source planetary-computer`` (issue 11) on the emulation: a DEM-only model reads
+    only the DEM tiles; its unlabelled store has the DEM channels of the ``chips`` store."""
+    from landslide_app.cli import build_parser
+
+    if "respond" not in build_parser().format_help():
+        pytest.skip("no respond command in this version")
+    out = tmp_path / "respond"
+    with emulator() as emu:
+        rc = main(["-q", "respond", "--source", "planetary-computer", "--bbox", *map(str, archive.bbox),
+                   "--event-date", "2017-09-20", "--orbit", "auto", "--model", str(dem_run), "--out", str(out)])
+    assert rc == 0
+    assert (out / "map.png").stat().st_size > 0 and (out / "density.tif").exists()
+    assert emu.stats.hosts == {"nasademeuwest.blob.core.windows.net"}  # no SAR read for a DEM-only model
+    ids, arr, info = _read(out / "chips")
+    ids_c, clean, _ = _read(pc_run[0])
+    assert info["labelled"] is False
+    assert np.array_equal(ids, ids_c) and np.array_equal(arr[:, :4], clean[:, :4], equal_nan=True)

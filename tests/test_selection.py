@@ -29,7 +29,8 @@ def _item(dt: datetime, orbit: int = 135, state: str = "ascending", bbox=(-67.0,
     }
 
 
-def _pass(day: date, orbit: int, state: str, hour: int, platform: str = "SENTINEL-1A", halves: bool = True) -> list[dict]:
+def _pass(day: date, orbit: int, state: str, hour: int, platform: str = "SENTINEL-1A",
+          halves: bool = True) -> list[dict]:
     """One pass: two overlapping slices (west, east) a few seconds apart, or one west slice."""
     t = datetime(day.year, day.month, day.day, hour, 36, 10, tzinfo=timezone.utc)
     out = [_item(t, orbit, state, WEST, platform, 0)]

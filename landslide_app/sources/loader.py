@@ -236,7 +236,8 @@ def _proxy_for(scheme: str, host: str) -> bool:
 
     if os.environ.get("GDAL_HTTP_PROXY"):
         return not urllib.request.proxy_bypass_environment(host)
-    return bool(urllib.request.getproxies_environment().get(scheme)) and not urllib.request.proxy_bypass_environment(host)
+    proxied = bool(urllib.request.getproxies_environment().get(scheme))
+    return proxied and not urllib.request.proxy_bypass_environment(host)
 
 
 def _remote_transient(exc: BaseException) -> bool:

@@ -147,7 +147,8 @@ def search_stac_api(
     def search(collection: str, **kw: Any) -> list[dict]:
         def run() -> list[dict]:
             try:
-                return [normalise_item(i) for i in client.search(collections=[collection], bbox=bbox, **kw).items_as_dicts()]
+                found = client.search(collections=[collection], bbox=bbox, **kw)
+                return [normalise_item(i) for i in found.items_as_dicts()]
             except pystac_client.exceptions.APIError as exc:  # its message is the response body, often empty
                 status = getattr(exc, "status_code", None)
                 if not status:

@@ -56,7 +56,7 @@ class SceneSource:
     @classmethod
     def from_acquisitions(cls, description: str, acquisitions: list[Acquisition], event_date: date | None,
                           dem_items: list[dict], dem_asset: str,
-                          resign: Callable[[list[dict]], None] | None = None) -> "SceneSource":
+                          resign: Callable[[list[dict]], None] | None = None) -> SceneSource:
         """A source whose ``sar_days`` are the slices of ``acquisitions`` (shared item dicts:
         re-signing them in place re-signs both views)."""
         days = [(a.day, list(a.items)) for a in acquisitions]
@@ -201,7 +201,8 @@ def open_local_catalog(
     if bbox is not None:
         sar, dem = _intersecting(sar, bbox), _intersecting(dem, bbox)
         if not dem:
-            raise NoItemsFoundError(f"no DEM item of the catalog {href} intersects the area {tuple(bbox)}; check --bbox")
+            raise NoItemsFoundError(
+                f"no DEM item of the catalog {href} intersects the area {tuple(bbox)}; check --bbox")
     # a catalog made for an area need not cover a larger --bbox: its days are not dropped for that
     acqs = select_acquisitions(sar, req) if sar and req.wants_sar else []
     log.info("catalog %s: %d SAR acquisitions %s, %d DEM items", href, len(acqs),

@@ -159,8 +159,8 @@ def _bbox_of(geom: dict) -> list[float]:
 def _sar_slices(truth: np.ndarray, which: str) -> tuple[np.ndarray, int, Any, dict]:
     """One slice of a truth band: (array, epsg, transform, lon/lat footprint of its valid data)."""
     from affine import Affine
-    from rasterio.warp import Resampling, reproject
     from pyproj import Transformer
+    from rasterio.warp import Resampling, reproject
 
     h, w = truth.shape
     t_truth = Affine(10.0, 0.0, ARCHIVE_X0, 0.0, -10.0, ARCHIVE_Y0)
@@ -322,11 +322,12 @@ def _write_truth_catalog(out: Path, truth_dem: np.ndarray, bands: list[dict[str,
     geom = _footprint(32619, ARCHIVE_X0, ARCHIVE_Y0 - 10 * h, ARCHIVE_X0 + 10 * w, ARCHIVE_Y0)
     props = {"proj:epsg": 32619, "proj:shape": [h, w], "proj:transform": list(t)[:6]}
     cat = pystac.Catalog("emulated-truth", "the scene the emulated products were cut from")
-    ext = pystac.Extent(pystac.SpatialExtent([_bbox_of(geom)]), pystac.TemporalExtent([[None, None]]))
+    ext = pystac.Extent(pystac.SpatialExtent([_bbox_of(geom)]), pystac.TemporalExtent([None, None]))
     s1, dem = pystac.Collection("sentinel-1-rtc", "truth SAR", ext), pystac.Collection("dem", "truth DEM", ext)
     for acq, b in zip(scene_stac.acquisitions(), bands):
         item = pystac.Item(acq.item_id, geom, _bbox_of(geom), acq.datetime,
-                           {**props, "platform": acq.platform, "sat:relative_orbit": 135, "sat:orbit_state": "ascending"})
+                           {**props, "platform": acq.platform, "sat:relative_orbit": 135,
+                            "sat:orbit_state": "ascending"})
         for pol in ("vv", "vh"):
             path = root / "sar" / f"{acq.item_id}_{pol}.tif"
             _write_cog(path, b[pol], "EPSG:32619", t, SAR_NODATA)
@@ -360,13 +361,15 @@ def _write_local_catalog(out: Path, items: dict[str, list[dict]]) -> Path:
             d["links"] = [{"rel": "root", "href": "../catalog.json"}, {"rel": "parent", "href": "./collection.json"}]
             (cdir / f"{it['id']}.json").write_text(json.dumps(d))
             item_links.append({"rel": "item", "href": f"./{it['id']}.json", "type": "application/geo+json"})
-        coll_doc = {"type": "Collection", "stac_version": "1.0.0", "id": coll, "description": coll, "license": "proprietary",
+        coll_doc = {"type": "Collection", "stac_version": "1.0.0", "id": coll, "description": coll,
+                    "license": "proprietary",
                     "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
                     "links": [{"rel": "root", "href": "../catalog.json"}, {"rel": "parent", "href": "../catalog.json"},
                               *item_links]}
         (cdir / "collection.json").write_text(json.dumps(coll_doc))
         links.append({"rel": "child", "href": f"./{coll}/collection.json", "type": "application/json"})
-    cat = {"type": "Catalog", "stac_version": "1.0.0", "id": "emulated-local", "description": "same rasters, local hrefs",
+    cat = {"type": "Catalog", "stac_version": "1.0.0", "id": "emulated-local",
+           "description": "same rasters, local hrefs",
            "links": [{"rel": "root", "href": "./catalog.json"}, *links]}
     (root / "catalog.json").write_text(json.dumps(cat))
     return root / "catalog.json"
@@ -496,7 +499,7 @@ class PlanetaryComputerEmulator:
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
     # ---- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> "PlanetaryComputerEmulator":
+    def __enter__(self) -> PlanetaryComputerEmulator:
         self._range.__enter__()
         for k, v in self.environ().items():
             self._saved_env[k] = os.environ.get(k)
@@ -596,7 +599,7 @@ class PlanetaryComputerEmulator:
         offset = int(str(token).split(":", 1)[1])
         page = items[offset:offset + limit]
         base = self.stac_url
-        links = [{"rel": "root", "href": base + "/", "type": "application/json"}]
+        links: list[dict[str, Any]] = [{"rel": "root", "href": base + "/", "type": "application/json"}]
         with self.stats.lock:
             self.stats.pages += 1
             if offset == 0:
@@ -654,6 +657,8 @@ class PlanetaryComputerEmulator:
         base = _make_handler(self._range.root, faults, self._range.stats, self._range._gone)
 
         class Handler(base):  # type: ignore[misc, valid-type]
+            path: str  # the request target (an absolute URL when proxying)
+
             def _json(self, code: int, doc: Any, content_type: str = "application/json") -> None:
                 body = json.dumps(doc).encode()
                 self.send_response(code)
