@@ -108,6 +108,13 @@ def test_fit_norm_stats_streaming_and_nan():
     vh = np.r_[np.full(44, -10.0), np.full(4, -20.0)]  # 2 chips x 6 dates x 4 px, 4 px at -20
     assert one.sar_mean[1] == pytest.approx(vh.mean()) and one.sar_std[1] == pytest.approx(vh.std(), rel=1e-5)
     assert one.n_pixels["elevation"] == 7
+    # A configuration with fewer revisits pools only its own dates: the -20 dB last date is not among them.
+    r2 = fit_norm_stats(ch, revisits=2)
+    assert r2.sar_mean[1] == pytest.approx(-10.0) and r2.sar_std[1] == 1.0
+    assert r2.n_pixels["vh"] == 2 * 5 * 4
+    assert r2.dem_mean == one.dem_mean
+    with pytest.raises(ConfigError, match="revisits"):
+        fit_norm_stats(ch, revisits=0)
 
 
 def test_stats_json_round_trip_and_missing_sar():

@@ -267,12 +267,15 @@ class _Moments:
         return float(mean), std
 
 
-def fit_norm_stats(batches: Iterable[np.ndarray] | np.ndarray) -> NormStats:
+def fit_norm_stats(batches: Iterable[np.ndarray] | np.ndarray, revisits: int = C.N_POST_DATES) -> NormStats:
     """Fit :class:`NormStats` on training chips, streaming over batches.
 
     Args:
         batches: an iterable of chip batches ``(n, 17|16, H, W)`` or a single batch. Only finite
             pixels count; each statistic uses its own channel's valid pixels.
+        revisits: post-event dates the configuration uses (1..3): the SAR statistics pool the 3
+            pre-event dates and these post-event dates only (the configuration's own inputs; a
+            later date it never sees does not shift its normalisation).
 
     A statistic whose channel has no valid pixel at all (e.g. a region without SAR) is NaN;
     :func:`prepare_inputs` then refuses configurations that need it.
@@ -282,7 +285,9 @@ def fit_norm_stats(batches: Iterable[np.ndarray] | np.ndarray) -> NormStats:
     dem = [_Moments() for _ in DEM_STANDARDISED]
     sar = [_Moments() for _ in C.POLARISATIONS]
     n_pol = len(C.POLARISATIONS)
-    all_sar = sar_chip_indices(C.N_POST_DATES)
+    if isinstance(revisits, bool) or not 1 <= int(revisits) <= C.N_POST_DATES:
+        raise ConfigError(f"revisits must be an integer 1..{C.N_POST_DATES}, got {revisits!r}.")
+    all_sar = sar_chip_indices(int(revisits))
     for batch in batches:
         arr = check_chips(batch)
         for m, idx in zip(dem, DEM_STANDARDISED):

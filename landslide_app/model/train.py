@@ -518,7 +518,7 @@ def fit_embedding_model(
                         raw = None
                 yield chips
 
-        stats = fit_norm_stats(stat_batches())
+        stats = fit_norm_stats(stat_batches(), revisits=config.revisits)
     stats.check_usable(config)
     rng = np.random.default_rng(seed)
     x_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
