@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from landslide_app.config import S1_DATES
-from landslide_app.errors import NoItemsFoundError, PartialCoverageError, SigningError, SourceError
+from landslide_app.errors import PartialCoverageError, SigningError, SourceError
 from landslide_app.sources import planetary
 from landslide_app.sources.retry import RetryPolicy, call_with_retry, is_transient
 from landslide_app.sources.stac import item_epsg, normalise_item, select_acquisitions
@@ -32,7 +32,8 @@ def test_select_table1_days_grouping_slices_and_filtering_orbits():
     items += [_item(datetime(2017, 9, 19, tzinfo=timezone.utc), state="descending")]
     items += [_item(datetime(2017, 8, 11, tzinfo=timezone.utc))]  # older pre date: not among the last 3
     acqs = select_acquisitions(items)
-    assert [str(a.day) for a in acqs] == ["2017-08-23", "2017-09-04", "2017-09-16", "2017-09-22", "2017-10-10", "2017-10-22"]
+    assert [str(a.day) for a in acqs] == ["2017-08-23", "2017-09-04", "2017-09-16",
+                                          "2017-09-22", "2017-10-10", "2017-10-22"]
     assert all(len(a.items) == 2 for a in acqs)
     assert [a.role for a in acqs] == ["pre"] * 3 + ["post"] * 3
 
@@ -91,5 +92,24 @@ def test_partial_coverage_is_reported():
     days = [(S1_DATES[0].date(), [_item(S1_DATES[0], bbox=half)])]
     with pytest.raises(PartialCoverageError, match="Shrink --bbox"):
         planetary.check_coverage(days, [_item(S1_DATES[0], bbox=full)], full)
-    planetary.check_coverage([(S1_DATES[0].date(), [_item(S1_DATES[0], bbox=full)])], [_item(S1_DATES[0], bbox=full)], full)
+    planetary.check_coverage([(S1_DATES[0].date(), [_item(S1_DATES[0], bbox=full)])],
+                             [_item(S1_DATES[0], bbox=full)], full)
     assert planetary.coverage_fraction([_item(S1_DATES[0], bbox=half)], full) == pytest.approx(0.5)
+
+
+def test_sas_signatures_are_redacted_from_messages():
+    from landslide_app.sources.retry import redact
+
+    pol = RetryPolicy(attempts=2, sleep=lambda s: None)
+    url = "http://acct.blob.core.windows.net/c/x.tif?st=2026-01-01&se=2026-01-02&sp=rl&sig=SECRET%2Bsig"
+    with pytest.raises(SourceError) as err:
+        call_with_retry(lambda: (_ for _ in ()).throw(OSError(f"Error opening '{url}': HTTP response code: 503")),
+                        pol, "x")
+    assert "SECRET" not in str(err.value) and "sig=REDACTED" in str(err.value) and "se=2026-01-02" in str(err.value)
+    assert redact("no url here") == "no url here"
+
+
+def test_strip_sas_only_touches_blob_hrefs():
+    blob = "http://a.blob.core.windows.net/c/x.tif"
+    assert planetary.strip_sas(blob + "?st=1&sig=2") == blob
+    assert planetary.strip_sas("https://example.com/x.tif?v=1") == "https://example.com/x.tif?v=1"

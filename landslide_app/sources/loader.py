@@ -29,7 +29,7 @@ from rasterio.enums import Resampling
 
 from landslide_app.core.grid import ChipGrid
 from landslide_app.errors import RasterError, SourceError
-from landslide_app.sources.retry import RetryPolicy, call_with_retry, is_transient
+from landslide_app.sources.retry import RetryPolicy, call_with_retry, is_transient, redact
 from landslide_app.sources.stac import SceneSource
 
 log = logging.getLogger(__name__)
@@ -126,10 +126,8 @@ class GridReader:
     def _resign(self) -> None:
         if self.source.resign is None:
             return
-        with self._lock:
-            for _, items in self.source.sar_days:
-                self.source.resign(items)
-            self.source.resign(self.source.dem_items)
+        with self._lock:  # one call: one fresh token per storage container (the dicts change in place)
+            self.source.resign([i for _, items in self.source.sar_days for i in items] + self.source.dem_items)
             self._build()
 
     # ---- reads --------------------------------------------------------------------------
@@ -157,7 +155,7 @@ class GridReader:
                 name = f" ({full[0]})"
             if self.remote:
                 raise SourceError(
-                    f"cannot read {what} from {self.source.description}{name}: {detail}. The server "
+                    f"cannot read {what} from {self.source.description}{redact(name)}: {redact(detail)}. The server "
                     "answered but the file is missing or unreadable there; check the catalog's "
                     "asset URLs."
                 ) from exc

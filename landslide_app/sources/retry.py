@@ -27,6 +27,7 @@ _TRANSIENT = re.compile(
     r"HTTP Error (429|5\d\d)|Remote end closed|Connection aborted|IncompleteRead|HTTP error code: 0\b",
     re.IGNORECASE,
 )
+_SAS_SIG = re.compile(r"([?&]sig=)[^&'\"\s)]+")
 _EXPIRED = re.compile(r"HTTP response code: 403|AuthenticationFailed|signature", re.IGNORECASE)
 
 
@@ -50,6 +51,11 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(status, int) and (status == 429 or 500 <= status < 600):
             return True
     return False
+
+
+def redact(text: object) -> str:
+    """``text`` with SAS signatures (``sig=...`` in signed URLs) replaced by ``sig=REDACTED``."""
+    return _SAS_SIG.sub(r"\1REDACTED", str(text))
 
 
 def is_expired_signature(exc: BaseException) -> bool:
@@ -97,7 +103,7 @@ def call_with_retry(
             raise
         except Exception as exc:  # noqa: BLE001 - classified below
             if on_expired is not None and is_expired_signature(exc):
-                log.info("re-signing after %s while reading %s", exc, what)
+                log.info("re-signing after %s while reading %s", redact(exc), what)
                 on_expired()
             elif not transient(exc):
                 raise
@@ -106,12 +112,12 @@ def call_with_retry(
                 break  # no sleep before giving up
             policy.faults_survived += 1
             wait = policy.delay(attempt)
-            log.debug("transient fault reading %s (%s); retry %d in %.2fs", what, exc, attempt + 1, wait)
+            log.debug("transient fault reading %s (%s); retry %d in %.2fs", what, redact(exc), attempt + 1, wait)
             policy.sleep(wait)
             if on_retry is not None:
                 on_retry(exc)
     raise SourceError(
-        f"gave up reading {what} after {policy.attempts} attempts; last error: {last}. "
+        f"gave up reading {what} after {policy.attempts} attempts; last error: {redact(last)}. "
         "The source may be down or unreachable: check the URL / network and rerun the same "
         "command, finished work is kept and will not be redone."
     )

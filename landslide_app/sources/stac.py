@@ -80,10 +80,10 @@ class SceneSource:
     def dates(self) -> list[date]:
         return [d for d, _ in self.sar_days]
 
-    def without_sar(self) -> "SceneSource":
+    def without_sar(self) -> SceneSource:
         return replace(self, sar_days=[], n_pre=0, acquisitions=[], event_date=None)
 
-    def with_dem_file(self, path: str | Path) -> "SceneSource":
+    def with_dem_file(self, path: str | Path) -> SceneSource:
         item = item_from_geotiff(path, asset=LOCAL_DEM_ASSET)
         return replace(self, dem_items=[item], dem_asset=LOCAL_DEM_ASSET)
 
