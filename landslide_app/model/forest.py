@@ -72,6 +72,8 @@ class DensityForest:
         self.seed = int(seed)
         self.params = {**self.DEFAULTS, **params}
         self.model: RandomForestClassifier | None = None
+        #: Training chips per class (set by :meth:`fit`, saved with the forest).
+        self.train_counts: tuple[int, ...] | None = None
 
     # ---- fitting / prediction --------------------------------------------------------------
     def fit(self, features: np.ndarray, classes: np.ndarray) -> DensityForest:
@@ -95,6 +97,7 @@ class DensityForest:
                 present.tolist(), self.n_classes - 1,
             )
         self.model = RandomForestClassifier(random_state=self.seed, **self.params)
+        self.train_counts = tuple(int(v) for v in np.bincount(y, minlength=self.n_classes))
         with warnings.catch_warnings():
             # with class_weight="balanced" the bootstrap favours chips of rare classes; a chip drawn
             # into every tree has no out-of-bag prediction: oob_proba() gives NaN for it
@@ -147,6 +150,25 @@ class DensityForest:
         out[~np.isfinite(oob).all(axis=1) | ~(oob.sum(axis=1) > 0)] = np.nan
         return out
 
+    def prior_shift(self) -> np.ndarray:
+        """Log-prior correction of this forest's probabilities (one value per class).
+
+        ``class_weight="balanced"`` fits the trees as if every class were equally frequent, so its
+        probabilities carry equal priors; adding ``log(training share of k)`` to their logs (then
+        renormalising) restores the training priors (Bayes' rule; Saerens et al. 2002). Zeros for
+        a forest without class weights, or before :meth:`fit` / for a forest saved without counts.
+        A class absent from training gets the smallest shift of the present ones.
+        """
+        shift = np.zeros(self.n_classes)
+        if self.params.get("class_weight") != "balanced" or self.train_counts is None:
+            return shift
+        counts = np.asarray(self.train_counts, dtype=np.float64)
+        present = counts > 0
+        shift[present] = np.log(counts[present] / counts.sum())
+        if (~present).any() and present.any():
+            shift[~present] = shift[present].min()
+        return shift
+
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Most probable class (ties -> lowest class), int64 ``(n,)``."""
         return np.argmax(self.predict_proba(features), axis=1).astype(np.int64)
@@ -162,6 +184,7 @@ class DensityForest:
             "n_classes": self.n_classes,
             "seed": self.seed,
             "forest": model,
+            "train_counts": list(self.train_counts) if self.train_counts is not None else [],
         }
         path = Path(path)
         with atomic_path(path) as tmp:
@@ -201,4 +224,6 @@ class DensityForest:
             raise ModelFileError(f"{path} holds a {type(model).__name__}, not a random forest; retrain it.")
         forest.model = model
         forest.params = {k: model.get_params()[k] for k in cls.DEFAULTS}
+        counts = obj.get("train_counts")
+        forest.train_counts = tuple(int(v) for v in counts) if isinstance(counts, list) and counts else None
         return forest
