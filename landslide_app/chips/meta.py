@@ -146,7 +146,7 @@ class StoreMeta:
         fmt = d.get("format")
         if fmt not in READABLE_FORMATS:
             raise ChipStoreError(f"{where} has format {fmt!r}; this version reads {', '.join(READABLE_FORMATS)}: "
-                                 "rebuild the store with this version (`landslide-app chips ... --overwrite`)")
+                                 "rebuild it with this version (`landslide-app chips ... --overwrite`)")
         for key in ("grid", "channels"):
             if key not in d:
                 raise ChipStoreError(f"{where} lacks '{key}'; the store is damaged, rebuild it "
