@@ -184,7 +184,8 @@ def cmd_ablate(a: argparse.Namespace) -> int:
     from landslide_app.experiments.report import table_markdown
 
     settings = AblationSettings(inputs=a.inputs, revisits=a.revisits, splits=a.split, epochs=a.epochs,
-                                seed=a.seed, device=a.device, precision=a.precision, baselines=not a.no_baselines)
+                                seed=a.seed, device=a.device, precision=a.precision, baselines=not a.no_baselines,
+                                block_km=a.block_km)
     results = run_ablation(a.chips, a.out, settings, progress=not a.quiet)
     for split in a.split:
         _out(table_markdown(results, split))
@@ -325,12 +326,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("store", type=Path)
     s.add_argument("--json", action="store_true", help="machine-readable report")
     s.set_defaults(func=cmd_check)
+    from landslide_app.model.protocol import DEFAULT_BLOCK_KM
+
     s = sub.add_parser("ablate", help="run the paper's Table 2 ablation (cached, resumable) and the baselines")
     s.add_argument("--chips", required=True, type=Path, help="chip store")
     s.add_argument("--out", required=True, type=Path, help="output directory (results.json, table.md, plots)")
     s.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
     s.add_argument("--revisits", nargs="+", type=int, default=list(REVISITS), choices=REVISITS)
     s.add_argument("--split", nargs="+", default=["random"], choices=SPLITS)
+    s.add_argument("--block-km", type=float, default=DEFAULT_BLOCK_KM, metavar="KM",
+                   help=f"block edge of the blocked split, rounded to whole chips (default {DEFAULT_BLOCK_KM:g} km: "
+                        "the range of the chip-density variogram on the demo scene)")
     s.add_argument("--epochs", type=_positive_int, default=5, help="training epochs per fold (default 5)")
     s.add_argument("--seed", type=_non_negative_int, default=0)
     s.add_argument("--precision", default="auto", choices=PRECISIONS,

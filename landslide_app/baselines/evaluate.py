@@ -110,6 +110,7 @@ def run_baseline(
     batch_size: int = 32,
     rows: np.ndarray | None = None,
     cols: np.ndarray | None = None,
+    block_size: int | None = None,
     params: ChangeRatioParams | None = None,
     slope_grid: Sequence[float] | None = SLOPE_GRID_DEG,
     forest_kwargs: dict[str, Any] | None = None,
@@ -128,6 +129,7 @@ def run_baseline(
         ids, classes: chips and their classes (default ``store.ids`` / ``store.classes``).
         batch_size: chips read at a time.
         rows, cols: grid positions (blocked split; default from ``store.index``).
+        block_size: block edge in chips of the blocked split (default ``protocol.DEFAULT_BLOCK_SIZE``).
         params: change-ratio parameters (``revisits`` is overridden by the argument).
         slope_grid: candidate slope masks (degrees) of the change ratio, one selected per fold on
             its validation chips; ``None`` (or one value) uses ``params.slope_min_deg`` as is.
@@ -142,7 +144,7 @@ def run_baseline(
         raise ConfigError(f"revisits must be 1, 2 or 3, got {revisits}.")
     t0 = time.perf_counter()
     ids_arr, y = check_classes(store.ids if ids is None else ids, store.classes if classes is None else classes)
-    the_split = resolve_split(split, ids_arr, seed, store, rows, cols)
+    the_split = resolve_split(split, ids_arr, seed, store, rows, cols, block_size=block_size)
     ids_sorted = np.sort(ids_arr)
     # One streaming pass over every chip; every fold reuses it.
     if name == "change_ratio":

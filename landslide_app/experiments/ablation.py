@@ -36,6 +36,7 @@ from landslide_app.core.density import check_thresholds, density_class
 from landslide_app.core.vocabulary import INPUTS, REVISITS, SPLITS
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.inputs import ModelConfig
+from landslide_app.model.protocol import DEFAULT_BLOCK_KM, block_size_for_km
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,11 @@ class AblationSettings:
     #: density-class thresholds (heads/km²) to relabel the chips with; None: the store's classes
     thresholds: tuple[float, float] | None = None
     train_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: block edge (km) of the blocked split, rounded to whole chips (model.protocol.DEFAULT_BLOCK_KM)
+    block_km: float = DEFAULT_BLOCK_KM
 
     def __post_init__(self) -> None:
+        block_size_for_km(float(self.block_km), 1.0)  # a positive, finite distance (ConfigError otherwise)
         for i in self.inputs:
             if i not in INPUTS:
                 raise ConfigError(f"unknown input {i!r}: use dem, sar or fused")
@@ -144,11 +148,22 @@ def _resolved_precision(s: AblationSettings) -> str:
     return resolve_precision(s.precision, resolve_device(s.device))
 
 
+def _block_size(store: ChipStore, s: AblationSettings) -> int:
+    """The blocked split's block edge in chips of this store."""
+    return block_size_for_km(s.block_km, store.grid.chip_size * store.grid.resolution / 1000.0)
+
+
+def _split_key(store: ChipStore, split: str, s: AblationSettings) -> dict[str, Any]:
+    """Split options that belong in a cache key (none for the random split: old caches stay valid)."""
+    return {"block_size": _block_size(store, s)} if split == "blocked" else {}
+
+
 def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> str:
     # custom thresholds are part of the key (spec.computes_as.key), hence of the fingerprint
     return fingerprint({
         "store": store.meta.fingerprint, "run": spec.computes_as.key, "epochs": s.epochs,
         "seed": s.seed, "precision": _resolved_precision(s), "train": s.train_kwargs, "code": __version__,
+        **_split_key(store, spec.split, s),
     })
 
 
@@ -251,6 +266,7 @@ def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSetti
         res = run_configuration(
             reader if reader is not None else store, store.ids, chip_classes(store, base.thresholds), base.config,
             split=base.split, epochs=settings.epochs, seed=settings.seed, device=settings.device, progress=progress,
+            block_size=_block_size(store, settings),
             embedding_sink=sink, train_kwargs={"precision": settings.precision, **settings.train_kwargs},
         )
         assert np.array_equal(res.ids, ids)
@@ -318,7 +334,8 @@ def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> li
     for split in settings.splits:
         for name, k in jobs:
             fp = fingerprint({"store": store.meta.fingerprint, "baseline": name, "split": split, "revisits": k,
-                              "seed": settings.seed, "thresholds": settings.thresholds, "code": __version__})
+                              "seed": settings.seed, "thresholds": settings.thresholds, "code": __version__,
+                              **_split_key(store, split, settings)})
             f = out / "baselines" / f"{name}-r{k}-{split}.json"
             cached = None
             if f.exists():
@@ -328,7 +345,8 @@ def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> li
                     log.warning("ignoring damaged %s (the baseline will be rerun)", f)
             if cached is None or cached.get("fingerprint") != fp:
                 cached = {**run_baseline(store, name, split=split, seed=settings.seed, revisits=k, progress=False,
-                                         classes=classes), "fingerprint": fp}
+                                         classes=classes, block_size=_block_size(store, settings)),
+                          "fingerprint": fp}
                 write_json_atomic(f, cached)
             if name == "slope":
                 cached["revisits"] = None

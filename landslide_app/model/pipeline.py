@@ -110,6 +110,7 @@ def run_configuration(
     progress: bool = True,
     rows: np.ndarray | None = None,
     cols: np.ndarray | None = None,
+    block_size: int | None = None,
     train_kwargs: dict[str, Any] | None = None,
     forest_kwargs: dict[str, Any] | None = None,
     keep_embeddings: bool = False,
@@ -132,6 +133,7 @@ def run_configuration(
         device: torch device (default CUDA if available, else CPU).
         progress: ``tqdm`` bars.
         rows, cols: grid positions of the chips (blocked split only).
+        block_size: block edge in chips of the blocked split (default ``protocol.DEFAULT_BLOCK_SIZE``).
         train_kwargs: extra arguments of :func:`fit_embedding_model` (``lr``, ``width``, ``precision``).
         forest_kwargs: overrides of the forest parameters.
         keep_embeddings: keep the held-out embedding of every chip in ``RunResult.embeddings``
@@ -143,7 +145,7 @@ def run_configuration(
     """
     ids, y = check_classes(ids, classes)
     get_batch = as_batch_getter(reader)
-    the_split = resolve_split(split, ids, seed, reader, rows, cols)
+    the_split = resolve_split(split, ids, seed, reader, rows, cols, block_size=block_size)
     kept: dict[int, np.ndarray] = {}
 
     def sink(bid: np.ndarray, emb: np.ndarray) -> None:
