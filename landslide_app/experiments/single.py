@@ -90,6 +90,8 @@ def train_run(
     store.require_labels("`train`")
     if config.uses_sar and not store.meta.has_sar:
         raise ConfigError(f"{store.path} is a DEM-only store: train with --inputs dem")
+    if config.uses_sar:
+        store.check_revisits(config.revisits)  # e.g. a store with 1 post-event date: --revisits 1
     ids, y = store.ids, store.classes
     if len(ids) < 4:
         raise InputError(f"{store.path} has {len(ids)} chips; training needs at least 4")
