@@ -79,7 +79,7 @@ def main() -> None:
                 extra = ["--scheduler", "local"] if v == "distributed" else []
                 r = run_measured(cli("-q", "predict", "--model", str(run), "--chips", str(store), "--out", str(out),
                                      *extra))
-                n = json.loads((out / "predictions.json").read_text())["n_chips"]
+                n = json.loads((out / "summary.json").read_text())["n_chips"]
                 row[v] = {"seconds": r["seconds"], "chips_per_s": round(n / r["seconds"], 2),
                           "max_rss_mib": r["max_rss_mib"], "n_chips": n}
                 log.info("repeat %d %s (load %s): %d chips in %.1f s = %.1f chips/s, peak RSS %.0f MiB", k, v,

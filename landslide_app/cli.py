@@ -116,18 +116,20 @@ def _add_source_options(s: argparse.ArgumentParser) -> None:
 
 
 def cmd_chips(a: argparse.Namespace) -> int:
-    from landslide_app.chips.build import ChipBuildSettings, build_chips, default_grid
-    from landslide_app.core.grid import ChipGrid
+def _add_normalise_option(s: argparse.ArgumentParser) -> None:
+    from landslide_app.core.vocabulary import DEFAULT_NORMALISE, NORMALISE_MODES
+
+    s.add_argument("--normalise", choices=NORMALISE_MODES, default=DEFAULT_NORMALISE,
+                   help="input standardisation: the training chips' statistics, or this store's own "
+                        f"(scene) (default {DEFAULT_NORMALISE}, the better one on the transfer benchmark)")
+
+
+    from landslide_app.chips.build import ChipBuildSettings, build_chips, grid_for_area
 
     settings = ChipBuildSettings(chip_size=a.chip_size, density_thresholds=tuple(a.thresholds),
                                  min_land_fraction=a.min_land)
     source = _source_from_args(a)
-    grid = None
-    if a.bbox is not None:
-        epsg = a.epsg or source.native_epsg() or default_grid(source, a.chip_size).epsg
-        grid = ChipGrid.from_lonlat_bbox(tuple(a.bbox), epsg, a.chip_size)
-    elif a.epsg:
-        grid = default_grid(source, a.chip_size, a.epsg)
+    grid = grid_for_area(source, a.chip_size, a.bbox, a.epsg)
     kwargs = dict(grid=grid, settings=settings, overwrite=a.overwrite, progress=not a.quiet,
                   lon_col=a.lon_col, lat_col=a.lat_col)
     if a.scheduler:
@@ -212,11 +214,32 @@ def cmd_predict(a: argparse.Namespace) -> int:
         from landslide_app.experiments.distributed import predict_run_distributed
 
         s = predict_run_distributed(a.model, a.chips, a.out, scheduler=a.scheduler, device=a.device,
-                                    progress=not a.quiet)
+                                    progress=not a.quiet, normalise=a.normalise)
     else:
-        s = predict_run(a.model, a.chips, a.out, device=a.device, progress=not a.quiet)
-    _out(f"predicted {s['n_chips']} chips with {s['config']}: classes {s['class_counts']} -> "
-         f"{Path(a.out) / 'density.tif'}, {Path(a.out) / 'chips.gpkg'}")
+        s = predict_run(a.model, a.chips, a.out, device=a.device, progress=not a.quiet, normalise=a.normalise)
+    _out(_prediction_line(s, Path(a.out)))
+    return 0
+
+
+def _prediction_line(s: dict, out: Path) -> str:
+    auc = s.get("auc_out_of_area", s.get("auc_vs_store_labels"))
+    kind = " (in-sample)" if s.get("in_sample") else ""
+    scored = "" if auc is None else f", AUC {auc:.3f} against the store's labels{kind}"
+    shifted = [c["channel"] for c in (s.get("domain_shift") or {}).get("shifted", [])]
+    shift = f"; input differs from training in {', '.join(shifted)}" if shifted else ""
+    return (f"predicted {s['n_chips']} chips with {s['config']}: classes {s['class_counts']}{scored}{shift} -> "
+            f"{out / 'map.png'}, {out / 'density.tif'}, {out / 'chips.gpkg'}, {out / 'summary.json'}")
+
+
+def cmd_respond(a: argparse.Namespace) -> int:
+    from landslide_app.experiments.respond import respond
+
+    a.dem_only = False
+    r = respond(lambda: _source_from_args(a), a.model, a.out, bbox=a.bbox, normalise=a.normalise, device=a.device,
+                progress=not a.quiet, source_label=a.source)
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items())
+    _out(_prediction_line(r.summary, Path(a.out)) + f"\nstages: {stages}; chip store {r.store}; workspace "
+         f"{Path(a.out) / 'workspace.json'}" + (f" (resumed: {', '.join(r.resumed)})" if r.resumed else ""))
     return 0
 
 
@@ -369,8 +392,24 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("embed", help="per-pixel embedding GeoTIFF of a store or of any DEM (DEM-only model)")
     s.add_argument("--model", required=True, type=Path, help="run directory from `train`")
     s.add_argument("--chips", type=Path, help="chip store")
+    _add_normalise_option(s)
     s.add_argument("--dem", type=Path, help="DEM GeoTIFF (needs a DEM-only model)")
     s.add_argument("--out", required=True, type=Path, help="output GeoTIFF")
+    s = sub.add_parser("respond", help="rapid response: acquisitions -> unlabelled chips -> density map, no inventory")
+    s.add_argument("--source", required=True,
+                   help="planetary-computer, a STAC API URL, or a STAC catalog.json (local path or URL)")
+    s.add_argument("--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"),
+                   help="area in lon/lat degrees (required for planetary-computer and STAC APIs)")
+    s.add_argument("--model", required=True, type=Path, help="run directory from `train` (a portable bundle)")
+    s.add_argument("--out", required=True, type=Path,
+                   help="output folder: chips/, density.tif, chips.gpkg, map.png, summary.json, workspace.json")
+    s.add_argument("--dem-collection", default=DEFAULT_DEM_COLLECTION, choices=DEM_COLLECTIONS,
+                   help="DEM collection searched on an API")
+    s.add_argument("--device", default=None)
+    _add_source_options(s)
+    _add_normalise_option(s)
+    s.set_defaults(func=cmd_respond)
+
     s.add_argument("--device", default=None)
     s.set_defaults(func=cmd_embed)
 

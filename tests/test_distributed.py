@@ -63,4 +63,4 @@ def test_distributed_prediction_equals_local(cluster, tiny_store, tmp_path):
 
     ga, gb = gpd.read_file(tmp_path / "local" / "chips.gpkg"), gpd.read_file(tmp_path / "dist" / "chips.gpkg")
     assert ga.drop(columns="geometry").equals(gb.drop(columns="geometry"))
-    assert json.loads((tmp_path / "dist" / "predictions.json").read_text()) == local
+    assert json.loads((tmp_path / "dist" / "summary.json").read_text()) == local

@@ -46,7 +46,7 @@ def test_predict_writes_density_map_and_gpkg_with_provenance(dem_run, tiny_store
     np.testing.assert_allclose(arr[1:, valid].sum(axis=0), 1.0, atol=1e-5)  # probabilities sum to 1
     assert set(np.unique(arr[0, valid])) <= {0, 1, 2}
     gdf = gpd.read_file(tmp_path / "pred" / "chips.gpkg")
-    assert len(gdf) == len(store.ids) and {"pred_class", "p_class0", "head_count", "true_class"} <= set(gdf.columns)
+    assert len(gdf) == len(store.ids) and {"pred_class", "p0", "p1", "p2", "head_count", "true_class"} <= set(gdf.columns)
     assert pyogrio.read_info(tmp_path / "pred" / "chips.gpkg")["dataset_metadata"]["config"] == "dem-r1"
     assert s["in_sample"] is True and "optimistic" in s["auc_note"]  # trained on this very store
 

@@ -172,7 +172,7 @@ def prediction(out: Path) -> tuple[np.ndarray, object, dict]:
     with rasterio.open(out / "density.tif") as ds:
         arr = ds.read()
     gdf = gpd.read_file(out / "chips.gpkg")
-    return arr, gdf, json.loads((out / "predictions.json").read_text())
+    return arr, gdf, json.loads((out / "summary.json").read_text())
 
 
 def check_predict_partial(out: Path) -> None:
@@ -184,8 +184,8 @@ def check_predict_partial(out: Path) -> None:
             ds.read()
     if (out / "chips.gpkg").exists():
         gpd.read_file(out / "chips.gpkg")
-    if (out / "predictions.json").exists():
-        json.loads((out / "predictions.json").read_text())
+    if (out / "summary.json").exists():
+        json.loads((out / "summary.json").read_text())
 
 
 def check_predict_final(ref: Path) -> Callable[[Path], None]:

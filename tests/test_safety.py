@@ -101,8 +101,8 @@ def test_outputs_are_written_only_where_asked(dem_run, tiny_store, tmp_path):
     assert main(["-q", "predict", "--model", str(dem_run), "--chips", str(tiny_store), "--out", str(root / "pred")]) == 0
     assert main(["-q", "embed", "--model", str(dem_run), "--chips", str(tiny_store), "--out", str(root / "emb" / "e.tif")]) == 0
     new = set(p.relative_to(root) for p in root.rglob("*")) - before
-    assert new == {Path("pred"), Path("pred/density.tif"), Path("pred/chips.gpkg"), Path("pred/predictions.json"),
-                   Path("pred/.lock"), Path("emb"), Path("emb/e.tif")}
+    assert new == {Path("pred"), Path("pred/density.tif"), Path("pred/chips.gpkg"), Path("pred/summary.json"),
+                   Path("pred/map.png"), Path("pred/.lock"), Path("emb"), Path("emb/e.tif")}
     assert not find_temps(tmp_path) and not find_temps(tiny_store) and not find_temps(dem_run)
 
 
@@ -112,7 +112,7 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_on_rerun(dem_run, tiny
     out = tmp_path / "pred"
     predict_run(dem_run, tiny_store, out, progress=False)
     # what a SIGKILL mid-write leaves: atomic_path temporaries (GDAL/OGR/JSON)
-    for name in (".density.tif.tmp-abc123.tif", ".predictions.json.tmp-xyz.json"):
+    for name in (".density.tif.tmp-abc123.tif", ".summary.json.tmp-xyz.json"):
         (out / name).write_bytes(b"half")
     assert len(find_temps(out)) == 2
     predict_run(dem_run, tiny_store, out, progress=False)

@@ -117,6 +117,16 @@ def default_grid(source: SceneSource, chip_size: int, epsg: int | None = None) -
         info = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(w, s, e, n))
         epsg = int(CRS.from_authority(info[0].auth_name, info[0].code).to_epsg())
     return ChipGrid.from_bounds(source.projected_bounds(epsg), epsg, chip_size)
+def grid_for_area(source: SceneSource, chip_size: int, bbox: Sequence[float] | None = None,
+                  epsg: int | None = None) -> ChipGrid | None:
+    """The chip grid of ``chips --bbox/--epsg`` (and ``respond``): whole chips over ``bbox`` (lon/lat)
+    in ``epsg`` (default: the SAR's CRS, else the DEM's UTM zone); None = :func:`default_grid` later."""
+    if bbox is not None:
+        epsg = epsg or source.native_epsg() or default_grid(source, chip_size).epsg
+        return ChipGrid.from_lonlat_bbox(tuple(bbox), epsg, chip_size)  # type: ignore[arg-type]
+    return default_grid(source, chip_size, epsg) if epsg else None
+
+
 
 
 def build_chips(

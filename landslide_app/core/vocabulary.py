@@ -38,3 +38,10 @@ LOCAL_DEM_COLLECTION: str = "dem"
 DEM_ASSETS: dict[str, str] = {"nasadem": "elevation", "cop-dem-glo-30": "data", "3dep-seamless": "data"}
 DEM_COLLECTIONS: tuple[str, ...] = tuple(DEM_ASSETS)
 DEFAULT_DEM_COLLECTION: str = "nasadem"
+
+#: How ``predict``/``respond`` standardise a new store's inputs: with the training chips' statistics
+#: recorded in the run, or with the new store's own (``scene``). The default is the better one on
+#: ``benchmarks/bench_transfer.py``.
+NormaliseMode = Literal["training", "scene"]
+NORMALISE_MODES: tuple[str, ...] = get_args(NormaliseMode)
+DEFAULT_NORMALISE: str = "training"

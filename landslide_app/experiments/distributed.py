@@ -18,7 +18,7 @@ import numpy as np
 
 from landslide_app.chips.store import ChipStore
 from landslide_app.cluster import LOCAL, dask_client, worker_cache
-from landslide_app.core.vocabulary import N_FEATURES
+from landslide_app.core.vocabulary import DEFAULT_NORMALISE, N_FEATURES
 from landslide_app.experiments.single import FEATURE_BATCH, FeatureFn, LoadedRun, local_features, predict_run
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,8 @@ def dask_features(client: Any, run_path: str | Path, store_path: str | Path, dev
 
 def predict_run_distributed(run_path: str | Path, store_path: str | Path, out: str | Path,
                             scheduler: Any = LOCAL, device: str | None = None, progress: bool = True,
-                            chips_per_task: int = DEFAULT_CHIPS_PER_TASK) -> dict[str, Any]:
+                            chips_per_task: int = DEFAULT_CHIPS_PER_TASK,
+                            normalise: str = DEFAULT_NORMALISE) -> dict[str, Any]:
     """:func:`~landslide_app.experiments.single.predict_run` with the features computed on a Dask cluster.
 
     Args:
@@ -77,4 +78,5 @@ def predict_run_distributed(run_path: str | Path, store_path: str | Path, out: s
     """
     with dask_client(scheduler) as client:
         feats = dask_features(client, run_path, store_path, device, chips_per_task)
-        return predict_run(run_path, store_path, out, device=device, progress=progress, features=feats)
+        return predict_run(run_path, store_path, out, device=device, progress=progress, features=feats,
+                           normalise=normalise)

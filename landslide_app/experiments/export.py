@@ -47,13 +47,16 @@ def write_density_geotiff(path: str | Path, grid: ChipGrid, chip_ids, pred, prob
     return path
 
 
-def write_chips_gpkg(path: str | Path, index, chip_ids, pred, proba, provenance: dict[str, Any]) -> Path:
-    """Chip polygons with predicted class, probabilities, head count and true class."""
+def write_chips_gpkg(path: str | Path, index, chip_ids, pred, proba, provenance: dict[str, Any],
+                     labelled: bool = True) -> Path:
+    """Chip polygons with ``chip_id``, ``row``, ``col``, ``pred_class`` and the class probabilities
+    ``p0``, ``p1``, ``p2``; on a labelled store also the head count and the true class."""
     gdf = index.set_index("chip_id").loc[np.asarray(chip_ids)].reset_index()
-    gdf = gdf[["chip_id", "row", "col", "head_count", "density_class", "geometry"]].rename(columns={"density_class": "true_class"})
+    truth = [c for c in ("head_count", "density_class") if labelled and c in gdf.columns]
+    gdf = gdf[["chip_id", "row", "col", *truth, "geometry"]].rename(columns={"density_class": "true_class"})
     gdf["pred_class"] = np.asarray(pred, np.int64)
     for c in range(3):
-        gdf[f"p_class{c}"] = np.asarray(proba)[:, c].astype(float)
+        gdf[f"p{c}"] = np.asarray(proba)[:, c].astype(float)
     gdf["config"] = str(provenance.get("config", ""))
     path = Path(path)
     meta = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in provenance.items()}

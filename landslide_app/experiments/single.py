@@ -25,7 +25,7 @@ from landslide_app.atomic import (
 )
 from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
-from landslide_app.core.vocabulary import N_FEATURES
+from landslide_app.core.vocabulary import DEFAULT_NORMALISE, N_FEATURES, NORMALISE_MODES
 from landslide_app.errors import ConfigError, InputError, ModelFileError, OutputError
 from landslide_app.model.features import percentile_features
 from landslide_app.model.forest import DensityForest
@@ -124,6 +124,7 @@ def _run_meta(config, epochs, seed, precision, model, store, train_pos, val_pos,
     return {
         "format": "landslide-app-run/1", "config": config.to_dict(), "name": config.name, "epochs": epochs,
         "seed": seed, "precision": precision, "best_epoch": model.best_epoch, "store": str(store.path),
+        meta.update(bundle_meta(store, ids[train_pos], model))
         "store_fingerprint": store.meta.fingerprint, "chip_size": store.grid.chip_size,
         "resolution_m": store.grid.resolution, "channels": list(store.channels),
         "n_train": int(len(train_pos)), "n_val": int(len(val_pos)),
@@ -143,6 +144,37 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
         meta = json.loads(f.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{f} is damaged ({exc}); retrain the run") from exc
+def bundle_meta(store: ChipStore, train_ids: np.ndarray, model: TrainedModel) -> dict[str, Any]:
+    """What a prediction elsewhere needs besides the model files, for ``run.json``: the
+    normalisation statistics, per-channel statistics of the training chips (domain-shift check),
+    the density thresholds and where and when the training data come from."""
+    from landslide_app.experiments.domain_shift import channel_stats
+
+    return {
+        "norm_stats": model.stats.to_dict(),
+        "channel_stats": channel_stats(store, train_ids),
+        "density_thresholds": store.meta.density_thresholds,
+        "training_data": store_provenance(store),
+    }
+
+
+def store_provenance(store: ChipStore) -> dict[str, Any]:
+    """Area, event and acquisitions of a chip store (what ``run.json`` and ``summary.json`` record)."""
+    from pyproj import Transformer
+
+    left, bottom, right, top = store.grid.bounds
+    tr = Transformer.from_crs(store.grid.crs, "EPSG:4326", always_xy=True)
+    xs, ys = tr.transform([left, right, left, right], [bottom, bottom, top, top])
+    keys = ("event_date", "orbit", "relative_orbit", "orbit_state", "dates", "acquisitions", "source", "inventory",
+            "has_sar", "labelled")
+    meta = store.meta.to_json()
+    out = {"store": str(store.path), "fingerprint": store.meta.fingerprint, "crs": store.grid.crs,
+           "bbox_lonlat": [round(min(xs), 5), round(min(ys), 5), round(max(xs), 5), round(max(ys), 5)],
+           "n_chips": int(store.meta.n_chips if store.meta.n_chips is not None else len(store.ids)),
+           **{k: meta[k] for k in keys if meta.get(k) is not None}}
+    return out
+
+
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise ModelFileError(f"{f} lacks the model configuration ('config'); it is damaged, retrain the run")
     expected = ModelConfig.from_dict(meta["config"])
@@ -166,12 +198,46 @@ def local_features(run: LoadedRun, store: ChipStore, ids: np.ndarray, progress: 
     return _features(run.model, as_batch_getter(store), ids, progress, "predict")
 
 
-def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, device: str | None = None,
-                progress: bool = True, features: FeatureFn | None = None) -> dict[str, Any]:
-    """Predict every chip of a store; write ``density.tif``, ``chips.gpkg`` and ``predictions.json``.
+#: Chips listed in ``summary.json`` as the most likely to be of class 2.
+N_TOP_CHIPS = 20
 
-    ``features``: computes the chips' features elsewhere (e.g. on a Dask cluster,
-    :mod:`landslide_app.experiments.distributed`); default :func:`local_features`.
+
+def check_domain_shift(run: LoadedRun, store: ChipStore, sample: np.ndarray) -> list[Any]:
+    """Compare the store's channels (those the model reads) with the training chips; warn once."""
+    from landslide_app.experiments.domain_shift import compare, describe, stats_of_sample
+
+    train = run.meta.get("channel_stats")
+    if not train:
+        log.info("%s records no training channel statistics (trained before they were recorded): "
+                 "no domain-shift check", run.path)
+        return []
+    used = [CHANNELS[i] for i in run.config.chip_channels]
+    shifted = compare(train, stats_of_sample(sample, store.channels), used)
+    if shifted:
+        log.warning(describe(shifted, store.path, run.config.name))
+    return shifted
+
+
+def _check_normalise(normalise: str) -> None:
+    if normalise not in NORMALISE_MODES:
+        raise ConfigError(f"--normalise {normalise!r} is unknown; use one of {', '.join(NORMALISE_MODES)}")
+
+
+def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, device: str | None = None,
+                progress: bool = True, features: FeatureFn | None = None,
+                normalise: str = DEFAULT_NORMALISE) -> dict[str, Any]:
+    """Predict every chip of a store (labelled or not); write ``density.tif``, ``chips.gpkg``,
+    the quick-look ``map.png`` and ``summary.json``.
+
+    Args:
+        normalise: ``"training"``: the network's inputs are standardised with the training chips'
+            statistics (recorded in the run); ``"scene"``: with this store's own (an even sample of
+            its chips), which absorbs a global offset between areas or sensors.
+        features: computes the chips' features elsewhere (e.g. on a Dask cluster,
+            :mod:`landslide_app.experiments.distributed`); default: here, streamed from the store.
+
+    Returns:
+        The summary written to ``summary.json``.
     """
     from landslide_app.experiments.export import write_chips_gpkg, write_density_geotiff
 
@@ -181,25 +247,114 @@ def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, d
     if run.config.uses_sar and not store.meta.has_sar:
         raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only; use a DEM-only model")
     ids = store.ids
-    feats = (features or local_features)(run, store, ids, progress)
+    sample = read_sample(store)
+    shifted = check_domain_shift(run, store, sample)
+    if normalise == "scene":
+        if features is not None:
+            raise ConfigError("--normalise scene is computed here only; drop --scheduler or use --normalise training")
+        stats = scene_norm_stats(sample, store.channels)
+        stats.check_usable(run.config)
+        run.model.stats = stats
+    overview = ElevationOverview(store.grid, store.channel("elevation"))
+    if features is None:
+        feats = _features(run.model, overview.tap(as_batch_getter(store)), ids, progress, "predict")
+    else:
+        feats = features(run, store, ids, progress)
+        overview.fill_from(store.read_many, ids)
     proba = run.forest.predict_proba(feats)
+    from landslide_app.experiments.domain_shift import read_sample, scene_norm_stats
     pred = proba.argmax(axis=1)
+    from landslide_app.experiments.quicklook import ElevationOverview, write_map_png
     prov = run.provenance(store)
+    _check_normalise(normalise)
     auc = multiclass_auc(store.classes, proba)
     in_sample = prov.get("trained_on") is not None and prov.get("trained_on") == prov.get("data_fingerprint")
-    summary = {**prov, "n_chips": int(len(ids)), "class_counts": {str(c): int((pred == c).sum()) for c in range(3)},
-               "auc_vs_store_labels": nan_to_none(auc.macro), "in_sample": in_sample}
+    summary.update({"auc_vs_store_labels": nan_to_none(auc.macro),
+                    "auc_per_class": [nan_to_none(v) for v in auc.per_class], "in_sample": in_sample})
     if in_sample:
+    if run.config.uses_sar:
+        store.check_revisits(run.config.revisits)  # one line naming the dates it has
         summary["auc_note"] = ("in-sample: the model was trained on chips of this store, so this AUC is "
                                "optimistic; held-out AUC comes from `landslide-app ablate`")
         log.warning("%s was trained on chips of %s: its AUC against the store's labels (%.3f) is in-sample, not "
                     "a held-out score (use `landslide-app ablate` for that)", run.config.name, store.path,
                     auc.macro)
+    summary = prediction_summary(run, store, ids, proba, prov)
+    summary["normalise"] = normalise
+    summary["domain_shift"] = _shift_report(shifted)
+    summary = json.loads(json.dumps(summary))  # exactly what summary.json holds (tuples -> lists)
+    event = (store.meta.event_date or "")[:10] or "unknown date"
+    title = f"Predicted landslide density, event {event} (model {run.config.name})"
+    trained = (run.meta.get("training_data") or {}).get("event_date", "")[:10]
+    subtitle = (f"{len(ids)} chips of {store.grid.chip_extent_m / 1000:g} km; SAR dates "
+                f"{', '.join(store.meta.dates) or 'none'}; model trained on "
+                f"{run.meta.get('n_train', '?')} chips" + (f" (event {trained})" if trained else ""))
     with output_lock(out, f"prediction {out}"):
         remove_stale_temps(out, recursive=False)
         write_density_geotiff(out / "density.tif", store.grid, ids, pred, proba, prov)
-        write_chips_gpkg(out / "chips.gpkg", store.index, ids, pred, proba, prov)
-        write_json_atomic(out / "predictions.json", summary)
+        write_chips_gpkg(out / "chips.gpkg", store.index, ids, pred, proba, prov, labelled=summary["labelled"])
+        write_map_png(out / "map.png", overview, ids, pred, title, subtitle,
+                      thresholds=tuple(store.meta.density_thresholds or (0.0, 25.0)))  # type: ignore[arg-type]
+        write_json_atomic(out / SUMMARY_FILE, summary)  # last: marks the prediction finished
+    return summary
+
+
+#: The prediction's summary (written last).
+SUMMARY_FILE = "summary.json"
+
+
+def _shift_report(shifted: list[Any]) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from landslide_app.experiments.domain_shift import MEAN_SHIFT_SIGMA, NONPOSITIVE_SAR, STD_RATIO, VALID_RATIO
+
+    return {"thresholds": {"mean_shift_sigma": MEAN_SHIFT_SIGMA, "std_ratio": STD_RATIO,
+                           "valid_ratio": VALID_RATIO, "nonpositive_sar": NONPOSITIVE_SAR},
+            "shifted": [asdict(s) for s in shifted]}
+
+
+def is_labelled(store: ChipStore) -> bool:
+    """Whether the store carries labels (an unlabelled store says ``labelled: false``)."""
+    return store.meta.labelled and "density_class" in store.index.columns
+
+
+def prediction_summary(run: LoadedRun, store: ChipStore, ids: np.ndarray, proba: np.ndarray,
+                       prov: dict[str, Any]) -> dict[str, Any]:
+    """Chips and km² per predicted class, the chips most likely of class 2, provenance, and the AUC
+    against the store's labels when it has them (flagged in-sample on the training store)."""
+    from pyproj import Transformer
+
+    from landslide_app.core.density import class_names
+
+    pred = proba.argmax(axis=1)
+    area = store.grid.chip_area_km2
+    names = class_names(tuple(store.meta.density_thresholds or (0.0, 25.0)))  # type: ignore[arg-type]
+    counts = {str(c): int((pred == c).sum()) for c in range(3)}
+    top = np.argsort(-proba[:, 2], kind="stable")[:N_TOP_CHIPS]
+    idx = store.index.set_index("chip_id").loc[ids[top]]
+    cent = idx.geometry.centroid
+    tr = Transformer.from_crs(store.grid.crs, "EPSG:4326", always_xy=True)
+    lon, lat = tr.transform(cent.x.to_numpy(), cent.y.to_numpy())
+    summary: dict[str, Any] = {
+        **prov, "n_chips": int(len(ids)), "class_counts": counts,
+        "classes": {str(c): {"name": names[c], "chips": counts[str(c)], "km2": round(counts[str(c)] * area, 3)}
+                    for c in range(3)},
+        "chip_area_km2": area,
+        "top_class2": [{"chip_id": int(ids[j]), "p2": round(float(proba[j, 2]), 4), "pred_class": int(pred[j]),
+                        "lon": round(float(x), 5), "lat": round(float(y), 5)}
+                       for j, x, y in zip(top, np.atleast_1d(lon), np.atleast_1d(lat))],
+        "model": {"path": str(run.path), "name": run.config.name, "fingerprint": run.meta.get("fingerprint"),
+                  "code_version": run.meta.get("code_version"), "epochs": run.meta.get("epochs"),
+                  "n_train": run.meta.get("n_train"), "auc_val": run.meta.get("auc_val"),
+                  "trained_on": run.meta.get("training_data") or {"store": run.meta.get("store"),
+                                                                   "fingerprint": run.meta.get("store_fingerprint")}},
+        "data": store_provenance(store),
+    }
+    summary["labelled"] = labelled = is_labelled(store)
+    if not labelled:
+        return summary
+    else:
+        summary["auc_out_of_area"] = nan_to_none(auc.macro)
     return summary
 
 

@@ -1,0 +1,190 @@
+"""Rapid response: a density map for a new event with a trained model and no inventory.
+
+``landslide-app respond`` runs, into one folder ``DIR``:
+
+1. **acquisitions**: the source (Planetary Computer, a STAC API or catalog) searched around the event
+   date with the same :class:`~landslide_app.sources.selection.AcquisitionRequest` as ``chips``;
+   a model that needs more post-event passes than exist is refused here, before any download;
+2. **chips**: the unlabelled chip store ``DIR/chips`` (:func:`~landslide_app.chips.build.build_chips`
+   without an inventory, the model's chip size and density thresholds); resumable chip row by row;
+3. **predict**: :func:`~landslide_app.experiments.single.predict_run` into ``DIR`` (``density.tif``,
+   ``chips.gpkg``, ``map.png``, ``summary.json``); skipped on a rerun when ``summary.json`` already
+   comes from this model, this store and this normalisation;
+4. **workspace**: ``DIR/workspace.json`` (area, event, sources, stores, runs, predictions) for the
+   dashboard (``landslide-app app --data DIR``), and ``DIR/respond.json`` with the stage timings.
+
+An interrupted run is resumed by rerunning the same command: finished chips and a finished
+prediction are kept. Nothing here re-implements ``chips`` or ``predict``: both stages call the
+functions behind those commands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from landslide_app import __version__
+from landslide_app.atomic import check_output_dir, write_json_atomic
+from landslide_app.errors import ConfigError
+from landslide_app.experiments.single import DEFAULT_NORMALISE, SUMMARY_FILE, load_run, predict_run
+
+log = logging.getLogger(__name__)
+
+WORKSPACE_FILE = "workspace.json"
+WORKSPACE_FORMAT = "landslide-app-workspace/1"
+RESPOND_FILE = "respond.json"
+CHIPS_DIR = "chips"
+STAGES: tuple[str, ...] = ("acquisitions", "chips", "predict", "workspace")
+
+
+@dataclass
+class RespondResult:
+    """What a respond run produced and how long each stage took."""
+
+    out: Path
+    store: Path
+    summary: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+    n_chips: int = 0
+    resumed: list[str] = field(default_factory=list)
+
+    @property
+    def total_seconds(self) -> float:
+        return round(sum(self.seconds.values()), 3)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _post_days(source: Any) -> list[str]:
+    return [str(d) for d, _ in source.sar_days[source.n_pre:]]
+
+
+def check_post_passes(source: Any, revisits: int, model_name: str) -> None:
+    """Refuse, in one line, a SAR model that needs more post-event passes than the source has."""
+    post = _post_days(source)
+    if len(post) < revisits:
+        have = f"{len(post)} post-event acquisition{'s' if len(post) != 1 else ''}" + (
+            f" ({', '.join(post)})" if post else "")
+        use = f"use a model trained with --revisits {len(post)}" if post else "use a DEM-only model (--inputs dem)"
+        raise ConfigError(f"the source has {have} but the model {model_name} needs {revisits}: {use}, "
+                          "or rerun after the next pass")
+
+
+def respond(
+    open_source: Callable[[], Any], model: str | Path, out: str | Path, *, bbox: Sequence[float] | None = None,
+    normalise: str = DEFAULT_NORMALISE, device: str | None = None, progress: bool = True,
+    source_label: str | None = None,
+) -> RespondResult:
+    """Acquisitions -> unlabelled chip store -> density map, into ``out`` (see module docstring).
+
+    Args:
+        open_source: returns the :class:`~landslide_app.sources.stac.SceneSource` (the CLI passes the
+            same function as ``chips``: ``--source`` with the acquisition options).
+        model: a run directory (``train``, or one ablation fold).
+        bbox: area in lon/lat; default: the whole source.
+        source_label: how ``workspace.json`` names the source (default: the source's description).
+    """
+    from landslide_app.chips.build import ChipBuildSettings, build_chips, grid_for_area
+
+    out = check_output_dir(out, "respond folder", create=True)
+    seconds: dict[str, float] = {}
+    resumed: list[str] = []
+    run = load_run(model, device)  # a broken model fails before any download
+    chip_size = int(run.meta.get("chip_size") or 128)
+    thresholds = tuple(run.meta.get("density_thresholds") or (0.0, 25.0))
+
+    t = time.perf_counter()
+    log.info("respond 1/4 acquisitions: searching the source")
+    source = open_source()
+    if run.config.uses_sar:
+        check_post_passes(source, run.config.revisits, run.config.name)
+    else:
+        source = source.without_sar()  # a DEM-only model reads no SAR: do not fetch any
+    log.info("respond 1/4 acquisitions: %s", ", ".join(_post_days(source)) or "DEM only")
+    seconds["acquisitions"] = round(time.perf_counter() - t, 3)
+
+    t = time.perf_counter()
+    log.info("respond 2/4 chips: building the unlabelled store %s", out / CHIPS_DIR)
+    settings = ChipBuildSettings(chip_size=chip_size, density_thresholds=thresholds)
+    grid = grid_for_area(source, chip_size, bbox)
+    report = build_chips(source, None, out / CHIPS_DIR, grid=grid, settings=settings, progress=progress)
+    if report.n_skipped:
+        resumed.append("chips")
+    seconds["chips"] = round(time.perf_counter() - t, 3)
+    store_path = report.store.path
+
+    t = time.perf_counter()
+    summary = _finished_prediction(out, run.meta.get("fingerprint"), report.store.meta.fingerprint, normalise)
+    if summary is not None:
+        log.info("respond 3/4 predict: %s already holds this prediction; kept", out)
+        resumed.append("predict")
+    else:
+        log.info("respond 3/4 predict: %s chips with %s", report.store.meta.n_chips, run.config.name)
+        summary = predict_run(model, store_path, out, device=device, progress=progress, normalise=normalise)
+    seconds["predict"] = round(time.perf_counter() - t, 3)
+
+    t = time.perf_counter()
+    log.info("respond 4/4 workspace: %s", out / WORKSPACE_FILE)
+    write_workspace(out, store_path, Path(model), summary, str(source_label or getattr(source, "description", "")),
+                    bbox)
+    seconds["workspace"] = round(time.perf_counter() - t, 3)
+    result = RespondResult(out, store_path, summary, seconds, int(summary.get("n_chips", 0)), resumed)
+    write_json_atomic(out / RESPOND_FILE, {
+        "seconds": seconds, "total_seconds": result.total_seconds, "n_chips": result.n_chips,
+        "chips_built": report.n_built, "resumed": resumed, "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "normalise": normalise, "model": str(Path(model).resolve()), "code_version": __version__,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+    return result
+
+
+def _finished_prediction(out: Path, model_fp: Any, data_fp: Any, normalise: str) -> dict[str, Any] | None:
+    """The summary of a finished prediction of this model on this store, if ``out`` holds one."""
+    f = out / SUMMARY_FILE
+    if not f.exists() or not all((out / n).exists() for n in ("density.tif", "chips.gpkg", "map.png")):
+        return None
+    try:
+        s = json.loads(f.read_text())
+    except (OSError, ValueError):
+        return None
+    same = (isinstance(s, dict) and s.get("model_fingerprint") == model_fp and s.get("data_fingerprint") == data_fp
+            and s.get("normalise") == normalise)
+    return s if same else None
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def write_workspace(out: Path, store: Path, model: Path, summary: dict[str, Any], source: str,
+                    bbox: Sequence[float] | None) -> Path:
+    """``out/workspace.json``: what the dashboard needs to open the folder (first, minimal version)."""
+    data = summary.get("data") or {}
+    m = summary.get("model") or {}
+    ws = {
+        "format": WORKSPACE_FORMAT,
+        "area": {"bbox_lonlat": list(bbox) if bbox is not None else data.get("bbox_lonlat"), "crs": data.get("crs")},
+        "event": {"date": (data.get("event_date") or "")[:10] or None, "dates": data.get("dates"),
+                  "acquisitions": data.get("acquisitions")},
+        "sources": [{"kind": "sar+dem", "description": source}],
+        "stores": [{"path": _rel(store, out), "labelled": bool(summary.get("labelled")),
+                    "n_chips": summary.get("n_chips"), "fingerprint": summary.get("data_fingerprint")}],
+        "runs": [{"path": _rel(model, out), "name": m.get("name"), "fingerprint": m.get("fingerprint")}],
+        "predictions": [{"path": ".", "store": _rel(store, out), "run": m.get("name"),
+                         "density": "density.tif", "chips": "chips.gpkg", "map": "map.png", "summary": SUMMARY_FILE,
+                         "normalise": summary.get("normalise"), "class_counts": summary.get("class_counts")}],
+        "code_version": __version__,
+    }
+    return write_json_atomic(out / WORKSPACE_FILE, ws)
