@@ -208,3 +208,18 @@ def test_resolve_split_reads_classes_and_block_size_from_the_reader():
     assert b.params["block_size"] == 3 and b.params["stratified"] is True
     plain = resolve_split("random", ids, 0, object())
     assert plain.params["stratified"] is False
+
+
+def test_block_km_reaches_the_ablation_and_its_cache_key():
+    from types import SimpleNamespace
+
+    from landslide_app.experiments import ablation
+
+    store = SimpleNamespace(grid=SimpleNamespace(chip_size=128, resolution=10.0))
+    s = ablation.AblationSettings(block_km=5.0)
+    assert ablation._block_size(store, s) == 4  # type: ignore[arg-type]
+    assert ablation._split_key(store, "blocked", s) == {"block_size": 4}  # type: ignore[arg-type]
+    assert ablation._split_key(store, "random", s) == {}  # type: ignore[arg-type]  random caches unchanged
+    assert ablation._block_size(store, ablation.AblationSettings()) == DEFAULT_BLOCK_SIZE  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="block-km"):
+        ablation.AblationSettings(block_km=0.0)
