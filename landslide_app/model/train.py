@@ -49,6 +49,13 @@ from landslide_app.atomic import atomic_path
 from landslide_app.core.memory import memory_budget
 from landslide_app.core.vocabulary import PrecisionArg
 from landslide_app.errors import ConfigError, InputError, ModelFileError, UntrustedFileError
+from landslide_app.model.inference import (
+    EmbeddingRuntime,
+    RuntimeArg,
+    make_runtime,
+    requested_runtime,
+    weights_signature,
+)
 from landslide_app.model.inputs import ModelConfig, NormStats, fit_norm_stats, prepare_inputs
 from landslide_app.model.loss import LossAccumulator, loss_parts
 from landslide_app.model.network import DEFAULT_WIDTH, EmbeddingNet
@@ -211,29 +218,42 @@ class TrainedModel:
     seed: int = 0
     precision: Precision = "fp32"
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    #: inference runtime: ``"auto"`` (OpenVINO when installed, else eager), ``"eager"`` or ``"openvino"``
+    #: (see :mod:`landslide_app.model.inference`).
+    runtime: RuntimeArg = "auto"
+    _runtime_cache: tuple[tuple[Any, ...], EmbeddingRuntime] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     @property
     def width(self) -> int:
         """Hidden channels of the network."""
         return self.net.width
 
-    def _to_tensor(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(x).to(self.device).contiguous(memory_format=torch.channels_last)
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_runtime_cache"] = None  # a compiled runtime is rebuilt where the model is used
+        return state
+
+    def inference_runtime(self) -> EmbeddingRuntime:
+        """The runtime that embeds chips (built once, rebuilt when the weights, statistics,
+        configuration, precision, device, runtime choice or torch thread count change)."""
+        # the statistics by identity (NaN != NaN); the cached runtime holds them, so the id is not reused
+        key = (id(self.net), weights_signature(self.net), id(self.stats), self.config, self.precision, self.device,
+               requested_runtime(self.runtime), torch.get_num_threads())
+        if self._runtime_cache is None or self._runtime_cache[0] != key:
+            rt = make_runtime(self.net, self.config, self.stats, self.device, self.precision, self.runtime)
+            logger.debug("%s embeds with the %s runtime", self.config.name, rt.name)
+            self._runtime_cache = (key, rt)
+        return self._runtime_cache[1]
 
     def embed_batch(self, chips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Embeddings of one batch.
+        """Embeddings of one batch, with :meth:`inference_runtime`.
 
         Returns:
             ``(embedding, valid)``: float32 ``(n, H, W)`` with NaN on masked pixels, and the bool
             validity mask ``(n, H, W)``.
         """
-        prep = prepare_inputs(chips, self.config, self.stats)
-        self.net.eval()
-        with torch.no_grad(), _autocast(self.device, self.precision):
-            emb = self.net(self._to_tensor(prep.x))
-        out = emb.float()[:, 0].cpu().numpy()
-        out[~prep.valid] = np.nan
-        return out, prep.valid
+        return self.inference_runtime().embed(chips)
 
     def iter_embeddings(
         self, chips: Any, batch_size: int = 8, progress: bool = False, desc: str = "embed"
