@@ -152,7 +152,7 @@ def build_openvino_model(net: EmbeddingNet, config: ModelConfig, stats: NormStat
     Outputs: the embedding ``(n, H, W)`` (NaN where invalid) and the validity mask ``(n, H, W)``.
     """
     import openvino as ov
-    import openvino.opset13 as ops
+    ops = _opset()
 
     if (net.n_dem, net.n_sar) != (config.n_dem, config.n_sar):
         raise ConfigError(f"The network has {net.n_dem} DEM + {net.n_sar} SAR inputs; {config.name} needs "
@@ -206,8 +206,17 @@ def build_openvino_model(net: EmbeddingNet, config: ModelConfig, stats: NormStat
     return ov.Model([emb_out, valid_out], [chips], "landslide_embedding")
 
 
+def _opset() -> Any:
+    """OpenVINO's opset 13 builders (``openvino.opset13``; ``openvino.runtime.opset13`` before 2025)."""
+    try:
+        import openvino.opset13 as ops
+    except ImportError:  # pragma: no cover - older OpenVINO
+        import openvino.runtime.opset13 as ops
+    return ops
+
+
 def _conv(node: Any, conv: nn.Module) -> Any:
-    import openvino.opset13 as ops
+    ops = _opset()
 
     if not isinstance(conv, nn.Conv2d) or conv.groups != 1 or tuple(conv.stride) != (1, 1) \
             or not isinstance(conv.padding, tuple):
@@ -221,7 +230,7 @@ def _conv(node: Any, conv: nn.Module) -> Any:
 
 
 def _sequential(node: Any, seq: nn.Module | None) -> Any:
-    import openvino.opset13 as ops
+    ops = _opset()
 
     if seq is None:
         raise NotImplementedError("missing network branch")
