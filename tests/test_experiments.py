@@ -103,6 +103,21 @@ def test_ablation_writes_results_and_caches(tiny_store, tmp_path, monkeypatch):
     assert (tmp_path / "abl" / "roc.png").stat().st_size > 1000
     ids, emb = ablation.read_embeddings(tmp_path / "abl", RunSpec("fused", 2))
     assert emb.shape == (len(ids), 128, 128)
+    # the forest's real input is stored: each fold's forest gives the stored probabilities from it
+    import pandas as pd
+
+    from landslide_app.experiments import artifacts
+    from landslide_app.model.forest import DensityForest
+
+    d = artifacts.run_dir(tmp_path / "abl", RunSpec("fused", 2))
+    fids, feats = artifacts.read_features(tmp_path / "abl", RunSpec("fused", 2))
+    pred = pd.read_csv(d / artifacts.PREDICTIONS_FILE)
+    assert feats.shape == (len(pred), 19) and fids.tolist() == pred["chip_id"].tolist()
+    for k, name in enumerate(("A", "B")):
+        rows = (pred["fold"] == name).to_numpy()
+        forest = DensityForest.load(artifacts.fold_model_paths(d, k)[1])
+        np.testing.assert_allclose(forest.predict_proba(feats[rows]), pred[["p0", "p1", "p2"]].to_numpy()[rows],
+                                   rtol=0, atol=1e-12)
     # a second run recomputes nothing
     import landslide_app.model.pipeline as pipeline
 

@@ -18,7 +18,8 @@ its test half; the two test halves cover every chip exactly once.
   k``); "train" AUC from out-of-bag probabilities like the CNN pipeline's default.
 
 The fold loop is the CNN's own (:func:`landslide_app.model.crossval.cross_predict`): the fold
-models here are :class:`SlopeFold` and :class:`ChangeRatioFold`. AUCs are pooled over the folds like the pipeline: "train" over both training sets, "val" over
+models here are :class:`SlopeFold` and :class:`ChangeRatioFold`. AUCs are pooled over the folds
+like the pipeline: "train" over both training sets, "val" over
 both validation sets, "test" over all chips.
 
 The returned dict has the keys of ``RunResult.to_dict()`` that describe a result (``inputs,
@@ -38,12 +39,16 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from landslide_app.baselines.change_ratio import (
-    SLOPE_GRID_DEG, ChangeRatioParams, ChangeStats, compute_change_stats, fit_selecting_slope,
+    SLOPE_GRID_DEG,
+    ChangeRatioParams,
+    ChangeStats,
+    compute_change_stats,
+    fit_selecting_slope,
 )
 from landslide_app.baselines.slope_model import FEATURE_NAMES, N_TREES, compute_slope_features
 from landslide_app.core.vocabulary import N_CLASSES, SplitKind
 from landslide_app.errors import ConfigError
-from landslide_app.model.crossval import FoldData, check_classes, cross_predict
+from landslide_app.model.crossval import CrossValResult, FoldData, check_classes, cross_predict
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.metrics import nan_to_none
 from landslide_app.model.protocol import ProtocolSplit, resolve_split
@@ -144,36 +149,13 @@ def run_baseline(
         raise ConfigError(f"revisits must be 1, 2 or 3, got {revisits}.")
     t0 = time.perf_counter()
     ids_arr, y = check_classes(store.ids if ids is None else ids, store.classes if classes is None else classes)
-    the_split = resolve_split(split, ids_arr, seed, store, rows, cols, block_size=block_size)
-    ids_sorted = np.sort(ids_arr)
+    # as the CNN: same chips
+    the_split = resolve_split(split, ids_arr, seed, store, rows, cols, classes=y, block_size=block_size)
     # One streaming pass over every chip; every fold reuses it.
     if name == "change_ratio":
-        cr_params = replace(params or ChangeRatioParams(), revisits=int(revisits))
-        grid = [float(g) for g in (slope_grid or [cr_params.slope_min_deg])]
-        if len(set(grid)) != len(grid):
-            raise ConfigError(f"slope_grid has duplicate values: {grid}.")
-        candidates = compute_change_stats(
-            store, ids_sorted, [replace(cr_params, slope_min_deg=g) for g in grid],
-            batch_size=batch_size, progress=progress,
-        )
-        cv = cross_predict(the_split, ids_arr, y, lambda d: ChangeRatioFold(candidates, cr_params.slope_min_deg).fit(d),
-                           train_auc="in_sample", label=f"Baseline {name}")
-        folds = zip(the_split.folds, cv.models)
-        method: dict[str, Any] = {
-            "params": cr_params.to_dict(), "slope_grid": grid,
-            "slope_min_deg": {f.name: m.stats.params.slope_min_deg for f, m in folds},
-            "val_auc_by_slope": {f.name: {str(k): nan_to_none(v) for k, v in m.by_slope.items()}
-                                 for f, m in zip(the_split.folds, cv.models)},
-            "threshold_db": {f.name: m.model.threshold_db for f, m in zip(the_split.folds, cv.models)},
-            "score": "flagged-pixel density",
-            "classifier": "multinomial logistic regression on log10(density + 1e-4)",
-        }
+        cv, method = _change_ratio_cv(store, the_split, ids_arr, y, revisits, params, slope_grid, batch_size, progress)
     else:
-        feats = compute_slope_features(store, ids_sorted, batch_size=batch_size, progress=progress)
-        fk = {"n_estimators": N_TREES, **(forest_kwargs or {})}
-        cv = cross_predict(the_split, ids_arr, y, lambda d: SlopeFold(ids_sorted, feats, seed + d.k, fk).fit(d),
-                           label=f"Baseline {name}")
-        method = {"features": list(FEATURE_NAMES), "classifier": "DensityForest", "forest": fk, "train_auc": "oob"}
+        cv, method = _slope_cv(store, the_split, ids_arr, y, seed, forest_kwargs, batch_size, progress)
     return {
         "name": name, "inputs": INPUTS[name], "revisits": int(revisits), **cv.summary(), "seed": int(seed),
         "seconds": round(time.perf_counter() - t0, 3),
@@ -181,3 +163,38 @@ def run_baseline(
         "test_proba": [[int(i), *(nan_to_none(v) for v in row)]
                        for i, row in zip(cv.ids.tolist(), cv.test_proba.tolist())],
     }
+
+
+def _change_ratio_cv(store: Any, split: ProtocolSplit, ids: np.ndarray, y: np.ndarray, revisits: int,
+                     params: ChangeRatioParams | None, slope_grid: Sequence[float] | None, batch_size: int,
+                     progress: bool) -> tuple[CrossValResult, dict[str, Any]]:
+    cr_params = replace(params or ChangeRatioParams(), revisits=int(revisits))
+    grid = [float(g) for g in (slope_grid or [cr_params.slope_min_deg])]
+    if len(set(grid)) != len(grid):
+        raise ConfigError(f"slope_grid has duplicate values: {grid}.")
+    candidates = compute_change_stats(
+        store, np.sort(ids), [replace(cr_params, slope_min_deg=g) for g in grid],
+        batch_size=batch_size, progress=progress,
+    )
+    cv = cross_predict(split, ids, y, lambda d: ChangeRatioFold(candidates, cr_params.slope_min_deg).fit(d),
+                       train_auc="in_sample", label="Baseline change_ratio")
+    fitted = list(zip([f.name for f in split.folds], cv.models))
+    method: dict[str, Any] = {
+        "params": cr_params.to_dict(), "slope_grid": grid,
+        "slope_min_deg": {f: m.stats.params.slope_min_deg for f, m in fitted},
+        "val_auc_by_slope": {f: {str(k): nan_to_none(v) for k, v in m.by_slope.items()} for f, m in fitted},
+        "threshold_db": {f: m.model.threshold_db for f, m in fitted},
+        "score": "flagged-pixel density",
+        "classifier": "multinomial logistic regression on log10(density + 1e-4)",
+    }
+    return cv, method
+
+
+def _slope_cv(store: Any, split: ProtocolSplit, ids: np.ndarray, y: np.ndarray, seed: int,
+              forest_kwargs: dict[str, Any] | None, batch_size: int, progress: bool) -> tuple[CrossValResult, dict]:
+    ids_sorted = np.sort(ids)
+    feats = compute_slope_features(store, ids_sorted, batch_size=batch_size, progress=progress)
+    fk = {"n_estimators": N_TREES, **(forest_kwargs or {})}
+    cv = cross_predict(split, ids, y, lambda d: SlopeFold(ids_sorted, feats, seed + d.k, fk).fit(d),
+                       label="Baseline slope")
+    return cv, {"features": list(FEATURE_NAMES), "classifier": "DensityForest", "forest": fk, "train_auc": "oob"}

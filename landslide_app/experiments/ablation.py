@@ -13,9 +13,6 @@ paper Table 2; ``OUT/roc.png`` and ``OUT/confusion.png`` show the held-out predi
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,14 +25,23 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from landslide_app import __version__
-from landslide_app.atomic import (
-    atomic_path, check_output_dir, fingerprint, output_lock, remove_stale_temps, write_bytes_atomic, write_json_atomic,
-)
+from landslide_app.atomic import check_output_dir, fingerprint, output_lock, remove_stale_temps
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.density import check_thresholds, density_class
 from landslide_app.core.vocabulary import INPUTS, REVISITS, SPLITS
-from landslide_app.errors import ConfigError, InputError
-from landslide_app.model.inputs import ModelConfig
+from landslide_app.errors import ConfigError
+from landslide_app.experiments import artifacts
+from landslide_app.experiments.artifacts import (  # noqa: F401 - RunSpec, run_dir, read_* re-exported for callers
+    RunSpec,
+    baseline_path,
+    load_cached,
+    load_cached_baseline,
+    read_embeddings,
+    read_features,
+    read_predictions,
+    run_dir,
+)
+from landslide_app.model.crossval import OnFold
 from landslide_app.model.protocol import DEFAULT_BLOCK_KM, block_size_for_km
 
 log = logging.getLogger(__name__)
@@ -45,30 +51,6 @@ DEFAULT_EPOCHS = 5
 TRAIN_KEYS: frozenset[str] = frozenset({"precision", "lr", "width"})
 #: Called after each configuration with (finished, total, key).
 ProgressHook = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One cell of the ablation grid (``thresholds`` None: the chip store's density classes)."""
-
-    inputs: str
-    revisits: int
-    split: str = "random"
-    thresholds: tuple[float, float] | None = None
-
-    @property
-    def key(self) -> str:
-        t = "" if self.thresholds is None else f"-t{self.thresholds[0]:g}_{self.thresholds[1]:g}"
-        return f"{self.inputs}-r{self.revisits}-{self.split}{t}"
-
-    @property
-    def config(self) -> ModelConfig:
-        return ModelConfig(self.inputs, self.revisits)  # type: ignore[arg-type]
-
-    @property
-    def computes_as(self) -> "RunSpec":
-        """The run whose result this one reuses (DEM-only: revisits do not matter)."""
-        return RunSpec(self.inputs, 1, self.split, self.thresholds) if self.inputs == "dem" else self
 
 
 @dataclass
@@ -86,9 +68,9 @@ class AblationSettings:
     baselines: bool = True
     #: density-class thresholds (heads/km²) to relabel the chips with; None: the store's classes
     thresholds: tuple[float, float] | None = None
-    train_kwargs: dict[str, Any] = field(default_factory=dict)
     #: block edge (km) of the blocked split, rounded to whole chips (model.protocol.DEFAULT_BLOCK_KM)
     block_km: float = DEFAULT_BLOCK_KM
+    train_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         block_size_for_km(float(self.block_km), 1.0)  # a positive, finite distance (ConfigError otherwise)
@@ -113,7 +95,7 @@ class AblationSettings:
                               f"known: {', '.join(sorted(TRAIN_KEYS))}")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "AblationSettings":
+    def from_dict(cls, d: dict[str, Any]) -> AblationSettings:
         """Settings from a mapping (a JSON/YAML file, a form); unknown keys are a ConfigError."""
         if not isinstance(d, dict):
             raise ConfigError(f"ablation settings must be a mapping of names to values, got {type(d).__name__}")
@@ -134,10 +116,6 @@ def chip_classes(store: ChipStore, thresholds: tuple[float, float] | None) -> np
     if thresholds is None:
         return store.classes
     return density_class(store.index["head_count"].to_numpy(), store.grid.chip_area_km2, thresholds).astype(np.int64)
-
-
-def run_dir(out: Path, spec: RunSpec) -> Path:
-    return Path(out) / "runs" / spec.key
 
 
 def _resolved_precision(s: AblationSettings) -> str:
@@ -167,62 +145,14 @@ def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> st
     })
 
 
-def load_cached(out: Path, spec: RunSpec, fp: str) -> dict[str, Any] | None:
-    """The cached result of ``spec`` when its fingerprint matches, else ``None``."""
-    f = run_dir(out, spec) / "result.json"
-    if not f.exists():
-        return None
-    try:
-        res = json.loads(f.read_text())
-    except (OSError, json.JSONDecodeError):
-        log.warning("ignoring damaged %s (the configuration will be rerun)", f)
-        return None
-    return res if res.get("fingerprint") == fp else None
-
-
-def _predictions_csv(ids, y_true, proba, pred, fold) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["chip_id", "true_class", "pred_class", "p0", "p1", "p2", "fold"])
-    for row in zip(ids, y_true, pred, proba[:, 0], proba[:, 1], proba[:, 2], fold):
-        w.writerow([int(row[0]), int(row[1]), int(row[2]), repr(float(row[3])), repr(float(row[4])), repr(float(row[5])), row[6]])  # exact round trip
-    return buf.getvalue().encode()
-
-
-def read_predictions(out: Path, spec: RunSpec) -> dict[str, np.ndarray]:
-    """Held-out predictions of a finished configuration: chip_id, true/pred class, proba (n, 3)."""
-    f = run_dir(out, spec.computes_as) / "predictions.csv"
-    if not f.exists():
-        raise InputError(f"configuration {spec.key} has not been run yet (no {f})")
-    with open(f) as fh:
-        rows = list(csv.DictReader(fh))
-    return {
-        "chip_id": np.array([int(r["chip_id"]) for r in rows]),
-        "true_class": np.array([int(r["true_class"]) for r in rows]),
-        "pred_class": np.array([int(r["pred_class"]) for r in rows]),
-        "proba": np.array([[float(r["p0"]), float(r["p1"]), float(r["p2"])] for r in rows]),
-    }
-
-
-def read_embeddings(out: Path, spec: RunSpec, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``(chip_ids, embeddings (n, S, S) float16)`` of a finished configuration (memory-mapped)."""
-    d = run_dir(out, spec.computes_as)
-    ids = np.load(d / "embedding_ids.npy")
-    emb = np.load(d / "embeddings.npy", mmap_mode="r" if mmap else None)
-    return ids, emb
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        np.save(tmp, arr)
-
-
 def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettings, progress: bool = True,
-            reader: Any = None) -> dict[str, Any]:
+            reader: Any = None, on_fold: OnFold | None = None) -> dict[str, Any]:
     """Run (or load from cache) one configuration; returns its result dict.
 
     ``reader``: where the chips are read from (default ``store``; e.g. a
     :class:`~landslide_app.chips.cache.StoreCache` shared by the configurations of an ablation).
+    ``on_fold``: progress of the folds (:class:`landslide_app.model.crossval.FoldEvent`; not
+    called for a cached result).
 
     While computing it holds a lock on ``OUT/runs/<key>/``: another process (or thread) asking for
     the same configuration waits, then loads the finished result instead of recomputing it.
@@ -238,7 +168,7 @@ def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettin
             cached = load_cached(out, base, fp)
             if cached is None:
                 remove_stale_temps(run_dir(out, base), recursive=False)
-                cached = _compute(store, base, out, settings, fp, progress, reader=reader)
+                cached = _compute(store, base, out, settings, fp, progress, reader=reader, on_fold=on_fold)
     result = dict(cached)
     if spec != base:
         result.update(revisits=spec.revisits, key=spec.key, shared_with=base.key)
@@ -246,7 +176,7 @@ def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettin
 
 
 def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSettings, fp: str,
-             progress: bool, reader: Any = None) -> dict[str, Any]:
+             progress: bool, reader: Any = None, on_fold: OnFold | None = None) -> dict[str, Any]:
     from landslide_app.model.pipeline import run_configuration
 
     log.info("computing configuration %s", base.key)
@@ -254,39 +184,37 @@ def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSetti
     d = run_dir(out, base)
     d.mkdir(parents=True, exist_ok=True)
     ids = np.sort(store.ids)
-    s = store.grid.chip_size
-    # held-out embeddings go straight to a float16 memory-mapped .npy (renamed into place when
-    # complete): a large store's embeddings never sit in memory
-    with atomic_path(d / "embeddings.npy") as tmp:
-        emb = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(ids), s, s))
-
-        def sink(bid: np.ndarray, e: np.ndarray) -> None:
-            emb[np.searchsorted(ids, bid)] = e
-
+    # held-out embeddings go straight to a float16 memory-mapped .npy (nothing sits in memory)
+    with artifacts.embedding_writer(d, ids, store.grid.chip_size) as sink:
         res = run_configuration(
             reader if reader is not None else store, store.ids, chip_classes(store, base.thresholds), base.config,
             split=base.split, epochs=settings.epochs, seed=settings.seed, device=settings.device, progress=progress,
             block_size=_block_size(store, settings),
             embedding_sink=sink, train_kwargs={"precision": settings.precision, **settings.train_kwargs},
+            on_fold=on_fold,
         )
         assert np.array_equal(res.ids, ids)
-        emb.flush()
-        del emb
-    _save_npy(d / "embedding_ids.npy", res.ids)
-    write_bytes_atomic(d / "predictions.csv", _predictions_csv(res.ids, res.y_true, res.test_proba, res.test_pred, res.test_fold))
+    artifacts.write_predictions(d, res.ids, res.y_true, res.test_proba, res.test_pred, res.test_fold)
+    if res.test_features is not None:
+        artifacts.write_features(d, res.ids, res.test_features)
     for k, (model, forest) in enumerate(zip(res.models, res.forests)):
-        model.save(d / f"model_fold{k}.pt")
-        forest.save(d / f"forest_fold{k}.skops")
-    cached = {**res.to_dict(), "key": base.key, "fingerprint": fp, "wall_seconds": round(time.perf_counter() - t0, 2)}
-    write_json_atomic(d / "result.json", cached)  # last: marks the configuration finished
+        model_file, forest_file = artifacts.fold_model_paths(d, k)
+        model.save(model_file)
+        forest.save(forest_file)
+    cached = {**res.to_dict(), "key": base.key, "fingerprint": fp, "wall_seconds": round(time.perf_counter() - t0, 2),
+              "thresholds": None if base.thresholds is None else list(base.thresholds)}
+    artifacts.write_result(d, cached)  # last: marks the configuration finished
     return cached
 
 
 def run_ablation(
     store_path: str | Path, out: str | Path, settings: AblationSettings | None = None,
-    progress: bool = True, on_progress: ProgressHook | None = None,
+    progress: bool = True, on_progress: ProgressHook | None = None, on_fold: OnFold | None = None,
 ) -> dict[str, Any]:
-    """Run every configuration of ``settings`` (cached), the baselines, and write the report."""
+    """Run every configuration of ``settings`` (cached), the baselines, and write the report.
+
+    ``on_progress`` is called after each configuration, ``on_fold`` with each fold's progress.
+    """
     from landslide_app.experiments.report import write_report
 
     settings = settings or AblationSettings()
@@ -308,7 +236,7 @@ def run_ablation(
     bar = tqdm(specs, desc="ablation", unit="config", disable=not progress)
     for n, spec in enumerate(bar):
         bar.set_postfix_str(spec.key)
-        runs.append(run_one(store, spec, out, settings, progress=False, reader=reader))
+        runs.append(run_one(store, spec, out, settings, progress=False, reader=reader, on_fold=on_fold))
         if on_progress:
             on_progress(n + 1, len(specs), spec.key)
     baselines = run_baselines(store, out, settings) if settings.baselines else []
@@ -317,7 +245,7 @@ def run_ablation(
         "epochs": settings.epochs, "seed": settings.seed, "code_version": __version__,
         "runs": runs, "baselines": baselines, "seconds": round(time.perf_counter() - t0, 2),
     }
-    write_json_atomic(out / "results.json", results)
+    artifacts.write_results(out, results)
     write_report(results, out)
     return results
 
@@ -336,18 +264,13 @@ def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> li
             fp = fingerprint({"store": store.meta.fingerprint, "baseline": name, "split": split, "revisits": k,
                               "seed": settings.seed, "thresholds": settings.thresholds, "code": __version__,
                               **_split_key(store, split, settings)})
-            f = out / "baselines" / f"{name}-r{k}-{split}.json"
-            cached = None
-            if f.exists():
-                try:
-                    cached = json.loads(f.read_text())
-                except json.JSONDecodeError:
-                    log.warning("ignoring damaged %s (the baseline will be rerun)", f)
-            if cached is None or cached.get("fingerprint") != fp:
+            f = baseline_path(out, name, k, split)
+            cached = load_cached_baseline(f, fp)
+            if cached is None:
                 cached = {**run_baseline(store, name, split=split, seed=settings.seed, revisits=k, progress=False,
                                          classes=classes, block_size=_block_size(store, settings)),
                           "fingerprint": fp}
-                write_json_atomic(f, cached)
+                artifacts.write_baseline(f, cached)
             if name == "slope":
                 cached["revisits"] = None
             res.append(cached)

@@ -27,11 +27,14 @@ from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
 from landslide_app.core.vocabulary import DEFAULT_NORMALISE, N_FEATURES, NORMALISE_MODES
 from landslide_app.errors import ConfigError, InputError, ModelFileError, OutputError
+from landslide_app.model.crossval import FoldData
+from landslide_app.model.embedding_forest import EmbeddingForest
 from landslide_app.model.features import percentile_features
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.metrics import multiclass_auc, nan_to_none
-from landslide_app.model.train import ChipSubset, TrainedModel, as_batch_getter, fit_embedding_model
+from landslide_app.model.protocol import Fold
+from landslide_app.model.train import ChipSubset, TrainedModel, as_batch_getter
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +104,14 @@ def train_run(
     n_val = max(1, int(round(val_fraction * len(ids))))
     val_pos, train_pos = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     t0 = time.perf_counter()
-    get_batch = as_batch_getter(store)
-    model = fit_embedding_model(ChipSubset(get_batch, ids[train_pos]), ChipSubset(get_batch, ids[val_pos]), config,
-                                epochs=epochs, seed=seed, device=device, progress=progress, precision=precision)
-    f_train = _features(model, get_batch, ids[train_pos], progress, "features train")
-    f_val = _features(model, get_batch, ids[val_pos], progress, "features val")
-    forest = DensityForest(seed=seed).fit(f_train, y[train_pos])
-    auc_val = multiclass_auc(y[val_pos], forest.predict_proba(f_val))
+    # the cross-prediction's fold model on one train/validation "fold" (no test chips)
+    fold = Fold("single", ids[train_pos], ids[val_pos], np.empty(0, np.int64))
+    fitted = EmbeddingForest(as_batch_getter(store), config, epochs=epochs, seed=seed, device=device,
+                             progress=progress, train_kwargs={"precision": precision},
+                             feature_batch=FEATURE_BATCH).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
+    model, forest = fitted.model, fitted.forest
+    assert model is not None and forest is not None
+    auc_val = multiclass_auc(y[val_pos], fitted.predict_proba(fold.val))
     with output_lock(out, f"run {out}"):
         remove_stale_temps(out, recursive=False)
         (out / RUN_FILE).unlink(missing_ok=True)  # the run is unfinished until run.json is back

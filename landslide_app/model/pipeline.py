@@ -1,7 +1,8 @@
 """One configuration of the ablation, end to end, under the paper's cross-prediction protocol.
 
 A thin layer over the engine (:func:`landslide_app.model.crossval.cross_predict`), whose fold model
-is :class:`landslide_app.model.embedding_forest.EmbeddingForest`. For each fold of the split (:mod:`landslide_app.model.protocol`):
+is :class:`landslide_app.model.embedding_forest.EmbeddingForest`. For each fold of the split
+(:mod:`landslide_app.model.protocol`):
 
 1. train the embedding network on the fold's training chips, select the epoch on its validation
    chips (:func:`landslide_app.model.train.fit_embedding_model`);
@@ -145,7 +146,8 @@ def run_configuration(
     """
     ids, y = check_classes(ids, classes)
     get_batch = as_batch_getter(reader)
-    the_split = resolve_split(split, ids, seed, reader, rows, cols, block_size=block_size)
+    # stratified by the classes predicted
+    the_split = resolve_split(split, ids, seed, reader, rows, cols, classes=y, block_size=block_size)
     kept: dict[int, np.ndarray] = {}
 
     def sink(bid: np.ndarray, emb: np.ndarray) -> None:
