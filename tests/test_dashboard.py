@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from landslide_app.dashboard import build_app
 from landslide_app.dashboard.app import Dashboard
 from landslide_app.dashboard.exports import export_path, exports_dir
 from landslide_app.errors import InputError
-from landslide_app.experiments.ablation import RunSpec, run_dir
+from landslide_app.experiments.artifacts import RunSpec, run_dir
 from landslide_app.testing.datadir import link_data_dir
 
 PNG = b"\x89PNG"
@@ -154,7 +155,7 @@ def test_background_run_fills_table_and_map(fresh_data):
     assert "Finished" in d.msg.value and "ls-ok" in d.msg.value
     assert d.view.computed and d.view.chips_pred is not None
     row = d.table.value.split("DEM only")[1].split("</tr>")[0]
-    assert row.count("0.") >= 9  # the DEM row is filled for revisits 1-3 (one shared result)
+    assert len(re.findall(r"\d\.\d{3}", row)) == 9  # the DEM row is filled for revisits 1-3 (one shared result)
     assert d.emb_layer.url.startswith("data:image/png") and len(d.emb_layer.url) > 1000
     assert d.run_button.description == "Computed ✓"
     # the run also computed the baselines (files named by ablate's run_baselines): they are shown
@@ -162,8 +163,8 @@ def test_background_run_fills_table_and_map(fresh_data):
     assert "DEM slope model" in d.baselines.value
     assert all(f"SAR change ratio (Handwerger et al. 2022), {k} revisit" in d.baselines.value for k in (1, 2, 3))
     only_r2 = d.state.baselines(None, "random", revisits=2)
-    assert [(b["name"], b["revisits"]) for b in only_r2] == [("slope", None), ("change_ratio", 2)]
-    assert all(b.get("test_proba") for b in only_r2)  # what the ROC overlays draw
+    assert [(b.name, b.revisits) for b in only_r2] == [("slope", None), ("change_ratio", 2)]
+    assert all(b.test_proba for b in only_r2)  # what the ROC overlays draw
     assert d.state.baselines((0.0, 10.0), "random") == []  # other thresholds: not computed there
 
 
@@ -219,6 +220,11 @@ def test_chip_click_fills_inspector(app_data):
     assert {"elevation", "slope", "vv_t2", "vh_t2", "vv_t3", "vh_t3", "vv_t5", "vh_t5"} <= set(insp.layers)
     assert len(insp.heads_rc) > 0 and insp.embedding.shape == (128, 128)
     assert insp.percentiles.shape == (19,) and np.all(np.diff(insp.percentiles) >= 0)
+    # the forest's real input, as the run stored it (not recomputed from float16 embeddings)
+    from landslide_app.experiments.artifacts import read_features
+
+    fids, feats = read_features(app_data / "ablation", d.spec)
+    np.testing.assert_array_equal(insp.percentiles, feats[list(fids).index(cid)])
     assert insp.proba.shape == (3,) and abs(insp.proba.sum() - 1) < 1e-6 and insp.pred_class in (0, 1, 2)
     assert d.selected_layer.data["features"][0]["properties"]["chip_id"] == cid
     # a chip under a configuration that is not computed: layers, no prediction
@@ -295,9 +301,13 @@ def test_run_whole_table_uses_run_ablation(fresh_data, monkeypatch):
 
     seen = {}
 
-    def fake_ablation(store_path, out, settings, progress=True, on_progress=None):
+    def fake_ablation(store_path, out, settings, progress=True, on_progress=None, on_fold=None):
+        from landslide_app.model.crossval import FoldEvent
+
         seen["specs"] = [s.key for s in settings.specs()]
         for n, s in enumerate(settings.specs()):
+            on_fold(FoldEvent(1, 2, "B", "done", {"train": 0.9, "val": 0.8, "test": 0.7}))
+            seen.setdefault("fold_steps", []).append(d.progress.value)
             on_progress(n + 1, len(settings.specs()), s.key)
         return {"seconds": 0.0}
 
@@ -306,3 +316,5 @@ def test_run_whole_table_uses_run_ablation(fresh_data, monkeypatch):
     d.run_all_button.click()
     assert d.wait(30)
     assert len(seen["specs"]) == 9 and d.progress.value == 1.0 and "Finished" in d.msg.value
+    # the bar moves with the engine's fold events (configuration n done: (n + 1) / 9)
+    np.testing.assert_allclose(seen["fold_steps"], [(n + 1) / 9 for n in range(9)], atol=1e-6)

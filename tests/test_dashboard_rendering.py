@@ -10,9 +10,11 @@ from rasterio.transform import from_origin
 
 from landslide_app.dashboard.jobs import BackgroundJob
 from landslide_app.dashboard.layers import fit_zoom
-from landslide_app.dashboard.plots import confusion_png, roc_curve
+from landslide_app.dashboard.plots import confusion_png
 from landslide_app.dashboard.rendering import block_mean, colour_rgba, mosaic, mosaic_px, png_bytes, to_web_mercator
 from landslide_app.dashboard.tables import baselines_html, table2_html
+from landslide_app.errors import InputError
+from landslide_app.model.roc import roc_curve
 
 
 def test_block_mean_and_mosaic_place_chips_by_row_and_col():
@@ -82,16 +84,34 @@ def test_fit_zoom():
 
 
 def test_table2_html_layout():
-    cells = {("dem", 1): {"auc": {"train": 0.8, "val": 0.7, "test": 0.75}},
-             ("fused", 3): {"auc": {"train": 0.9, "val": 0.85, "test": 0.88}}}
+    from landslide_app.experiments.records import RunRecord
+
+    def rec(inputs, k, train, val, test, **kw):
+        return RunRecord.from_dict({"inputs": inputs, "revisits": k, "split": "random",
+                                    "auc": {"train": train, "val": val, "test": test}, **kw})
+
+    cells = {("dem", 1): rec("dem", 1, 0.8, 0.7, 0.75), ("fused", 3): rec("fused", 3, 0.9, 0.85, 0.88)}
     h = table2_html(cells, selected=("fused", 3), running=("sar", 2))
     assert h.index("DEM only") < h.index("SAR only") < h.index("DEM + SAR fused")
     assert h.count("<th>train</th>") == 3 and "running…" in h
     assert "class='sel test'>0.880" in h and "0.750" in h
-    b = baselines_html([{"name": "slope", "auc": {"train": 0.8, "val": 0.81, "test": 0.82}}],
-                       {"auc": {"train": 0.9, "val": 0.85, "test": 0.88}}, "fused-r3-random")
+    b = baselines_html([rec("dem", None, 0.8, 0.81, 0.82, name="slope"),
+                        rec("sar", 2, 0.7, None, 0.72, name="change_ratio")], cells[("fused", 3)], "fused-r3-random")
     assert "DEM slope model" in b and "CNN fused-r3-random" in b
+    assert "SAR change ratio (Handwerger et al. 2022), 2 revisits" in b and "<td>–</td>" in b
     assert "not computed" in baselines_html([])
+
+
+def test_run_record_round_trips_stored_results():
+    from landslide_app.experiments.records import RunRecord
+
+    d = {"inputs": "dem", "revisits": 2, "split": "random", "auc": {"train": 0.8, "val": None, "test": 0.7},
+         "key": "dem-r2-random", "shared_with": "dem-r1-random", "n_chips": 44, "new_key": [1, 2]}
+    r = RunRecord.from_dict(d)
+    assert r.auc.val is None and r.shared_with == "dem-r1-random" and r.extra["new_key"] == [1, 2]
+    assert r.to_dict() == d  # unknown keys kept, absent keys not invented
+    with pytest.raises(InputError, match="damaged"):
+        RunRecord.from_dict({"inputs": "dem"})
 
 
 def test_background_job_runs_one_at_a_time_and_reports_errors():

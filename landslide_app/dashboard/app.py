@@ -26,6 +26,7 @@ from landslide_app.core.density import CLASS_NAMES, class_names
 from landslide_app.dashboard import exports, layers
 from landslide_app.dashboard.jobs import BackgroundJob
 from landslide_app.dashboard.state import DashboardState, MapView
+from landslide_app.dashboard.style import fmt_auc
 from landslide_app.dashboard.tables import baselines_html, table2_html
 from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS
 from landslide_app.errors import LandslideAppError
@@ -304,11 +305,9 @@ class Dashboard:
         if v is None:
             return
         if v.computed and v.result is not None:
-            r = v.result
-            a = r.get("auc", {})
-            f = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
-            text = (f"<b>{spec.key}</b>: computed ({r.get('epochs', '?')} epochs, {r.get('n_chips', '?')} chips); "
-                    f"AUC train {f(a.get('train'))} / val {f(a.get('val'))} / <b>held-out {f(a.get('test'))}</b>")
+            r, f = v.result, fmt_auc
+            text = (f"<b>{spec.key}</b>: computed ({r.epochs or '?'} epochs, {r.n_chips} chips); "
+                    f"AUC train {f(r.auc.train)} / val {f(r.auc.val)} / <b>held-out {f(r.auc.test)}</b>")
             if self.colour_by.value == "true":
                 text += " — chips show the <b>true</b> classes"
         else:
@@ -325,7 +324,7 @@ class Dashboard:
         res = self.view.result if self.view is not None and self.view.computed else None
         if res is None:
             self.run_button.description = "Run"
-        elif int(res.get("epochs", -1)) == int(self.epochs.value):
+        elif res.epochs == int(self.epochs.value):
             self.run_button.description = "Computed ✓"
         else:
             self.run_button.description = f"Rerun ({self.epochs.value} epochs)"
@@ -399,7 +398,6 @@ class Dashboard:
 
     def _run_table(self, epochs: int, thresholds, step) -> dict[str, Any]:
         """The whole Table 2 through ``run_ablation`` (the same code as ``landslide-app ablate``)."""
-        from landslide_app.dashboard.state import FoldProgress
         from landslide_app.experiments.ablation import run_ablation
 
         st = self.state
@@ -410,16 +408,16 @@ class Dashboard:
         total = len(settings.specs())
         state = {"done": 0}
 
-        def fold_step(frac: float, text: str) -> None:
-            step((state["done"] + frac) / total, text)
+        def on_fold(e) -> None:  # a FoldEvent of the configuration being computed
+            step((state["done"] + e.fraction) / total, f"Table 2: {e.describe()}")
 
         def on_progress(done: int, n: int, key: str) -> None:
             state["done"] = done
             step(done / n, f"{done}/{n} configurations ({key} finished)")
             self._guard("Updating the table", self.refresh_results)()
 
-        with FoldProgress(fold_step, "Table 2"):
-            res = run_ablation(st.store.path, st.paths.ablation, settings, progress=False, on_progress=on_progress)
+        res = run_ablation(st.store.path, st.paths.ablation, settings, progress=False, on_progress=on_progress,
+                           on_fold=on_fold)
         return {"key": f"{total} configurations", **{k: v for k, v in res.items() if k == "seconds"}}
 
     def _set_running(self, running: bool) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from landslide_app.dashboard.rendering import (
     EMPTY_PNG_URL, lonlat_bounds, png_data_url, terrain_rgba, to_web_mercator,
 )
-from landslide_app.dashboard.state import CLASS_COLOURS
+from landslide_app.dashboard.style import CLASS_COLOURS
 
 log = logging.getLogger(__name__)
 

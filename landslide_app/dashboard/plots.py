@@ -7,16 +7,17 @@ from the background threads of the dashboard.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from landslide_app.core.sar import to_db
+from landslide_app.dashboard.style import BASELINE_LABELS, CLASS_COLOURS, CLASS_CURVE_COLOURS
+from landslide_app.model.roc import class_rocs, macro_roc
 
 if TYPE_CHECKING:  # pragma: no cover
-    from landslide_app.dashboard.state import ChipInspection
-
-BASELINE_LABELS = {"change_ratio": "SAR change ratio", "slope": "DEM slope model"}
+    from landslide_app.dashboard.views import ChipInspection
+    from landslide_app.experiments.records import RunRecord
 
 
 def _figure(w: float, h: float, dpi: int = 100, layout: str | None = None):
@@ -34,57 +35,26 @@ def _png(fig, tight: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def roc_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(fpr, tpr)`` of a binary score (as scikit-learn's ``roc_curve`` with all thresholds;
-    numpy only, so the page does not wait for importing scikit-learn)."""
-    y = np.asarray(y, bool)
-    score = np.asarray(score, float)
-    order = np.argsort(-score, kind="mergesort")
-    y, score = y[order], score[order]
-    idx = np.r_[np.flatnonzero(np.diff(score)), y.size - 1]
-    tps = np.cumsum(y)[idx]
-    fps = idx + 1 - tps
-    tpr = np.r_[0.0, tps] / max(tps[-1], 1)
-    fpr = np.r_[0.0, fps] / max(fps[-1], 1)
-    return fpr, tpr
-
-
-def _macro_roc(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    grid = np.linspace(0, 1, 101)
-    tprs = []
-    for c in range(proba.shape[1]):
-        yc = y == c
-        if yc.all() or not yc.any():
-            continue
-        fpr, tpr = roc_curve(yc, proba[:, c])
-        tprs.append(np.interp(grid, fpr, tpr))
-    return (grid, np.mean(tprs, axis=0)) if tprs else None
-
-
-def roc_png(pred: dict[str, np.ndarray], key: str, baselines: list[dict[str, Any]] | None = None,
+def roc_png(pred: dict[str, np.ndarray], key: str, baselines: list[RunRecord] | None = None,
             ids: np.ndarray | None = None) -> bytes:
     """Held-out ROC of one configuration: one-vs-rest per class, macro mean, and the baselines."""
     fig = _figure(4.6, 3.8)
     ax = fig.add_subplot()
     y, proba = np.asarray(pred["true_class"]), np.asarray(pred["proba"])
-    for c, colour in zip(range(3), ("#757575", "#f28e2b", "#d7191c")):
-        yc = y == c
-        if yc.all() or not yc.any():
-            continue
-        fpr, tpr = roc_curve(yc, proba[:, c])
-        ax.plot(fpr, tpr, color=colour, lw=1, alpha=0.8, label=f"class {c} vs rest")
-    m = _macro_roc(y, proba)
+    for c, (fpr, tpr) in class_rocs(y, proba).items():
+        ax.plot(fpr, tpr, color=CLASS_CURVE_COLOURS[c], lw=1, alpha=0.8, label=f"class {c} vs rest")
+    m = macro_roc(y, proba)
     if m is not None:
         ax.plot(*m, color="black", lw=2, label=f"{key} (macro)")
     if baselines and ids is not None:
         for b in baselines:
-            tp = np.asarray(b["test_proba"], float)  # [chip_id, p0, p1, p2]
+            tp = np.asarray(b.test_proba, float)  # [chip_id, p0, p1, p2]
             pos = {int(c): k for k, c in enumerate(tp[:, 0])}
             if not all(int(i) in pos for i in ids):
                 continue
-            mb = _macro_roc(y, tp[[pos[int(i)] for i in ids], 1:])
+            mb = macro_roc(y, tp[[pos[int(i)] for i in ids], 1:])
             if mb is not None:
-                ax.plot(*mb, lw=1.2, ls="--", label=f"{BASELINE_LABELS.get(b['name'], b['name'])} (macro)")
+                ax.plot(*mb, lw=1.2, ls="--", label=f"{BASELINE_LABELS.get(b.name or '', b.name)} (macro)")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.6)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01),
            title=f"Held-out ROC — {key}")
@@ -129,7 +99,7 @@ def _panel(fig, ax, img: np.ndarray | None, title: str, cmap: str, heads: np.nda
         ax.scatter(heads[:, 1], heads[:, 0], s=28, facecolors="none", edgecolors="#00e5ff", linewidths=1.3)
 
 
-def inspector_png(insp: "ChipInspection") -> bytes:
+def inspector_png(insp: ChipInspection) -> bytes:
     """The chip inspector: DEM, slope, SAR before/after, embedding with heads, percentiles, probabilities."""
     fig = _figure(13, 9.4, dpi=90)  # fixed margins: 3x faster than a constrained layout
     axes = fig.subplots(3, 4)
@@ -167,8 +137,6 @@ def inspector_png(insp: "ChipInspection") -> bytes:
     ax.set_title("19-percentile vector (forest input)", fontsize=8)
     ax = axes[2, 3]
     if insp.proba is not None:
-        from landslide_app.dashboard.state import CLASS_COLOURS
-
         bars = ax.bar(range(3), insp.proba, color=[CLASS_COLOURS[c] for c in range(3)], edgecolor="#333")
         bars[insp.true_class].set_hatch("//")
         for c, p in enumerate(insp.proba):

@@ -14,33 +14,33 @@ again with other settings replaces it, as ``landslide-app ablate`` does).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from landslide_app.chips.store import ChipStore
-from landslide_app.core.density import CLASS_NAMES, check_thresholds, class_names
+from landslide_app.core.density import check_thresholds, class_names
 from landslide_app.core.vocabulary import INPUTS, REVISITS
+from landslide_app.dashboard.style import BASELINE_ORDER, CLASS_COLOURS, FILL_OPACITY, fmt_auc
+from landslide_app.dashboard.views import ChipInspection, MapView
 from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS, DemoPaths
 from landslide_app.errors import ConfigError, InputError
-from landslide_app.experiments.ablation import (
-    DEFAULT_EPOCHS, AblationSettings, RunSpec, chip_classes, read_embeddings,
-    read_predictions, run_dir,
-)
+from landslide_app.experiments import artifacts
+from landslide_app.experiments.ablation import DEFAULT_EPOCHS, AblationSettings, chip_classes
+from landslide_app.experiments.artifacts import RunSpec, read_embeddings, read_predictions
+from landslide_app.experiments.records import RunRecord
+from landslide_app.model.crossval import FoldEvent
+
+__all__ = ["ChipInspection", "DashboardState", "MapView", "Selection", "StepHook"]
 
 log = logging.getLogger(__name__)
 
-CLASS_COLOURS = {0: "#9e9e9e", 1: "#fdae61", 2: "#d7191c"}
-#: class 0 chips light, so the terrain and the hot spots show through
-FILL_OPACITY = {0: 0.15, 1: 0.4, 2: 0.5}
-BASELINE_NAMES = ("slope", "change_ratio")
 #: Called by :meth:`DashboardState.run` with (fraction done in [0, 1], status text).
 StepHook = Callable[[float, str], None]
 
@@ -57,44 +57,6 @@ class Selection:
     @property
     def spec(self) -> RunSpec:
         return RunSpec(self.inputs, int(self.revisits), self.split, self.thresholds)
-
-
-@dataclass
-class MapView:
-    """Everything the map and the result panels show for one configuration (cached)."""
-
-    key: str
-    computed: bool
-    chips_true: dict[str, Any]
-    chips_pred: dict[str, Any] | None = None
-    embedding_url: str = ""
-    embedding_bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
-    embedding_range: tuple[float, float] | None = None
-    result: dict[str, Any] | None = None
-    predictions: dict[str, np.ndarray] | None = None
-    roc_png: bytes | None = None
-    confusion_png: bytes | None = None
-    note: str = ""
-
-
-@dataclass
-class ChipInspection:
-    """One chip's layers and its prediction under a configuration (input of the inspector figure)."""
-
-    chip_id: int
-    row: int
-    col: int
-    key: str
-    head_count: int
-    density_per_km2: float
-    true_class: int
-    layers: dict[str, np.ndarray]
-    heads_rc: np.ndarray
-    pred_class: int | None = None
-    proba: np.ndarray | None = None
-    embedding: np.ndarray | None = None
-    percentiles: np.ndarray | None = None
-    class_labels: dict[int, str] = field(default_factory=lambda: dict(CLASS_NAMES))
 
 
 def _round_coords(coords: Any, nd: int = 6) -> Any:
@@ -161,26 +123,27 @@ class DashboardState:
         return chip_classes(self.store, thresholds)
 
     # ---- results ------------------------------------------------------------------------
-    def result(self, spec: RunSpec) -> dict[str, Any] | None:
+    def result(self, spec: RunSpec) -> RunRecord | None:
         """The stored result of ``spec`` (DEM-only results are shared by every revisit count)."""
-        f = run_dir(self.paths.ablation, spec.computes_as) / "result.json"
+        d = artifacts.read_result(self.paths.ablation, spec)
         try:
-            res = json.loads(f.read_text())
-        except FileNotFoundError:
+            res = None if d is None else RunRecord.from_dict(d)
+        except InputError:
+            log.warning("ignoring the damaged result of %s", spec.computes_as.key)
             return None
-        except (OSError, json.JSONDecodeError):
-            log.warning("ignoring damaged %s", f)
+        if res is None:
             return None
-        if int(res.get("n_chips", len(self.ids))) != len(self.ids):
+        if res.n_chips != len(self.ids):
             log.warning("%s was computed on another chip store (%s chips, this one %d); ignoring it",
-                        f, res.get("n_chips"), len(self.ids))
+                        spec.computes_as.key, res.n_chips, len(self.ids))
             return None
         return res
 
     def is_computed(self, spec: RunSpec) -> bool:
         return self.result(spec) is not None
 
-    def table(self, thresholds: tuple[float, float] | None = None, split: str = "random") -> dict[tuple[str, int], dict]:
+    def table(self, thresholds: tuple[float, float] | None = None,
+              split: str = "random") -> dict[tuple[str, int], RunRecord]:
         """Computed Table 2 cells: ``(inputs, revisits) -> result``."""
         cells = {}
         for i in INPUTS:
@@ -191,24 +154,22 @@ class DashboardState:
         return cells
 
     def baselines(self, thresholds: tuple[float, float] | None = None, split: str = "random",
-                  revisits: int | None = None) -> list[dict[str, Any]]:
+                  revisits: int | None = None) -> list[RunRecord]:
         """Cached baseline results (computed at the store's thresholds only), as ``ablate`` and a
         dashboard run write them (``ablation/baselines/NAME-rK-SPLIT.json``): the slope model,
         then the change ratio for each revisit count (only ``revisits`` when given)."""
         if thresholds is not None:
             return []
         out = []
-        for name in BASELINE_NAMES:
-            files = sorted((self.paths.ablation / "baselines").glob(f"{name}-r*-{split}.json"))
-            for f in files:
-                try:
-                    res = json.loads(f.read_text())
-                except (OSError, json.JSONDecodeError):
+        for name in BASELINE_ORDER:
+            for f in artifacts.baseline_files(self.paths.ablation, name, split):
+                d = artifacts.read_json(f, "baseline")
+                if d is None:
                     continue
-                k = res.get("revisits")
+                res = RunRecord.from_dict(d)
                 if name == "slope":
-                    res["revisits"] = None  # a DEM model: no revisit count
-                elif revisits is not None and k != revisits:
+                    res.revisits = None  # a DEM model: no revisit count
+                elif revisits is not None and res.revisits != revisits:
                     continue
                 out.append(res)
         return out
@@ -250,7 +211,7 @@ class DashboardState:
     def view(self, spec: RunSpec, plots: bool = True) -> MapView:
         """What the map shows for ``spec`` (built once per configuration and result, then cached)."""
         res = self.result(spec)
-        ck = (spec.computes_as.key, res.get("fingerprint") if res else None, res.get("wall_seconds") if res else None)
+        ck = (spec.computes_as.key, res.fingerprint if res else None, res.wall_seconds if res else None)
         v = self._views.get(ck)
         if v is not None and (v.roc_png is not None or not plots or not v.computed):
             return v
@@ -263,9 +224,16 @@ class DashboardState:
                 self._add_plots(spec, v)
         return v
 
-    def _build_view(self, spec: RunSpec, res: dict[str, Any] | None) -> MapView:
+    def _build_view(self, spec: RunSpec, res: RunRecord | None) -> MapView:
         from landslide_app.dashboard.rendering import (
-            EMPTY_PNG_URL, block_mean, colour_rgba, data_url, mosaic, mosaic_px, png_bytes, to_web_mercator,
+            EMPTY_PNG_URL,
+            block_mean,
+            colour_rgba,
+            data_url,
+            mosaic,
+            mosaic_px,
+            png_bytes,
+            to_web_mercator,
         )
 
         t0 = time.perf_counter()
@@ -307,7 +275,7 @@ class DashboardState:
         except (OSError, ValueError) as exc:
             log.warning("no embedding mosaic for %s: %s", spec.key, exc)
         note = ""
-        if res.get("shared_with") or spec.computes_as != spec:
+        if res.shared_with or spec.computes_as != spec:
             note = f"DEM only: the same result for every revisit count ({spec.computes_as.key})"
         log.debug("view %s built in %.3f s", spec.key, time.perf_counter() - t0)
         return MapView(spec.computes_as.key, True, chips_true, chips_pred, url, bounds, rng, res,
@@ -316,9 +284,10 @@ class DashboardState:
     def _add_plots(self, spec: RunSpec, v: MapView) -> None:
         from landslide_app.dashboard.plots import confusion_png, roc_png
 
-        bl = [b for b in self.baselines(spec.thresholds, spec.split, spec.revisits) if b.get("test_proba")]
+        bl = [b for b in self.baselines(spec.thresholds, spec.split, spec.revisits) if b.test_proba]
         v.roc_png = roc_png(v.predictions, v.key, bl, self.ids)
-        v.confusion_png = confusion_png(np.asarray(v.result["confusion"]), v.key,
+        assert v.result is not None and v.predictions is not None
+        v.confusion_png = confusion_png(np.asarray(v.result.confusion), v.key,
                                         class_names(self.effective_thresholds(spec.thresholds)))
 
     def warm(self, specs: list[RunSpec] | None = None) -> int:
@@ -357,8 +326,11 @@ class DashboardState:
             step = on_step or (lambda f, s: None)
             label = spec.computes_as.key  # DEM only: one run serves every revisit count
             step(0.02, f"{label}: starting ({settings.epochs} epochs)")
-            with FoldProgress(step, label):
-                res = run_one(self.store, spec, self.paths.ablation, settings, progress=False)
+
+            def on_fold(e: FoldEvent) -> None:  # the folds make 5 % .. 90 % of the bar
+                step(0.05 + 0.85 * e.fraction, f"{label}: {e.describe()}")
+
+            res = run_one(self.store, spec, self.paths.ablation, settings, progress=False, on_fold=on_fold)
             if baselines and spec.thresholds is None:
                 step(0.93, "baselines")
                 try:
@@ -367,7 +339,7 @@ class DashboardState:
                     log.warning("baselines failed: %s", exc)
             step(0.96, f"{label}: drawing the map")
             self.view(spec)
-            step(1.0, f"{label}: done, held-out AUC {_fmt(res['auc'].get('test'))}")
+            step(1.0, f"{label}: done, held-out AUC {fmt_auc(res['auc'].get('test'))}")
             return res
         finally:
             self._run_lock.release()
@@ -375,8 +347,6 @@ class DashboardState:
     # ---- inspector ----------------------------------------------------------------------
     def inspect(self, chip_id: int, spec: RunSpec) -> ChipInspection:
         """Layers, heads, embedding, percentile vector and prediction of one chip."""
-        from landslide_app.model.features import percentile_features
-
         chip_id = int(chip_id)
         rows = self.index.index[self.index["chip_id"] == chip_id]
         if len(rows) == 0:
@@ -406,51 +376,28 @@ class DashboardState:
                 eids, emb = read_embeddings(self.paths.ablation, spec)
                 pos = self._emb_index.get(spec.computes_as.key) or {int(c): j for j, c in enumerate(eids)}
                 if chip_id in pos:
-                    e = np.asarray(emb[pos[chip_id]], np.float32)
-                    valid = np.isfinite(e)
-                    insp.embedding = e
-                    insp.percentiles = percentile_features(e[None], valid[None])[0]
+                    insp.embedding = np.asarray(emb[pos[chip_id]], np.float32)
             except (OSError, ValueError) as exc:
                 log.warning("no embedding for chip %d: %s", chip_id, exc)
+            insp.percentiles = self._forest_input(spec, chip_id)
         return insp
+
+    def _forest_input(self, spec: RunSpec, chip_id: int) -> np.ndarray | None:
+        """The 19 features the forest scored this chip with, as stored by the run (None for runs
+        computed before they were stored: recomputing them from the float16 embeddings would differ)."""
+        stored = artifacts.read_features(self.paths.ablation, spec)
+        if stored is None:
+            return None
+        fids, feats = stored
+        k = np.flatnonzero(fids == chip_id)
+        return np.asarray(feats[k[0]], np.float32) if len(k) else None
 
     # ---- provenance ---------------------------------------------------------------------
     def provenance(self, spec: RunSpec) -> dict[str, Any]:
         from landslide_app import __version__
 
-        res = self.result(spec) or {}
-        return {"config": spec.key, "model_fingerprint": res.get("fingerprint"),
-                "data_fingerprint": self.store.meta.fingerprint, "epochs": res.get("epochs"),
-                "seed": res.get("seed"), "thresholds": list(self.effective_thresholds(spec.thresholds)),
+        res = self.result(spec)
+        return {"config": spec.key, "model_fingerprint": res.fingerprint if res else None,
+                "data_fingerprint": self.store.meta.fingerprint, "epochs": res.epochs if res else None,
+                "seed": res.seed if res else None, "thresholds": list(self.effective_thresholds(spec.thresholds)),
                 "code_version": __version__, "software": "landslide_app dashboard"}
-
-
-def _fmt(v: Any) -> str:
-    return "–" if v is None else f"{v:.3f}"
-
-
-class FoldProgress(logging.Handler):
-    """Turns the pipeline's per-fold log records into progress steps while a run is going."""
-
-    def __init__(self, step: StepHook, key: str) -> None:
-        super().__init__(logging.INFO)
-        self.step, self.key, self.n = step, key, 0
-        self.logger = logging.getLogger("landslide_app.model.pipeline")
-        self._old_level = self.logger.level
-
-    def __enter__(self) -> "FoldProgress":
-        self.logger.addHandler(self)
-        if not self.logger.isEnabledFor(logging.INFO):
-            self.logger.setLevel(logging.INFO)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.logger.removeHandler(self)
-        self.logger.setLevel(self._old_level)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.n += 1  # 2 records per fold (start, AUC) and one summary: 5 in all
-            self.step(min(0.05 + 0.85 * self.n / 5, 0.9), f"{self.key}: {record.getMessage()}")
-        except Exception:  # noqa: BLE001 - progress display must never break a run
-            pass

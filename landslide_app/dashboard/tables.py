@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from landslide_app.core.vocabulary import INPUTS, REVISITS
-from landslide_app.experiments.report import BASELINE_NAMES
+from landslide_app.dashboard.style import BASELINE_NAMES, ROW_NAMES
+from landslide_app.dashboard.style import fmt_auc as _fmt
+from landslide_app.experiments.records import RunRecord
 
-ROW_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
 _CSS = ("<style>.ls-t2{border-collapse:collapse;font-size:12px}"
         ".ls-t2 td,.ls-t2 th{border:1px solid #ccc;padding:2px 6px;text-align:center}"
         ".ls-t2 .sel{background:#fff3c4;outline:2px solid #e6a700}.ls-t2 .test{font-weight:bold}"
         ".ls-t2 th.row{text-align:left}</style>")
 
 
-def _fmt(v: Any) -> str:
-    return "–" if v is None else f"{v:.3f}"
-
-
-def table2_html(cells: dict[tuple[str, int], dict[str, Any]], selected: tuple[str, int] | None = None,
+def table2_html(cells: dict[tuple[str, int], RunRecord], selected: tuple[str, int] | None = None,
                 running: tuple[str, int] | None = None, caption: str = "") -> str:
     """Paper Table 2: rows DEM only / SAR only / fused, columns 1-3 revisits x train/val/test AUC.
 
-    ``cells`` maps ``(inputs, revisits)`` to a result dict; missing cells show "–" (or "running…").
+    ``cells`` maps ``(inputs, revisits)`` to a result; missing cells show "–" (or "running…").
     """
     head1 = "".join(f"<th colspan=3>{k} revisit{'s' if k > 1 else ''}</th>" for k in REVISITS)
     head2 = "<th>train</th><th>val</th><th>test</th>" * len(REVISITS)
@@ -37,30 +33,29 @@ def table2_html(cells: dict[tuple[str, int], dict[str, Any]], selected: tuple[st
                 txt = "running…" if running == (i, k) else "–"
                 tds.append(f"<td{cls}>{txt}</td><td{cls}>–</td><td{cls}>–</td>")
             else:
-                a = r.get("auc", {})
                 test_cls = " class='sel test'" if cls else " class='test'"
-                tds.append(f"<td{cls}>{_fmt(a.get('train'))}</td><td{cls}>{_fmt(a.get('val'))}</td>"
-                           f"<td{test_cls}>{_fmt(a.get('test'))}</td>")
+                tds.append(f"<td{cls}>{_fmt(r.auc.train)}</td><td{cls}>{_fmt(r.auc.val)}</td>"
+                           f"<td{test_cls}>{_fmt(r.auc.test)}</td>")
         rows.append(f"<tr><th class='row'>{ROW_NAMES[i]}</th>{''.join(tds)}</tr>")
     cap = f"<caption style='caption-side:top;text-align:left'>{html.escape(caption)}</caption>" if caption else ""
     return (f"{_CSS}<table class='ls-t2'>{cap}<tr><th rowspan=2>post-event data</th>{head1}</tr>"
             f"<tr>{head2}</tr>{''.join(rows)}</table>")
 
 
-def baselines_html(baselines: list[dict[str, Any]], cnn: dict[str, Any] | None = None, cnn_key: str = "") -> str:
+def baselines_html(baselines: list[RunRecord], cnn: RunRecord | None = None, cnn_key: str = "") -> str:
     """The baselines beside the selected CNN configuration (AUC train / val / test)."""
     rows = []
     if cnn is not None:
-        a = cnn.get("auc", {})
-        rows.append(f"<tr><th class='row'>CNN {html.escape(cnn_key)}</th><td>{_fmt(a.get('train'))}</td>"
-                    f"<td>{_fmt(a.get('val'))}</td><td class='test'>{_fmt(a.get('test'))}</td></tr>")
+        a = cnn.auc
+        rows.append(f"<tr><th class='row'>CNN {html.escape(cnn_key)}</th><td>{_fmt(a.train)}</td>"
+                    f"<td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td></tr>")
     for b in baselines:
-        a = b.get("auc", {})
-        name = BASELINE_NAMES.get(b.get("name", ""), b.get("name", "?"))
-        if b.get("revisits"):
-            name += f", {b['revisits']} revisit{'s' if b['revisits'] != 1 else ''}"
-        rows.append(f"<tr><th class='row'>{html.escape(name)}</th><td>{_fmt(a.get('train'))}</td>"
-                    f"<td>{_fmt(a.get('val'))}</td><td class='test'>{_fmt(a.get('test'))}</td></tr>")
+        a = b.auc
+        name = BASELINE_NAMES.get(b.name or "", b.name or "?")
+        if b.revisits:
+            name += f", {b.revisits} revisit{'s' if b.revisits != 1 else ''}"
+        rows.append(f"<tr><th class='row'>{html.escape(name)}</th><td>{_fmt(a.train)}</td>"
+                    f"<td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td></tr>")
     if not baselines:
         rows.append("<tr><td colspan=4><i>baselines not computed yet (they run with the store's density "
                     "thresholds after a run, or with <code>landslide-app ablate</code>)</i></td></tr>")

@@ -1,0 +1,28 @@
+"""The dashboard's presentation in one place: colours, class and baseline labels, number formats.
+
+The table's row and baseline names are the report's (:mod:`landslide_app.experiments.report`),
+so ``table.md`` and the dashboard say the same thing.
+"""
+
+from __future__ import annotations
+
+from landslide_app.experiments.report import BASELINE_NAMES, ROW_NAMES, fmt_auc
+
+__all__ = [
+    "BASELINE_LABELS", "BASELINE_NAMES", "BASELINE_ORDER", "CLASS_COLOURS", "CLASS_CURVE_COLOURS", "FILL_OPACITY",
+    "MESSAGE_COLOURS", "ROW_NAMES", "fmt_auc",
+]
+
+#: Chip fill colour per density class (map, legend, probability bars).
+CLASS_COLOURS: dict[int, str] = {0: "#9e9e9e", 1: "#fdae61", 2: "#d7191c"}
+#: Class 0 chips light, so the terrain and the hot spots show through.
+FILL_OPACITY: dict[int, float] = {0: 0.15, 1: 0.4, 2: 0.5}
+#: Per-class one-vs-rest ROC curves.
+CLASS_CURVE_COLOURS: dict[int, str] = {0: "#757575", 1: "#f28e2b", 2: "#d7191c"}
+#: Status messages of the page.
+MESSAGE_COLOURS: dict[str, str] = {"error": "#b71c1c", "info": "#0d47a1", "ok": "#1b5e20", "warn": "#e65100"}
+#: Baselines in the order the panels list them.
+BASELINE_ORDER: tuple[str, ...] = ("slope", "change_ratio")
+#: Short baseline names (figure legends).
+BASELINE_LABELS: dict[str, str] = {"change_ratio": "SAR change ratio", "slope": "DEM slope model"}
+
