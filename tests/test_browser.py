@@ -2,7 +2,9 @@
 
 Checks that the page renders the map and the chip layer, that switching the inputs changes the
 map, that clicking a chip opens the inspector, and that the Jupyter API and the notebook source
-are not reachable. Saves ``docs/screenshots/map.jpg`` and ``inspector.jpg``.
+are not reachable. Saves ``map.jpg`` and ``inspector.jpg`` under the session's temporary folder
+(never into the repository: ``benchmarks/bench_dashboard.py --screenshots`` refreshes the
+README's pictures).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 CHIP_PATHS = ".leaflet-overlay-pane svg path.leaflet-interactive"
 
 if not Path(CHROMIUM).exists():
@@ -90,6 +91,12 @@ def app_dir(scene_dir, tiny_store, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where the screenshots go: a temporary folder."""
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
 def server(app_dir):
     from landslide_app.dashboard.serve import notebook_path, voila_command
 
@@ -136,7 +143,7 @@ def _map_state(page) -> dict:
     )
 
 
-def test_page_renders_map_and_chip_layer(page, app_dir):
+def test_page_renders_map_and_chip_layer(page, app_dir, shots):
     n = _n_chips(app_dir)
     page.wait_for_function(f"document.querySelectorAll('{CHIP_PATHS}').length >= {n}", timeout=60_000)
     assert page.locator(".leaflet-container").count() == 1
@@ -149,8 +156,8 @@ def test_page_renders_map_and_chip_layer(page, app_dir):
     for html in (page.content(), page.raw_html):  # the notebook's code is stripped from the page
         assert "build_app(" not in html and "LANDSLIDE_APP_DATA" not in html
     page.wait_for_timeout(800)  # let the overlays paint
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "map.jpg"), type="jpeg", quality=80, full_page=False)
+    page.screenshot(path=str(shots / "map.jpg"), type="jpeg", quality=80, full_page=False)
+    assert (shots / "map.jpg").stat().st_size > 10_000
 
 
 def test_switching_inputs_changes_map(page):
@@ -170,7 +177,7 @@ def test_switching_inputs_changes_map(page):
         "=== JSON.stringify(before)", arg=before["imgs"], timeout=30_000)
 
 
-def test_clicking_a_chip_opens_the_inspector(page, app_dir):
+def test_clicking_a_chip_opens_the_inspector(page, app_dir, shots):
     from landslide_app.chips.store import ChipStore
 
     k = int(ChipStore.open(app_dir / "chips").index["head_count"].to_numpy().argmax())  # paths follow chip ids
@@ -183,7 +190,8 @@ def test_clicking_a_chip_opens_the_inspector(page, app_dir):
     assert "true class" in body and "predicted" in body and "Traceback" not in body
     page.set_viewport_size({"width": 1500, "height": 2000})  # the map, the selected chip and the inspector
     page.wait_for_timeout(500)
-    page.screenshot(path=str(SCREENSHOTS / "inspector.jpg"), type="jpeg", quality=80)
+    page.screenshot(path=str(shots / "inspector.jpg"), type="jpeg", quality=80)
+    assert (shots / "inspector.jpg").stat().st_size > 10_000
     page.set_viewport_size({"width": 1500, "height": 1250})
 
 
