@@ -176,3 +176,20 @@ def test_local_catalog_with_two_orbits_selects_through_the_same_rule(tmp_path):
     src = open_local_catalog(path, AcquisitionRequest(date(2017, 9, 20), "auto", "auto", 2, 1))
     assert [(str(a.day), a.role, a.relative_orbit) for a in src.acquisitions] == [
         ("2017-08-28", "pre", 98), ("2017-09-09", "pre", 98), ("2017-09-21", "post", 98)]
+
+
+def test_local_catalog_with_a_bbox_skips_partly_covering_days_like_an_api(tmp_path):
+    from landslide_app.sources.stac import open_local_catalog
+
+    items = _table1_items()
+    for k in range(8):
+        d = date(2017, 8, 16) + timedelta(days=12 * k)
+        items += _pass(d, 98, "descending", 10, halves=(d != date(2017, 9, 21)))
+    path = _write_catalog(tmp_path / "cat", items)
+    req = AcquisitionRequest(orbit="auto", orbit_state="auto")
+    assert {a.relative_orbit for a in open_local_catalog(path, req).acquisitions} == {98}  # no area: 09-21 counts
+    src = open_local_catalog(path, req, bbox=AREA)
+    assert {a.relative_orbit for a in src.acquisitions} == {135}
+    # a box larger than the catalog's DEM is judged on the part the catalog covers
+    src = open_local_catalog(path, req, bbox=(-68.0, 17.0, -65.0, 19.0))
+    assert {a.relative_orbit for a in src.acquisitions} == {135}

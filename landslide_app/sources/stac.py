@@ -158,7 +158,8 @@ def open_local_catalog(
 
     Expects a ``sentinel-1-rtc`` collection (assets ``vv``, ``vh``) and a ``dem`` collection
     (asset ``elevation``), as written by ``landslide-app scene``. With ``bbox`` (lon/lat), only
-    items that intersect it are used.
+    items that intersect it are used, and a day counts when its slices cover the part of ``bbox``
+    that the DEM covers.
     """
     import pystac
 
@@ -198,17 +199,28 @@ def open_local_catalog(
             f"'{LOCAL_DEM_ASSET}'); add one or pass --dem FILE"
         )
     req = request or AcquisitionRequest()
-    if bbox is not None:
+    if bbox is not None and bbox[0] < bbox[2] and bbox[1] < bbox[3] and _intersecting(dem, bbox):
         sar, dem = _intersecting(sar, bbox), _intersecting(dem, bbox)
-        if not dem:
-            raise NoItemsFoundError(
-                f"no DEM item of the catalog {href} intersects the area {tuple(bbox)}; check --bbox")
-    # a catalog made for an area need not cover a larger --bbox: its days are not dropped for that
-    acqs = select_acquisitions(sar, req) if sar and req.wants_sar else []
+    else:  # a malformed box or one off the data: the chip grid check says so (ConfigError)
+        bbox = None
+    # a day must cover the part of --bbox that the catalog's DEM covers (a catalog made for an area
+    # need not cover a larger box: its days are not dropped for that)
+    area = _clip(bbox, dem) if bbox is not None else None
+    acqs = select_acquisitions(sar, req, area) if sar and req.wants_sar else []
     log.info("catalog %s: %d SAR acquisitions %s, %d DEM items", href, len(acqs),
              [f"{a.day} {a.role}" for a in acqs], len(dem))
     return SceneSource.from_acquisitions(f"catalog {href}", acqs, req.event_date if acqs else None, dem,
                                          LOCAL_DEM_ASSET)
+
+
+def _clip(bbox: Sequence[float], items: list[dict]) -> tuple[float, float, float, float] | None:
+    """``bbox`` intersected with the bounding box of ``items`` (None when they do not overlap)."""
+    b = np.array([i["bbox"][:4] for i in items if i.get("bbox")], dtype=float)
+    if not len(b):
+        return None
+    w, s = max(bbox[0], b[:, 0].min()), max(bbox[1], b[:, 1].min())
+    e, n = min(bbox[2], b[:, 2].max()), min(bbox[3], b[:, 3].max())
+    return (float(w), float(s), float(e), float(n)) if w < e and s < n else None
 
 
 def _intersecting(items: list[dict], bbox: Sequence[float]) -> list[dict]:
