@@ -100,6 +100,7 @@ def child_read(scene: str, mode: str) -> dict[str, Any]:
 def child_build(scene: str, out: str) -> dict[str, Any]:
     """build_chips with cumulative timers around its parts."""
     import landslide_app.chips.build as build
+    import landslide_app.chips.rows as rows
     import landslide_app.chips.store as store_mod
     from landslide_app.sources import loader
     from landslide_app.sources.stac import open_local_catalog
@@ -111,7 +112,7 @@ def child_build(scene: str, out: str) -> dict[str, Any]:
 
     timed(loader.GridReader, "read_dem_row", "read_dem")
     timed(loader.GridReader, "read_sar_row", "read_sar")
-    timed(build, "terrain_stack", "terrain")
+    timed(rows, "terrain_stack", "terrain")
     timed(store_mod.ChipStore, "write_chip_data", "write_chunks")
     timed(store_mod.ChipStore, "write_markers", "write_markers")
     timed(store_mod.ChipStore, "finalize", "finalize")

@@ -102,7 +102,7 @@ def test_one_done_marker_per_chip_row_covers_every_chip(built):
 def test_row_stats_equal_per_chip_counts(n_days):
     """The per-row NaN / valid fractions equal those counted chip by chip on the assembled chip's
     channels that have data (terrain and the days present: missing SAR slots are not counted)."""
-    from landslide_app.chips.build import _row_stats
+    from landslide_app.chips.rows import _row_stats
     from landslide_app.core.grid import ChipGrid
 
     g = ChipGrid(epsg=32619, x0=0.0, y0=640.0, n_rows=1, n_cols=3, chip_size=16)

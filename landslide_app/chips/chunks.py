@@ -36,7 +36,8 @@ NO_CHUNK: ChunkDigest = (0, 0)
 
 
 def digest_bytes(payload: bytes | memoryview) -> ChunkDigest:
-    """Size and CRC-32 of a chunk file's bytes (zlib's CRC releases the GIL: ~0.2 ms per demo chip)."""
+    """Size and CRC-32 of a chunk file's bytes. zlib's CRC releases the GIL and runs on the writer
+    thread: measured 0.5 ms per demo chip (1 MB) against 0.9 ms for its Blosc encoding."""
     return len(payload), zlib.crc32(payload)
 
 

@@ -1,7 +1,7 @@
 """Chip building on a Dask distributed cluster: one task per chip row.
 
 Each task opens the (incomplete) store, reads its row's DEM and SAR strips, and writes its chips
-and then the row's done-marker (:func:`landslide_app.chips.build.build_row`). Rows are independent
+and then the row's done-marker (:func:`landslide_app.chips.rows.build_row`). Rows are independent
 and every chip is its own zarr chunk written atomically, so workers write into the same store
 concurrently; this process holds the store's lock, counts the finished rows, and finalises the
 index once at the end. The result is identical to :func:`~landslide_app.chips.build.build_chips`
@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from landslide_app.chips.build import BuildReport, RowJob, RowRunner, build_chips, build_row
+from landslide_app.chips.build import BuildReport, build_chips
+from landslide_app.chips.rows import RowJob, RowRunner, build_row
 from landslide_app.cluster import LOCAL, dask_client, worker_cache
 
 log = logging.getLogger(__name__)
