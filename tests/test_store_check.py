@@ -255,3 +255,30 @@ def test_a_store_of_the_previous_format_opens_and_a_rerun_says_to_rebuild(scene_
     assert "metadata only (no checksums recorded)" in capsys.readouterr().out
     with pytest.raises(ChipStoreError, match=r"by an older version \(format landslide-app-chips/1\).*--overwrite"):
         _build(scene_dir, store_copy)
+
+
+def test_relabelling_interrupted_midway_then_rerun_equals_a_labelled_build(scene_dir, tiny_store, tmp_path,
+                                                                          monkeypatch):
+    out = tmp_path / "u"
+    _build(scene_dir, out, inventory=False)
+    calls = {"n": 0}
+    real = ChipStore.write_chip_data
+
+    def dies_after_20(self, chip_id, data):  # a crash in the middle of a marker's chips
+        calls["n"] += 1
+        if calls["n"] > 20:
+            raise KeyboardInterrupt
+        return real(self, chip_id, data)
+
+    monkeypatch.setattr(ChipStore, "write_chip_data", dies_after_20)
+    with pytest.raises(KeyboardInterrupt):
+        _build(scene_dir, out)
+    monkeypatch.setattr(ChipStore, "write_chip_data", real)
+    with pytest.raises(ChipStoreError, match="incomplete"):
+        ChipStore.open(out)
+    _build(scene_dir, out)
+    lab, ref = ChipStore.open(out), ChipStore.open(tiny_store)
+    assert lab.meta.labelled and lab.ids.tolist() == ref.ids.tolist()
+    np.testing.assert_array_equal(lab.read_many(lab.ids), ref.read_many(ref.ids))
+    cols = ["chip_id", "head_count", "density_class", "chunk_bytes", "chunk_crc32"]
+    assert lab.index[cols].equals(ref.index[cols])
