@@ -176,6 +176,7 @@ def _change_ratio_cv(store: Any, split: ProtocolSplit, ids: np.ndarray, y: np.nd
         store, np.sort(ids), [replace(cr_params, slope_min_deg=g) for g in grid],
         batch_size=batch_size, progress=progress,
     )
+    assert isinstance(candidates, list)  # a list of parameters gives a list of statistics
     cv = cross_predict(split, ids, y, lambda d: ChangeRatioFold(candidates, cr_params.slope_min_deg).fit(d),
                        train_auc="in_sample", label="Baseline change_ratio")
     fitted = list(zip([f.name for f in split.folds], cv.models))

@@ -284,9 +284,9 @@ class DashboardState:
     def _add_plots(self, spec: RunSpec, v: MapView) -> None:
         from landslide_app.dashboard.plots import confusion_png, roc_png
 
+        assert v.result is not None and v.predictions is not None
         bl = [b for b in self.baselines(spec.thresholds, spec.split, spec.revisits) if b.test_proba]
         v.roc_png = roc_png(v.predictions, v.key, bl, self.ids)
-        assert v.result is not None and v.predictions is not None
         v.confusion_png = confusion_png(np.asarray(v.result.confusion), v.key,
                                         class_names(self.effective_thresholds(spec.thresholds)))
 
@@ -334,7 +334,8 @@ class DashboardState:
             if baselines and spec.thresholds is None:
                 step(0.93, "baselines")
                 try:
-                    run_baselines(self.store, self.paths.ablation, AblationSettings(splits=[spec.split], seed=self.seed))
+                    run_baselines(self.store, self.paths.ablation,
+                                  AblationSettings(splits=[spec.split], seed=self.seed))
                 except Exception as exc:  # noqa: BLE001 - baselines are a comparison, not the result
                     log.warning("baselines failed: %s", exc)
             step(0.96, f"{label}: drawing the map")

@@ -188,7 +188,8 @@ def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSetti
     with artifacts.embedding_writer(d, ids, store.grid.chip_size) as sink:
         res = run_configuration(
             reader if reader is not None else store, store.ids, chip_classes(store, base.thresholds), base.config,
-            split=base.split, epochs=settings.epochs, seed=settings.seed, device=settings.device, progress=progress,
+            split=base.split, epochs=settings.epochs, seed=settings.seed,  # type: ignore[arg-type]
+            device=settings.device, progress=progress,
             block_size=_block_size(store, settings),
             embedding_sink=sink, train_kwargs={"precision": settings.precision, **settings.train_kwargs},
             on_fold=on_fold,
@@ -267,7 +268,8 @@ def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> li
             f = baseline_path(out, name, k, split)
             cached = load_cached_baseline(f, fp)
             if cached is None:
-                cached = {**run_baseline(store, name, split=split, seed=settings.seed, revisits=k, progress=False,
+                cached = {**run_baseline(store, name, split=split, seed=settings.seed,  # type: ignore[arg-type]
+                                         revisits=k, progress=False,
                                          classes=classes, block_size=_block_size(store, settings)),
                           "fingerprint": fp}
                 artifacts.write_baseline(f, cached)

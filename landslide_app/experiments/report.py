@@ -40,10 +40,11 @@ def records(results: dict[str, Any], part: str = "runs") -> list[RunRecord]:
 
 def table_markdown(results: dict[str, Any], split: str = "random") -> str:
     """Paper Table 2 layout (rows: inputs; columns: revisits x train/val/test), macro one-vs-rest AUC."""
-    runs = {(r.inputs, r.revisits): r for r in records(results) if r.split == split}
+    runs = {(r.inputs, int(r.revisits or 1)): r for r in records(results) if r.split == split}
     revisits = sorted({k for _, k in runs})
     inputs = [i for i in ("dem", "sar", "fused") if any(i == j for j, _ in runs)]
-    head = "| post-event data | " + " | ".join(f"{k} revisit{'s' if k > 1 else ''} train | val | test" for k in revisits) + " |"
+    cols = " | ".join(f"{k} revisit{'s' if k > 1 else ''} train | val | test" for k in revisits)
+    head = f"| post-event data | {cols} |"
     sep = "|---|" + "---|---|---|" * len(revisits)
     lines = [f"AUC (multi-class one-vs-rest, macro), {split} split, held-out = test", "", head, sep]
     for i in inputs:
