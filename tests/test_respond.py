@@ -266,3 +266,14 @@ def test_respond_refuses_a_model_needing_more_passes(tiny_store, scene_dir, tmp_
     err = capsys.readouterr().err
     assert "1 post-event acquisition (2017-10-22)" in err and "--revisits 1" in err
     assert not (tmp_path / "ev" / "chips").exists()
+
+
+def test_embed_works_on_an_unlabelled_store(dem_run, unlabelled_store, tmp_path):
+    from landslide_app.experiments.single import embed_store
+
+    out = embed_store(dem_run, unlabelled_store, tmp_path / "emb.tif", progress=False)
+    store = ChipStore.open(unlabelled_store)
+    with rasterio.open(out) as ds:
+        e = ds.read(1)
+    fin = e[np.isfinite(e)]
+    assert fin.size > 0.8 * len(store.ids) * 128 * 128 and 0 <= fin.min() and fin.max() <= 1
