@@ -34,11 +34,10 @@ from landslide_app import __version__
 from landslide_app.atomic import check_output_dir, write_json_atomic
 from landslide_app.errors import ConfigError
 from landslide_app.experiments.single import DEFAULT_NORMALISE, SUMMARY_FILE, load_run, predict_run
+from landslide_app.experiments.workspace import WORKSPACE_FILE, Workspace
 
 log = logging.getLogger(__name__)
 
-WORKSPACE_FILE = "workspace.json"
-WORKSPACE_FORMAT = "landslide-app-workspace/1"
 RESPOND_FILE = "respond.json"
 CHIPS_DIR = "chips"
 STAGES: tuple[str, ...] = ("acquisitions", "chips", "predict", "workspace")
@@ -161,30 +160,17 @@ def _finished_prediction(out: Path, model_fp: Any, data_fp: Any, normalise: str)
     return s if same else None
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path.resolve())
-
-
 def write_workspace(out: Path, store: Path, model: Path, summary: dict[str, Any], source: str,
                     bbox: Sequence[float] | None) -> Path:
-    """``out/workspace.json``: what the dashboard needs to open the folder (first, minimal version)."""
+    """``out/workspace.json`` (format and reading: :mod:`landslide_app.experiments.workspace`): the area,
+    the event, the source, and this store, model and prediction added to what the folder already lists."""
     data = summary.get("data") or {}
-    m = summary.get("model") or {}
-    ws = {
-        "format": WORKSPACE_FORMAT,
-        "area": {"bbox_lonlat": list(bbox) if bbox is not None else data.get("bbox_lonlat"), "crs": data.get("crs")},
-        "event": {"date": (data.get("event_date") or "")[:10] or None, "dates": data.get("dates"),
-                  "acquisitions": data.get("acquisitions")},
-        "sources": [{"kind": "sar+dem", "description": source}],
-        "stores": [{"path": _rel(store, out), "labelled": bool(summary.get("labelled")),
-                    "n_chips": summary.get("n_chips"), "fingerprint": summary.get("data_fingerprint")}],
-        "runs": [{"path": _rel(model, out), "name": m.get("name"), "fingerprint": m.get("fingerprint")}],
-        "predictions": [{"path": ".", "store": _rel(store, out), "run": m.get("name"),
-                         "density": "density.tif", "chips": "chips.gpkg", "map": "map.png", "summary": SUMMARY_FILE,
-                         "normalise": summary.get("normalise"), "class_counts": summary.get("class_counts")}],
-        "code_version": __version__,
-    }
-    return write_json_atomic(out / WORKSPACE_FILE, ws)
+    ws = Workspace.load(out, discover_artifacts=False)
+    ws.set_area(list(bbox) if bbox is not None else data.get("bbox_lonlat"), data.get("event_date"), source,
+                dates=data.get("dates"), acquisitions=data.get("acquisitions"))
+    if data.get("crs"):
+        ws.area["crs"] = data["crs"]
+    ws.add_store(store)
+    ws.add_run(model)
+    ws.add_prediction(out, store=ws.stores[-1]["path"])
+    return ws.save()
