@@ -7,7 +7,10 @@
 * :func:`output_lock`: an exclusive ``fcntl.flock`` on ``DIR/.lock`` while a stage writes an
   artifact, so two processes building the same artifact take turns (the second one then finds
   it finished). The kernel drops the lock when its process dies, even on SIGKILL.
-* :func:`check_output_dir`: an output directory must be a directory (or not exist yet).
+* :func:`check_output_dir`: an output directory must be a directory (or not exist yet);
+  :func:`check_output_file`: an output file must not be an existing directory.
+* :func:`check_not_input`: an output is never one of the inputs it is computed from.
+* :func:`temp_target`: the final name of a temporary file (messages name that, not the temp).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     On an exception the temporary file is removed and ``target`` is left untouched.
     """
     target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"the output {target} is an existing directory; give the path of the file to write "
+                          f"(e.g. {target / ('output' + (suffix if suffix is not None else '.tif'))})")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{target.name}{TEMP_MARKER}", suffix=suffix if suffix is not None else target.suffix,
@@ -93,6 +99,14 @@ def is_temp_name(name: str) -> bool:
     return (name.startswith(".") and TEMP_MARKER in name) or name.endswith(ZARR_TEMP_SUFFIX)
 
 
+def temp_target(path: str | Path) -> Path:
+    """The file a temporary file of :func:`atomic_path` stands for (``path`` itself otherwise)."""
+    p = Path(path)
+    if p.name.startswith(".") and TEMP_MARKER in p.name:
+        return p.with_name(p.name[1:].split(TEMP_MARKER, 1)[0])
+    return p
+
+
 def find_temps(directory: str | Path, recursive: bool = True) -> list[Path]:
     """Temporary files (see :func:`is_temp_name`) under ``directory``."""
     d = Path(directory)
@@ -142,6 +156,44 @@ def check_output_dir(path: str | Path, what: str = "output directory", create: b
             raise OutputError(f"cannot create the {what} {path} ({exc.strerror or exc}); "
                               "choose a path you can write to") from exc
     return path
+
+
+def check_output_file(path: str | Path, what: str = "output file", flag: str = "--out") -> Path:
+    """Check that ``path`` can be written as a file: not an existing directory, its nearest
+    existing parent a writable directory. Nothing is written.
+
+    Raises:
+        OutputError: naming ``flag`` and what to give instead.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{flag} {path} is a directory; give the path of the file to write, "
+                          f"e.g. {path / 'output.tif'}")
+    anchor = path.parent
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    if not anchor.is_dir():
+        raise OutputError(f"cannot create the {what} {path}: {anchor} is a file; choose another path for {flag}")
+    if not os.access(anchor, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write the {what} {path}: {anchor} is not writable; choose a path you can "
+                          f"write to for {flag}")
+    return path
+
+
+def check_not_input(output: str | Path, inputs: dict[str, str | Path | None], flag: str = "--out") -> None:
+    """Refuse an ``output`` that is one of ``inputs`` (name -> path) or lies inside an input folder.
+
+    Raises:
+        OutputError: naming the output option and the input it would overwrite.
+    """
+    target = Path(os.path.abspath(output)).resolve(strict=False)
+    for name, inp in inputs.items():
+        if inp is None:
+            continue
+        src = Path(os.path.abspath(inp)).resolve(strict=False)
+        if target == src or (src.is_dir() and src in target.parents):
+            raise OutputError(f"{flag} {output} {'is' if target == src else 'lies inside'} the input {name} {inp}: "
+                              f"an output never overwrites its own input; give another {flag} path")
 
 
 @contextlib.contextmanager

@@ -8,13 +8,14 @@ without a traceback (``--debug`` shows it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from landslide_app import __version__
+from landslide_app import __version__, cli_rules
 from landslide_app.config import CHIP_SIZE, DEFAULT_DENSITY_THRESHOLDS, DEFAULT_MIN_LAND_FRACTION
 from landslide_app.core.vocabulary import DEFAULT_DEM_COLLECTION, DEM_COLLECTIONS, INPUTS, PRECISIONS, REVISITS, SPLITS
 from landslide_app.errors import ConfigError, LandslideAppError, OutputError
@@ -131,7 +132,7 @@ def _add_normalise_option(s: argparse.ArgumentParser) -> None:
     source = _source_from_args(a)
     grid = grid_for_area(source, a.chip_size, a.bbox, a.epsg)
     kwargs = dict(grid=grid, settings=settings, overwrite=a.overwrite, progress=not a.quiet,
-                  lon_col=a.lon_col, lat_col=a.lat_col)
+                  lon_col=a.lon_col, lat_col=a.lat_col, layer=a.layer, inventory_crs=a.crs)
     if a.scheduler:
         from landslide_app.chips.distributed import build_chips_distributed
 
@@ -265,6 +266,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def cmd_app(a: argparse.Namespace) -> int:
     from landslide_app.dashboard.serve import serve
 
+    cli_rules.check_port_free(a.port)
     return serve(a.data, port=a.port, open_browser=not a.no_browser)
 
 
@@ -321,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(rerun with it later to label the chips without reading the rasters again)")
     s.add_argument("--lon-col", help="longitude column of a CSV inventory (default: lon, longitude, x, ...)")
     s.add_argument("--lat-col", help="latitude column of a CSV inventory (default: lat, latitude, y, ...)")
+    s.add_argument("--layer", help="layer of a multi-layer inventory file (default: its only point layer)")
+    s.add_argument("--crs", help="CRS of a CSV inventory's coordinates (default EPSG:4326 lon/lat), e.g. EPSG:32619")
     s.add_argument("--out", required=True, type=Path, help="chip store directory (new, empty, or a chip store)")
     s.add_argument("--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"), help="area in lon/lat degrees")
     s.add_argument("--dem", type=Path, help="DEM GeoTIFF to use instead of the source's DEM")
@@ -360,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--block-km", type=float, default=DEFAULT_BLOCK_KM, metavar="KM",
                    help=f"block edge of the blocked split, rounded to whole chips (default {DEFAULT_BLOCK_KM:g} km: "
                         "the range of the chip-density variogram on the demo scene)")
-    s.add_argument("--epochs", type=_positive_int, default=5, help="training epochs per fold (default 5)")
+    s.add_argument("--epochs", type=cli_rules.epochs, default=5,
+                   help=f"training epochs per fold (default 5, at most {cli_rules.MAX_EPOCHS})")
     s.add_argument("--seed", type=_non_negative_int, default=0)
     s.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)")
@@ -372,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chips", required=True, type=Path, help="chip store")
     s.add_argument("--inputs", required=True, choices=INPUTS)
     s.add_argument("--revisits", type=int, default=3, choices=REVISITS)
-    s.add_argument("--epochs", type=_positive_int, default=5)
+    s.add_argument("--epochs", type=cli_rules.epochs, default=5, help=f"training epochs (default 5, at most {cli_rules.MAX_EPOCHS})")
     s.add_argument("--seed", type=_non_negative_int, default=0)
     s.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)")
@@ -421,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("app", help="serve the dashboard with Voila")
     s.add_argument("--data", type=Path, default=Path("data/demo"), help="data directory (default data/demo)")
-    s.add_argument("--port", type=_positive_int, default=8866)
+    s.add_argument("--port", type=cli_rules.port, default=8866, help="TCP port on 127.0.0.1 (default 8866)")
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
     s.set_defaults(func=cmd_app)
     return p
@@ -433,7 +438,9 @@ def _fail(exc: BaseException, debug: bool) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
     if isinstance(exc, OSError):  # e.g. a full disk or a permission refused while writing
-        where = f" ({exc.filename})" if exc.filename else ""
+        from landslide_app.atomic import temp_target
+
+        where = f" ({temp_target(exc.filename)})" if exc.filename else ""
         sys.stderr.write(f"error: {exc.strerror or exc}{where}; check the path, free disk space and "
                          "permissions, then rerun the same command (finished work is kept)\n")
         return OutputError.exit_code
@@ -459,12 +466,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if a.debug else (logging.WARNING if a.quiet else logging.INFO),
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
+    cli_rules.install_warning_handler(a.debug)
+    guard = cli_rules.OutputGuard(None)
+    try:  # the shared rules (cli_rules): no output over an input, output kind, before any work
+        out = cli_rules.check_command_paths(a.command, a, cli_rules.option_flags(parser, a.command))
+        guard = cli_rules.OutputGuard.before(out)
         return a.func(a)
+    except BrokenPipeError:  # the reader closed stdout (e.g. `| head -1`): stop quietly
+        with contextlib.suppress(OSError, ValueError):  # no flush error at exit either
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; rerun the same command to resume\n")
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback for users
+        guard.cleanup_after_failure()
         if a.debug:
             raise
         return _fail(exc, a.debug)

@@ -23,7 +23,9 @@ Conventions (all attributes are computed on a 3 x 3 window around each cell):
   non-square cells (e.g. geographic DEMs) the same formula is evaluated here with the x and y
   cell lengths each on its own axis, which equals richdem's value when the cells are square.
 * **aspect**: the compass direction the slope *faces* (direction of steepest descent), in
-  degrees clockwise from grid north, in ``[0, 360)``: 0 = north-facing, 90 = east-facing,
+  degrees clockwise from grid north, in ``[0, 360)`` (a south-up DEM, i.e. a positive y pixel
+  size, or an east-to-west one is turned north-up for the computation, so aspect is the true
+  compass direction there too): 0 = north-facing, 90 = east-facing,
   180 = south-facing, 270 = west-facing (richdem ``aspect``, Horn 1981). Flat cells (slope
   exactly 0) get :data:`~landslide_app.config.FLAT_ASPECT_DEG` (-1, the ArcGIS convention;
   richdem itself would return 270 there).
@@ -304,8 +306,14 @@ def write_terrain(
         if transform.b != 0 or transform.d != 0:
             raise RasterError(
                 f"{dem_path} has a rotated or sheared geotransform; warp it to a north-up grid "
-                "first (gdalwarp)."
+                f"first (gdalwarp {dem_path.name} north_up.tif)."
             )
+        # South-up (positive y pixel size) or east-to-west grids: computed on the north-up view
+        # and written back in the file's own row/column order (same grid as the DEM).
+        flip_rows, flip_cols = transform.e > 0, transform.a < 0
+        if flip_rows or flip_cols:
+            logger.warning("%s is stored %s; terrain is computed on its north-up view and written on its own grid",
+                           dem_path.name, "south-up (positive y pixel size)" if flip_rows else "east-to-west")
         height, width = src.height, src.width
         lx, ly = _cell_sizes_m(src.crs, transform, height, dem_path)
         z_factor = _z_to_metres(src, band_index, dem_path)
@@ -350,7 +358,9 @@ def write_terrain(
                         f"failed: {err}); download or export it again."
                     ) from err
                 z = np.ma.filled(data.astype(np.float64), np.nan) * z_factor
-                stack = terrain_stack(z, lx[h0:h1], ly[h0:h1])
+                rows = slice(None, None, -1 if flip_rows else 1)
+                cols = slice(None, None, -1 if flip_cols else 1)
+                stack = terrain_stack(z[rows, cols], lx[h0:h1][rows], ly[h0:h1][rows])[:, rows, cols]
                 dst.write(stack[:, r0 - h0 : r1 - h0], window=Window(0, r0, width, r1 - r0))
     logger.info("wrote terrain attributes of %s to %s", dem_path, out_path)
     return out_path

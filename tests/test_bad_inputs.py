@@ -446,6 +446,94 @@ def _file_at(name):
     return make_path
 
 
+# ---- issue 15 (reliability, second round): inputs that gave a wrong result, a raw exception or an
+# unguarded output ------------------------------------------------------------------------------------
+_HELD_SOCKETS: list = []  # ports kept busy while a case runs
+
+
+@pytest.fixture(autouse=True)
+def _close_held_sockets():
+    yield
+    while _HELD_SOCKETS:
+        _HELD_SOCKETS.pop().close()
+
+
+def _busy_port() -> str:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    _HELD_SOCKETS.append(s)
+    return str(s.getsockname()[1])
+
+
+def _two_point_layers(ctx, tmp, *extra):
+    import geopandas as gpd
+
+    heads = gpd.read_file(ctx.scene / "inventory.gpkg")
+    heads.iloc[:10].to_file(tmp / "heads.gpkg", layer="old")
+    heads.to_file(tmp / "heads.gpkg", layer="new")
+    return chips_argv(ctx, tmp, *extra, inventory=str(tmp / "heads.gpkg"))
+
+
+def _sar_in_db(ctx, tmp):
+    sc = scene_copy(ctx, tmp)
+    f = next((sc / "sar").glob("S1A_20171010*_vv.tif"))
+    with rasterio.open(f) as ds:
+        prof, a = dict(ds.profile), ds.read(1)
+    f.unlink()
+    write_tif(f, np.where(a == -32768, a, 10 * np.log10(np.maximum(a, 1e-6))).astype(np.float32), prof)
+    return chips_argv(ctx, tmp, "--bbox", *small_bbox(ctx), source=str(sc / "catalog.json"))
+
+
+def _catalog_dem_without_crs(ctx, tmp):
+    sc = scene_copy(ctx, tmp)
+    f = sc / "dem" / "elevation.tif"
+    prof, z = dem_profile(ctx)
+    f.unlink()
+    write_tif(f, z, prof, crs=None)
+    return chips_argv(ctx, tmp, "--dem-only", source=str(sc / "catalog.json"))
+
+
+def _geographic_dem(tmp, west, north):
+    from rasterio.transform import from_origin
+
+    z = np.random.default_rng(0).normal(500, 50, (100, 100)).astype(np.float32)
+    prof = {"driver": "GTiff", "height": 100, "width": 100, "count": 1, "dtype": "float32", "crs": "EPSG:4326",
+            "transform": from_origin(west, north, 0.001, 0.001)}
+    return write_tif(tmp / "dem.tif", z, prof)
+
+
+def _projected_csv(ctx, tmp):
+    import geopandas as gpd
+
+    pts = gpd.read_file(ctx.scene / "inventory.gpkg").to_crs(32619).geometry[:20]
+    rows = "\n".join(f"{x:.2f},{y:.2f}" for x, y in zip(pts.x, pts.y))
+    return chips_argv(ctx, tmp, inventory=csv_inventory(tmp, "x,y\n" + rows + "\n"))
+
+
+def _damaged_store_ablate(ctx, tmp):
+    st = store_copy(ctx, tmp)
+    f = first_chunk(st)  # same size, header overwritten: passes the cheap checks at open, fails when read
+    replace_file(f, b"\xff" * 16 + f.read_bytes()[16:])
+    (tmp / "abl").mkdir()
+    return ["-q", "ablate", "--chips", str(st), "--out", str(tmp / "abl"), "--inputs", "dem", "--revisits", "1",
+            "--no-baselines", "--epochs", "1"]
+
+
+def _dem_copy(ctx, tmp):
+    f = tmp / "dem.tif"
+    f.write_bytes((ctx.scene / "dem" / "elevation.tif").read_bytes())
+    return f
+
+
+def _scene_too_big(ctx, tmp):
+    from landslide_app.scene.sizes import check_scene_memory
+
+    return lambda: check_scene_memory("400x400", available=16 * 2**30)
+
+
 CASES: list[Case] = [
     # ---- rasters and sources
     _dem_case("dem_not_a_geotiff", "DEM file of random bytes", RasterError, r"cannot read .* as a GeoTIFF.*complete", _garbage),
@@ -467,7 +555,7 @@ CASES: list[Case] = [
          lambda c, t: dem_only_argv(c, t, t / "nope.tif")),
     Case("dem_sar_grids_do_not_overlap", "--dem on another grid than the SAR (no overlap)", ConfigError,
          r"do not overlap; give a DEM that covers the SAR", _far_away_dem),
-    Case("terrain_out_is_input", "`terrain --out` = the DEM itself", RasterError, r"is the DEM itself; choose another",
+    Case("terrain_out_is_input", "`terrain --out` = the DEM itself", OutputError, r"is also the input DEM .*never writes over",
          lambda c, t: ["terrain", str(c.scene / "dem" / "elevation.tif"), "--out", str(c.scene / "dem" / "elevation.tif")]),
     Case("sar_all_nan", "one SAR date all nodata", RasterError, r"SAR of 2017-09-22 has no valid pixel.*--dem-only", _sar_all_nan),
     Case("sar_file_missing", "catalog asset pointing to a deleted SAR file", RasterError,
@@ -534,7 +622,7 @@ CASES: list[Case] = [
          lambda c, t: ["predict", "--model", str(c.dem_run), "--chips", str(c.store)]),
     Case("cli_not_an_integer", "--epochs two", ConfigError, r"'two' is not an integer",
          lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--epochs", "two", "--out", str(t / "out")]),
-    Case("cli_epochs_zero", "--epochs 0", ConfigError, r"0 must be positive",
+    Case("cli_epochs_zero", "--epochs 0", ConfigError, r"0 must be between 1 and 1000",
          lambda c, t: ["ablate", "--chips", str(c.store), "--out", str(t / "out"), "--epochs", "0"]),
     Case("cli_revisits_4", "--revisits 4 (only 3 post-event dates)", ConfigError, r"invalid choice: 4",
          lambda c, t: ["ablate", "--chips", str(c.store), "--out", str(t / "out"), "--revisits", "4"]),
@@ -610,11 +698,70 @@ CASES: list[Case] = [
          r"not part of a chip store \(thesis.docx\); nothing was written or deleted", _overwrite_foreign_dir),
     Case("predict_out_is_a_file", "`predict --out` naming a file", OutputError, r"is an existing file",
          lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(_file_at("pred.txt")(t))]),
-    Case("embed_out_is_a_directory", "`embed --out` naming a directory", OutputError, r"is a directory; give the path of the GeoTIFF",
+    Case("embed_out_is_a_directory", "`embed --out` naming a directory", OutputError, r"is a directory; give the path of the file to write",
          lambda c, t: ["embed", "--model", str(c.dem_run), "--chips", str(c.store), "--out", str(t)]),
     Case("ablate_out_is_a_file", "`ablate --out` naming a file", OutputError, r"is an existing file",
          lambda c, t: ["-q", "ablate", "--chips", str(c.store), "--out", str(_file_at("abl.txt")(t)), "--inputs", "dem",
                        "--revisits", "1", "--no-baselines"]),
+]
+
+CASES += [
+    # ---- issue 15 theme 1: a wrong result with exit 0 is refused (or handled: tests/test_reliability_inputs.py)
+    Case("inventory_two_point_layers", "GeoPackage with two point layers (which one holds the heads?)", InventoryError,
+         r"2 layers and several point layers: 'old' \(Point, 10 features\).*--layer NAME",
+         lambda c, t: _two_point_layers(c, t)),
+    Case("inventory_layer_unknown", "--layer naming no layer", InventoryError, r"has no layer 'heads'; its layers are 'old'",
+         lambda c, t: _two_point_layers(c, t, "--layer", "heads")),
+    Case("sar_date_in_db", "one SAR date delivered in dB (negative values)", RasterError,
+         r"SAR of 2017-10-10 \(VV, .*S1A_20171010T223638_vv.tif\) looks like decibels.*gdal_calc.py", _sar_in_db),
+    Case("embed_out_is_input", "`embed --dem dem.tif --out dem.tif`", OutputError,
+         r"--out .*dem.tif is also the input --dem .*never writes over its own input",
+         lambda c, t: ["embed", "--model", str(c.dem_run), "--dem", str(_dem_copy(c, t)), "--out", str(t / "dem.tif")]),
+    Case("predict_out_is_model", "`predict --out` = the --model run", OutputError, r"is also the input --model",
+         lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(c.dem_run)]),
+    Case("predict_out_inside_store", "`predict --out` inside the chip store", OutputError,
+         r"lies inside the input --chips .*never writes into its own input",
+         lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(c.store / "pred")]),
+    Case("train_out_inside_store", "`train --out` inside the chip store", OutputError, r"lies inside the input --chips",
+         lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--out", str(c.store / "run")]),
+    # ---- theme 3: no Python exception as the message
+    Case("inventory_excel", "Excel inventory (.xlsx)", InventoryError, r"is a spreadsheet \(.xlsx\).*save the sheet as CSV",
+         lambda c, t: chips_argv(c, t, inventory=str(_file_at("heads.xlsx")(t)))),
+    Case("inventory_folder", "a folder given as inventory", InventoryError, r"is a folder, not a file.*pass one of them",
+         lambda c, t: chips_argv(c, t, inventory=str(c.scene))),
+    Case("catalog_dem_without_crs", "DEM without CRS inside a catalog", RasterError,
+         r"elevation.tif \(item .*asset 'elevation'\) has no CRS although the catalog says EPSG:32619.*gdal_edit",
+         _catalog_dem_without_crs),
+    Case("terrain_out_is_a_directory", "`terrain --out` naming a directory", OutputError,
+         r"--out .* is a directory; give the path of the file to write",
+         lambda c, t: ["terrain", str(c.scene / "dem" / "elevation.tif"), "--out", str(t)]),
+    Case("demo_data_is_a_file", "`demo --data` naming a file", OutputError, r"--data directory .* is an existing file",
+         lambda c, t: ["-q", "demo", "--data", str(_file_at("demo.txt")(t)), "--size", "tiny"]),
+    # ---- theme 4: one set of rules for outputs and numbers
+    Case("train_epochs_too_many", "`train --epochs 100000` (ablate caps at 1000 too)", ConfigError,
+         r"100000 must be between 1 and 1000",
+         lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--epochs", "100000", "--out", str(t / "o")]),
+    Case("app_port_out_of_range", "`app --port 99999`", ConfigError, r"99999 must be between 1 and 65535",
+         lambda c, t: ["app", "--data", str(t), "--port", "99999"]),
+    Case("app_port_busy", "`app --port` on a port another program listens on", OutputError,
+         r"port \d+ on 127.0.0.1 is not available.*--port \d+",
+         lambda c, t: ["app", "--data", str(t), "--port", _busy_port(), "--no-browser"]),
+    Case("ablate_refused_no_lock", "`ablate` refused mid-way (damaged chunk): no .lock or folder left", ChipStoreError,
+         r"chip \d+ of .*(unreadable|damaged).*rebuild", _damaged_store_ablate),
+    # ---- theme 5: unusual grids
+    Case("dem_polar_geographic", "geographic DEM near the pole (beyond the UTM zones)", ConfigError,
+         r"beyond the UTM zones.*--epsg 3413.*gdalwarp -t_srs EPSG:3413",
+         lambda c, t: dem_only_argv(c, t, _geographic_dem(t, 10.0, 85.5))),
+    Case("dem_across_antimeridian", "geographic DEM across the antimeridian (lon 179.95..180.05)", RasterError,
+         r"across the antimeridian.*gdalwarp -t_srs EPSG:\d+ .*--epsg \d+",
+         lambda c, t: dem_only_argv(c, t, _geographic_dem(t, 179.95, -16.5))),
+    Case("inventory_csv_projected", "CSV with projected (UTM) coordinates read as lon/lat", InventoryError,
+         r"look projected.*--crs EPSG:NNNN.*fall inside the area: --crs EPSG:32619", _projected_csv),
+    Case("inventory_crs_unknown", "--crs that is not a CRS", InventoryError, r"unknown inventory CRS 'EPSG:99999'.*--crs EPSG",
+         lambda c, t: chips_argv(c, t, "--crs", "EPSG:99999", inventory=csv_inventory(t, "lon,lat\n-67.2,18.5\n"))),
+    # ---- also: sizes that cannot fit in memory
+    Case("scene_too_big_for_memory", "`scene --size 400x400` with 16 GiB available", ConfigError,
+         r"'400x400' \(51,200 x 51,200 px\) needs at least 63.7 GiB.*choose a smaller --size", _scene_too_big),
 ]
 
 

@@ -56,6 +56,7 @@ from landslide_app.errors import (
 )
 from landslide_app.sources.loader import GridReader
 from landslide_app.sources.retry import RetryPolicy
+from landslide_app.sources.checks import check_source_rasters
 from landslide_app.sources.stac import SceneSource
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,10 @@ def default_grid(source: SceneSource, chip_size: int, epsg: int | None = None) -
     if epsg is None:
         epsg = source.native_epsg()
     if epsg is None:
-        from pyproj import CRS
-        from pyproj.aoi import AreaOfInterest
-        from pyproj.database import query_utm_crs_info
+        from landslide_app.sources.checks import utm_epsg_for_lonlat_bbox
 
-        w, s, e, n = source.dem_items[0]["bbox"]
-        info = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(w, s, e, n))
-        epsg = int(CRS.from_authority(info[0].auth_name, info[0].code).to_epsg())
+        # the UTM zone of the DEM; beyond the UTM zones (polar areas) a ConfigError names --epsg
+        epsg = utm_epsg_for_lonlat_bbox(source.dem_items[0]["bbox"])
     return ChipGrid.from_bounds(source.projected_bounds(epsg), epsg, chip_size)
 def grid_for_area(source: SceneSource, chip_size: int, bbox: Sequence[float] | None = None,
                   epsg: int | None = None) -> ChipGrid | None:
@@ -117,6 +115,8 @@ def build_chips(
     row_runner: RowRunner | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
+    layer: str | None = None,
+    inventory_crs: str | None = None,
 ) -> BuildReport:
     """Build (or finish building) the chip store at ``out``.
 
@@ -141,6 +141,8 @@ def build_chips(
         row_runner: builds the chip rows elsewhere (e.g. on a Dask cluster,
             :mod:`landslide_app.chips.distributed`); default: one row after the other here.
         lon_col, lat_col: coordinate columns of a CSV inventory (default: recognised by name).
+        layer: layer of a multi-layer inventory (default: its only point layer).
+        inventory_crs: CRS of a CSV inventory's coordinates (default EPSG:4326 lon/lat).
     """
     from landslide_app.sources.inventory import read_inventory
 
@@ -150,6 +152,7 @@ def build_chips(
     if grid.chip_size != settings.chip_size:
         raise ConfigError(f"grid chip size {grid.chip_size} != --chip-size {settings.chip_size}")
     _check_area(source, grid)
+    check_source_rasters(source)  # no CRS, antimeridian, SAR in dB: refused before anything is written
     out = check_output_dir(out, "chip store directory", create=False)
 
     heads: HeadRaster | None = None
@@ -157,12 +160,15 @@ def build_chips(
     label_fp = None
     if inventory is not None:
         inv_path = Path(inventory)
-        inv = read_inventory(inv_path, grid.crs, bounds=grid.bounds, lon_col=lon_col, lat_col=lat_col)
+        inv = read_inventory(inv_path, grid.crs, bounds=grid.bounds, lon_col=lon_col, lat_col=lat_col, layer=layer,
+                             csv_crs=inventory_crs)
         heads = HeadRaster(grid, inv.points.geometry.x.to_numpy(), inv.points.geometry.y.to_numpy())
         inv_report = {"path": str(inv_path), "n_read": inv.n_read, "dropped": inv.dropped, "n_in_grid": heads.n_inside}
         label_inputs: dict = {"inventory": file_digest(inv_path)[:16], "thresholds": list(settings.density_thresholds)}
         if lon_col or lat_col:
             label_inputs["inventory_columns"] = [lon_col, lat_col]
+        if layer is not None or inventory_crs is not None:
+            label_inputs["inventory_layer_crs"] = [layer, inventory_crs]
         label_fp = fingerprint(label_inputs)
     # the rasters are opened only when chips are to be built (relabelling a finished store reads none)
     reader: GridReader | None = None if (out / META_FILE).exists() else GridReader(source, grid, retry)

@@ -25,6 +25,7 @@ def voila_command(port: int, open_browser: bool, ip: str = "127.0.0.1") -> list[
     """The Voila command line for the dashboard."""
     return [
         sys.executable, "-m", "voila", str(notebook_path()), f"--port={port}", f"--Voila.ip={ip}",
+        "--Voila.port_retries=0",  # a busy port fails instead of serving elsewhere than the URL printed
         "--strip_sources=True", "--show_tracebacks=False",
         *([] if open_browser else ["--no-browser"]),
     ]

@@ -20,7 +20,7 @@ from typing import Any
 
 from landslide_app.errors import ConfigError
 from landslide_app.scene.simulate import GENERATOR_VERSION, simulate_scene
-from landslide_app.scene.sizes import SceneSize, check_seed, parse_scene_size
+from landslide_app.scene.sizes import SceneSize, check_scene_memory, check_seed, parse_scene_size
 from landslide_app.scene.write import GENERATOR, SCENE_JSON, write_products
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def generate_scene(
         ConfigError: for a bad size or seed, or an ``out_dir`` that is not a scene directory.
     """
     start = time.perf_counter()
-    scene_size = parse_scene_size(size)
+    scene_size = check_scene_memory(parse_scene_size(size))  # refused up front when it cannot fit
     seed = check_seed(seed)
     out = Path(out_dir).expanduser().absolute()
     meta = _complete_match(out, scene_size, seed)

@@ -1,6 +1,9 @@
 """Scene sizes: named presets and the ``"COLSxROWS"`` custom form, plus seed validation.
 
 Sizes are counted in chips of ``config.CHIP_SIZE`` pixels (128 px = 1.28 km at 10 m).
+
+:func:`check_scene_memory` refuses, before any work, a size whose generation cannot fit in the
+memory available now (the scene is generated in memory): it says how much it would need.
 """
 
 from __future__ import annotations
@@ -51,6 +54,14 @@ SCENE_SIZES: dict[str, SceneSize] = {
 MIN_CHIPS_PER_AXIS: int = 2
 MAX_CHIPS_PER_AXIS: int = 400
 
+#: Peak memory of scene generation: a fixed part plus bytes per pixel. Measured with
+#: ``/usr/bin/time -f %M landslide-app -q scene --size S`` on the 2-core CI machine: 296 MB (tiny,
+#: 0.79 Mpx), 425 MB (16x12, 3.1 Mpx), 674 MB (32x24, 12.6 Mpx); the per-pixel slope between the
+#: two larger sizes is 26 B/px. An estimate from below: a size is refused only when even this
+#: optimistic figure does not fit.
+SCENE_BASE_BYTES: int = 250 * 2**20
+SCENE_BYTES_PER_PIXEL: int = 26
+
 _CUSTOM = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
 
@@ -83,6 +94,41 @@ def parse_scene_size(size: str | SceneSize) -> SceneSize:
         if not MIN_CHIPS_PER_AXIS <= n <= MAX_CHIPS_PER_AXIS:
             raise ConfigError(f"Scene size {size!r} has {n} chip {axis}: {_allowed()}.")
     return SceneSize(f"{cols}x{rows}", cols, rows)
+
+
+def scene_memory_bytes(size: str | SceneSize) -> int:
+    """Estimated peak memory (bytes) of generating a scene of ``size`` (an estimate from below)."""
+    sz = parse_scene_size(size)
+    return SCENE_BASE_BYTES + SCENE_BYTES_PER_PIXEL * sz.width * sz.height
+
+
+def check_scene_memory(size: str | SceneSize, available: int | None = None) -> SceneSize:
+    """Refuse a scene size that cannot be generated in the memory available now.
+
+    Args:
+        size: the scene size.
+        available: bytes available (default: the machine's available memory now; no check when
+            unknown).
+
+    Raises:
+        ConfigError: with the memory needed and available, and a size that fits.
+    """
+    from landslide_app.core.memory import available_memory
+
+    sz = parse_scene_size(size)
+    avail = available_memory() if available is None else int(available)
+    need = scene_memory_bytes(sz)
+    if avail is None or need <= avail:
+        return sz
+    # the largest square size that fits, as a suggestion
+    px = max(0, (avail - SCENE_BASE_BYTES) // (2 * SCENE_BYTES_PER_PIXEL))  # half the estimate: a margin
+    edge = max(MIN_CHIPS_PER_AXIS, min(MAX_CHIPS_PER_AXIS, int((px ** 0.5) // config.CHIP_SIZE)))
+    gib = 2**30
+    raise ConfigError(
+        f"scene size {sz.name!r} ({sz.width:,} x {sz.height:,} px) needs at least {need / gib:.1f} GiB of memory to "
+        f"generate, but {avail / gib:.1f} GiB are available; choose a smaller --size (e.g. '{edge}x{edge}' fits) "
+        "or free memory"
+    )
 
 
 def check_seed(seed: object) -> int:

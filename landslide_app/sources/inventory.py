@@ -16,6 +16,21 @@ geometry (shapely ``point_on_surface``: inside a polygon, on a line) and counted
 ``converted`` (geometry type -> count). A landslide polygon's head is its upslope end, which
 cannot be known without a DEM; the representative point is the documented stand-in. Z/M values
 are discarded. So ``n_read == len(points) + sum(dropped.values())``.
+
+Checks against a silently wrong result (each handled or refused, never passed on unnoticed):
+
+* **Multi-layer files** (a GeoPackage with a study-area polygon layer and a heads layer): the only
+  point layer is read (and named in a warning); with several or no point layers the file is
+  refused with the list of layers and ``layer=`` / ``--layer`` to choose one.
+* **Duplicates**: rows identical in coordinates *and* every attribute are the same landslide
+  entered twice (a table pasted twice, a merge run twice); they are dropped (``"duplicate row"``
+  in ``dropped``) with a warning giving the count, keeping the first. Points that share their
+  coordinates but differ in an attribute are kept (two landslides rounded to the same
+  coordinates are possible) and counted in ``coincident`` with a warning.
+* **Longitudes in 0-360°** (geographic CRS, 180 < lon <= 360) are wrapped to -180-180° with a
+  warning (``wrapped``). Coordinates that look projected (metres) in a lon/lat table are refused
+  with the CRS to pass (``csv_crs`` / ``--crs``), naming the chip grid's CRS when they fit it.
+* **Not a vector file**: a folder, an Excel or LibreOffice sheet are refused with what to give.
 """
 
 from __future__ import annotations
@@ -45,7 +60,13 @@ LAT_COLUMNS: tuple[str, ...] = ("latitude", "lat", "y")
 
 EMPTY = "empty geometry"
 INVALID = "invalid coordinates"
+DUPLICATE = "duplicate row"
 OUTSIDE = "outside area"
+#: Spreadsheet formats: refused with the advice to save a CSV.
+SHEET_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".xls", ".xlsm", ".xlsb", ".ods"})
+#: OGR geometry type names of point layers (pyogrio ``list_layers``).
+POINT_TYPES: frozenset[str] = frozenset({"Point", "MultiPoint", "Point Z", "MultiPoint Z", "Point M", "MultiPoint M",
+                                         "Point ZM", "MultiPoint ZM", "Point25D", "MultiPoint25D"})
 
 
 @dataclass
@@ -61,6 +82,10 @@ class InventoryResult:
         converted: Geometry type -> number of non-point geometries replaced by a point on them.
         source: The file read.
         crs: The CRS of ``points`` as a string (e.g. ``"EPSG:32619"``).
+        coincident: Points kept that share their coordinates with an earlier point but differ
+            in an attribute.
+        wrapped: Longitudes given in 0-360° and wrapped to -180-180°.
+        layer: The layer read from a multi-layer file (``None`` for single-layer files and CSVs).
     """
 
     points: gpd.GeoDataFrame
@@ -69,6 +94,9 @@ class InventoryResult:
     converted: dict[str, int] = field(default_factory=dict)
     source: Path | None = None
     crs: str = ""
+    coincident: int = 0
+    wrapped: int = 0
+    layer: str | None = None
 
     @property
     def n_kept(self) -> int:
@@ -86,6 +114,12 @@ class InventoryResult:
         if self.converted:
             parts = ", ".join(f"{n:,} {kind}" for kind, n in self.converted.items())
             text += f"; converted to points: {parts}"
+        if self.coincident:
+            text += f"; {self.coincident:,} kept at the coordinates of another point"
+        if self.wrapped:
+            text += f"; {self.wrapped:,} longitudes wrapped from 0-360°"
+        if self.layer is not None:
+            text += f"; layer {self.layer!r}"
         if self.crs:
             text += f" [{self.crs}]"
         return text
@@ -99,7 +133,7 @@ def read_inventory(
     lat_col: str | None = None,
     *,
     layer: str | int | None = None,
-    csv_crs: str | int | pyproj.CRS = 4326,
+    csv_crs: str | int | pyproj.CRS | None = None,
 ) -> InventoryResult:
     """Read landslide head points, reproject them to ``crs`` and keep those inside ``bounds``.
 
@@ -111,8 +145,9 @@ def read_inventory(
         lon_col: CSV column with the longitude (x); default: the first of ``LON_COLUMNS``
             found, case-insensitively.
         lat_col: CSV column with the latitude (y); default: from ``LAT_COLUMNS``.
-        layer: Layer of a multi-layer vector file (default: the first).
-        csv_crs: CRS of the CSV coordinates (default EPSG:4326 longitude/latitude).
+        layer: Layer of a multi-layer vector file (default: its only point layer).
+        csv_crs: CRS of the CSV coordinates (default EPSG:4326 longitude/latitude); also used for
+            a vector file without a CRS.
 
     Returns:
         An :class:`InventoryResult`.
@@ -128,6 +163,7 @@ def read_inventory(
     path = Path(path)
     if not path.exists():
         raise InventoryError(f"inventory file {path} does not exist; check the path.")
+    _check_kind(path)
     try:
         dst_crs = CRS.from_user_input(crs)
     except CRSError as err:
@@ -140,16 +176,19 @@ def read_inventory(
                 "ymin < ymax."
             )
 
+    layer_read: str | None = None
     if path.suffix.lower() in TABLE_SUFFIXES:
         x, y, empty, src_crs, attrs, converted = _read_table(path, lon_col, lat_col, csv_crs)
     else:
-        x, y, empty, src_crs, attrs, converted = _read_vector(path, layer)
+        layer_read = _pick_layer(path, layer)
+        x, y, empty, src_crs, attrs, converted = _read_vector(path, layer_read, csv_crs)
     n_read = len(x)
     if n_read == 0:
         raise InventoryError(
             f"inventory {path} has no rows/features; give a file with landslide points."
         )
 
+    x, wrapped = _wrap_longitudes(x, y, src_crs, path)
     # Coordinates: finite, in range for geographic CRSs, and reprojectable.
     invalid = ~empty & ~(np.isfinite(x) & np.isfinite(y))
     invalid |= ~empty & ~_in_geographic_range(x, y, src_crs)
@@ -160,19 +199,27 @@ def read_inventory(
     bad_proj = ok & ~(np.isfinite(tx) & np.isfinite(ty))
     invalid |= bad_proj
     ok &= ~bad_proj
+    duplicate, coincident = _duplicates(x, y, attrs, ok)
+    ok &= ~duplicate
     outside = ok & ~_inside(tx, ty, bounds)
     keep = ok & ~outside
 
     dropped = {
         reason: int(n)
-        for reason, n in ((EMPTY, empty.sum()), (INVALID, invalid.sum()), (OUTSIDE, outside.sum()))
+        for reason, n in ((EMPTY, empty.sum()), (INVALID, invalid.sum()), (DUPLICATE, duplicate.sum()),
+                          (OUTSIDE, outside.sum()))
         if n
     }
     for reason, n in dropped.items():
         # Points outside the area are expected (an island-wide inventory, a smaller area).
         level = logging.INFO if reason == OUTSIDE else logging.WARNING
-        logger.log(level, "inventory %s: dropped %d of %d point(s): %s", path.name, n, n_read,
-                   reason)  # fmt: skip
+        extra = (" (identical coordinates and attributes: the same landslide listed again; the first is kept)"
+                 if reason == DUPLICATE else "")
+        logger.log(level, "inventory %s: dropped %d of %d point(s): %s%s", path.name, n, n_read,
+                   reason, extra)  # fmt: skip
+    if coincident:
+        logger.warning("inventory %s: %d point(s) lie at exactly the coordinates of another point but differ in "
+                       "an attribute; kept (check for duplicates in the file)", path.name, coincident)
     if converted:
         logger.info("inventory %s: non-point geometries converted to points: %s", path.name,
                     converted)  # fmt: skip
@@ -196,6 +243,9 @@ def read_inventory(
         converted=converted,
         source=path,
         crs=dst_crs.to_string(),
+        coincident=coincident,
+        wrapped=wrapped,
+        layer=layer_read,
     )
     logger.info("%s", result.summary())
     return result
@@ -207,13 +257,7 @@ def read_inventory(
 
 
 def _read_table(path: Path, lon_col: str | None, lat_col: str | None, csv_crs):
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    try:
-        src_crs = CRS.from_user_input(csv_crs)
-    except CRSError as err:
-        raise InventoryError(f"unknown CSV CRS {csv_crs!r}: {err}") from err
+    src_crs = _user_crs(4326 if csv_crs is None else csv_crs)
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         df = pd.read_csv(path, sep=sep, encoding="utf-8-sig", dtype=str, keep_default_na=False)
@@ -282,7 +326,85 @@ def _pick_column(df, explicit, candidates, what, flag, path) -> str:
     )
 
 
-def _read_vector(path: Path, layer):
+def _user_crs(crs):
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return CRS.from_user_input(crs)
+    except CRSError as err:
+        raise InventoryError(
+            f"unknown inventory CRS {crs!r} ({err}); pass --crs as EPSG:NNNN, e.g. --crs EPSG:4326 for "
+            "longitude/latitude or the UTM zone such as --crs EPSG:32619."
+        ) from err
+
+
+def _check_kind(path: Path) -> None:
+    """Refuse inputs that are not an inventory file: a folder, a spreadsheet."""
+    if path.is_dir() and path.suffix.lower() != ".gdb":  # an Esri File Geodatabase is a folder
+        found = sorted(p.name for p in path.iterdir()
+                       if p.suffix.lower() in {".gpkg", ".shp", ".geojson", ".json", ".csv", ".tsv", ".fgb", ".kml"})
+        hint = f" It holds {', '.join(found[:6])}{' ...' if len(found) > 6 else ''}: pass one of them." if found else ""
+        raise InventoryError(
+            f"the inventory {path} is a folder, not a file; pass the inventory file itself (--inventory "
+            f"{path}/heads.gpkg, a shapefile's .shp, a GeoJSON or a CSV).{hint}"
+        )
+    if path.suffix.lower() in SHEET_SUFFIXES:
+        raise InventoryError(
+            f"the inventory {path} is a spreadsheet ({path.suffix}), which is not read directly; save the sheet "
+            "as CSV (UTF-8) with longitude/latitude columns and pass the .csv (--lon-col/--lat-col name the "
+            "columns, --crs their CRS when they are not lon/lat)."
+        )
+
+
+def _pick_layer(path: Path, layer: str | int | None) -> str | None:
+    """The layer to read: ``layer`` when given (checked), else the only point layer of a
+    multi-layer file; ``None`` for a single-layer file."""
+    import pyogrio
+
+    try:
+        layers = [(str(n), str(t)) for n, t in pyogrio.list_layers(path)]
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the reader with context
+        return None if layer is None else str(layer)
+    names = [n for n, _ in layers]
+
+    def listing() -> str:
+        parts = []
+        for n, t in layers:
+            try:
+                n_feat = int(pyogrio.read_info(path, layer=n)["features"])
+                count = f", {n_feat:,} feature{'' if n_feat == 1 else 's'}"
+            except Exception:  # noqa: BLE001 - the count is only a hint
+                count = ""
+            parts.append(f"{n!r} ({t}{count})")
+        return ", ".join(parts)
+
+    if layer is not None:
+        if isinstance(layer, int) or str(layer).isdigit():
+            i = int(layer)
+            if not 0 <= i < len(names):
+                raise InventoryError(f"inventory {path} has {len(names)} layer(s), no layer {i}: {listing()}; "
+                                     "pass --layer NAME.")
+            return names[i]
+        if str(layer) not in names:
+            raise InventoryError(f"inventory {path} has no layer {str(layer)!r}; its layers are {listing()}. "
+                                 "Pass one of them with --layer.")
+        return str(layer)
+    if len(layers) <= 1:
+        return None
+    points = [n for n, t in layers if t in POINT_TYPES]
+    if len(points) == 1:
+        logger.warning("inventory %s has %d layers; reading its point layer %r (pass --layer to read another): %s",
+                       path.name, len(layers), points[0], listing())
+        return points[0]
+    what = "several point layers" if points else "no point layer"
+    raise InventoryError(
+        f"inventory {path} has {len(layers)} layers and {what}: {listing()}; say which one holds the landslide "
+        "heads with --layer NAME."
+    )
+
+
+def _read_vector(path: Path, layer, fallback_crs=None):
     import geopandas as gpd
     import shapely
     from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
@@ -299,10 +421,12 @@ def _read_vector(path: Path, layer):
             f"inventory {path} could not be read ({type(err).__name__}: {err}); check that the "
             "file is complete and in a format GDAL reads."
         ) from err
+    if len(gdf) and gdf.crs is None and fallback_crs is not None:
+        gdf = gdf.set_crs(_user_crs(fallback_crs))
     if len(gdf) and gdf.crs is None:
         raise InventoryError(
             f"inventory {path} has no coordinate reference system; set one (e.g. add the .prj "
-            "of a shapefile, or ogr2ogr -a_srs EPSG:4326 fixed.gpkg input) and retry."
+            "of a shapefile, or ogr2ogr -a_srs EPSG:4326 fixed.gpkg input, or pass --crs EPSG:4326) and retry."
         )
     if len(gdf) == 0:
         return (np.empty(0), np.empty(0), np.empty(0, bool), None, pd.DataFrame(), {})
@@ -354,6 +478,46 @@ def _point_on(geom):
 # --------------------------------------------------------------------------------------------
 
 
+def _is_geographic(crs) -> bool:
+    from pyproj import CRS
+
+    pcrs = CRS.from_user_input(crs)
+    if pcrs.is_compound:
+        pcrs = pcrs.sub_crs_list[0]
+    return bool(pcrs.is_geographic)
+
+
+def _wrap_longitudes(x: np.ndarray, y: np.ndarray, crs, path: Path) -> tuple[np.ndarray, int]:
+    """Longitudes in 0-360° (180 < lon <= 360 with a valid latitude) wrapped to -180-180°."""
+    if crs is None or len(x) == 0 or not _is_geographic(crs):
+        return x, 0
+    with np.errstate(invalid="ignore"):
+        east = (x > 180.0) & (x <= 360.0) & (np.abs(y) <= 90.0)
+    n = int(east.sum())
+    if n:
+        x = x.copy()
+        x[east] -= 360.0
+        logger.warning("inventory %s: %d longitude(s) between 180 and 360 degrees (0-360 convention) converted to "
+                       "-180..180 (e.g. 190 -> -170)", path.name, n)
+    return x, n
+
+
+def _duplicates(x: np.ndarray, y: np.ndarray, attrs: pd.DataFrame, ok: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rows (among ``ok``) that repeat an earlier row exactly (coordinates and attributes), and
+    the number of remaining points that share an earlier point's coordinates only."""
+    dup = np.zeros(len(x), dtype=bool)
+    if not ok.any():
+        return dup, 0
+    idx = np.flatnonzero(ok)
+    coords = pd.DataFrame({"__x": x[idx], "__y": y[idx]})
+    table = attrs.iloc[idx].reset_index(drop=True).astype(str) if attrs.shape[1] else pd.DataFrame(index=coords.index)
+    full = pd.concat([coords, table], axis=1)
+    same_row = full.duplicated(keep="first").to_numpy()
+    dup[idx[same_row]] = True
+    same_xy = coords.duplicated(keep="first").to_numpy() & ~same_row
+    return dup, int(same_xy.sum())
+
+
 def _in_geographic_range(x: np.ndarray, y: np.ndarray, crs) -> np.ndarray:
     """True where (x, y) are plausible lon/lat for a geographic ``crs`` (always True otherwise)."""
     from pyproj import CRS
@@ -388,6 +552,21 @@ def _inside(x: np.ndarray, y: np.ndarray, bounds) -> np.ndarray:
         return (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
 
 
+def _projected_hint(x: np.ndarray, y: np.ndarray, src_crs, dst_crs, bounds) -> str:
+    """A hint when lon/lat coordinates look like projected metres (e.g. UTM easting/northing)."""
+    if len(x) == 0 or not _is_geographic(src_crs):
+        return ""
+    big = (np.abs(x) > 360.0) | (np.abs(y) > 90.0)
+    if big.mean() < 0.5:
+        return ""
+    hint = (f" The coordinates look projected (metres, e.g. x={x[big][0]:.10g}, y={y[big][0]:.10g}), not "
+            "longitude/latitude in degrees: pass their CRS with --crs EPSG:NNNN (for UTM: EPSG:326ZZ north, "
+            "EPSG:327ZZ south of the equator)")
+    if bounds is not None and not _is_geographic(dst_crs) and _inside(x, y, bounds).mean() >= 0.5:
+        hint += f"; read in the chip grid's CRS they fall inside the area: --crs {dst_crs.to_string()}"
+    return hint + "."
+
+
 def _raise_nothing_kept(path, x, y, empty, invalid, outside, src_crs, dst_crs, bounds, n_read):
     """No usable point: explain why, noticing swapped longitude/latitude."""
     candidates = ~empty & np.isfinite(x) & np.isfinite(y)
@@ -407,7 +586,7 @@ def _raise_nothing_kept(path, x, y, empty, invalid, outside, src_crs, dst_crs, b
         + (" and inside the area" if bounds is not None else "")
         + "; swap the columns (--lon-col/--lat-col) or fix the file's axis order."
         if swapped
-        else ""
+        else _projected_hint(x[candidates], y[candidates], src_crs, dst_crs, bounds)
     )
     n_outside = int(outside.sum())
     if n_outside and n_outside == int((~empty & ~invalid).sum()):

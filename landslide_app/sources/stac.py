@@ -267,7 +267,11 @@ def item_from_geotiff(path: str | Path, asset: str) -> dict:
             if t.b != 0 or t.d != 0:
                 raise RasterError(f"{p} is rotated; warp it to a north-up grid first")
             bbox = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
-            shape, bounds = [ds.height, ds.width], list(ds.bounds)
+            # ordered edges: a south-up DEM (positive y pixel size) has bottom > top in ds.bounds,
+            # which stackstac would take for an empty area; GDAL then reads it the right way up
+            left, bottom, right, top = ds.bounds
+            shape = [ds.height, ds.width]
+            bounds = [min(left, right), min(bottom, top), max(left, right), max(bottom, top)]
     except RasterError:
         raise
     except Exception as exc:  # noqa: BLE001 - rasterio raises many kinds
