@@ -41,22 +41,31 @@ def digest_bytes(payload: bytes | memoryview) -> ChunkDigest:
     return len(payload), zlib.crc32(payload)
 
 
-def digest_file(path: Path) -> ChunkDigest:
+def digest_file(path: str | Path) -> ChunkDigest:
     """:func:`digest_bytes` of a chunk file, :data:`NO_CHUNK` when it does not exist."""
     try:
-        return digest_bytes(path.read_bytes())
+        with open(path, "rb") as fh:
+            return digest_bytes(fh.read())
     except FileNotFoundError:
         return NO_CHUNK
 
 
-def chunk_file(array: zarr.Array, coords: tuple[int, ...]) -> Path | None:
-    """Path of the chunk ``coords`` of a local zarr array (None for any other storage)."""
+def chunk_paths(array: zarr.Array) -> Callable[[tuple[int, ...]], str] | None:
+    """A function giving the file of chunk ``coords`` of a local zarr array (None for any other
+    storage). Plain strings: checking thousands of chunks on every open, pathlib was most of the time."""
     from zarr.storage import LocalStore
 
     if not isinstance(array.store, LocalStore):
         return None
-    root = Path(array.store.root) / array.path if array.path else Path(array.store.root)
-    return root / array.metadata.encode_chunk_key(coords)
+    root = os.path.join(str(array.store.root), array.path) if array.path else str(array.store.root)
+    encode = array.metadata.encode_chunk_key
+    return lambda coords: os.path.join(root, encode(coords))
+
+
+def chunk_file(array: zarr.Array, coords: tuple[int, ...]) -> Path | None:
+    """Path of the chunk ``coords`` of a local zarr array (None for any other storage)."""
+    fn = chunk_paths(array)
+    return None if fn is None else Path(fn(coords))
 
 
 class DirectChunkWriter:
@@ -114,7 +123,7 @@ class DirectChunkWriter:
         return digest_bytes(payload)
 
 
-def chunk_problems(paths: Iterable[tuple[int, Path, int, int]], full: bool) -> dict[int, str]:
+def chunk_problems(paths: Iterable[tuple[int, str, int, int]], full: bool) -> dict[int, str]:
     """Chips whose chunk file differs from what was recorded at build time, with the reason.
 
     Args:
@@ -128,11 +137,11 @@ def chunk_problems(paths: Iterable[tuple[int, Path, int, int]], full: bool) -> d
             out[chip_id] = "has no chunk size and checksum on record"
             continue
         if n_bytes == 0:  # nothing recorded on disk for this chip (all-NaN chunk)
-            if path.exists():
+            if os.path.exists(path):
                 out[chip_id] = "has a chunk file where none was written"
             continue
         try:
-            size = path.stat().st_size
+            size = os.stat(path).st_size
         except FileNotFoundError:
             out[chip_id] = "has no data on disk (its chunk file is missing)"
             continue

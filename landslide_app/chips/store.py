@@ -37,6 +37,7 @@ from landslide_app.chips.chunks import (
     ChunkDigest,
     DirectChunkWriter,
     chunk_file,
+    chunk_paths,
     chunk_problems,
     digest_file,
 )
@@ -193,13 +194,14 @@ class ChipStore:
         check.seconds = time.perf_counter() - t0
         return check
 
-    def _chunk_paths(self, recs: Iterable[dict[str, Any]]) -> Iterator[tuple[int, Path, int, int]]:
+    def _chunk_paths(self, recs: Iterable[dict[str, Any]]) -> Iterator[tuple[int, str, int, int]]:
+        path_of = chunk_paths(self.array)
+        if path_of is None:  # not a local array: nothing to compare
+            return
+        n_cols = self.grid.n_cols
         for r in recs:
             cid = int(r["chip_id"])
-            row, col = self.grid.chip_rc(cid)
-            path = chunk_file(self.array, (row, col, 0, 0, 0))
-            if path is None:  # not a local array: nothing to compare
-                continue
+            path = path_of((cid // n_cols, cid % n_cols, 0, 0, 0))
             n_bytes, crc = r.get("chunk_bytes"), r.get("chunk_crc32")
             if n_bytes is None or crc is None or n_bytes != n_bytes or crc != crc:  # none (or NaN) on record
                 yield cid, path, -1, -1
