@@ -116,7 +116,6 @@ def _add_source_options(s: argparse.ArgumentParser) -> None:
                         "else none)")
 
 
-def cmd_chips(a: argparse.Namespace) -> int:
 def _add_normalise_option(s: argparse.ArgumentParser) -> None:
     from landslide_app.core.vocabulary import DEFAULT_NORMALISE, NORMALISE_MODES
 
@@ -125,6 +124,7 @@ def _add_normalise_option(s: argparse.ArgumentParser) -> None:
                         f"(scene) (default {DEFAULT_NORMALISE}, the better one on the transfer benchmark)")
 
 
+def cmd_chips(a: argparse.Namespace) -> int:
     from landslide_app.chips.build import ChipBuildSettings, build_chips, grid_for_area
 
     settings = ChipBuildSettings(chip_size=a.chip_size, density_thresholds=tuple(a.thresholds),
