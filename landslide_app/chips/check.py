@@ -1,0 +1,56 @@
+"""What checking a chip store found (:meth:`~landslide_app.chips.store.ChipStore.verify`), and the
+message that says what to rebuild."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from landslide_app.chips.meta import META_FILE
+
+
+@dataclass
+class StoreCheck:
+    """What :meth:`~landslide_app.chips.store.ChipStore.verify` found: store-level problems and damaged
+    chips (id -> reason)."""
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    damaged: dict[int, str] = field(default_factory=dict)
+    n_checked: int = 0
+    full: bool = True
+    checksums: bool = True
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.damaged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "ok": self.ok, "problems": self.problems,
+                "damaged_chips": sorted(self.damaged), "reasons": {str(k): v for k, v in sorted(self.damaged.items())},
+                "n_chips_checked": self.n_checked, "full": self.full, "checksums": self.checksums,
+                "seconds": round(self.seconds, 3)}
+
+    def message(self) -> str:
+        """One paragraph saying what is wrong and what to do (empty when all is well)."""
+        parts = []
+        if self.problems:
+            parts.append(f"{self.path} does not match its {META_FILE}: " + "; ".join(self.problems)
+                         + ". Rerun the same `landslide-app chips` command (it rewrites the index from the "
+                         "finished chips), or rebuild the store with `--overwrite` if store.json itself was changed")
+        if self.damaged:
+            ids = sorted(self.damaged)
+            shown = "; ".join(f"chip {c} {self.damaged[c]}" for c in ids[:5]) + (" ..." if len(ids) > 5 else "")
+            parts.append(
+                f"{len(ids)} chip(s) of {self.path} are damaged ({shown}): the store is truncated; rebuild it: "
+                f"rerun the same `landslide-app chips` command, which rebuilds exactly chips {_ids_text(ids)} "
+                f"(or rebuild the store with `--overwrite`; `landslide-app check {self.path}` checks every chip "
+                "in full)")
+        return " ".join(parts)
+
+
+def _ids_text(ids: Sequence[int], n: int = 20) -> str:
+    return ", ".join(map(str, ids[:n])) + (f" and {len(ids) - n} more" if len(ids) > n else "")
