@@ -392,14 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None)
     s.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="compute the chips' features on a Dask cluster: 'local' (one worker per core) or tcp://HOST:8786")
+    _add_normalise_option(s)
     s.set_defaults(func=cmd_predict)
 
-    s = sub.add_parser("embed", help="per-pixel embedding GeoTIFF of a store or of any DEM (DEM-only model)")
-    s.add_argument("--model", required=True, type=Path, help="run directory from `train`")
-    s.add_argument("--chips", type=Path, help="chip store")
-    _add_normalise_option(s)
-    s.add_argument("--dem", type=Path, help="DEM GeoTIFF (needs a DEM-only model)")
-    s.add_argument("--out", required=True, type=Path, help="output GeoTIFF")
     s = sub.add_parser("respond", help="rapid response: acquisitions -> unlabelled chips -> density map, no inventory")
     s.add_argument("--source", required=True,
                    help="planetary-computer, a STAC API URL, or a STAC catalog.json (local path or URL)")
@@ -415,6 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_normalise_option(s)
     s.set_defaults(func=cmd_respond)
 
+    s = sub.add_parser("embed", help="per-pixel embedding GeoTIFF of a store or of any DEM (DEM-only model)")
+    s.add_argument("--model", required=True, type=Path, help="run directory from `train`")
+    s.add_argument("--chips", type=Path, help="chip store")
+    s.add_argument("--dem", type=Path, help="DEM GeoTIFF (needs a DEM-only model)")
+    s.add_argument("--out", required=True, type=Path, help="output GeoTIFF")
     s.add_argument("--device", default=None)
     s.set_defaults(func=cmd_embed)
 
