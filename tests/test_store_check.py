@@ -88,8 +88,10 @@ def test_info_json_shows_labels_event_orbit_and_acquisitions(tiny_store, capsys)
     (lambda d: d["dates"].reverse(), r"not in time order"),
     (lambda d: d.update(n_pre_dates=2), r"marked pre-event but n_pre_dates is 2"),
     (lambda d: d.update(event_date="2017-10-15"), r"do not lie either side of the event date 2017-10-15"),
+    (lambda d: d["grid"].update(x0=d["grid"]["x0"] + 1280.0), r"origin or pixel size edited"),
+    (lambda d: d["grid"].update(epsg=32620), r"index.gpkg is in EPSG:32619 but the grid of store.json in EPSG:32620"),
 ], ids=["channel-renamed", "channel-dropped", "chip-size", "grid-chip-size", "thresholds", "chip-count",
-        "dates-order", "pre-count", "event-date"])
+        "dates-order", "pre-count", "event-date", "grid-origin", "grid-crs"])
 def test_open_refuses_metadata_that_disagrees_with_the_data(store_copy, edit, match):
     ChipStore.open(store_copy)  # intact: opens
     _edit_json(store_copy / "store.json", edit)

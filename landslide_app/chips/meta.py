@@ -279,10 +279,32 @@ def _index_problems(meta: StoreMeta, index: Any) -> list[str]:
     elif not (np.array_equal(index["row"].to_numpy(np.int64), ids // g.n_cols)
               and np.array_equal(index["col"].to_numpy(np.int64), ids % g.n_cols)):
         out.append("index.gpkg's rows/columns do not match its chip ids on this grid")
+    out += _georeference_problems(meta, index)
     if meta.labelled and meta.density_thresholds is not None:
         want = density_class(index["head_count"].to_numpy(np.int64), g.chip_area_km2, meta.density_thresholds)
         bad = int((np.asarray(want) != index["density_class"].to_numpy(np.int64)).sum())
         if bad:
             out.append(f"{bad} chips' density classes in index.gpkg disagree with the density thresholds "
                        f"{list(meta.density_thresholds)} of store.json")
+    return out
+
+
+def _georeference_problems(meta: StoreMeta, index: Any) -> list[str]:
+    """The grid of store.json must place the chips where the index (written from it) has them: an
+    edited origin, pixel size or CRS would move every map silently."""
+    g = meta.grid
+    out: list[str] = []
+    crs = getattr(index, "crs", None)
+    if crs is not None and crs.to_epsg() != g.epsg:
+        out.append(f"index.gpkg is in EPSG:{crs.to_epsg()} but the grid of store.json in EPSG:{g.epsg}")
+    if "transform" in index.columns:
+        first = index.iloc[0]
+        try:
+            recorded = [float(v) for v in json.loads(first["transform"])]
+        except (TypeError, ValueError):
+            return out + ["index.gpkg's chip transforms are unreadable"]
+        expect = list(g.chip_transform(int(first["chip_id"])))[:6]
+        if len(recorded) != 6 or not np.allclose(recorded, expect, rtol=0, atol=1e-6 * max(1.0, g.resolution)):
+            out.append(f"chip {int(first['chip_id'])} lies at {recorded} in index.gpkg but the grid of store.json "
+                       f"puts it at {[round(v, 6) for v in expect]} (origin or pixel size edited)")
     return out
