@@ -113,3 +113,20 @@ def test_strip_sas_only_touches_blob_hrefs():
     blob = "http://a.blob.core.windows.net/c/x.tif"
     assert planetary.strip_sas(blob + "?st=1&sig=2") == blob
     assert planetary.strip_sas("https://example.com/x.tif?v=1") == "https://example.com/x.tif?v=1"
+
+
+def test_source_kinds_and_signing_defaults(tmp_path):
+    from landslide_app.errors import ConfigError
+    from landslide_app.sources.resolve import default_signing, is_stac_api_url, open_source
+
+    assert is_stac_api_url("https://earth-search.aws.element84.com/v1")
+    assert not is_stac_api_url("https://example.com/scene/catalog.json") and not is_stac_api_url("data/catalog.json")
+    assert default_signing("planetary-computer") == "planetary-computer"
+    assert default_signing("https://planetarycomputer.microsoft.com/api/stac/v1") == "planetary-computer"
+    assert default_signing("https://earth-search.aws.element84.com/v1") == "none"
+    with pytest.raises(ConfigError, match="needs --bbox"):
+        open_source("https://earth-search.aws.element84.com/v1")
+    with pytest.raises(ConfigError, match="needs --sign planetary-computer"):
+        open_source("planetary-computer", (-67.0, 18.0, -66.0, 18.5), sign="none")
+    with pytest.raises(ConfigError, match="applies to STAC APIs"):
+        open_source(str(tmp_path / "catalog.json"), sign="planetary-computer")
