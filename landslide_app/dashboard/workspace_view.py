@@ -72,6 +72,7 @@ class WorkspaceApp:
         self.area: AreaState | None = None
         self.respond: RespondView | None = None
         self.analyst: Any = None
+        self.opened = 0  # workspaces opened so far (tests wait on it)
         self.msg = W.HTML()
         self.msg.add_class("ls-messages")
         self.title = W.HTML(title_html(None))
@@ -158,7 +159,7 @@ class WorkspaceApp:
                              f"<code>{html.escape(str(ws.root))}</code></span>")
         self.refresh_picker()
         self.show("")
-
+        self.opened += 1
     def create(self, name: str) -> Workspace:
         """"New workspace": an empty folder under the root, opened (then use New area)."""
         ws = new_workspace(self.root, name)
@@ -171,7 +172,6 @@ class WorkspaceApp:
         return new_workspace(self.root, name)
 
     def _on_new_store(self, folder: Path) -> None:
-        self.queue_after = folder
         self.open_when_idle(folder)
 
     def open_when_idle(self, folder: Path) -> None:

@@ -294,8 +294,13 @@ def list_workspaces(root: str | Path) -> list[Path]:
     except OSError:
         return out
     out += [p.resolve() for p in subs if (p / WORKSPACE_FILE).exists() or
-            (p.name not in _SKIP and is_workspace(p) and not (p / STORE_MARK).exists())]
+            (p.name not in _SKIP and not _is_artifact(p) and is_workspace(p))]
     return out
+
+
+def _is_artifact(p: Path) -> bool:
+    """A chip store, trained run or prediction folder itself (a part of a workspace, not one)."""
+    return any((p / m).exists() for m in (STORE_MARK, RUN_MARK, PREDICTION_MARK))
 
 
 def _holds_workspaces(root: Path) -> bool:
