@@ -15,12 +15,24 @@ from pathlib import Path
 import pytest
 
 from landslide_app.dashboard.fetch import (
-    MAX_AREA_KM2, FetchRequest, bbox_area_km2, check_bbox, check_reachable, check_request, chips_args, save_inventory,
+    MAX_AREA_KM2,
+    FetchRequest,
+    bbox_area_km2,
+    check_bbox,
+    check_reachable,
+    check_request,
+    chips_args,
+    save_inventory,
 )
 from landslide_app.dashboard.queue import CANCELLED, DONE, FAILED, QUEUED, RunQueue, StageRun
 from landslide_app.errors import ConfigError, InputError, SourceError
 from landslide_app.experiments.workspace import (
-    WORKSPACE_FILE, Workspace, check_name, discover, list_workspaces, new_workspace,
+    WORKSPACE_FILE,
+    Workspace,
+    check_name,
+    discover,
+    list_workspaces,
+    new_workspace,
 )
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
