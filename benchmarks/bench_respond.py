@@ -7,7 +7,8 @@ The scene is read from its local STAC catalog (no download time). ``respond`` ru
 own process (``run_measured``: wall time and peak RSS of the process from ``wait4``); its
 ``respond.json`` gives the seconds per stage (acquisitions, chips, predict, workspace). Reported:
 seconds to ``map.png`` (its modification time minus the process start: interpreter start-up and
-imports included), seconds per stage, chips/s of the chip and predict stages and overall, peak RSS.
+imports included, and reported apart), seconds per stage (model load, acquisitions, chips, predict,
+workspace), chips/s of the chip and predict stages and overall, peak RSS.
 Target (issue 11): the ``pr``-size island (~5,700 land chips) in <= 2 minutes, <= 4 GB.
 
 ``--model``: a run directory (default: fused / 3 revisits trained here for 1 epoch on the tiny island
@@ -22,6 +23,7 @@ import json
 import logging
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 
 from common import cli, load_average, report, run_measured
@@ -78,12 +80,13 @@ def main() -> None:
                            "--model", str(model), "--out", str(out)), env={"OMP_WAIT_POLICY": "PASSIVE"})
     to_map = (out / "map.png").stat().st_mtime - t0
     rj = json.loads((out / "respond.json").read_text())
+    startup = datetime.fromisoformat(rj["started"]).timestamp() - t0  # interpreter start-up and imports
     n = rj["n_chips"]
     stages = rj["seconds"]
     figures = {
         "size": size, "scene": str(scene), "model": json.loads((Path(model) / "run.json").read_text())["name"],
         "n_chips": n, "seconds_to_map_png": round(to_map, 1), "seconds_process": res["seconds"],
-        "seconds_per_stage": stages,
+        "seconds_startup": round(startup, 1), "seconds_per_stage": stages,
         "chips_per_s": {"chips": round(n / stages["chips"], 1) if stages["chips"] else None,
                         "predict": round(n / stages["predict"], 1) if stages["predict"] else None,
                         "overall": round(n / to_map, 1)},

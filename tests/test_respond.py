@@ -241,7 +241,7 @@ def test_respond_end_to_end_without_inventory(fused_run, scene_dir, tmp_path, ca
     summary = json.loads((out / "summary.json").read_text())
     assert summary["labelled"] is False and summary["n_chips"] == info["n_chips"] > 0
     timings = json.loads((out / "respond.json").read_text())
-    assert set(timings["seconds"]) == {"acquisitions", "chips", "predict", "workspace"}
+    assert set(timings["seconds"]) == {"model", "acquisitions", "chips", "predict", "workspace"}
     # a third run redoes nothing
     assert main(argv) == 0
     assert json.loads((out / "respond.json").read_text())["resumed"] == ["chips", "predict"]

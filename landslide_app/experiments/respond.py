@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 RESPOND_FILE = "respond.json"
 CHIPS_DIR = "chips"
-STAGES: tuple[str, ...] = ("acquisitions", "chips", "predict", "workspace")
+STAGES: tuple[str, ...] = ("model", "acquisitions", "chips", "predict", "workspace")
 
 
 @dataclass
@@ -94,10 +94,13 @@ def respond(
     """
     from landslide_app.chips.build import ChipBuildSettings, build_chips, grid_for_area
 
+    started = datetime.now(timezone.utc)
     out = check_output_dir(out, "respond folder", create=True)
     seconds: dict[str, float] = {}
     resumed: list[str] = []
+    t = time.perf_counter()
     run = load_run(model, device)  # a broken model fails before any download
+    seconds["model"] = round(time.perf_counter() - t, 3)
     chip_size = int(run.meta.get("chip_size") or 128)
     thresholds = tuple(run.meta.get("density_thresholds") or (0.0, 25.0))
 
@@ -141,7 +144,8 @@ def respond(
         "seconds": seconds, "total_seconds": result.total_seconds, "n_chips": result.n_chips,
         "chips_built": report.n_built, "resumed": resumed, "peak_rss_mb": round(_peak_rss_mb(), 1),
         "normalise": normalise, "model": str(Path(model).resolve()), "code_version": __version__,
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": started.isoformat(timespec="milliseconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
     })
     return result
 
