@@ -267,7 +267,7 @@ def cmd_app(a: argparse.Namespace) -> int:
     from landslide_app.dashboard.serve import serve
 
     cli_rules.check_port_free(a.port)
-    return serve(a.data, port=a.port, open_browser=not a.no_browser)
+    return serve(a.data, port=a.port, open_browser=not a.no_browser, root=a.root)
 
 
 # ---- parser ----------------------------------------------------------------------------
@@ -425,7 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("app", help="serve the dashboard with Voila")
-    s.add_argument("--data", type=Path, default=Path("data/demo"), help="data directory (default data/demo)")
+    s.add_argument("--data", type=Path, default=Path("data/demo"),
+                   help="workspace to open: the demo, or any folder made by chips/train/ablate/predict/respond, or a "
+                        "folder of workspaces (default data/demo)")
+    s.add_argument("--root", type=Path, default=None,
+                   help="folder whose workspaces the page lists, where New workspace creates them (default: the "
+                        "parent of --data)")
     s.add_argument("--port", type=cli_rules.port, default=8866, help="TCP port on 127.0.0.1 (default 8866)")
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
     s.set_defaults(func=cmd_app)

@@ -299,3 +299,19 @@ def test_page_fetches_an_area_and_responds(root: Path, scene_dir: Path, tmp_path
     ws = json.loads((tmp_path / "west" / WORKSPACE_FILE).read_text())
     assert ws["stores"][0]["labelled"] and ws["predictions"][0]["path"] == "predictions/lab-run-dem-training"
     assert ws["area"]["bbox_lonlat"] == [-67.29, 18.47, -67.25, 18.52] and ws["event"]["date"] == "2017-09-20"
+
+
+def test_voila_culls_idle_kernels_and_serve_opens_any_workspace(tmp_path: Path, monkeypatch):
+    from landslide_app.dashboard import serve
+
+    cmd = serve.voila_command(8866, False)
+    assert f"--MappingKernelManager.cull_idle_timeout={serve.CULL_IDLE_S}" in cmd
+    assert "--MappingKernelManager.cull_connected=False" in cmd and "--MappingKernelManager.cull_busy=False" in cmd
+    with pytest.raises(InputError, match="no workspace at"):
+        serve.serve(tmp_path, open_browser=False)
+    calls = []
+    monkeypatch.setattr(serve.subprocess, "call", lambda cmd, env, cwd: calls.append(env) or 0)
+    new_workspace(tmp_path, "empty")
+    assert serve.serve(tmp_path / "empty", open_browser=False, root=tmp_path) == 0
+    assert calls[0]["LANDSLIDE_APP_DATA"] == str((tmp_path / "empty").resolve())
+    assert calls[0]["LANDSLIDE_APP_ROOT"] == str(tmp_path.resolve())
