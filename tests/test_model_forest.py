@@ -109,7 +109,7 @@ def test_oob_rows_without_out_of_bag_trees_are_nan_not_zero():
     y[0] = 2
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the fit no longer prints scikit-learn's warning
-        f = DensityForest(seed=0).fit(X, y)
+        f = DensityForest(seed=0, class_weight="balanced").fit(X, y)
     oob = f.oob_proba()
     assert np.isnan(oob[0]).all()
     rest = oob[~np.isnan(oob).any(axis=1)]

@@ -7,10 +7,20 @@ and loaded with an explicit list of trusted types (:data:`TRUSTED_TYPES`); pickl
 
 Defaults (documented choices, the paper gives none): 300 trees, ``min_samples_leaf=3`` (a little
 regularisation: with a few hundred chips fully grown trees memorise the training chips, which
-makes the "train" AUC meaningless), ``class_weight="balanced"`` (class 2 is rare), features
+makes the "train" AUC meaningless), no class weights (``class_weight=None``), features
 ``sqrt``, ``oob_score=True`` (out-of-bag probabilities of the training chips,
 :meth:`DensityForest.oob_proba`, give the pipeline's "train" AUC). Features may contain NaN
 (chips without valid pixel): scikit-learn >= 1.4 forests accept missing values.
+
+Class weights, measured (issue 13): ``class_weight="balanced"`` (the former default) fits the trees
+as if the three classes were equally frequent, so the most probable class over-shows the rare
+classes 0 and 2. On the demo scene v2 (fused r3, random split, seed 0, 5 epochs,
+``benchmarks/bench_map.py``) the balanced forest's argmax map had class accuracy 0.556 against
+0.668 for showing the majority class everywhere, and showed 105 of the 277 chips with landslides
+as "no landslide" (shown 179/161/43 chips of classes 0/1/2, true 106/256/21); the same features
+with no class weights: accuracy 0.687, 11 such chips, shown 23/350/10, held-out AUC 0.750 vs
+0.748. The map's classes come from :mod:`landslide_app.model.decision` on top of either;
+:meth:`DensityForest.prior_shift` gives a balanced forest's correction.
 """
 
 from __future__ import annotations
@@ -62,7 +72,7 @@ class DensityForest:
         "n_estimators": 300,
         "min_samples_leaf": 3,
         "max_features": "sqrt",
-        "class_weight": "balanced",
+        "class_weight": None,
         "n_jobs": 1,
         "oob_score": True,
     }
