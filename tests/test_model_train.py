@@ -73,9 +73,11 @@ def test_deterministic_on_cpu_and_global_state_restored():
     expected_next = torch.rand(3)
     torch.manual_seed(123)
     det_before = torch.are_deterministic_algorithms_enabled()
+    fill_before = torch.utils.deterministic.fill_uninitialized_memory
     a = fit(seed=7).embed(CHIPS)
     assert torch.equal(torch.rand(3), expected_next)  # caller's RNG stream untouched
     assert torch.are_deterministic_algorithms_enabled() == det_before
+    assert torch.utils.deterministic.fill_uninitialized_memory == fill_before  # switched off only while training
     b = fit(seed=7).embed(CHIPS)
     np.testing.assert_array_equal(a, b)
     c = fit(seed=8).embed(CHIPS)
