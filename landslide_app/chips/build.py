@@ -54,9 +54,9 @@ from landslide_app.errors import (
     RasterError,
     SourceError,
 )
+from landslide_app.sources.checks import check_source_rasters
 from landslide_app.sources.loader import GridReader
 from landslide_app.sources.retry import RetryPolicy
-from landslide_app.sources.checks import check_source_rasters
 from landslide_app.sources.stac import SceneSource
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ def default_grid(source: SceneSource, chip_size: int, epsg: int | None = None) -
         # the UTM zone of the DEM; beyond the UTM zones (polar areas) a ConfigError names --epsg
         epsg = utm_epsg_for_lonlat_bbox(source.dem_items[0]["bbox"])
     return ChipGrid.from_bounds(source.projected_bounds(epsg), epsg, chip_size)
+
+
 def grid_for_area(source: SceneSource, chip_size: int, bbox: Sequence[float] | None = None,
                   epsg: int | None = None) -> ChipGrid | None:
     """The chip grid of ``chips --bbox/--epsg`` (and ``respond``): whole chips over ``bbox`` (lon/lat)
@@ -98,8 +100,6 @@ def grid_for_area(source: SceneSource, chip_size: int, bbox: Sequence[float] | N
         epsg = epsg or source.native_epsg() or default_grid(source, chip_size).epsg
         return ChipGrid.from_lonlat_bbox(tuple(bbox), epsg, chip_size)  # type: ignore[arg-type]
     return default_grid(source, chip_size, epsg) if epsg else None
-
-
 
 
 def build_chips(
