@@ -26,8 +26,25 @@ one into the other, both fitted on a fold's **validation** chips (never its test
    * ``"macro_f1"``: the most probable class after per-class weights chosen on the validation
      chips to maximise macro-F1 (a coarse grid, :data:`F1_WEIGHT_GRID`; few chips -> coarse).
 
-The default (:data:`DEFAULT_DECISION`) is justified with measured figures in the README / the
-module ``landslide_app.model.metrics`` docstring and in the scene report of issue 13.
+Default (:data:`DEFAULT_DECISION` = ``"cost"``), measured with ``benchmarks/bench_map.py`` on the
+demo scene v2 (fused r3, random split, 5 epochs, unweighted forest, pooled held-out chips, true
+classes 106/256/21; majority baseline "class 1 everywhere" 0.668):
+
+===========  ========  ==========  ========  ============================  ===============
+rule         accuracy  bal. acc.   macro-F1  landslide chips shown as 0    shown 0/1/2
+===========  ========  ==========  ========  ============================  ===============
+raw argmax   0.687     0.481       0.501     11                            23/350/10
+accuracy     0.676     0.399       0.402     10                            20/360/3
+cost         0.684     0.458       0.441     0                             0/373/10
+macro_f1     0.611     0.512       0.509     108                           189/189/5
+===========  ========  ==========  ========  ============================  ===============
+
+(seed 0; the balanced forest's raw argmax, the former map: 0.556, 105 missed, 179/161/43). The
+cost rule stays above the majority baseline, as accurate as the other rules, while never telling a
+responder "no landslide" where there are some; on this scene the network (AUC ~0.75) is never
+sure enough (P(class 0) > ~0.8) to show class 0, so the map separates classes 1 and 2 only.
+``--decision accuracy`` shows the few chips it is confident about as class 0; ``macro_f1``
+balances the classes at the price of accuracy and of ~100 missed landslide chips.
 
 API for the fold loop::
 
