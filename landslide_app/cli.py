@@ -188,8 +188,13 @@ def cmd_ablate(a: argparse.Namespace) -> int:
 
     settings = AblationSettings(inputs=a.inputs, revisits=a.revisits, splits=a.split, epochs=a.epochs,
                                 seed=a.seed, device=a.device, precision=a.precision, baselines=not a.no_baselines,
-                                block_km=a.block_km)
-    results = run_ablation(a.chips, a.out, settings, progress=not a.quiet)
+                                block_km=a.block_km, seeds=a.seeds, decision=a.decision)
+    if a.scheduler:
+        from landslide_app.experiments.ablation_dask import run_ablation_distributed
+
+        results = run_ablation_distributed(a.chips, a.out, settings, scheduler=a.scheduler, progress=not a.quiet)
+    else:
+        results = run_ablation(a.chips, a.out, settings, progress=not a.quiet)
     for split in a.split:
         _out(table_markdown(results, split))
     _out(f"results: {Path(a.out) / 'results.json'}, table: {Path(a.out) / 'table.md'} ({results['seconds']:.0f} s)")
@@ -353,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("store", type=Path)
     s.add_argument("--json", action="store_true", help="machine-readable report")
     s.set_defaults(func=cmd_check)
+    from landslide_app.model.decision import DECISION_RULES, DEFAULT_DECISION
     from landslide_app.model.protocol import DEFAULT_BLOCK_KM
 
     s = sub.add_parser("ablate", help="run the paper's Table 2 ablation (cached, resumable) and the baselines")
@@ -367,6 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=cli_rules.epochs, default=5,
                    help=f"training epochs per fold (default 5, at most {cli_rules.MAX_EPOCHS})")
     s.add_argument("--seed", type=_non_negative_int, default=0)
+    s.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
+                   help="repeats with seeds SEED..SEED+N-1, each its own split and initialisation (default 1); "
+                        "results.json adds means and paired differences with 95 %% t intervals over the seeds")
+    s.add_argument("--decision", default=DEFAULT_DECISION, choices=DECISION_RULES,
+                   help=f"the map's decision rule, fitted on validation chips (default {DEFAULT_DECISION}; "
+                        "see landslide_app.model.decision)")
+    s.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="compute the (configuration, seed) tasks on a Dask cluster: 'local' or tcp://HOST:8786")
     s.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)")
     s.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")

@@ -7,8 +7,21 @@ never recomputed, an interrupted ablation resumes with the next unfinished one. 
 network never sees SAR, so its result is the same for every revisit count: it is computed once and
 reused for the other revisit columns (marked ``"shared_with"``).
 
-``OUT/results.json`` = ``{"runs": [...], "baselines": [...]}``; ``OUT/table.md`` is laid out like
-paper Table 2; ``OUT/roc.png`` and ``OUT/confusion.png`` show the held-out predictions.
+Every configuration's result carries the map's classes (``"map"``: accuracy, balanced accuracy,
+macro-F1, per-class recall/precision, confusion counts, predicted vs true counts, the majority-class
+baseline, Brier score and reliability of the calibrated probabilities) under the decision rule
+``settings.decision`` fitted on each fold's validation chips (:mod:`landslide_app.model.map_classes`).
+
+``settings.seeds`` > 1 repeats the ablation with seeds ``seed, seed+1, ...`` (each repeat its own
+split and initialisation); the first repeat lives in ``OUT`` as a single-seed ablation does, the
+others in ``OUT/runs/seed<s>/`` (:func:`repeat_dir`), each cached and resumable the same way.
+
+``OUT/results.json`` = ``{"runs": [...], "baselines": [...]}`` of the first seed, plus ``repeats``
+(every seed's runs and baselines), ``summary`` and ``paired`` (means and paired differences with
+95 % intervals over seeds, :mod:`landslide_app.experiments.seed_stats`) and ``environment`` (CPU,
+ISA flags, precision, library versions: :mod:`landslide_app.experiments.environment`);
+``OUT/table.md`` is laid out like paper Table 2; ``OUT/roc.png`` and ``OUT/confusion.png`` show
+the held-out predictions.
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
@@ -42,6 +55,7 @@ from landslide_app.experiments.artifacts import (  # noqa: F401 - RunSpec, run_d
     run_dir,
 )
 from landslide_app.model.crossval import OnFold
+from landslide_app.model.decision import DEFAULT_DECISION, check_rule
 from landslide_app.model.protocol import DEFAULT_BLOCK_KM, block_size_for_km
 
 log = logging.getLogger(__name__)
@@ -71,6 +85,10 @@ class AblationSettings:
     #: block edge (km) of the blocked split, rounded to whole chips (model.protocol.DEFAULT_BLOCK_KM)
     block_km: float = DEFAULT_BLOCK_KM
     train_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: repeats: seeds ``seed, seed+1, ..., seed+seeds-1`` (each its own split and initialisation)
+    seeds: int = 1
+    #: the map's decision rule (landslide_app.model.decision), fitted on validation chips
+    decision: str = DEFAULT_DECISION
 
     def __post_init__(self) -> None:
         block_size_for_km(float(self.block_km), 1.0)  # a positive, finite distance (ConfigError otherwise)
@@ -89,6 +107,9 @@ class AblationSettings:
             raise ConfigError(f"precision {self.precision!r}: use auto, fp32 or bf16")
         if self.thresholds is not None:
             self.thresholds = check_thresholds(self.thresholds)
+        if not 1 <= int(self.seeds) <= 100:
+            raise ConfigError(f"--seeds {self.seeds} must be between 1 and 100")
+        check_rule(self.decision)
         unknown = sorted(set(self.train_kwargs) - TRAIN_KEYS)
         if unknown:
             raise ConfigError(f"unknown training setting(s) {', '.join(map(repr, unknown))}; "
@@ -106,6 +127,10 @@ class AblationSettings:
                      for k in unknown]
             raise ConfigError(f"unknown ablation setting(s) {', '.join(hints)}; known: {', '.join(sorted(known))}")
         return cls(**d)
+
+    def seed_list(self) -> list[int]:
+        """The seeds of the repeats."""
+        return [int(self.seed) + i for i in range(int(self.seeds))]
 
     def specs(self) -> list[RunSpec]:
         return [RunSpec(i, int(k), s, self.thresholds) for s in self.splits for i in self.inputs for k in self.revisits]
@@ -141,7 +166,7 @@ def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> st
     return fingerprint({
         "store": store.meta.fingerprint, "run": spec.computes_as.key, "epochs": s.epochs,
         "seed": s.seed, "precision": _resolved_precision(s), "train": s.train_kwargs, "code": __version__,
-        **_split_key(store, spec.split, s),
+        "decision": s.decision, **_split_key(store, spec.split, s),
     })
 
 
@@ -177,6 +202,7 @@ def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettin
 
 def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSettings, fp: str,
              progress: bool, reader: Any = None, on_fold: OnFold | None = None) -> dict[str, Any]:
+    from landslide_app.model.map_classes import map_classes
     from landslide_app.model.pipeline import run_configuration
 
     log.info("computing configuration %s", base.key)
@@ -202,7 +228,8 @@ def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSetti
         model_file, forest_file = artifacts.fold_model_paths(d, k)
         model.save(model_file)
         forest.save(forest_file)
-    cached = {**res.to_dict(), "key": base.key, "fingerprint": fp, "wall_seconds": round(time.perf_counter() - t0, 2),
+    cached = {**res.to_dict(), **map_classes(res.cv, settings.decision).to_dict(),  # the map's classes
+              "key": base.key, "fingerprint": fp, "wall_seconds": round(time.perf_counter() - t0, 2),
               "thresholds": None if base.thresholds is None else list(base.thresholds)}
     artifacts.write_result(d, cached)  # last: marks the configuration finished
     return cached
@@ -212,10 +239,12 @@ def run_ablation(
     store_path: str | Path, out: str | Path, settings: AblationSettings | None = None,
     progress: bool = True, on_progress: ProgressHook | None = None, on_fold: OnFold | None = None,
 ) -> dict[str, Any]:
-    """Run every configuration of ``settings`` (cached), the baselines, and write the report.
+    """Run every configuration of ``settings`` (cached) for every seed, the baselines, and write the report.
 
-    ``on_progress`` is called after each configuration, ``on_fold`` with each fold's progress.
+    ``on_progress`` is called after each configuration (and seed), ``on_fold`` with each fold's
+    progress. On a Dask cluster: :func:`landslide_app.experiments.ablation_dask.run_ablation_distributed`.
     """
+    from landslide_app.experiments.environment import environment
     from landslide_app.experiments.report import write_report
 
     settings = settings or AblationSettings()
@@ -230,25 +259,50 @@ def run_ablation(
                               f"{store.path} is DEM-only; use --inputs dem")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    runs = []
     from landslide_app.chips.cache import StoreCache
 
+    seeds = settings.seed_list()
     reader = StoreCache(store)  # every configuration reads every chip: one copy in memory when it fits
-    bar = tqdm(specs, desc="ablation", unit="config", disable=not progress)
-    for n, spec in enumerate(bar):
-        bar.set_postfix_str(spec.key)
-        runs.append(run_one(store, spec, out, settings, progress=False, reader=reader, on_fold=on_fold))
+    jobs = [(i, seed, spec) for i, seed in enumerate(seeds) for spec in specs]
+    runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(seeds))}
+    bar = tqdm(jobs, desc="ablation", unit="config", disable=not progress)
+    for n, (i, seed, spec) in enumerate(bar):
+        bar.set_postfix_str(spec.key + (f" seed {seed}" if len(seeds) > 1 else ""))
+        runs[i].append(run_one(store, spec, repeat_dir(out, i, seed), replace(settings, seed=seed),
+                               progress=False, reader=reader, on_fold=on_fold))
         if on_progress:
-            on_progress(n + 1, len(specs), spec.key)
-    baselines = run_baselines(store, out, settings) if settings.baselines else []
+            on_progress(n + 1, len(jobs), spec.key)
+    repeats = []
+    for i, seed in enumerate(seeds):
+        s_i = replace(settings, seed=seed)
+        baselines = run_baselines(store, repeat_dir(out, i, seed), s_i) if settings.baselines else []
+        repeats.append({"seed": seed, "dir": repeat_dir(out, i, seed).relative_to(out).as_posix(),
+                        "runs": runs[i], "baselines": baselines})
     results = {
         "store": str(store.path), "store_fingerprint": store.meta.fingerprint,
         "epochs": settings.epochs, "seed": settings.seed, "code_version": __version__,
-        "runs": runs, "baselines": baselines, "seconds": round(time.perf_counter() - t0, 2),
+        "runs": repeats[0]["runs"], "baselines": repeats[0]["baselines"], "seconds": round(time.perf_counter() - t0, 2),
+        **repeat_summary(repeats, settings),
+        "environment": environment(_resolved_precision(settings), settings.device),
     }
     artifacts.write_results(out, results)
     write_report(results, out)
     return results
+
+
+def repeat_dir(out: Path, i: int, seed: int) -> Path:
+    """Output folder of repeat ``i`` (seed ``seed``): ``OUT`` for the first, ``OUT/runs/seed<s>`` for the others
+    (inside ``runs/``, so the workspace discovery does not take it for an ablation of its own)."""
+    return Path(out) if i == 0 else Path(out) / artifacts.RUNS_DIR / f"seed{int(seed)}"
+
+
+def repeat_summary(repeats: list[dict[str, Any]], settings: AblationSettings) -> dict[str, Any]:
+    """``seeds, decision, interval_method, repeats, summary, paired`` of results.json."""
+    from landslide_app.experiments.seed_stats import INTERVAL_METHOD, paired_claims, summarise
+
+    return {"seeds": [r["seed"] for r in repeats], "decision": settings.decision,
+            "interval_method": INTERVAL_METHOD, "repeats": repeats,
+            "summary": summarise(repeats), "paired": paired_claims(repeats)}
 
 
 def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> list[dict[str, Any]]:

@@ -17,6 +17,14 @@ import numpy as np
 from landslide_app.atomic import atomic_path, write_bytes_atomic
 from landslide_app.experiments.artifacts import CONFUSION_FILE, ROC_FILE, TABLE_FILE, RunSpec, read_predictions
 from landslide_app.experiments.records import RunRecord
+from landslide_app.experiments.report_stats import (
+    RELIABILITY_FILE,
+    map_markdown,
+    n_seeds,
+    paired_markdown,
+    plot_reliability,
+    table_markdown_ci,
+)
 from landslide_app.model.roc import macro_roc
 
 log = logging.getLogger(__name__)
@@ -39,7 +47,10 @@ def records(results: dict[str, Any], part: str = "runs") -> list[RunRecord]:
 
 
 def table_markdown(results: dict[str, Any], split: str = "random") -> str:
-    """Paper Table 2 layout (rows: inputs; columns: revisits x train/val/test), macro one-vs-rest AUC."""
+    """Paper Table 2 layout (rows: inputs; columns: revisits x train/val/test), macro one-vs-rest AUC
+    (several seeds: mean ± 95 % interval, :func:`~landslide_app.experiments.report_stats.table_markdown_ci`)."""
+    if n_seeds(results) > 1 and results.get("summary"):
+        return table_markdown_ci(results, split)
     runs = {(r.inputs, int(r.revisits or 1)): r for r in records(results) if r.split == split}
     revisits = sorted({k for _, k in runs})
     inputs = [i for i in ("dem", "sar", "fused") if any(i == j for j, _ in runs)]
@@ -67,12 +78,17 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     runs = records(results)
     splits = sorted({r.split for r in runs}, key=lambda s: s != "random")
     text = "\n".join(table_markdown(results, s) for s in splits)
-    text += (f"\nEpochs {results['epochs']}, seed {results['seed']}, {runs[0].n_chips if runs else 0} chips, "
+    for s in splits:
+        text += "".join("\n" + part for part in (paired_markdown(results, s), map_markdown(results, s)) if part)
+    seeds = results.get("seeds") or [results["seed"]]
+    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
+    text += (f"\nEpochs {results['epochs']}, {seed_text}, {runs[0].n_chips if runs else 0} chips, "
              f"{results['seconds']:.0f} s in all.\n")
     write_bytes_atomic(out / TABLE_FILE, text.encode())
     try:
         plot_roc(results, out / ROC_FILE)
         plot_confusion(results, out / CONFUSION_FILE)
+        plot_reliability(results, out / RELIABILITY_FILE)
     except Exception as exc:  # noqa: BLE001 - plots are a convenience, the table is the result
         log.warning("could not draw the plots: %s", exc)
 

@@ -1,0 +1,68 @@
+"""The map's classes of a cross-prediction: one decision per fold, fitted on that fold's validation chips.
+
+After :func:`landslide_app.model.crossval.cross_predict`, each fold's model scores its validation
+chips; :func:`landslide_app.model.decision.fit_decision` calibrates the probabilities and fixes the
+decision rule on those chips only (never the test chips), with the forest's prior shift
+(:meth:`landslide_app.model.forest.DensityForest.prior_shift`) as the calibration's starting point.
+The fold's decision then gives the classes shown for its test chips. Pooled over the folds, every
+chip has one map class and one calibrated probability vector, scored by
+:func:`landslide_app.model.metrics.map_metrics` against the true classes; the majority-class
+baseline shows everywhere the most frequent class of the folds' training chips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from landslide_app.core.vocabulary import N_CLASSES
+from landslide_app.model.crossval import CrossValResult
+from landslide_app.model.decision import DEFAULT_DECISION, Decision, check_rule, fit_decision
+from landslide_app.model.metrics import map_metrics
+
+
+@dataclass
+class MapClasses:
+    """Pooled map classes and calibrated probabilities (rows like ``cv.ids``), one decision per fold."""
+
+    pred: np.ndarray
+    calibrated: np.ndarray
+    decisions: list[Decision]
+    metrics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"decision": {"rule", "folds": [...]}, "map": metrics}`` for a result file."""
+        rule = self.decisions[0].rule if self.decisions else DEFAULT_DECISION
+        return {"decision": {"rule": rule, "folds": [d.to_dict() for d in self.decisions]}, "map": self.metrics}
+
+
+def prior_shift_of(model: Any) -> np.ndarray | None:
+    """The forest's log-prior correction of a fold model (None when it has no forest)."""
+    forest = getattr(model, "forest", None)
+    fn = getattr(forest, "prior_shift", None)
+    return np.asarray(fn()) if callable(fn) else None
+
+
+def map_classes(cv: CrossValResult, rule: str = DEFAULT_DECISION) -> MapClasses:
+    """The map's classes of ``cv`` under ``rule`` (see the module docstring)."""
+    rule = check_rule(rule)
+    pos = {int(i): n for n, i in enumerate(cv.ids)}
+    pred = np.full(len(cv.ids), -1, np.int64)
+    calibrated = np.full((len(cv.ids), N_CLASSES), np.nan)
+    decisions, train_y = [], []
+    for fold, model in zip(cv.split.folds, cv.models):
+        val = np.asarray(fold.val, np.int64)
+        val_y = cv.y_true[[pos[int(i)] for i in val]]
+        val_proba = model.predict_proba(val) if len(val) else np.empty((0, N_CLASSES))
+        d = fit_decision(val_proba, val_y, rule, prior_shift=prior_shift_of(model))
+        rows = np.array([pos[int(i)] for i in fold.test], np.int64)
+        pred[rows] = d.apply(cv.test_proba[rows])
+        calibrated[rows] = d.calibrate(cv.test_proba[rows])
+        decisions.append(d)
+        train_y.append(cv.y_true[[pos[int(i)] for i in fold.train]])
+    ys = np.concatenate(train_y) if train_y else cv.y_true
+    majority = int(np.argmax(np.bincount(ys, minlength=N_CLASSES)))
+    metrics = map_metrics(cv.y_true, pred, calibrated, majority_class=majority)
+    return MapClasses(pred, calibrated, decisions, metrics)
