@@ -53,7 +53,8 @@ OUTPUT_OPTION: dict[str, str] = {"demo": "data"}
 #: Marker files of the folders that are inputs of other commands.
 STORE_MARKER = "store.json"
 #: Loggers of libraries whose records are shown only with ``--debug`` (errors still show).
-QUIET_LIBRARIES: tuple[str, ...] = ("rasterio", "pyogrio", "fiona", "matplotlib", "PIL", "distributed", "numba")
+QUIET_LIBRARIES: tuple[str, ...] = ("rasterio", "pyogrio", "fiona", "matplotlib", "PIL", "distributed", "numba",
+                                    "urllib3")  # urllib3: the tool's own retries report what matters
 
 
 # ---- numeric options -------------------------------------------------------------------------

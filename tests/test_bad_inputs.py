@@ -528,6 +528,21 @@ def _dem_copy(ctx, tmp):
     return f
 
 
+def _dem_void_32767(ctx, tmp):
+    prof, z = dem_profile(ctx)
+    z = z.copy()
+    z[100:160, 100:200] = 32767  # voids filled with a nodata value the file does not declare
+    return write_tif(tmp / "dem.tif", z, prof, nodata=None)
+
+
+def _dem_in_feet(ctx, tmp):
+    prof, z = dem_profile(ctx)
+    f = write_tif(tmp / "dem.tif", z / 0.3048, prof)
+    with rasterio.open(f, "r+") as ds:
+        ds.units = ["ft"]
+    return f
+
+
 def _scene_too_big(ctx, tmp):
     from landslide_app.scene.sizes import check_scene_memory
 
@@ -759,6 +774,10 @@ CASES += [
          r"look projected.*--crs EPSG:NNNN.*fall inside the area: --crs EPSG:32619", _projected_csv),
     Case("inventory_crs_unknown", "--crs that is not a CRS", InventoryError, r"unknown inventory CRS 'EPSG:99999'.*--crs EPSG",
          lambda c, t: chips_argv(c, t, "--crs", "EPSG:99999", inventory=csv_inventory(t, "lon,lat\n-67.2,18.5\n"))),
+    _dem_case("dem_undeclared_nodata", "DEM voids of 32767 without a declared nodata value", RasterError,
+              r"elevations up to 32,767 m.*gdal_edit.py -a_nodata 32767", _dem_void_32767),
+    _dem_case("dem_in_feet", "DEM with elevations in feet (band unit ft)", RasterError,
+              r"elevations in ft, but chips read elevations as metres.*A\*0.3048", _dem_in_feet),
     # ---- also: sizes that cannot fit in memory
     Case("scene_too_big_for_memory", "`scene --size 400x400` with 16 GiB available", ConfigError,
          r"'400x400' \(51,200 x 51,200 px\) needs at least 63.7 GiB.*choose a smaller --size", _scene_too_big),

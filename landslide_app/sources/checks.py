@@ -11,6 +11,9 @@ the build itself; the Planetary Computer serves gamma0 in linear power, on north
   one chip grid would drop the half on the other side as "no data");
 * a SAR asset delivered in decibels (most values negative) instead of gamma0 in linear power:
   refused, naming the date and the file, with the ``gdal_calc.py`` that converts it;
+* a DEM whose elevations cannot be metres (band unit feet, or values above
+  :data:`MAX_ELEVATION_M`: an undeclared nodata value such as 32767, or centimetres): refused
+  with the ``gdal_edit.py`` / ``gdal_calc.py`` that fixes it (chips read elevations as metres);
 
 and :func:`utm_epsg_for_lonlat_bbox` picks the UTM zone of an area, refusing areas beyond the
 UTM zones (north of 84°N, south of 80°S) with the polar CRS to pass (``--epsg 3413`` / ``3031``).
@@ -42,6 +45,9 @@ DB_NEGATIVE_FRACTION: float = 0.5
 #: Edge (pixels) of the decimated sample read from each local SAR asset.
 SAMPLE_EDGE: int = 256
 _SAR_NODATA = -32768.0
+#: Highest plausible elevation in metres (Everest is 8,849 m).
+MAX_ELEVATION_M: float = 9000.0
+_FEET = {"ft", "foot", "feet", "international foot", "us survey foot", "us-ft", "ftus", "foot_us"}
 
 
 def utm_zone_epsg(lon: float, lat: float) -> int:
@@ -107,6 +113,7 @@ def check_source_rasters(source: SceneSource) -> None:
             with rasterio.open(path) as ds:
                 _check_crs(ds, item, key, path)
                 _check_antimeridian(ds, path)
+                _check_elevations(ds, path)
         except RasterioError:
             continue  # unreadable files are reported by the build, naming the chip row
     for day, items in source.sar_days:
@@ -152,6 +159,35 @@ def _check_antimeridian(ds, path: Path) -> None:
     )
 
 
+def _sample(ds) -> np.ndarray:
+    """A decimated sample of band 1 (about :data:`SAMPLE_EDGE` pixels a side), NaN where masked."""
+    h, w = ds.height, ds.width
+    scale = max(1.0, max(h, w) / SAMPLE_EDGE)
+    shape = (max(1, int(h / scale)), max(1, int(w / scale)))
+    return np.ma.filled(ds.read(1, out_shape=shape, masked=True).astype(np.float64), np.nan)
+
+
+def _check_elevations(ds, path: Path) -> None:
+    unit = (ds.units[0] or "").strip().lower() if ds.units else ""
+    if unit in _FEET:
+        raise RasterError(
+            f"the DEM {path} has elevations in {unit}, but chips read elevations as metres; convert them: gdal_calc.py "
+            f"-A {path.name} --calc=\"A*0.3048\" --outfile {path.stem}_m.tif (then gdal_edit.py -units m), and pass "
+            f"--dem {path.stem}_m.tif"
+        )
+    z = _sample(ds)
+    z = z[np.isfinite(z)]
+    if z.size and float(z.max()) > MAX_ELEVATION_M:
+        top = float(z.max())
+        frac = float(np.mean(z > MAX_ELEVATION_M))
+        raise RasterError(
+            f"the DEM {path} has elevations up to {top:,.0f} m ({frac:.1%} of the sampled cells above "
+            f"{MAX_ELEVATION_M:,.0f} m, higher than any mountain): an undeclared nodata value or elevations not in "
+            f"metres. Declare the nodata value (gdal_edit.py -a_nodata {top:g} {path.name}) or convert the "
+            "elevations to metres, then rerun"
+        )
+
+
 def looks_like_db(values: np.ndarray) -> tuple[bool, float, float]:
     """``(is_db, negative fraction, median)`` of SAR backscatter samples (NaN/nodata ignored).
 
@@ -167,12 +203,7 @@ def looks_like_db(values: np.ndarray) -> tuple[bool, float, float]:
 
 
 def _check_linear_power(ds, day, key: str, path: Path) -> None:
-    h, w = ds.height, ds.width
-    scale = max(1.0, max(h, w) / SAMPLE_EDGE)
-    shape = (max(1, int(h / scale)), max(1, int(w / scale)))
-    sample = ds.read(1, out_shape=shape, masked=True)
-    values = np.ma.filled(sample.astype(np.float64), np.nan)
-    is_db, neg, median = looks_like_db(values)
+    is_db, neg, median = looks_like_db(_sample(ds))
     if is_db:
         raise RasterError(
             f"the SAR of {day} ({key.upper()}, {path}) looks like decibels: {neg:.0%} of its values are negative "

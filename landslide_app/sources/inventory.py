@@ -164,6 +164,8 @@ def read_inventory(
     if not path.exists():
         raise InventoryError(f"inventory file {path} does not exist; check the path.")
     _check_kind(path)
+    if csv_crs is not None:
+        _user_crs(csv_crs)  # a bad --crs is refused whatever the file
     try:
         dst_crs = CRS.from_user_input(crs)
     except CRSError as err:
@@ -423,6 +425,9 @@ def _read_vector(path: Path, layer, fallback_crs=None):
         ) from err
     if len(gdf) and gdf.crs is None and fallback_crs is not None:
         gdf = gdf.set_crs(_user_crs(fallback_crs))
+    elif gdf.crs is not None and fallback_crs is not None and _user_crs(fallback_crs) != gdf.crs:
+        logger.warning("inventory %s declares its CRS (%s); the --crs %s given is not used (it is for CSV tables and "
+                       "files without a CRS)", path.name, gdf.crs.to_string(), fallback_crs)
     if len(gdf) and gdf.crs is None:
         raise InventoryError(
             f"inventory {path} has no coordinate reference system; set one (e.g. add the .prj "
