@@ -83,10 +83,12 @@ class EmbeddingNet(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         # Start from a small output (embeddings near sigmoid(-2) ~ 0.12): the loss is dominated
         # by the many negative pixels, so this is close to where training ends up anyway.
         nn.init.normal_(self.head.weight, std=1e-2)
+        assert self.head.bias is not None  # every convolution here has a bias
         nn.init.constant_(self.head.bias, -2.0)
 
     @property
