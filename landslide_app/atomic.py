@@ -66,11 +66,10 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
 
 def write_bytes_atomic(target: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``target`` atomically and return the path."""
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
     return Path(target)
 
 

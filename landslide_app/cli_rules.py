@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from landslide_app.atomic import LOCK_NAME, check_output_dir, check_output_file
-from landslide_app.errors import ConfigError, OutputError
+from landslide_app.errors import OutputError
 
 log = logging.getLogger("landslide_app")
 
@@ -67,7 +67,8 @@ def int_in_range(lo: int, hi: int | None = None) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
         if hi is None and v < lo:
-            raise argparse.ArgumentTypeError(f"{v} must be {'0 or positive' if lo == 0 else 'positive' if lo == 1 else f'>= {lo}'}")
+            bound = "0 or positive" if lo == 0 else "positive" if lo == 1 else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"{v} must be {bound}")
         if hi is not None and not lo <= v <= hi:
             raise argparse.ArgumentTypeError(f"{v} must be between {lo} and {hi}")
         return v
@@ -208,7 +209,7 @@ class OutputGuard:
     entries: frozenset[Path] = frozenset()
 
     @classmethod
-    def before(cls, out: PathArg | None) -> "OutputGuard":
+    def before(cls, out: PathArg | None) -> OutputGuard:
         if out is None:
             return cls(None)
         p = out.path

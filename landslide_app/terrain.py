@@ -353,9 +353,12 @@ def write_terrain(
                 try:
                     data = src.read(band_index, window=win, masked=True)
                 except RasterioError as err:
+                    detail = str(err).replace(" See previous exception for details.", "").rstrip(".")
+                    if err.__cause__ is not None and str(err.__cause__) not in detail:
+                        detail += f": {err.__cause__}"
                     raise RasterError(
                         f"{dem_path} is corrupt or truncated (reading rows {h0}-{h1} "
-                        f"failed: {err}); download or export it again."
+                        f"failed: {detail}); download or export it again."
                     ) from err
                 z = np.ma.filled(data.astype(np.float64), np.nan) * z_factor
                 rows = slice(None, None, -1 if flip_rows else 1)
@@ -403,6 +406,8 @@ def _cell_sizes_m(crs, transform, height: int, path: Path) -> tuple[np.ndarray, 
                 "check its geotransform."
             )
         geod = pcrs.get_geod()
+        if geod is None:  # pragma: no cover - a geographic CRS always has an ellipsoid
+            raise RasterError(f"{path} has a geographic CRS without an ellipsoid; reassign it (gdal_edit.py -a_srs).")
         lon0 = np.zeros(height)
         _, _, lx = geod.inv(lon0, lat, lon0 + dlon, lat)
         _, _, ly = geod.inv(lon0, lat - dlat / 2, lon0, lat + dlat / 2)

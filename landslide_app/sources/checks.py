@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 UTM_NORTH_LIMIT, UTM_SOUTH_LIMIT = 84.0, -80.0
 #: Polar CRSs in metres to suggest beyond the UTM zones.
 POLAR_NORTH_EPSG, POLAR_SOUTH_EPSG = 3413, 3031
+POLAR_NAMES = {True: "NSIDC Polar Stereographic North", False: "Antarctic Polar Stereographic"}
 #: A SAR sample with more than this fraction of negative values is taken as decibels.
 DB_NEGATIVE_FRACTION: float = 0.5
 #: Edge (pixels) of the decimated sample read from each local SAR asset.
@@ -70,10 +71,10 @@ def utm_epsg_for_lonlat_bbox(bbox: Sequence[float], what: str = "the DEM") -> in
         north = n > UTM_NORTH_LIMIT
         epsg = POLAR_NORTH_EPSG if north else POLAR_SOUTH_EPSG
         raise ConfigError(
-            f"{what} ({w:.4g}, {s:.4g}, {e:.4g}, {n:.4g} lon/lat) reaches latitude {n if north else s:.4g}, beyond the "
-            f"UTM zones ({-UTM_SOUTH_LIMIT:g}°S to {UTM_NORTH_LIMIT:g}°N), so no UTM chip grid fits it; pass a polar CRS "
-            f"in metres: --epsg {epsg} ({'NSIDC Polar Stereographic North' if north else 'Antarctic Polar Stereographic'})"
-            f", or reproject the DEM first: gdalwarp -t_srs EPSG:{epsg} -tr 10 10 dem.tif dem_{epsg}.tif"
+            f"{what} ({w:.4g}, {s:.4g}, {e:.4g}, {n:.4g} lon/lat) reaches latitude {n if north else s:.4g}, "
+            f"beyond the UTM zones ({-UTM_SOUTH_LIMIT:g}°S to {UTM_NORTH_LIMIT:g}°N), so no UTM chip grid fits it; "
+            f"pass a polar CRS in metres: --epsg {epsg} ({POLAR_NAMES[north]}), or reproject the DEM first: "
+            f"gdalwarp -t_srs EPSG:{epsg} -tr 10 10 dem.tif dem_{epsg}.tif"
         )
     lon = (w + e) / 2.0 if w <= e else ((w + e + 360.0) / 2.0)
     return utm_zone_epsg(lon, (s + n) / 2.0)
