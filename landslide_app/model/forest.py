@@ -14,12 +14,13 @@ makes the "train" AUC meaningless), no class weights (``class_weight=None``), fe
 
 Class weights, measured (issue 13): ``class_weight="balanced"`` (the former default) fits the trees
 as if the three classes were equally frequent, so the most probable class over-shows the rare
-classes 0 and 2. On the demo scene v2 (fused r3, random split, seed 0, 5 epochs,
-``benchmarks/bench_map.py``) the balanced forest's argmax map had class accuracy 0.556 against
-0.668 for showing the majority class everywhere, and showed 105 of the 277 chips with landslides
-as "no landslide" (shown 179/161/43 chips of classes 0/1/2, true 106/256/21); the same features
-with no class weights: accuracy 0.687, 11 such chips, shown 23/350/10, held-out AUC 0.750 vs
-0.748. The map's classes come from :mod:`landslide_app.model.decision` on top of either;
+classes 0 and 2. On the demo scene v2 (fused r3, random split, seeds 0/1/2, 5 epochs,
+``benchmarks/bench_map.py``) the balanced forest's argmax map had class accuracy 0.556/0.569/0.574
+against 0.668 for showing the majority class everywhere, and showed 105/77/111 of the 277 chips
+with landslides as "no landslide" (seed 0: shown 179/161/43 chips of classes 0/1/2, true
+106/256/21); the same features with no class weights: accuracy 0.687/0.689/0.629, 11/39/69 such
+chips (seed 0: shown 23/350/10), held-out AUC 0.750/0.731/0.701 vs 0.748/0.725/0.700.
+The map's classes come from :mod:`landslide_app.model.decision` on top of either;
 :meth:`DensityForest.prior_shift` gives a balanced forest's correction.
 """
 
