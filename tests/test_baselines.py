@@ -8,11 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landslide_app.baselines import run_baseline
 from landslide_app.baselines import change_ratio as cr
 from landslide_app.baselines import evaluate as ev
+from landslide_app.baselines import run_baseline
 from landslide_app.baselines.change_ratio import (
-    ChangeRatioParams, ChangeStats, ScoreClassifier, compute_change_stats, flag_pixels, vh_change_db,
+    ChangeRatioParams,
+    ChangeStats,
+    ScoreClassifier,
+    compute_change_stats,
+    flag_pixels,
+    vh_change_db,
 )
 from landslide_app.baselines.slope_model import FEATURE_NAMES, slope_features
 from landslide_app.config import CHANNELS

@@ -122,6 +122,7 @@ def test_retry_classification_follows_wrapped_errors():
     # giving up does not sleep after the last attempt
     sleeps.clear()
     with pytest.raises(SourceError):
-        call_with_retry(lambda: (_ for _ in ()).throw(OSError("HTTP response code: 503")), RetryPolicy(attempts=3, sleep=sleeps.append), "y")
+        call_with_retry(lambda: (_ for _ in ()).throw(OSError("HTTP response code: 503")),
+                        RetryPolicy(attempts=3, sleep=sleeps.append), "y")
     assert len(sleeps) == 2
 

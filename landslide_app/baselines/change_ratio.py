@@ -53,7 +53,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -281,7 +281,8 @@ def compute_change_stats(
     :class:`ChangeStats` (one per set) is returned.
     """
     many = isinstance(params, (list, tuple))
-    plist: list[ChangeRatioParams] = list(params) if many else [params or ChangeRatioParams()]  # type: ignore[arg-type]
+    plist: list[ChangeRatioParams] = (list(cast(Sequence[ChangeRatioParams], params)) if many
+                                      else [cast("ChangeRatioParams | None", params) or ChangeRatioParams()])
     if not plist:
         raise ConfigError("compute_change_stats needs at least one parameter set.")
     p0 = plist[0]
@@ -356,7 +357,7 @@ class ScoreClassifier:
             raise InputError("ScoreClassifier is not fitted; call fit() first.")
         x = self._x(score)
         out = np.zeros((len(x), self.n_classes), dtype=np.float64)
-        if self._model is None:
+        if self._model is None or self._scaler is None:  # both are set together, in fit()
             out[:, int(self._classes[0])] = 1.0
         elif len(x):
             out[:, self._model.classes_.astype(np.int64)] = self._model.predict_proba(self._scaler.transform(x))

@@ -45,7 +45,8 @@ _FILE_IN_MESSAGE = re.compile(r"'([^']+\.tiff?)'|([^\s'\",:()]+\.tiff?)\b", re.I
 def _describe(exc: BaseException) -> tuple[str, str]:
     """``(" (file)", detail)`` of a read error: the raster named anywhere in the exception chain
     (GDAL/rasterio wrap the root cause) and the message plus its most specific cause."""
-    chain, cur = [], exc
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
     while cur is not None and cur not in chain and len(chain) < 10:
         chain.append(cur)
         cur = cur.__cause__ or cur.__context__
@@ -169,8 +170,9 @@ class GridReader:
         """Elevation of chip row ``row`` with a ``DEM_HALO``-pixel halo: ``(S + 2h, W + 2h)``, NaN = nodata."""
         s, h = self.grid.chip_size, DEM_HALO
         ys = slice(row * s, (row + 1) * s + 2 * h)  # the DEM array starts h pixels above the grid
-        if self._direct is not None:
-            return self._read(lambda: self._direct.read_dem_row(row, h), f"the DEM of chip row {row}")
+        direct = self._direct
+        if direct is not None:
+            return self._read(lambda: direct.read_dem_row(row, h), f"the DEM of chip row {row}")
         return self._read(
             lambda: np.asarray(self._dem[ys, :].compute(scheduler="threads"), dtype=np.float32),
             f"the DEM of chip row {row}",
@@ -189,8 +191,9 @@ class GridReader:
             vals = dask.compute(*[a[:, ys, :] for a in self._sar], scheduler="threads")
             return np.stack([np.asarray(v, np.float32) for v in vals])
 
-        if self._direct is not None:
-            load = lambda: self._direct.read_sar_row(row)  # noqa: E731
+        direct = self._direct
+        if direct is not None:
+            load = lambda: direct.read_sar_row(row)  # noqa: E731
         out = self._read(load, f"the SAR of chip row {row}")
         out[out == SAR_NODATA] = np.nan
         out[out <= 0] = np.nan  # gamma0 power is positive; <= 0 only from nodata fill/resampling
@@ -233,9 +236,9 @@ def _proxy_for(scheme: str, host: str) -> bool:
     import urllib.request
 
     if os.environ.get("GDAL_HTTP_PROXY"):
-        return not urllib.request.proxy_bypass_environment(host)
+        return not urllib.request.proxy_bypass_environment(host)  # type: ignore[attr-defined]  # not in typeshed
     proxied = bool(urllib.request.getproxies_environment().get(scheme))
-    return proxied and not urllib.request.proxy_bypass_environment(host)
+    return proxied and not urllib.request.proxy_bypass_environment(host)  # type: ignore[attr-defined]
 
 
 def _remote_transient(exc: BaseException) -> bool:
@@ -244,7 +247,7 @@ def _remote_transient(exc: BaseException) -> bool:
 
 def _loaded_gdals() -> list[ctypes.CDLL]:
     """Every GDAL library loaded in this process (rasterio and pyogrio wheels bundle their own)."""
-    libs = []
+    libs: list[ctypes.CDLL] = []
     try:
         with open("/proc/self/maps") as fh:
             paths = {line.split()[-1] for line in fh if "libgdal" in os.path.basename(line.split()[-1])}
@@ -257,8 +260,9 @@ def _loaded_gdals() -> list[ctypes.CDLL]:
                 _GDAL_LIBS[path] = lib if hasattr(lib, "VSICurlClearCache") else None
             except OSError:
                 _GDAL_LIBS[path] = None
-        if _GDAL_LIBS[path] is not None:
-            libs.append(_GDAL_LIBS[path])
+        lib_or_none = _GDAL_LIBS[path]
+        if lib_or_none is not None:
+            libs.append(lib_or_none)
     return libs
 
 
