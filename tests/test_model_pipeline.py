@@ -82,7 +82,8 @@ def test_informative_scene_gives_high_auc_and_json_result():
 def test_every_chip_predicted_once_by_a_model_that_never_saw_it():
     ids = np.arange(500, 548)
     split = random_split(ids, seed=5)
-    res = run_configuration(ArrayChips(CHIPS, ids), ids, CLASSES, ModelConfig("dem", 1), split, epochs=1, seed=0, **FAST)
+    res = run_configuration(ArrayChips(CHIPS, ids), ids, CLASSES, ModelConfig("dem", 1), split, epochs=1, seed=0,
+                            **FAST)
     np.testing.assert_array_equal(res.ids, np.sort(ids))
     assert np.isfinite(res.test_proba).all()
     folds = {f.name: f for f in split.folds}
