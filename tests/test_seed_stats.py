@@ -103,3 +103,22 @@ def test_fmt_mean_ci():
     assert fmt_mean_ci(0.8, [0.75, 0.85]) == "0.800 ± 0.050"
     assert fmt_mean_ci(0.8, None) == "0.800"
     assert fmt_mean_ci(None, None) == "–"
+
+
+def test_tables_show_mean_and_interval():
+    from landslide_app.dashboard.tables import table2_html
+    from landslide_app.experiments.report import table_markdown
+    from landslide_app.experiments.report_stats import summary_cells
+    from landslide_app.experiments.seed_stats import paired_claims
+
+    reps = _repeats()
+    results = {"seeds": [0, 1, 2], "seed": 0, "runs": reps[0]["runs"], "baselines": reps[0]["baselines"],
+               "repeats": reps, "summary": summarise(reps), "paired": paired_claims(reps)}
+    md = table_markdown(results, "random")
+    assert "over 3 seeds" in md and "**0.850 ± 0.124**" in md and "**0.710 ± 0.025**" in md
+    cells = summary_cells(results, "random")
+    assert set(cells) == {("fused", 3), ("dem", 3)}
+    html = table2_html({}, summary=cells)
+    assert "0.850 ± 0.124" in html and "over 3 seeds" in html
+    # one seed: no interval, the plain table
+    assert summary_cells({**results, "seeds": [0]}, "random") == {}

@@ -337,7 +337,8 @@ class Dashboard:
         running = getattr(self, "_running_key", None)
         t0, t1 = st.effective_thresholds(spec.thresholds)
         self.table.value = table2_html(cells, (spec.inputs, spec.revisits), running,
-                                       f"{spec.split} split, classes at {t0:g} / {t1:g} heads/km²")
+                                       f"{spec.split} split, classes at {t0:g} / {t1:g} heads/km²",
+                                       summary=st.seed_summary(spec.thresholds, spec.split))
         self.baselines.value = baselines_html(st.baselines(spec.thresholds, spec.split),
                                               self.view.result if self.view and self.view.computed else None, spec.key)
         v = st.view(spec, plots=plots) if self.view is not None and self.view.computed else self.view

@@ -153,6 +153,17 @@ class DashboardState:
                     cells[(i, k)] = r
         return cells
 
+    def seed_summary(self, thresholds: tuple[float, float] | None = None,
+                     split: str = "random") -> dict[tuple[str, int], dict[str, Any]]:
+        """Means over seeds of a multi-seed ``ablate --seeds N`` on this store (``results.json``
+        ``summary``), ``(inputs, revisits) -> row``; empty for one seed, custom thresholds or another store."""
+        from landslide_app.experiments.report_stats import summary_cells
+
+        res = artifacts.read_json(self.paths.ablation / artifacts.RESULTS_FILE, "results")
+        if thresholds is not None or res is None or res.get("store_fingerprint") != self.store.meta.fingerprint:
+            return {}
+        return summary_cells(res, split)
+
     def baselines(self, thresholds: tuple[float, float] | None = None, split: str = "random",
                   revisits: int | None = None) -> list[RunRecord]:
         """Cached baseline results (computed at the store's thresholds only), as ``ablate`` and a

@@ -8,6 +8,7 @@ from landslide_app.core.vocabulary import INPUTS, REVISITS
 from landslide_app.dashboard.style import BASELINE_NAMES, ROW_NAMES
 from landslide_app.dashboard.style import fmt_auc as _fmt
 from landslide_app.experiments.records import RunRecord
+from landslide_app.experiments.seed_stats import fmt_mean_ci
 
 _CSS = ("<style>.ls-t2{border-collapse:collapse;font-size:12px}"
         ".ls-t2 td,.ls-t2 th{border:1px solid #ccc;padding:2px 6px;text-align:center}"
@@ -16,11 +17,15 @@ _CSS = ("<style>.ls-t2{border-collapse:collapse;font-size:12px}"
 
 
 def table2_html(cells: dict[tuple[str, int], RunRecord], selected: tuple[str, int] | None = None,
-                running: tuple[str, int] | None = None, caption: str = "") -> str:
+                running: tuple[str, int] | None = None, caption: str = "",
+                summary: dict[tuple[str, int], dict] | None = None) -> str:
     """Paper Table 2: rows DEM only / SAR only / fused, columns 1-3 revisits x train/val/test AUC.
 
     ``cells`` maps ``(inputs, revisits)`` to a result; missing cells show "–" (or "running…").
+    ``summary`` (``report_stats.summary_cells`` of a multi-seed ``ablate --seeds N``) maps cells to
+    their means over seeds: those cells show mean ± half-width of the 95 % t interval.
     """
+    summary = summary or {}
     head1 = "".join(f"<th colspan=3>{k} revisit{'s' if k > 1 else ''}</th>" for k in REVISITS)
     head2 = "<th>train</th><th>val</th><th>test</th>" * len(REVISITS)
     rows = []
@@ -29,7 +34,13 @@ def table2_html(cells: dict[tuple[str, int], RunRecord], selected: tuple[str, in
         for k in REVISITS:
             cls = " class='sel'" if selected == (i, k) else ""
             r = cells.get((i, k))
-            if r is None:
+            m = summary.get((i, k))
+            if m is not None:
+                test_cls = " class='sel test'" if cls else " class='test'"
+                tds.append(f"<td{cls}>{fmt_mean_ci(m['train_mean'], m['train_ci95'])}</td>"
+                           f"<td{cls}>{fmt_mean_ci(m['val_mean'], m['val_ci95'])}</td>"
+                           f"<td{test_cls}>{fmt_mean_ci(m['test_mean'], m['test_ci95'])}</td>")
+            elif r is None:
                 txt = "running…" if running == (i, k) else "–"
                 tds.append(f"<td{cls}>{txt}</td><td{cls}>–</td><td{cls}>–</td>")
             else:
@@ -37,6 +48,9 @@ def table2_html(cells: dict[tuple[str, int], RunRecord], selected: tuple[str, in
                 tds.append(f"<td{cls}>{_fmt(r.auc.train)}</td><td{cls}>{_fmt(r.auc.val)}</td>"
                            f"<td{test_cls}>{_fmt(r.auc.test)}</td>")
         rows.append(f"<tr><th class='row'>{ROW_NAMES[i]}</th>{''.join(tds)}</tr>")
+    if summary:
+        n = max(int(m.get("n_seeds", 1)) for m in summary.values())
+        caption = f"{caption}; mean ± 95 % t interval over {n} seeds".lstrip("; ")
     cap = f"<caption style='caption-side:top;text-align:left'>{html.escape(caption)}</caption>" if caption else ""
     return (f"{_CSS}<table class='ls-t2'>{cap}<tr><th rowspan=2>post-event data</th>{head1}</tr>"
             f"<tr>{head2}</tr>{''.join(rows)}</table>")

@@ -28,6 +28,16 @@ def _rows(results: dict[str, Any], split: str) -> dict[str, dict[str, Any]]:
     return {r["key"]: r for r in results.get("summary", []) if r.get("split") == split}
 
 
+def summary_cells(results: dict[str, Any], split: str = "random") -> dict[tuple[str, int], dict[str, Any]]:
+    """``(inputs, revisits) -> summary row`` of the CNN configurations at the store's thresholds, when the
+    results hold two seeds or more (else empty: a single seed has no interval)."""
+    if n_seeds(results) < 2:
+        return {}
+    return {(r["inputs"], int(r["revisits"])): r for r in results.get("summary", [])
+            if not r.get("name") and r.get("key") == f"{r['inputs']}-r{int(r['revisits'])}-{split}"
+            and r.get("split") == split}
+
+
 def table_markdown_ci(results: dict[str, Any], split: str = "random") -> str:
     """Paper Table 2 as mean ± half-width of the 95 % t interval over seeds (from ``summary``)."""
     rows = _rows(results, split)
