@@ -49,7 +49,9 @@ from landslide_app.baselines.slope_model import FEATURE_NAMES, N_TREES, compute_
 from landslide_app.core.vocabulary import N_CLASSES, SplitKind
 from landslide_app.errors import ConfigError
 from landslide_app.model.crossval import CrossValResult, FoldData, check_classes, cross_predict
+from landslide_app.model.decision import DEFAULT_DECISION
 from landslide_app.model.forest import DensityForest
+from landslide_app.model.map_classes import map_classes
 from landslide_app.model.metrics import nan_to_none
 from landslide_app.model.protocol import ProtocolSplit, resolve_split
 
@@ -119,6 +121,7 @@ def run_baseline(
     params: ChangeRatioParams | None = None,
     slope_grid: Sequence[float] | None = SLOPE_GRID_DEG,
     forest_kwargs: dict[str, Any] | None = None,
+    decision: str = DEFAULT_DECISION,
 ) -> dict[str, Any]:
     """Run one baseline through the cross-prediction protocol.
 
@@ -139,6 +142,8 @@ def run_baseline(
         slope_grid: candidate slope masks (degrees) of the change ratio, one selected per fold on
             its validation chips; ``None`` (or one value) uses ``params.slope_min_deg`` as is.
         forest_kwargs: overrides of the slope forest's parameters.
+        decision: the map's decision rule, fitted per fold on validation chips
+            (:mod:`landslide_app.model.map_classes`; the result's ``map`` and ``decision``).
 
     Returns:
         JSON-serialisable summary (see the module docstring).
@@ -159,7 +164,7 @@ def run_baseline(
     return {
         "name": name, "inputs": INPUTS[name], "revisits": int(revisits), **cv.summary(), "seed": int(seed),
         "seconds": round(time.perf_counter() - t0, 3),
-        "method": method,
+        "method": method, **map_classes(cv, decision).to_dict(),
         "test_proba": [[int(i), *(nan_to_none(v) for v in row)]
                        for i, row in zip(cv.ids.tolist(), cv.test_proba.tolist())],
     }

@@ -318,13 +318,14 @@ def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> li
         for name, k in jobs:
             fp = fingerprint({"store": store.meta.fingerprint, "baseline": name, "split": split, "revisits": k,
                               "seed": settings.seed, "thresholds": settings.thresholds, "code": __version__,
-                              **_split_key(store, split, settings)})
+                              "decision": settings.decision, **_split_key(store, split, settings)})
             f = baseline_path(out, name, k, split)
             cached = load_cached_baseline(f, fp)
             if cached is None:
                 cached = {**run_baseline(store, name, split=split, seed=settings.seed,  # type: ignore[arg-type]
                                          revisits=k, progress=False,
-                                         classes=classes, block_size=_block_size(store, settings)),
+                                         classes=classes, block_size=_block_size(store, settings),
+                                         decision=settings.decision),
                           "fingerprint": fp}
                 artifacts.write_baseline(f, cached)
             if name == "slope":
