@@ -24,9 +24,12 @@ second (``epochs x n_train / seconds``) of the training loops (``speedup_vs_refe
 epochs' batch loops, each side getting its batches its own way: DataLoader reads from the store
 vs the in-memory cache; validation excluded) and end to end (``fit_speedup_vs_reference``: the
 whole fit on both sides: statistics pass, cache fill, epochs, validation, process-wide one-time
-costs such as torch's first optimizer import). ``peak_fraction``: analytic convolution FLOPs of the training steps (forward,
-weight and input gradients, from the layer shapes) per second of training steps, over the best
-GEMM FLOP/s of the same repeat. The machine load (``/proc/loadavg``) is recorded with each repeat.
+costs such as torch's first optimizer import). ``peak_fraction``: analytic convolution FLOPs of
+the training steps (forward, weight and input gradients, from the layer shapes) per second of
+training steps, over the best GEMM FLOP/s of the same repeat (fp32 and, on CPUs with bf16 units
+only, bf16: emulated bf16 is no peak). ``fp32_fill``: the fp32 loop with torch's NaN fill of new
+tensors in deterministic mode left on (the loop before issue 16). ``--variants`` picks a subset.
+The machine load (``/proc/loadavg``), the CPU model and its ISA flags are recorded with the figures.
 
 AUC check: :func:`landslide_app.model.pipeline.run_configuration` on the whole store for each
 seed in fp32 and in the default precision; ``auc_delta_vs_fp32`` is the mean validation AUC
@@ -140,6 +143,20 @@ def child_project(store_path: str, n_train: int, n_val: int, epochs: int, varian
         kw["precision"] = "fp32"
     if variant.endswith("stream"):
         kw["cache_bytes"] = 0
+    if variant.endswith("_fill"):  # the loop before issue 16: torch's NaN fill of new tensors left on
+        import contextlib
+
+        import landslide_app.model.train as train_mod
+
+        plain_seeded = train_mod.seeded
+
+        @contextlib.contextmanager
+        def seeded_fill(seed: int, device: Any):
+            with plain_seeded(seed, device):
+                torch.utils.deterministic.fill_uninitialized_memory = True
+                yield
+
+        train_mod.seeded = seeded_fill
     t0 = time.perf_counter()
     model = fit_embedding_model(ChipSubset(get, train_ids), ChipSubset(get, val_ids), cfg, epochs=epochs,
                                 batch_size=BATCH, seed=0, progress=False, **kw)
@@ -152,11 +169,33 @@ def child_project(store_path: str, n_train: int, n_val: int, epochs: int, varian
             "forward_flops_per_chip": flops["forward"]}
 
 
+def cpu_facts() -> dict[str, Any]:
+    """CPU model name and the ISA flags that decide the fast paths (AVX2, AVX-512, bf16 units, AMX)."""
+    name, flags = None, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name is None:
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_tile")
+           if f in flags]
+    return {"cpu_model": name, "isa": isa}
+
+
 def child_gemm(n: int = 2048, reps: int = 5) -> dict[str, Any]:
+    """Best fp32 (and, where the CPU has bf16 units, bf16) ``torch.mm`` rate. Emulated bf16 on a CPU
+    without them is no peak (and takes minutes at this size), so it is not measured there."""
     import torch
 
-    out = {}
-    for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+    from landslide_app.model.runtime import bf16_supported
+
+    out: dict[str, Any] = {"bf16": None}
+    kinds = [("fp32", torch.float32)] + ([("bf16", torch.bfloat16)] if bf16_supported(torch.device("cpu")) else [])
+    for name, dt in kinds:
         a, b = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
         c = torch.empty(n, n, dtype=dt)
         torch.mm(a, b, out=c)
@@ -183,7 +222,65 @@ def child_auc(store_path: str, seed: int, epochs: int, precision: str) -> dict[s
             "auc_val": res.auc["val"].macro, "auc_test": res.auc["test"].macro, "auc_train": res.auc["train"].macro}
 
 
-CHILDREN = {"reference": child_reference, "project": child_project, "gemm": child_gemm, "auc": child_auc}
+def child_steps(steps: int = 6, threads: int = 1, n: int = 1024) -> dict[str, Any]:
+    """CPU time per training step of the project's step (fused r3, batch 8, 128 x 128, channels_last,
+    fp32, deterministic mode as in ``seeded``) with torch's NaN fill off (now) and on (before), and
+    of an fp32 GEMM, taking turns step by step in one process with ``threads`` threads.
+
+    CPU time (``time.process_time``) counts the work the process did, not the time it waited for a
+    core, so on a shared, overloaded machine it measures the code rather than the queue.
+    """
+    import torch
+
+    from landslide_app.model.inputs import ModelConfig
+    from landslide_app.model.loss import loss_parts
+    from landslide_app.model.network import EmbeddingNet
+    from landslide_app.model.runtime import conv_flops, tune_malloc
+
+    torch.set_num_threads(threads)
+    tune_malloc()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(0)
+    cfg = ModelConfig(*CONFIG)
+    net = EmbeddingNet.for_config(cfg).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    x = torch.randn(BATCH, cfg.n_dem + cfg.n_sar, 128, 128).contiguous(memory_format=torch.channels_last)
+    label = (torch.rand(BATCH, 128, 128) > 0.97).float()
+    valid = torch.ones(BATCH, 128, 128, dtype=torch.bool)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+
+    def step() -> None:
+        loss = loss_parts(net(x), label, valid).loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def gemm() -> None:
+        torch.mm(a, b)
+
+    det: Any = torch.utils.deterministic
+    cpu: dict[str, list[float]] = {"step_nofill": [], "step_fill": [], "gemm": []}
+    step()
+    gemm()
+    for k in range(steps):
+        for name in (("step_nofill", "step_fill", "gemm") if k % 2 == 0 else ("gemm", "step_fill", "step_nofill")):
+            det.fill_uninitialized_memory = name == "step_fill"
+            c0 = time.process_time()
+            step() if name != "gemm" else gemm()
+            cpu[name].append(time.process_time() - c0)
+    flops = conv_flops(net, cfg.n_dem + cfg.n_sar, 128, 128)["training"] * BATCH
+    gemm_rate = 2 * n**3 / statistics.median(cpu["gemm"])
+    out: dict[str, Any] = {"threads": threads, "steps": steps, "gemm_n": n, "gemm_cpu_gflops": gemm_rate / 1e9,
+                           "train_gflop_per_step": flops / 1e9}
+    for name in ("step_nofill", "step_fill"):
+        sec = statistics.median(cpu[name])
+        out[name] = {"cpu_s_per_step": sec, "chip_steps_per_cpu_s": BATCH / sec,
+                     "conv_cpu_gflops": flops / sec / 1e9, "peak_fraction": flops / sec / gemm_rate}
+    return out
+
+
+CHILDREN = {"reference": child_reference, "project": child_project, "gemm": child_gemm, "auc": child_auc,
+            "steps": child_steps}
 
 
 def run_child(name: str, env: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -215,8 +312,15 @@ def ensure_store(workdir: Path | None, store: Path | None) -> tuple[Path, Path |
     return work / "chips", (work if workdir is None else None)
 
 
-def measure_speed(store: Path, n_train: int, n_val: int, epochs: int, repeats: int) -> dict[str, Any]:
-    variants = ["reference", "fp32_stream", "fp32", "default"]
+ALL_VARIANTS = ("reference", "fp32_stream", "fp32_fill", "fp32", "default")
+
+
+def measure_speed(store: Path, n_train: int, n_val: int, epochs: int, repeats: int,
+                  variants: list[str] | None = None) -> dict[str, Any]:
+    variants = list(variants or ALL_VARIANTS)
+    if variants[0] != "reference" or not {"fp32", "default"} & set(variants):
+        raise SystemExit("--variants must start with 'reference' and include 'fp32' or 'default'")
+    main = "default" if "default" in variants else "fp32"
     rows: list[dict[str, Any]] = []
     for r in range(repeats):
         row: dict[str, Any] = {"repeat": r}
@@ -231,12 +335,13 @@ def measure_speed(store: Path, n_train: int, n_val: int, epochs: int, repeats: i
                                    variant=v)
             gemms.append(run_child("gemm"))
         row["gemm_fp32"] = statistics.median(g["fp32"] for g in gemms)
-        row["gemm_bf16"] = statistics.median(g["bf16"] for g in gemms)
+        bf16 = [g["bf16"] for g in gemms if g["bf16"] is not None]
+        row["gemm_bf16"] = statistics.median(bf16) if bf16 else None
         for v in variants:
             res = row[v]
             res["chip_steps_per_s"] = res["chip_steps"] / res["seconds"]
             res["train_chip_steps_per_s"] = res["chip_steps"] / res["train_seconds"]
-        best_gemm = max(row["gemm_fp32"], row["gemm_bf16"])
+        best_gemm = max(row["gemm_fp32"], row["gemm_bf16"] or 0.0)
         for v in variants[1:]:
             res = row[v]
             res["speedup_vs_reference"] = res["chip_steps_per_s"] / row["reference"]["chip_steps_per_s"]
@@ -244,40 +349,45 @@ def measure_speed(store: Path, n_train: int, n_val: int, epochs: int, repeats: i
                                                  / row["reference"]["train_chip_steps_per_s"])
             res["conv_flops_per_s"] = res["train_flops_per_chip"] * res["train_chip_steps_per_s"]
             res["peak_fraction"] = res["conv_flops_per_s"] / best_gemm
-        log.info("repeat %d (load %s): reference %.2f chip-steps/s; default %.2f (x%.2f, training steps x%.2f, "
-                 "peak fraction %.2f); fp32 %.2f; fp32 streaming %.2f; GEMM fp32 %.0f / bf16 %.0f GFLOP/s",
-                 r, row["reference"]["load_before"], row["reference"]["chip_steps_per_s"],
-                 row["default"]["chip_steps_per_s"], row["default"]["speedup_vs_reference"],
-                 row["default"]["train_speedup_vs_reference"], row["default"]["peak_fraction"],
-                 row["fp32"]["chip_steps_per_s"], row["fp32_stream"]["chip_steps_per_s"],
-                 row["gemm_fp32"] / 1e9, row["gemm_bf16"] / 1e9)
+        log.info("repeat %d (load %s): reference %.2f chip-steps/s; GEMM fp32 %.0f / bf16 %s GFLOP/s", r,
+                 row["reference"]["load_before"], row["reference"]["chip_steps_per_s"], row["gemm_fp32"] / 1e9,
+                 "-" if row["gemm_bf16"] is None else round(row["gemm_bf16"] / 1e9))
+        for v in variants[1:]:
+            log.info("  %-12s %.2f chip-steps/s (x%.2f, training steps x%.2f, peak fraction %.3f)", v,
+                     row[v]["chip_steps_per_s"], row[v]["speedup_vs_reference"], row[v]["train_speedup_vs_reference"],
+                     row[v]["peak_fraction"])
         rows.append(row)
 
     def med(v: str, key: str) -> float:
         return statistics.median(r[v][key] for r in rows)
 
+    def gflops(v: float | None) -> float | None:
+        return None if v is None else round(v / 1e9, 1)
+
+    bf16_rates = [r["gemm_bf16"] for r in rows if r["gemm_bf16"] is not None]
     out: dict[str, Any] = {
+        **cpu_facts(),
         "config": f"{CONFIG[0]}-r{CONFIG[1]}", "batch_size": BATCH, "n_train": n_train, "n_val": n_val,
-        "epochs": epochs, "repeats": repeats, "default_precision": rows[0]["default"]["precision"],
-        "threads": rows[0]["default"]["threads"],
-        "speedup_vs_reference": round(med("default", "train_speedup_vs_reference"), 3),
-        "fit_speedup_vs_reference": round(med("default", "speedup_vs_reference"), 3),
-        "peak_fraction": round(med("default", "peak_fraction"), 3),
-        "fp32_speedup_vs_reference": round(med("fp32", "train_speedup_vs_reference"), 3),
-        "fp32_stream_speedup_vs_reference": round(med("fp32_stream", "train_speedup_vs_reference"), 3),
-        "fp32_fit_speedup_vs_reference": round(med("fp32", "speedup_vs_reference"), 3),
-        "fp32_peak_fraction": round(med("fp32", "peak_fraction"), 3),
+        "epochs": epochs, "repeats": repeats, "variants": variants, "main_variant": main,
+        "default_precision": rows[0][main]["precision"] if main == "default" else None,
+        "threads": rows[0][main]["threads"],
+        "speedup_vs_reference": round(med(main, "train_speedup_vs_reference"), 3),
+        "fit_speedup_vs_reference": round(med(main, "speedup_vs_reference"), 3),
+        "peak_fraction": round(med(main, "peak_fraction"), 3),
+        **{f"{v}_speedup_vs_reference": round(med(v, "train_speedup_vs_reference"), 3) for v in variants[1:]},
+        **{f"{v}_peak_fraction": round(med(v, "peak_fraction"), 3) for v in variants[1:]},
+        "fp32_fit_speedup_vs_reference": round(med("fp32", "speedup_vs_reference"), 3) if "fp32" in variants else None,
         "chip_steps_per_s": {v: round(med(v, "chip_steps_per_s"), 2) for v in variants},
         "train_chip_steps_per_s": {v: round(med(v, "train_chip_steps_per_s"), 2) for v in variants},
-        "gemm_gflops": {"fp32": round(statistics.median(r["gemm_fp32"] for r in rows) / 1e9, 1),
-                        "bf16": round(statistics.median(r["gemm_bf16"] for r in rows) / 1e9, 1)},
-        "conv_gflops_per_s": round(med("default", "conv_flops_per_s") / 1e9, 1),
-        "train_gflop_per_chip": round(rows[0]["default"]["train_flops_per_chip"] / 1e9, 4),
+        "gemm_gflops": {"fp32": gflops(statistics.median(r["gemm_fp32"] for r in rows)),
+                        "bf16": gflops(statistics.median(bf16_rates)) if bf16_rates else None},
+        "peak_gemm": "fp32 (no bf16 units)" if not bf16_rates else "best of fp32 and bf16",
+        "conv_gflops_per_s": round(med(main, "conv_flops_per_s") / 1e9, 1),
+        "train_gflop_per_chip": round(rows[0][main]["train_flops_per_chip"] / 1e9, 4),
         "load_average": [r["reference"]["load_before"] for r in rows],
         "targets": {"speedup_vs_reference": 2.5, "peak_fraction": 0.5},
         "repeats_detail": [
-            {"load": r["reference"]["load_before"], "gemm_gflops": [round(r["gemm_fp32"] / 1e9, 1),
-                                                                    round(r["gemm_bf16"] / 1e9, 1)],
+            {"load": r["reference"]["load_before"], "gemm_gflops": [gflops(r["gemm_fp32"]), gflops(r["gemm_bf16"])],
              **{v: {k: round(r[v][k], 3) for k in ("chip_steps_per_s", "train_chip_steps_per_s")} for v in variants}}
             for r in rows
         ],
@@ -324,13 +434,27 @@ def main() -> None:
     ap.add_argument("--auc-seeds", type=int, nargs="*", default=[0, 1, 2])
     ap.add_argument("--auc-epochs", type=int, default=5)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--cpu-time-steps", type=int, default=0,
+                    help="also measure the training step and GEMM in CPU time, N steps each (1 and 2 threads)")
+    ap.add_argument("--variants", nargs="+", default=list(ALL_VARIANTS), choices=ALL_VARIANTS,
+                    help="training loops to compare ('reference' first; 'fp32_fill': the project loop with torch's "
+                         "NaN fill of new tensors, as before issue 16)")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     store, cleanup = ensure_store(a.workdir, a.store)
     try:
         figures: dict[str, Any] = {}
         if not a.skip_speed:
-            figures.update(measure_speed(store, a.n_train, a.n_val, a.epochs, a.repeats))
+            figures.update(measure_speed(store, a.n_train, a.n_val, a.epochs, a.repeats, a.variants))
+        if a.cpu_time_steps:
+            figures["cpu_time_steps"] = {}
+            for threads in (1, 2):
+                res = run_child("steps", steps=a.cpu_time_steps, threads=threads)
+                figures["cpu_time_steps"][f"threads_{threads}"] = res
+                log.info("CPU time, %d thread(s): GEMM %.1f GFLOP/s; step %.2f CPU-s (peak fraction %.3f), with the "
+                         "NaN fill %.2f CPU-s (%.3f)", threads, res["gemm_cpu_gflops"],
+                         res["step_nofill"]["cpu_s_per_step"], res["step_nofill"]["peak_fraction"],
+                         res["step_fill"]["cpu_s_per_step"], res["step_fill"]["peak_fraction"])
         if a.auc_seeds:
             figures.update(measure_auc(store, a.auc_seeds, a.auc_epochs))
         for k in ("speedup_vs_reference", "fit_speedup_vs_reference", "peak_fraction", "auc_delta_vs_fp32",
