@@ -21,7 +21,13 @@ from tqdm.auto import tqdm
 
 from landslide_app import __version__
 from landslide_app.atomic import (
-    atomic_path, check_output_dir, file_digest, fingerprint, output_lock, remove_stale_temps, write_json_atomic,
+    atomic_path,
+    check_output_dir,
+    file_digest,
+    fingerprint,
+    output_lock,
+    remove_stale_temps,
+    write_json_atomic,
 )
 from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
@@ -118,6 +124,7 @@ def train_run(
         model.save(out / MODEL_FILE)
         forest.save(out / FOREST_FILE)
         meta = _run_meta(config, epochs, seed, model.precision, model, store, train_pos, val_pos, auc_val, t0)
+        meta.update(bundle_meta(store, ids[train_pos], model))
         meta["files"] = {MODEL_FILE: file_digest(out / MODEL_FILE), FOREST_FILE: file_digest(out / FOREST_FILE)}
         meta["fingerprint"] = fingerprint(meta)
         write_json_atomic(out / RUN_FILE, meta)  # last: marks the run finished
@@ -128,7 +135,6 @@ def _run_meta(config, epochs, seed, precision, model, store, train_pos, val_pos,
     return {
         "format": "landslide-app-run/1", "config": config.to_dict(), "name": config.name, "epochs": epochs,
         "seed": seed, "precision": precision, "best_epoch": model.best_epoch, "store": str(store.path),
-        meta.update(bundle_meta(store, ids[train_pos], model))
         "store_fingerprint": store.meta.fingerprint, "chip_size": store.grid.chip_size,
         "resolution_m": store.grid.resolution, "channels": list(store.channels),
         "n_train": int(len(train_pos)), "n_val": int(len(val_pos)),
@@ -138,16 +144,6 @@ def _run_meta(config, epochs, seed, precision, model, store, train_pos, val_pos,
     }
 
 
-def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
-    """Read a run directory written by :func:`train_run` (or one ablation fold)."""
-    path = Path(path)
-    f = path / RUN_FILE
-    if not f.exists():
-        raise ModelFileError(f"{path} is not a trained run (no {RUN_FILE}); train one with `landslide-app train`")
-    try:
-        meta = json.loads(f.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{f} is damaged ({exc}); retrain the run") from exc
 def bundle_meta(store: ChipStore, train_ids: np.ndarray, model: TrainedModel) -> dict[str, Any]:
     """What a prediction elsewhere needs besides the model files, for ``run.json``: the
     normalisation statistics, per-channel statistics of the training chips (domain-shift check),
@@ -179,6 +175,16 @@ def store_provenance(store: ChipStore) -> dict[str, Any]:
     return out
 
 
+def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
+    """Read a run directory written by :func:`train_run` (or one ablation fold)."""
+    path = Path(path)
+    f = path / RUN_FILE
+    if not f.exists():
+        raise ModelFileError(f"{path} is not a trained run (no {RUN_FILE}); train one with `landslide-app train`")
+    try:
+        meta = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{f} is damaged ({exc}); retrain the run") from exc
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise ModelFileError(f"{f} lacks the model configuration ('config'); it is damaged, retrain the run")
     expected = ModelConfig.from_dict(meta["config"])
@@ -243,13 +249,18 @@ def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, d
     Returns:
         The summary written to ``summary.json``.
     """
+    from landslide_app.experiments.domain_shift import read_sample, scene_norm_stats
     from landslide_app.experiments.export import write_chips_gpkg, write_density_geotiff
+    from landslide_app.experiments.quicklook import ElevationOverview, write_map_png
 
+    _check_normalise(normalise)
     out = check_output_dir(out, "prediction directory", create=False)
     run = load_run(run_path, device)
     store = ChipStore.open(store_path)
     if run.config.uses_sar and not store.meta.has_sar:
         raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only; use a DEM-only model")
+    if run.config.uses_sar:
+        store.check_revisits(run.config.revisits)  # one line naming the dates it has
     ids = store.ids
     sample = read_sample(store)
     shifted = check_domain_shift(run, store, sample)
@@ -266,23 +277,8 @@ def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, d
         feats = features(run, store, ids, progress)
         overview.fill_from(store.read_many, ids)
     proba = run.forest.predict_proba(feats)
-    from landslide_app.experiments.domain_shift import read_sample, scene_norm_stats
     pred = proba.argmax(axis=1)
-    from landslide_app.experiments.quicklook import ElevationOverview, write_map_png
     prov = run.provenance(store)
-    _check_normalise(normalise)
-    auc = multiclass_auc(store.classes, proba)
-    in_sample = prov.get("trained_on") is not None and prov.get("trained_on") == prov.get("data_fingerprint")
-    summary.update({"auc_vs_store_labels": nan_to_none(auc.macro),
-                    "auc_per_class": [nan_to_none(v) for v in auc.per_class], "in_sample": in_sample})
-    if in_sample:
-    if run.config.uses_sar:
-        store.check_revisits(run.config.revisits)  # one line naming the dates it has
-        summary["auc_note"] = ("in-sample: the model was trained on chips of this store, so this AUC is "
-                               "optimistic; held-out AUC comes from `landslide-app ablate`")
-        log.warning("%s was trained on chips of %s: its AUC against the store's labels (%.3f) is in-sample, not "
-                    "a held-out score (use `landslide-app ablate` for that)", run.config.name, store.path,
-                    auc.macro)
     summary = prediction_summary(run, store, ids, proba, prov)
     summary["normalise"] = normalise
     summary["domain_shift"] = _shift_report(shifted)
@@ -357,6 +353,16 @@ def prediction_summary(run: LoadedRun, store: ChipStore, ids: np.ndarray, proba:
     summary["labelled"] = labelled = is_labelled(store)
     if not labelled:
         return summary
+    auc = multiclass_auc(store.classes, proba)
+    in_sample = prov.get("trained_on") is not None and prov.get("trained_on") == prov.get("data_fingerprint")
+    summary.update({"auc_vs_store_labels": nan_to_none(auc.macro),
+                    "auc_per_class": [nan_to_none(v) for v in auc.per_class], "in_sample": in_sample})
+    if in_sample:
+        summary["auc_note"] = ("in-sample: the model was trained on chips of this store, so this AUC is "
+                               "optimistic; held-out AUC comes from `landslide-app ablate`")
+        log.warning("%s was trained on chips of %s: its AUC against the store's labels (%.3f) is in-sample, not "
+                    "a held-out score (use `landslide-app ablate` for that)", run.config.name, store.path,
+                    auc.macro)
     else:
         summary["auc_out_of_area"] = nan_to_none(auc.macro)
     return summary
