@@ -45,7 +45,7 @@ def tune_malloc() -> bool:
         if _malloc_tuned is not None:
             return _malloc_tuned
         _malloc_tuned = False
-        if os.environ.get("LANDSLIDE_APP_NO_MALLOPT") or not os.uname().sysname == "Linux":
+        if os.environ.get("LANDSLIDE_APP_NO_MALLOPT") or os.uname().sysname != "Linux":
             return False
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

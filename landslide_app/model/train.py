@@ -594,7 +594,8 @@ def fit_embedding_model(
                     "seconds": time.perf_counter() - t0, "train_seconds": t_train,
                 })
                 bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-                logger.debug("%s epoch %d: train loss %.4f, validation loss %.4f", config.name, epoch, train_loss, val_loss)
+                logger.debug("%s epoch %d: train loss %.4f, validation loss %.4f", config.name, epoch, train_loss,
+                             val_loss)
                 selectable = val_pos > 0 and np.isfinite(val_loss)
                 if not selectable and not warned:
                     logger.warning(
