@@ -92,6 +92,7 @@ class RespondView:
                        (self.inspect_title, "ls-chip-title")):
             w.add_class(cls)
         self.refresh_predictions()
+        self.update_runs()
 
     # ---- map -------------------------------------------------------------------------------
     def _build_map(self) -> None:
@@ -131,6 +132,11 @@ class RespondView:
         self.set_area((min(xs), min(ys), max(xs), max(ys)))
         self.draw.clear()
         self.tabs.selected_index = 1
+
+    def fit(self) -> None:
+        """Centre the map on the workspace's area."""
+        (s, w), (n, e) = self.area.bounds() or DEFAULT_BOUNDS
+        self.map.fit_bounds([[s, w], [n, e]])  # in the page (the map is drawn by then)
 
     def set_area(self, bbox: tuple[float, float, float, float]) -> None:
         """Fill W S E N (from a drawn rectangle or code) and outline the box on the map."""
@@ -301,8 +307,11 @@ class RespondView:
                                      layout=W.Layout(width="160px"))
         self.fetch_button.on_click(self._guard("Fetching the area", lambda _b: self.fetch()))
         self.inventory.add_class("ls-inventory")
+        self.fit_button = W.Button(description="Zoom to the area", icon="crosshairs", layout=W.Layout(width="160px"))
+        self.fit_button.on_click(self._guard("Zooming", lambda _b: self.fit()))
+        self.fit_button.add_class("ls-fit")
         self.fetch_box = W.VBox([
-            W.HTML("<b>New area</b>: draw a rectangle on the map (▭ tool) or type W S E N"),
+            W.HTML("<b>New area</b>: draw a rectangle on the map (▭ tool) or type W S E N"), self.fit_button,
             W.HBox(self.bbox_fields[:2]), W.HBox(self.bbox_fields[2:]), self.event_date, self.orbit, self.pre,
             self.post, self.source_kind, self.source, W.HBox([self.inventory]), self.inventory_note,
             W.HTML("<span style='color:#555'>The chips go to this workspace when it has none, else to a new "
@@ -378,8 +387,6 @@ class RespondView:
                 with layer.hold_trait_notifications():
                     layer.bounds, layer.url = d["bounds"], d["url"]
                     layer.name = f"VH {d['role']} {d['date']} (dB)"
-                if layer not in self.map.layers:
-                    self.map.add(layer)
             self._split = ipyleaflet.SplitMapControl(left_layer=self.sar_pre, right_layer=self.sar_post)
             self.map.add(self._split)
             lo, hi = pre["range_db"]
@@ -387,11 +394,8 @@ class RespondView:
                                      f"{lo:.0f} … {hi:.0f} dB")
             self.pred_layer.style = {"fillOpacity": 0.0}
         elif not on and self._split is not None:
-            self.map.remove(self._split)
+            self.map.remove(self._split)  # and with it, its two layers
             self._split = None
-            for layer in (self.sar_pre, self.sar_post):
-                if layer in self.map.layers:
-                    self.map.remove(layer)
             self.split_note.value = ""
 
     def _show_chip_sar(self) -> None:
