@@ -206,7 +206,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from landslide_app.model.inputs import ModelConfig
 
     meta = train_run(a.chips, ModelConfig(a.inputs, a.revisits), a.out, epochs=a.epochs, seed=a.seed,
-                     device=a.device, precision=a.precision, progress=not a.quiet)
+                     device=a.device, precision=a.precision, progress=not a.quiet, decision=a.decision)
     auc = "n/a" if meta["auc_val"] is None else f"{meta['auc_val']:.3f}"
     _out(f"trained {meta['name']} on {meta['n_train']} chips (epoch {meta['best_epoch']} selected on "
          f"{meta['n_val']} validation chips, AUC {auc}) -> {a.out}")
@@ -220,9 +220,10 @@ def cmd_predict(a: argparse.Namespace) -> int:
         from landslide_app.experiments.distributed import predict_run_distributed
 
         s = predict_run_distributed(a.model, a.chips, a.out, scheduler=a.scheduler, device=a.device,
-                                    progress=not a.quiet, normalise=a.normalise)
+                                    progress=not a.quiet, normalise=a.normalise, decision=a.decision)
     else:
-        s = predict_run(a.model, a.chips, a.out, device=a.device, progress=not a.quiet, normalise=a.normalise)
+        s = predict_run(a.model, a.chips, a.out, device=a.device, progress=not a.quiet, normalise=a.normalise,
+                        decision=a.decision)
     _out(_prediction_line(s, Path(a.out)))
     return 0
 
@@ -397,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)")
     s.add_argument("--device", default=None)
     s.add_argument("--out", required=True, type=Path, help="run directory")
+    s.add_argument("--decision", default=DEFAULT_DECISION, choices=DECISION_RULES,
+                   help=f"the map's default decision rule (every rule is fitted on the validation chips and "
+                        f"recorded; default {DEFAULT_DECISION})")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("predict", help="density map (GeoTIFF + GeoPackage) of a store with a trained run")
@@ -406,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None)
     s.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="compute the chips' features on a Dask cluster: 'local' (one worker per core) or tcp://HOST:8786")
+    s.add_argument("--decision", default=None, choices=DECISION_RULES,
+                   help="the map's decision rule, one the run fitted on its validation chips (default: the run's)")
     _add_normalise_option(s)
     s.set_defaults(func=cmd_predict)
 

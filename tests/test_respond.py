@@ -111,7 +111,12 @@ def test_moved_model_predicts_an_unlabelled_store(fused_run, unlabelled_store, t
     assert {"chip_id", "pred_class", "p0", "p1", "p2", "geometry"} <= set(gdf.columns)
     assert not {"true_class", "head_count"} & set(gdf.columns)  # no labels to show
     np.testing.assert_allclose(gdf[["p0", "p1", "p2"]].sum(axis=1), 1.0, atol=1e-6)
-    assert (gdf["pred_class"].to_numpy() == gdf[["p0", "p1", "p2"]].to_numpy().argmax(axis=1)).all()
+    # the map shows the run's decision (fitted on its validation chips) over the forest's probabilities
+    from landslide_app.model.map_classes import run_decision
+
+    decision = run_decision(json.loads((fused_run / "run.json").read_text()))
+    assert s["decision"] == decision.rule == "cost"
+    assert (gdf["pred_class"].to_numpy() == decision.apply(gdf[["p0", "p1", "p2"]].to_numpy())).all()
     # summary: no AUC without labels; chips and km² per class; the 20 most likely class-2 chips
     assert s["labelled"] is False and "auc_vs_store_labels" not in s and "in_sample" not in s
     assert sum(c["chips"] for c in s["classes"].values()) == s["n_chips"]

@@ -68,7 +68,7 @@ def dask_features(client: Any, run_path: str | Path, store_path: str | Path, dev
 def predict_run_distributed(run_path: str | Path, store_path: str | Path, out: str | Path,
                             scheduler: Any = LOCAL, device: str | None = None, progress: bool = True,
                             chips_per_task: int = DEFAULT_CHIPS_PER_TASK,
-                            normalise: str = DEFAULT_NORMALISE) -> dict[str, Any]:
+                            normalise: str = DEFAULT_NORMALISE, decision: str | None = None) -> dict[str, Any]:
     """:func:`~landslide_app.experiments.single.predict_run` with the features computed on a Dask cluster.
 
     Args:
@@ -79,4 +79,4 @@ def predict_run_distributed(run_path: str | Path, store_path: str | Path, out: s
     with dask_client(scheduler) as client:
         feats = dask_features(client, run_path, store_path, device, chips_per_task)
         return predict_run(run_path, store_path, out, device=device, progress=progress, features=feats,
-                           normalise=normalise)
+                           normalise=normalise, decision=decision)

@@ -34,10 +34,12 @@ from landslide_app.config import CHANNELS
 from landslide_app.core.vocabulary import DEFAULT_NORMALISE, N_FEATURES, NORMALISE_MODES
 from landslide_app.errors import ConfigError, InputError, ModelFileError, OutputError
 from landslide_app.model.crossval import FoldData
+from landslide_app.model.decision import DEFAULT_DECISION
 from landslide_app.model.embedding_forest import EmbeddingForest
 from landslide_app.model.features import percentile_features
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
+from landslide_app.model.map_classes import fit_run_decisions, run_decision
 from landslide_app.model.metrics import multiclass_auc, nan_to_none
 from landslide_app.model.protocol import Fold
 from landslide_app.model.train import ChipSubset, TrainedModel, as_batch_getter
@@ -92,9 +94,13 @@ def _features(model: TrainedModel, get_batch, ids: np.ndarray, progress: bool, d
 def train_run(
     store_path: str | Path, config: ModelConfig, out: str | Path, epochs: int = 5, seed: int = 0,
     val_fraction: float = 0.2, device: str | None = None, precision: str = "auto", progress: bool = True,
+    decision: str = DEFAULT_DECISION,
 ) -> dict[str, Any]:
     """Train one configuration on a store: random train / validation split (model selection on
-    validation), forest on the training chips' features; writes the run directory."""
+    validation), forest on the training chips' features; writes the run directory.
+
+    The map's decision rules are fitted on the validation chips (``run.json`` ``decision``:
+    every rule, ``decision`` the default ``predict`` applies; :mod:`landslide_app.model.map_classes`)."""
     store = ChipStore.open(store_path)
     store.require_labels("`train`")
     if config.uses_sar and not store.meta.has_sar:
@@ -117,7 +123,9 @@ def train_run(
                              feature_batch=FEATURE_BATCH).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
     model, forest = fitted.model, fitted.forest
     assert model is not None and forest is not None
-    auc_val = multiclass_auc(y[val_pos], fitted.predict_proba(fold.val))
+    val_proba = fitted.predict_proba(fold.val)
+    auc_val = multiclass_auc(y[val_pos], val_proba)
+    decisions = fit_run_decisions(val_proba, y[val_pos], fitted, decision)
     with output_lock(out, f"run {out}"):
         remove_stale_temps(out, recursive=False)
         (out / RUN_FILE).unlink(missing_ok=True)  # the run is unfinished until run.json is back
@@ -125,6 +133,7 @@ def train_run(
         forest.save(out / FOREST_FILE)
         meta = _run_meta(config, epochs, seed, model.precision, model, store, train_pos, val_pos, auc_val, t0)
         meta.update(bundle_meta(store, ids[train_pos], model))
+        meta["decision"] = decisions
         meta["files"] = {MODEL_FILE: file_digest(out / MODEL_FILE), FOREST_FILE: file_digest(out / FOREST_FILE)}
         meta["fingerprint"] = fingerprint(meta)
         write_json_atomic(out / RUN_FILE, meta)  # last: marks the run finished
@@ -235,9 +244,12 @@ def _check_normalise(normalise: str) -> None:
 
 def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, device: str | None = None,
                 progress: bool = True, features: FeatureFn | None = None,
-                normalise: str = DEFAULT_NORMALISE) -> dict[str, Any]:
+                normalise: str = DEFAULT_NORMALISE, decision: str | None = None) -> dict[str, Any]:
     """Predict every chip of a store (labelled or not); write ``density.tif``, ``chips.gpkg``,
     the quick-look ``map.png`` and ``summary.json``.
+
+    The map's classes come from the run's decision (``decision``: a rule the run fitted on its
+    validation chips, None: its default; a run without decisions shows the most probable class).
 
     Args:
         normalise: ``"training"``: the network's inputs are standardised with the training chips'
@@ -277,9 +289,11 @@ def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, d
         feats = features(run, store, ids, progress)
         overview.fill_from(store.read_many, ids)
     proba = run.forest.predict_proba(feats)
-    pred = proba.argmax(axis=1)
+    rule = run_decision(run.meta, decision)
+    pred = proba.argmax(axis=1) if rule is None else rule.apply(proba)
     prov = run.provenance(store)
-    summary = prediction_summary(run, store, ids, proba, prov)
+    summary = prediction_summary(run, store, ids, proba, prov, pred=pred)
+    summary["decision"] = "most probable class" if rule is None else rule.rule
     summary["normalise"] = normalise
     summary["domain_shift"] = _shift_report(shifted)
     summary = json.loads(json.dumps(summary))  # exactly what summary.json holds (tuples -> lists)
@@ -319,14 +333,14 @@ def is_labelled(store: ChipStore) -> bool:
 
 
 def prediction_summary(run: LoadedRun, store: ChipStore, ids: np.ndarray, proba: np.ndarray,
-                       prov: dict[str, Any]) -> dict[str, Any]:
+                       prov: dict[str, Any], pred: np.ndarray | None = None) -> dict[str, Any]:
     """Chips and km² per predicted class, the chips most likely of class 2, provenance, and the AUC
     against the store's labels when it has them (flagged in-sample on the training store)."""
     from pyproj import Transformer
 
     from landslide_app.core.density import class_names
 
-    pred = proba.argmax(axis=1)
+    pred = proba.argmax(axis=1) if pred is None else np.asarray(pred)
     area = store.grid.chip_area_km2
     names = class_names(tuple(store.meta.density_thresholds or (0.0, 25.0)))  # type: ignore[arg-type]
     counts = {str(c): int((pred == c).sum()) for c in range(3)}

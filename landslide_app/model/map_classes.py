@@ -66,3 +66,29 @@ def map_classes(cv: CrossValResult, rule: str = DEFAULT_DECISION) -> MapClasses:
     majority = int(np.argmax(np.bincount(ys, minlength=N_CLASSES)))
     metrics = map_metrics(cv.y_true, pred, calibrated, majority_class=majority)
     return MapClasses(pred, calibrated, decisions, metrics)
+
+
+def fit_run_decisions(val_proba: np.ndarray, val_y: np.ndarray, model: Any,
+                      default: str = DEFAULT_DECISION) -> dict[str, Any]:
+    """A single run's map decisions (``run.json``'s ``decision``): every rule fitted on the run's
+    validation chips, and the default one ``predict`` applies unless told another (``--decision``)."""
+    from landslide_app.model.decision import DECISION_RULES
+
+    shift = prior_shift_of(model)
+    return {"default": check_rule(default),
+            "rules": {r: fit_decision(val_proba, val_y, r, prior_shift=shift).to_dict() for r in DECISION_RULES}}
+
+
+def run_decision(meta: dict[str, Any], rule: str | None = None) -> Decision | None:
+    """The decision a run recorded for ``rule`` (None: the run's default); None for a run trained
+    before decisions were recorded (its map shows the most probable class)."""
+    rec = meta.get("decision")
+    if not isinstance(rec, dict) or "rules" not in rec:
+        if rule is not None:
+            from landslide_app.errors import ConfigError
+
+            raise ConfigError(f"--decision {rule}: this run records no map decision (trained by an older "
+                              "version); train it again")
+        return None
+    name = check_rule(rule or rec.get("default", DEFAULT_DECISION))
+    return Decision.from_dict(rec["rules"][name])
