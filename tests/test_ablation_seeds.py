@@ -71,6 +71,11 @@ def test_resume_computes_only_the_missing_seed(two_seeds):
     assert computed == ["dem-r1-random@1"]  # seed 0 came from the cache
     assert res["seeds"] == [0, 1] and [r["seed"] for r in res["repeats"]] == [0, 1]
     assert (out / "runs" / "seed1" / "runs" / "dem-r1-random" / "result.json").exists()
+    # the first seed keeps embeddings and fold models (the dashboard reads them), the repeats do not
+    assert (out / "runs" / "dem-r1-random" / "model_fold0.pt").exists()
+    assert (out / "runs" / "dem-r1-random" / "embeddings.npy").exists()
+    assert not (out / "runs" / "seed1" / "runs" / "dem-r1-random" / "model_fold0.pt").exists()
+    assert not (out / "runs" / "seed1" / "runs" / "dem-r1-random" / "embeddings.npy").exists()
     # every repeat has its own split: the held-out folds differ
     import pandas as pd
 

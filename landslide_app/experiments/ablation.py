@@ -26,6 +26,7 @@ the held-out predictions.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -89,6 +90,9 @@ class AblationSettings:
     seeds: int = 1
     #: the map's decision rule (landslide_app.model.decision), fitted on validation chips
     decision: str = DEFAULT_DECISION
+    #: write the held-out embeddings and fold models (the first seed's runs; repeats skip them:
+    #: results, predictions and features only)
+    save_models: bool = True
 
     def __post_init__(self) -> None:
         block_size_for_km(float(self.block_km), 1.0)  # a positive, finite distance (ConfigError otherwise)
@@ -210,8 +214,11 @@ def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSetti
     d = run_dir(out, base)
     d.mkdir(parents=True, exist_ok=True)
     ids = np.sort(store.ids)
-    # held-out embeddings go straight to a float16 memory-mapped .npy (nothing sits in memory)
-    with artifacts.embedding_writer(d, ids, store.grid.chip_size) as sink:
+    # held-out embeddings go straight to a float16 memory-mapped .npy (nothing sits in memory);
+    # repeats after the first seed keep only what the statistics read (no embeddings, no fold models)
+    writer = (artifacts.embedding_writer(d, ids, store.grid.chip_size) if settings.save_models
+              else contextlib.nullcontext(None))
+    with writer as sink:
         res = run_configuration(
             reader if reader is not None else store, store.ids, chip_classes(store, base.thresholds), base.config,
             split=base.split, epochs=settings.epochs, seed=settings.seed,  # type: ignore[arg-type]
@@ -224,7 +231,7 @@ def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSetti
     artifacts.write_predictions(d, res.ids, res.y_true, res.test_proba, res.test_pred, res.test_fold)
     if res.test_features is not None:
         artifacts.write_features(d, res.ids, res.test_features)
-    for k, (model, forest) in enumerate(zip(res.models, res.forests)):
+    for k, (model, forest) in enumerate(zip(res.models, res.forests) if settings.save_models else ()):
         model_file, forest_file = artifacts.fold_model_paths(d, k)
         model.save(model_file)
         forest.save(forest_file)
@@ -268,8 +275,9 @@ def run_ablation(
     bar = tqdm(jobs, desc="ablation", unit="config", disable=not progress)
     for n, (i, seed, spec) in enumerate(bar):
         bar.set_postfix_str(spec.key + (f" seed {seed}" if len(seeds) > 1 else ""))
-        runs[i].append(run_one(store, spec, repeat_dir(out, i, seed), replace(settings, seed=seed),
-                               progress=False, reader=reader, on_fold=on_fold))
+        s_i = replace(settings, seed=seed, save_models=settings.save_models and i == 0)
+        runs[i].append(run_one(store, spec, repeat_dir(out, i, seed), s_i, progress=False, reader=reader,
+                               on_fold=on_fold))
         if on_progress:
             on_progress(n + 1, len(jobs), spec.key)
     repeats = []

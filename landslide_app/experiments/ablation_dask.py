@@ -81,7 +81,8 @@ def compute_on_cluster(client: Any, store: ChipStore, out: Path, settings: Ablat
     n_threads = int(threads or torch.get_num_threads())
     base = asdict(settings)
     futures = [client.submit(_task, str(store.path), (spec.inputs, spec.revisits, spec.split, spec.thresholds),
-                             str(d), {**base, "seed": seed, "seeds": 1}, n_threads, pure=False,
+                             str(d), {**base, "seed": seed, "seeds": 1,
+                                      "save_models": settings.save_models and d == out}, n_threads, pure=False,
                              key=f"ablate-{spec.key}-seed{seed}-{id(todo)}")
                for spec, d, seed in todo]
     log.info("ablation: %d (configuration, seed) tasks on the Dask cluster (%d threads each)", len(futures), n_threads)
