@@ -124,3 +124,18 @@ def test_bf16_runs_natively_or_in_fp32():
 
     assert native_precision("fp32", CPU) == "fp32"
     assert native_precision("bf16", CPU) == ("bf16" if bf16_supported(CPU) else "fp32")
+
+
+def test_compiled_runtimes_kept_alive_are_capped():
+    pytest.importorskip("openvino")
+    from landslide_app.model import train
+
+    cfg = ModelConfig("dem", 1)
+    net, stats, x = _trained_like(cfg)
+    models = [TrainedModel(cfg, stats, EmbeddingNet.for_config(cfg).eval(), best_epoch=1)
+              for _ in range(train.MAX_LIVE_RUNTIMES + 1)]
+    first = [m.embed_batch(x)[0] for m in models]
+    assert models[0]._runtime_cache is None  # the oldest compiled runtime was dropped (its memory freed)
+    assert all(m._runtime_cache is not None for m in models[1:])
+    np.testing.assert_array_equal(models[0].embed_batch(x)[0], first[0])  # and is rebuilt on use
+    assert models[1]._runtime_cache is None

@@ -35,7 +35,10 @@ import contextlib
 import logging
 import pickle
 import re
+import threading
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +210,25 @@ def _check_precision(precision: str) -> Precision:
 
 
 # ---- the trained model ---------------------------------------------------------------------------
+#: Compiled (OpenVINO) runtimes kept alive at once, process-wide: each holds ~100 MB of buffers, and
+#: an ablation keeps 18 models; a model whose runtime was dropped rebuilds it on its next use.
+MAX_LIVE_RUNTIMES: int = 2
+_live: OrderedDict[int, weakref.ref[TrainedModel]] = OrderedDict()
+_live_lock = threading.Lock()
+
+
+def _keep_live(model: TrainedModel) -> None:
+    """Mark ``model``'s compiled runtime as the most recently used; drop the oldest beyond the cap."""
+    with _live_lock:
+        _live.pop(id(model), None)
+        _live[id(model)] = weakref.ref(model)
+        while len(_live) > MAX_LIVE_RUNTIMES:
+            _, ref = _live.popitem(last=False)
+            old = ref()
+            if old is not None:
+                old._runtime_cache = None
+
+
 @dataclass
 class TrainedModel:
     """A trained embedding network with everything needed to apply it.
@@ -250,11 +272,14 @@ class TrainedModel:
         # the statistics by identity (NaN != NaN); the cached runtime holds them, so the id is not reused
         key = (id(self.net), weights_signature(self.net), id(self.stats), self.config, self.precision, self.device,
                requested_runtime(self.runtime), torch.get_num_threads())
-        if self._runtime_cache is None or self._runtime_cache[0] != key:
+        cached = self._runtime_cache
+        if cached is None or cached[0] != key:
             rt = make_runtime(self.net, self.config, self.stats, self.device, self.precision, self.runtime)
             logger.debug("%s embeds with the %s runtime", self.config.name, rt.name)
-            self._runtime_cache = (key, rt)
-        return self._runtime_cache[1]
+            cached = self._runtime_cache = (key, rt)
+        if cached[1].name != "eager":
+            _keep_live(self)
+        return cached[1]
 
     def embed_batch(self, chips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings of one batch, with :meth:`inference_runtime`.
