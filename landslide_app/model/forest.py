@@ -26,6 +26,8 @@ The map's classes come from :mod:`landslide_app.model.decision` on top of either
 
 from __future__ import annotations
 
+import re
+
 import logging
 import warnings
 from pathlib import Path
@@ -206,27 +208,25 @@ class DensityForest:
     def load(cls, path: str | Path) -> DensityForest:
         """Load a forest written by :meth:`save`, trusting only :data:`TRUSTED_TYPES`."""
         import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
 
         path = Path(path)
         if not path.exists():
             raise ModelFileError(f"No forest file at {path}; train the model first.")
-        try:
-            untrusted = sio.get_untrusted_types(file=path)
-        except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
-            raise ModelFileError(f"{path} is not a readable skops file ({err}): it is truncated or "
-                                 "damaged; retrain the model or copy the file again.") from err
-        unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
-        if unexpected:
-            raise UntrustedFileError(
-                f"{path} was refused: it contains types that are not trusted ({', '.join(unexpected)}); "
-                "nothing from it was loaded or run. Use a forest written by landslide_app "
-                "(`landslide-app train`), or retrain."
-            )
+        # One pass: skops audits every type against ``trusted`` before constructing anything and
+        # raises UntrustedTypesFoundException (a TypeError) naming the others, so a separate
+        # get_untrusted_types() parse (measured: as long as the load itself) is not needed.
         try:
             obj = sio.load(path, trusted=list(TRUSTED_TYPES))
-        except Exception as err:  # noqa: BLE001
-            raise ModelFileError(f"{path} cannot be loaded ({type(err).__name__}: {err}); it is damaged, "
-                                 "retrain the model.") from err
+        except UntrustedTypesFoundException as err:
+            raise UntrustedFileError(
+                f"{path} was refused: it contains types that are not trusted ({_untrusted_names(err)}); "
+                "nothing from it was loaded or run. Use a forest written by landslide_app "
+                "(`landslide-app train`), or retrain."
+            ) from err
+        except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
+            raise ModelFileError(f"{path} cannot be loaded ({type(err).__name__}: {err}): it is truncated or "
+                                 "damaged; retrain the model or copy the file again.") from err
         if not isinstance(obj, dict) or obj.get("format") != FORMAT or not {"n_classes", "seed", "forest"} <= set(obj):
             raise ModelFileError(f"{path} is not a landslide_app forest ({FORMAT}); retrain it.")
         forest = cls(n_classes=int(obj["n_classes"]), seed=int(obj["seed"]))
@@ -238,3 +238,9 @@ class DensityForest:
         counts = obj.get("train_counts")
         forest.train_counts = tuple(int(v) for v in counts) if isinstance(counts, list) and counts else None
         return forest
+
+
+def _untrusted_names(err: Exception) -> str:
+    """The type names skops lists in an UntrustedTypesFoundException (its message is the list)."""
+    names = re.findall(r"'([^']+)'", str(err))
+    return ", ".join(sorted(set(names) - set(TRUSTED_TYPES))) or str(err)
