@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -167,6 +168,77 @@ def test_missing_chunk_is_found_on_open(store_copy):
         ChipStore.open(store_copy)
 
 
+# ---- checked reads -----------------------------------------------------------------------------
+def _flip(path: Path, n: int = 64) -> None:
+    """Invert ``n`` bytes in the middle of a file, keeping its size."""
+    raw = bytearray(path.read_bytes())
+    mid = len(raw) // 2
+    raw[mid:mid + n] = bytes(255 - x for x in raw[mid:mid + n])
+    path.write_bytes(bytes(raw))
+
+
+def test_checked_reads_return_what_zarr_returns_bit_for_bit(tiny_store):
+    st = ChipStore.open(tiny_store)
+    ids = st.ids.tolist()
+    ref = np.stack([np.asarray(st.array[r, c]) for r, c in map(st.grid.chip_rc, ids)])
+    got = st.read_many(ids)
+    assert type(st._chunk_reader).__name__ == "DirectChunkReader" and len(st._chunk_digests()) == len(ids)
+    assert got.dtype == np.float32 and got.flags.writeable and got.shape == (44, 17, 128, 128)
+    np.testing.assert_array_equal(got.view(np.uint32), ref.view(np.uint32))  # NaNs included, bit for bit
+    np.testing.assert_array_equal(st.read(ids[7]).view(np.uint32), ref[7].view(np.uint32))
+    sub = st.read_many(ids[:3], [0, LABEL])
+    np.testing.assert_array_equal(sub.view(np.uint32), ref[:3][:, [0, LABEL]].view(np.uint32))
+    assert st.read_many([]).shape == (0, 17, 128, 128)
+
+
+def test_a_chunk_damaged_in_place_is_refused_by_every_reader_and_a_rerun_repairs_it(scene_dir, tiny_store, dem_run,
+                                                                                     tmp_path, capsys):
+    """64 bytes flipped in the middle of a chunk, same size: the open-time size check cannot see it and Blosc
+    decodes it silently; every read for use compares the CRC-32 and refuses, naming the chip and the fix."""
+    from landslide_app.chips.cache import StoreCache
+    from landslide_app.experiments.ablation import AblationSettings, run_ablation
+    from landslide_app.experiments.single import predict_run
+
+    out = tmp_path / "s"
+    shutil.copytree(tiny_store, out)
+    st = ChipStore.open(out)
+    ids = st.ids.tolist()
+    cid, cid2, good = ids[5], ids[30], ids[9]
+    size = _chunk(st, cid).stat().st_size
+    _flip(_chunk(st, cid))
+    assert _chunk(st, cid).stat().st_size == size
+    row, col = st.grid.chip_rc(cid)
+    assert np.isfinite(np.asarray(st.array[row, col])[0]).any()  # zarr alone decodes the damaged chunk silently
+    st = ChipStore.open(out)  # sizes agree: the open succeeds
+    fix = rf"landslide-app check {out}`.*rerun the same `landslide-app chips` command: it rebuilds exactly"
+    with pytest.raises(ChipStoreError, match=rf"chip {cid} of {out} does not hold the data written.*chip {cid} is "
+                                             rf"corrupted.*{fix}"):
+        st.read(cid)
+    _flip(_chunk(st, cid2))
+    with pytest.raises(ChipStoreError, match=rf"chips {cid}, {cid2} of {out} do not hold"):
+        st.read_many([good, cid2, cid])
+    np.testing.assert_array_equal(st.read(good), ChipStore.open(tiny_store).read(good))
+    with pytest.raises(ChipStoreError, match=rf"chips {cid}, {cid2} of"):
+        StoreCache(st).read_many([good])  # the ablation's in-memory copy reads every chip once, checked
+
+    # train (through the CLI), predict and ablate refuse with that message
+    assert main(["train", "--chips", str(out), "--inputs", "dem", "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"chips? {cid}(, {cid2})? of {out} do(es)? not hold", err), err
+    assert f"landslide-app check {out}" in err and "rerun the same" in err
+    assert "Traceback" not in err and not (tmp_path / "run" / "model.pt").exists()
+    with pytest.raises(ChipStoreError, match=rf"chips? {cid}(, {cid2})? of .*{fix}"):  # the first batch met
+        predict_run(dem_run, out, tmp_path / "pred", progress=False)
+    with pytest.raises(ChipStoreError, match=rf"chips {cid}, {cid2} of .*{fix}"):
+        run_ablation(out, tmp_path / "abl", AblationSettings(inputs=("dem",), revisits=(1,), epochs=1,
+                                                                baselines=False), progress=False)
+
+    # a rerun of the same build rebuilds exactly the two chips; reads are then those of the intact store
+    assert _build(scene_dir, out).n_built == 2
+    np.testing.assert_array_equal(ChipStore.open(out).read_many(ids).view(np.uint32),
+                                  ChipStore.open(tiny_store).read_many(ids).view(np.uint32))
+
+
 # ---- labels are optional ----------------------------------------------------------------------
 def test_unlabelled_store_is_labelled_later_without_reading_the_rasters(scene_dir, tiny_store, tmp_path, capsys):
     scene = tmp_path / "scene"
@@ -215,7 +287,7 @@ def test_unlabelled_store_is_labelled_later_without_reading_the_rasters(scene_di
 
 
 # ---- fewer post-event dates --------------------------------------------------------------------
-def test_one_post_event_date_keeps_the_layout_and_says_which_models_fit(scene_dir, tiny_store, tmp_path):
+def test_one_post_event_date_keeps_the_layout_and_says_which_models_fit(scene_dir, tiny_store, tmp_path, capsys):
     full = open_local_catalog(scene_dir / "catalog.json")
     src = dataclasses.replace(full, sar_days=full.sar_days[:4], acquisitions=list(full.acquisitions)[:4])
     st = build_chips(src, scene_dir / "inventory.gpkg", tmp_path / "p1", progress=False).store
@@ -238,10 +310,23 @@ def test_one_post_event_date_keeps_the_layout_and_says_which_models_fit(scene_di
     msg = r"1 post-event date \(2017-09-22\); use a model trained with --revisits 1"
     with pytest.raises(ChipStoreError, match=msg):
         train_run(st.path, ModelConfig("fused", 2), tmp_path / "run", epochs=1, progress=False)
+    # ablate: every SAR configuration (and the change-ratio baseline) must fit the store's dates, refused before
+    # anything is written
+    from landslide_app.experiments.ablation import AblationSettings, check_store
+
+    ablate = r"1 post-event date \(2017-09-22\); use `ablate --revisits` with values up to 1"
+    assert main(["ablate", "--chips", str(st.path), "--inputs", "sar", "--revisits", "1", "2", "--out",
+                 str(tmp_path / "abl")]) == 2
+    assert re.search(ablate, capsys.readouterr().err) and not (tmp_path / "abl").exists()
+    with pytest.raises(ChipStoreError, match=ablate):  # DEM inputs, but the change ratio with 3 revisits
+        check_store(st, AblationSettings(inputs=("dem",)))
+    check_store(st, AblationSettings(inputs=("dem", "fused"), revisits=(1,)))
+    check_store(st, AblationSettings(inputs=("dem",), baselines=False))
 
 
 # ---- old stores --------------------------------------------------------------------------------
-def test_a_store_of_the_previous_format_opens_and_a_rerun_says_to_rebuild(scene_dir, store_copy, capsys):
+def test_a_store_of_the_previous_format_opens_and_a_rerun_says_to_rebuild(scene_dir, tiny_store, store_copy,
+                                                                          capsys):
     def to_v1(d):
         for k in ("data_fingerprint", "label_fingerprint", "acquisitions", "labelled", "checksums", "n_post",
                   "relative_orbit", "orbit_state", "label_fingerprint"):
@@ -253,6 +338,9 @@ def test_a_store_of_the_previous_format_opens_and_a_rerun_says_to_rebuild(scene_
     idx.to_file(store_copy / "index.gpkg", driver="GPKG", layer="chips")
     st = ChipStore.open(store_copy)
     assert st.meta.labelled and st.meta.checksums is None and st.info()["class_counts"]["2"] > 0
+    assert st._chunk_digests() == {}  # nothing to compare with: read through zarr, the same values
+    np.testing.assert_array_equal(st.read_many(st.ids).view(np.uint32),
+                                  ChipStore.open(tiny_store).read_many(st.ids).view(np.uint32))
     assert main(["check", str(store_copy)]) == 0
     assert "metadata only (no checksums recorded)" in capsys.readouterr().out
     with pytest.raises(ChipStoreError, match=r"by an older version \(format landslide-app-chips/1\).*--overwrite"):

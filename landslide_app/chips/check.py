@@ -1,5 +1,5 @@
-"""What checking a chip store found (:meth:`~landslide_app.chips.store.ChipStore.verify`), and the
-message that says what to rebuild."""
+"""What checking a chip store found (:meth:`~landslide_app.chips.store.ChipStore.verify`, or a read
+that met damaged chips), and the message that says what to rebuild."""
 
 from __future__ import annotations
 
@@ -50,6 +50,17 @@ class StoreCheck:
                 f"(or rebuild the store with `--overwrite`; `landslide-app check {self.path}` checks every chip "
                 "in full)")
         return " ".join(parts)
+
+
+def damaged_read_message(path: Path, damaged: dict[int, str]) -> str:
+    """The message of a read that met damaged chips (id -> reason): no result is computed from them."""
+    ids = sorted(damaged)
+    shown = "; ".join(f"chip {c} {damaged[c]}" for c in ids[:5]) + (" ..." if len(ids) > 5 else "")
+    one = len(ids) == 1
+    return (f"chip{'' if one else 's'} {_ids_text(ids)} of {path} {'does' if one else 'do'} not hold the data written "
+            f"when the store was built ({shown}), so nothing is computed from {'it' if one else 'them'}. Run "
+            f"`landslide-app check {path}` to find every damaged chip, then rerun the same `landslide-app chips` "
+            "command: it rebuilds exactly the damaged chips (or rebuild the store with `--overwrite`)")
 
 
 def _ids_text(ids: Sequence[int], n: int = 20) -> str:

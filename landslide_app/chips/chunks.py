@@ -3,8 +3,9 @@
 Every chip is one chunk. The builder records each kept chip's chunk size and CRC-32 (in the
 done-markers, then in the index), so that a damaged, swapped, truncated or missing chunk file is
 found: cheaply by size on every open (:func:`chunk_problems` with ``full=False``: one ``stat``
-per chip), completely by CRC-32 with ``landslide-app check`` and on every rerun of ``chips``
-(which then rebuilds exactly those chips).
+per chip), by CRC-32 whenever a chip is read for use (:class:`DirectChunkReader`), completely by
+CRC-32 with ``landslide-app check`` and on every rerun of ``chips`` (which then rebuilds exactly
+those chips).
 """
 
 from __future__ import annotations
@@ -123,6 +124,44 @@ class DirectChunkWriter:
         return digest_bytes(payload)
 
 
+class DirectChunkReader:
+    """Reads whole chunks of the arrays :class:`DirectChunkWriter` handles (local zarr v3, ``bytes``
+    little endian + ``blosc``): the chunk file's bytes are read once, their CRC-32 compared with the
+    one recorded at build time, then decoded with the array's Blosc configuration straight into the
+    output (the values zarr returns for the same chunk, tested). Any other layout: :meth:`maybe` is None
+    and the caller reads through zarr."""
+
+    def __init__(self, paths: Callable[[tuple[int, ...]], str], blosc: Any, dtype: np.dtype,
+                 chunk_shape: tuple[int, ...]) -> None:
+        self._paths = paths
+        self._blosc = blosc
+        self.dtype = dtype
+        self.chunk_shape = chunk_shape
+
+    @classmethod
+    def maybe(cls, array: zarr.Array) -> DirectChunkReader | None:
+        """A reader for ``array``, or None when its layout is not the one handled here."""
+        writer = DirectChunkWriter.maybe(array)
+        paths = chunk_paths(array)
+        if writer is None or paths is None or writer.dtype != np.dtype("<f4"):
+            return None
+        return cls(paths, writer._blosc, writer.dtype, tuple(int(c) for c in array.chunks))
+
+    def read(self, chunk_coords: tuple[int, ...]) -> bytes | None:
+        """The chunk file's bytes (None: no file)."""
+        try:
+            with open(self._paths(chunk_coords), "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return None
+
+    def decode(self, payload: bytes, out: np.ndarray) -> None:
+        """Decode a chunk file's bytes into ``out`` (C-contiguous, this array's dtype, one chunk's values)."""
+        if out.nbytes != int(np.prod(self.chunk_shape)) * self.dtype.itemsize:
+            raise ValueError(f"output of {out.nbytes} bytes for a chunk of shape {self.chunk_shape}")
+        self._blosc.decode(payload, out=out)
+
+
 def chunk_problems(paths: Iterable[tuple[int, str, int, int]], full: bool) -> dict[int, str]:
     """Chips whose chunk file differs from what was recorded at build time, with the reason.
 
@@ -143,11 +182,31 @@ def chunk_problems(paths: Iterable[tuple[int, str, int, int]], full: bool) -> di
         try:
             size = os.stat(path).st_size
         except FileNotFoundError:
-            out[chip_id] = "has no data on disk (its chunk file is missing)"
+            out[chip_id] = MISSING
             continue
         if size != n_bytes:
-            out[chip_id] = (f"is unreadable (its chunk file has {size} bytes, {n_bytes} were written: "
-                            "truncated or replaced)")
+            out[chip_id] = size_reason(size, n_bytes)
         elif full and digest_file(path)[1] != crc:
-            out[chip_id] = "is corrupted (its chunk file's bytes differ from those written: damaged or swapped)"
+            out[chip_id] = CORRUPTED
     return out
+
+
+#: Why a chip is damaged, as :func:`chunk_problems` and the checked reads of a store say it.
+MISSING = "has no data on disk (its chunk file is missing)"
+CORRUPTED = "is corrupted (its chunk file's bytes differ from those written: damaged or swapped)"
+
+
+def size_reason(size: int, n_bytes: int) -> str:
+    """Reason for a chunk file of ``size`` bytes where ``n_bytes`` were written."""
+    return f"is unreadable (its chunk file has {size} bytes, {n_bytes} were written: truncated or replaced)"
+
+
+def payload_problem(payload: bytes | None, recorded: ChunkDigest) -> str | None:
+    """Why a chunk file's bytes (None: no file) are not those recorded at build time; None when they are."""
+    if payload is None:
+        return MISSING
+    if len(payload) != recorded[0]:
+        return size_reason(len(payload), recorded[0])
+    if zlib.crc32(payload) != recorded[1]:
+        return CORRUPTED
+    return None

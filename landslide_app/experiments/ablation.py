@@ -242,6 +242,23 @@ def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSetti
     return cached
 
 
+def check_store(store: ChipStore, settings: AblationSettings) -> None:
+    """Refuse, before anything is computed, a store that cannot serve ``settings``: no labels, no SAR
+    for a SAR configuration, or fewer post-event dates than the most revisits a SAR configuration (or
+    the change-ratio baseline) asks for."""
+    store.require_labels("`ablate`")
+    specs = settings.specs()
+    sar = [s for s in specs if s.inputs != "dem"]
+    if sar and not store.meta.has_sar:
+        raise ConfigError(f"{', '.join(s.key for s in sar)}: these configurations need SAR but the chip store "
+                          f"{store.path} is DEM-only; use --inputs dem")
+    revisits = [s.revisits for s in sar] + (list(settings.revisits) if settings.baselines and store.meta.has_sar
+                                            else [])
+    if revisits:
+        store.check_revisits(max(revisits), use="`ablate --revisits` with values up to {n} (or --inputs dem "
+                                                "--no-baselines)")
+
+
 def run_ablation(
     store_path: str | Path, out: str | Path, settings: AblationSettings | None = None,
     progress: bool = True, on_progress: ProgressHook | None = None, on_fold: OnFold | None = None,
@@ -256,14 +273,9 @@ def run_ablation(
 
     settings = settings or AblationSettings()
     store = ChipStore.open(store_path)
-    store.require_labels("`ablate`")
+    check_store(store, settings)
     out = check_output_dir(out, "ablation output directory", create=False)
     specs = settings.specs()
-    if not store.meta.has_sar:
-        needs_sar = [s.key for s in specs if s.inputs != "dem"]
-        if needs_sar:
-            raise ConfigError(f"{', '.join(needs_sar)}: these configurations need SAR but the chip store "
-                              f"{store.path} is DEM-only; use --inputs dem")
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     from landslide_app.chips.cache import StoreCache

@@ -28,6 +28,7 @@ from landslide_app.experiments.ablation import (
     ProgressHook,
     RunSpec,
     _run_fingerprint,
+    check_store,
     load_cached,
     repeat_dir,
     run_ablation,
@@ -109,7 +110,7 @@ def run_ablation_distributed(store_path: str | Path, out: str | Path, settings: 
 
     settings = settings or AblationSettings()
     store = ChipStore.open(store_path)
-    store.require_labels("`ablate`")
+    check_store(store, settings)
     out_dir = check_output_dir(out, "ablation output directory", create=False)
     out_dir.mkdir(parents=True, exist_ok=True)
     with dask_client(scheduler) as client:
