@@ -343,6 +343,42 @@ def _chunk_truncated(st):
     replace_file(f, f.read_bytes()[:100])
 
 
+def _chunk_flipped(st):
+    """64 bytes in the middle of a chunk inverted, same size: only its CRC-32 tells."""
+    f = first_chunk(st)
+    raw = bytearray(f.read_bytes())
+    mid = len(raw) // 2
+    raw[mid:mid + 64] = bytes(255 - x for x in raw[mid:mid + 64])
+    replace_file(f, bytes(raw))
+
+
+def _chunks_swapped(st):
+    from landslide_app.chips.store import ChipStore
+
+    store = ChipStore.open(st)
+    a, b = (st / "chips.zarr" / "c" / "/".join(map(str, store.grid.chip_rc(int(i)))) / "0" / "0" / "0"
+            for i in store.ids[:2])
+    da, db = a.read_bytes(), b.read_bytes()
+    replace_file(a, db)
+    replace_file(b, da)
+
+
+def _index_rows_dropped(st):
+    import geopandas as gpd
+
+    idx = gpd.read_file(st / "index.gpkg", layer="chips")
+    (st / "index.gpkg").unlink()
+    idx.iloc[:30].to_file(st / "index.gpkg", driver="GPKG", layer="chips")
+
+
+def _train_unlabelled(ctx, tmp):
+    from landslide_app.chips.build import build_chips
+    from landslide_app.sources.stac import open_local_catalog
+
+    build_chips(open_local_catalog(ctx.scene / "catalog.json"), None, tmp / "store", progress=False)
+    return ["-q", "train", "--chips", str(tmp / "store"), "--inputs", "dem", "--epochs", "1", "--out", str(tmp / "run")]
+
+
 def _settings_from_dict(d):
     def make(ctx, tmp):
         from landslide_app.experiments.ablation import AblationSettings
@@ -628,6 +664,23 @@ CASES: list[Case] = [
          _store_edit(lambda st: edit_json(st / "store.json", lambda d: d["grid"].pop("epsg")))),
     Case("store_array_meta_corrupt", "chips.zarr/zarr.json invalid", ChipStoreError, r"cannot open .*chips.zarr.*rebuild",
          _store_edit(lambda st: replace_file(st / "chips.zarr" / "zarr.json", "{"))),
+    # ---- theme 2: a store checks itself (metadata vs array vs index; per-chip CRC-32)
+    Case("store_meta_channel_renamed", "store.json with a channel renamed (a name repeated)", ChipStoreError,
+         r"does not match its store.json: .*channel names repeat.*--overwrite",
+         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d["channels"].__setitem__(4, "vh_t0")))),
+    Case("store_meta_chip_size_edited", "store.json chip_size edited (128 -> 64)", ChipStoreError,
+         r"chip_size 64 but its grid has 128-pixel.*--overwrite",
+         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d.update(chip_size=64)))),
+    Case("store_index_rows_dropped", "index.gpkg truncated (14 of 44 chips' rows removed)", ChipStoreError,
+         r"index.gpkg lists 30 chips but store.json records 44.*Rerun the same `landslide-app chips`",
+         _store_edit(_index_rows_dropped)),
+    Case("store_chunk_flipped", "a chunk with 64 bytes flipped in the middle (same size)", ChipStoreError,
+         r"chip \d+ of .* does not hold the data written.*corrupted.*landslide-app check .*rerun the same "
+         r"`landslide-app chips` command: it rebuilds exactly the damaged chips", _store_edit(_chunk_flipped)),
+    Case("store_chunks_swapped", "two chunk files swapped", ChipStoreError,
+         r"chip \d+ .*(unreadable|corrupted).*rerun the same `landslide-app chips`", _store_edit(_chunks_swapped)),
+    Case("train_unlabelled_store", "`train` on an unlabelled store (built without --inventory)", ChipStoreError,
+         r"has no landslide labels; .*needs an inventory.*--inventory FILE", _train_unlabelled),
     # ---- command line and settings
     Case("cli_unknown_option", "unknown CLI option", ConfigError, r"unrecognized arguments: --bogus.*--help",
          lambda c, t: ["info", str(c.store), "--bogus"]),
