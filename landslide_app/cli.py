@@ -69,8 +69,11 @@ def _source_from_args(a: argparse.Namespace):
     return src.without_sar() if dem_only else src
 
 
-def _add_source_options(s: argparse.ArgumentParser) -> None:
-    """Event and acquisition choice, for every command that reads a source (issue 11)."""
+def _add_source_options(s: argparse.ArgumentParser, event_required: bool = False) -> None:
+    """Event and acquisition choice, for every command that reads a source (issue 11).
+
+    ``event_required``: no default event (``respond``: a new disaster has no sensible default; ``chips``
+    defaults to Hurricane María, paper Table 1)."""
     from landslide_app.sources.selection import parse_event_date, parse_orbit
 
     def state(text: str) -> str:
@@ -101,8 +104,13 @@ def _add_source_options(s: argparse.ArgumentParser) -> None:
         except ConfigError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
-    s.add_argument("--event-date", type=event, default=parse_event_date("2017-09-20"), metavar="YYYY-MM-DD",
-                   help="event day: acquisitions before it are pre-event, after it post-event (default 2017-09-20)")
+    if event_required:
+        s.add_argument("--event-date", type=event, required=True, metavar="YYYY-MM-DD",
+                       help="event day: acquisitions before it are pre-event, after it post-event")
+    else:
+        s.add_argument("--event-date", type=event, default=parse_event_date("2017-09-20"), metavar="YYYY-MM-DD",
+                       help="event day: acquisitions before it are pre-event, after it post-event "
+                            "(default 2017-09-20)")
     s.add_argument("--orbit", type=orbit, default=135, metavar="N|auto",
                    help="Sentinel-1 relative orbit, or auto: the orbit covering the area with the earliest "
                         "post-event pass (default 135, paper Table 1)")
@@ -280,7 +288,7 @@ def cmd_app(a: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose mistakes are :class:`ConfigError` (one message, exit code 2)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         raise ConfigError(f"{message}\n{self.format_usage().strip()}\n(see `{self.prog} --help`)")
 
 
@@ -426,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dem-collection", default=DEFAULT_DEM_COLLECTION, choices=DEM_COLLECTIONS,
                    help="DEM collection searched on an API")
     s.add_argument("--device", default=None)
-    _add_source_options(s)
+    _add_source_options(s, event_required=True)
     _add_normalise_option(s)
     s.set_defaults(func=cmd_respond)
 

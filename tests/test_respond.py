@@ -282,3 +282,11 @@ def test_embed_works_on_an_unlabelled_store(dem_run, unlabelled_store, tmp_path)
         e = ds.read(1)
     fin = e[np.isfinite(e)]
     assert fin.size > 0.8 * len(store.ids) * 128 * 128 and 0 <= fin.min() and fin.max() <= 1
+
+
+def test_respond_needs_the_event_date(tmp_path, capsys):
+    # a new disaster has no sensible default event: respond refuses to guess (chips keeps paper Table 1's)
+    with pytest.raises(SystemExit) as exc:
+        main(["respond", "--source", "catalog.json", "--model", str(tmp_path / "run"), "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
+    assert "--event-date" in capsys.readouterr().err
