@@ -7,7 +7,7 @@ from the background threads of the dashboard.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -20,7 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from landslide_app.experiments.records import RunRecord
 
 
-def _figure(w: float, h: float, dpi: int = 100, layout: str | None = None):
+def _figure(
+    w: float, h: float, dpi: int = 100, layout: Literal["constrained", "compressed", "tight"] | None = None
+):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -178,11 +179,11 @@ class NormStats:
         """Inverse of :meth:`to_dict`."""
         try:
             return cls(
-                dem_mean=_floats(d["dem_mean"], 3),
-                dem_std=_floats(d["dem_std"], 3),
-                sar_mean=_floats(d["sar_mean"], 2),
-                sar_std=_floats(d["sar_std"], 2),
-                n_pixels={str(k): int(v) for k, v in dict(d.get("n_pixels", {})).items()},  # type: ignore[arg-type]
+                dem_mean=_floats3(d["dem_mean"]),
+                dem_std=_floats3(d["dem_std"]),
+                sar_mean=_floats2(d["sar_mean"]),
+                sar_std=_floats2(d["sar_std"]),
+                n_pixels={str(k): int(v) for k, v in dict(cast(Mapping[Any, Any], d.get("n_pixels", {}))).items()},
             )
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"Malformed normalisation statistics ({err}); refit them.") from err
@@ -214,10 +215,21 @@ class NormStats:
 
 
 def _floats(values: object, n: int) -> tuple[float, ...]:
-    out = tuple(float("nan") if v is None else float(v) for v in values)  # type: ignore[union-attr]
+    # ``values`` comes from JSON; a non-iterable raises TypeError here, which the caller reports.
+    out = tuple(float("nan") if v is None else float(v) for v in cast(Iterable[Any], values))
     if len(out) != n:
         raise ValueError(f"expected {n} values, got {len(out)}")
     return out
+
+
+def _floats2(values: object) -> tuple[float, float]:
+    a, b = _floats(values, 2)
+    return a, b
+
+
+def _floats3(values: object) -> tuple[float, float, float]:
+    a, b, c = _floats(values, 3)
+    return a, b, c
 
 
 def check_chips(chips: np.ndarray, *, need_label: bool = False) -> np.ndarray:

@@ -100,6 +100,15 @@ class ArrayChips:
         return np.asarray(self.chips[rows], dtype=np.float32)
 
 
+def _id_list_reader(method: Callable[[list[int]], Any]) -> BatchGetter:
+    """Wrap ``method(list_of_int_ids)`` as a :data:`BatchGetter` returning float32 chips."""
+
+    def get_batch(ids: np.ndarray) -> np.ndarray:
+        return np.asarray(method([int(i) for i in np.asarray(ids).ravel()]), dtype=np.float32)
+
+    return get_batch
+
+
 def as_batch_getter(reader: Any) -> BatchGetter:
     """Turn a chip source into ``get_batch(ids) -> (n, 17, H, W)``.
 
@@ -111,7 +120,7 @@ def as_batch_getter(reader: Any) -> BatchGetter:
     for name in ("read_many", "get_batch"):
         method = getattr(reader, name, None)
         if callable(method):
-            return lambda ids, _m=method: np.asarray(_m([int(i) for i in np.asarray(ids).ravel()]), dtype=np.float32)
+            return _id_list_reader(method)
     if callable(reader):
         return reader
     raise InputError(
@@ -386,7 +395,8 @@ class TrainedModel:
                 f"Checkpoint {path} does not fit the {saved.name} network ({err}); it was written by "
                 "another version of landslide_app. Retrain the model."
             ) from err
-        net = net.to(dev).to(memory_format=torch.channels_last)
+        # nn.Module.to accepts memory_format at runtime; torch's overload stubs omit it.
+        net = net.to(dev).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return cls(
             config=saved,
             stats=NormStats.from_dict(ckpt["stats"]),
@@ -583,7 +593,9 @@ def fit_embedding_model(
                                    x_dtype, "Validation")
 
     with seeded(seed, dev):
-        net = EmbeddingNet.for_config(config, width).to(dev).to(memory_format=torch.channels_last)
+        # nn.Module.to accepts memory_format at runtime; torch's overload stubs omit it.
+        net = EmbeddingNet.for_config(config, width).to(dev)
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         model = TrainedModel(config, stats, net, best_epoch=0, seed=seed, precision=precision, device=dev)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         n_batches = -(-len(train) // batch_size)

@@ -10,6 +10,8 @@ random fields. Sea is exactly 0.0 m; land is strictly positive.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from scipy import ndimage
 
@@ -138,7 +140,8 @@ def elevation(
 
 def gradients(elev: np.ndarray, pixel_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(dz/dx_east, dz/dy_north)`` by central differences (float32)."""
-    gy, gx = np.gradient(elev.astype(np.float32, copy=False), np.float32(pixel_m))
+    # A 2-D input gives one gradient array per axis (numpy's stub cannot tell the dimension).
+    gy, gx = cast(tuple[np.ndarray, np.ndarray], np.gradient(elev.astype(np.float32, copy=False), np.float32(pixel_m)))
     return gx.astype(np.float32, copy=False), (-gy).astype(np.float32, copy=False)
 
 

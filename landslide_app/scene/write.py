@@ -109,7 +109,8 @@ def write_products(fields: SceneFields, root: str | Path, progress: bool = True)
     write_cog(root / DEM_PATH, g, [(slice(0, g.height), fields.elevation)], nodata=None, description="elevation (m)")
     bar.update(1)
     for t, acq in enumerate(acqs):
-        for pol, rel in (("vv", acq.vv), ("vh", acq.vh)):
+        pol_paths: tuple[tuple[sar.Polarisation, str], ...] = (("vv", acq.vv), ("vh", acq.vh))
+        for pol, rel in pol_paths:
             bar.set_postfix_str(Path(rel).name)
             write_cog(root / rel, g, _sar_blocks(fields, t, pol), nodata=SAR_NODATA,
                       description=f"{pol.upper()} gamma0 (linear power)")
