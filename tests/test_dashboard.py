@@ -58,7 +58,7 @@ def _dash(root: Path, **kw) -> Dashboard:
     kw.setdefault("epochs", 1)
     kw.setdefault("warm", False)
     kw.setdefault("autostart", False)
-    d = build_app(root, **kw)
+    d = Dashboard(root, **kw)  # the analyst's dashboard (build_app wraps it in the workspace page)
     assert d.state is not None, d.msg.value
     return d
 
@@ -270,10 +270,22 @@ def test_exports_stay_inside_exports_dir(app_data, tmp_path):
 
 
 def test_missing_data_is_a_message_not_a_traceback(tmp_path):
-    d = build_app(tmp_path / "nothing")
+    d = Dashboard(tmp_path / "nothing")
     assert d.state is None
     assert "landslide-app demo" in d.msg.value and "Traceback" not in d.msg.value
     assert d.widget.children[-1] is d.msg
+    page = build_app(tmp_path / "nothing")
+    assert "is not a folder" in page.msg.value and "Traceback" not in page.msg.value
+
+
+def test_build_app_opens_the_demo_layout_with_the_analyst_dashboard(app_data):
+    page = build_app(app_data, epochs=1, warm=False, autostart=False)
+    assert isinstance(page.analyst, Dashboard) and page.analyst.state is not None
+    assert page.respond is None  # the responder's map is built when its section is opened
+    assert "Landslide density" in page.title.value and page.analyst.title.value == ""
+    section = page.body.children[1]
+    section.selected_index = 0
+    assert page.respond is not None and section.children == (page.respond.widget,)
 
 
 def test_first_launch_computes_default_in_background(fresh_data, monkeypatch):
@@ -289,7 +301,7 @@ def test_first_launch_computes_default_in_background(fresh_data, monkeypatch):
         return {"key": spec.key}
 
     monkeypatch.setattr(DashboardState, "run", fake_run)
-    d = build_app(fresh_data, epochs=1, warm=False)
+    d = Dashboard(fresh_data, epochs=1, warm=False)
     assert d.job.running or calls  # started at once
     assert "First launch" in d.msg.value
     assert d.wait(30)
@@ -318,3 +330,17 @@ def test_run_whole_table_uses_run_ablation(fresh_data, monkeypatch):
     assert len(seen["specs"]) == 9 and d.progress.value == 1.0 and "Finished" in d.msg.value
     # the bar moves with the engine's fold events (configuration n done: (n + 1) / 9)
     np.testing.assert_allclose(seen["fold_steps"], [(n + 1) / 9 for n in range(9)], atol=1e-6)
+
+
+def test_run_whole_table_is_queued_as_ablate_with_seeds(fresh_data, monkeypatch):
+    from landslide_app.dashboard.queue import RunQueue
+
+    queue, submitted = RunQueue(), []
+    monkeypatch.setattr(queue, "submit", lambda run: submitted.append(run) or run)
+    d = Dashboard(fresh_data, epochs=1, warm=False, autostart=False, queue=queue)
+    d.seeds.value, d.epochs.value = 3, 2
+    d.run_all_button.click()
+    assert [r.argv[3:] for r in submitted] == [["ablate", "--chips", str(d.state.store.path), "--out",
+                                               str(d.state.paths.ablation), "--epochs", "2", "--seed", "0",
+                                               "--seeds", "3"]]
+    assert "3 seed(s)" in d.msg.value and not d.job.running  # nothing ran in the page's process

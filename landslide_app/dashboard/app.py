@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipyleaflet
 import ipywidgets as W
@@ -25,12 +25,16 @@ import ipywidgets as W
 from landslide_app.core.density import CLASS_NAMES, class_names
 from landslide_app.dashboard import exports, layers
 from landslide_app.dashboard.jobs import BackgroundJob
+from landslide_app.dashboard.queue import RunQueue
 from landslide_app.dashboard.state import DashboardState, MapView
 from landslide_app.dashboard.style import fmt_auc
 from landslide_app.dashboard.tables import baselines_html, table2_html
 from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS
 from landslide_app.errors import LandslideAppError
 from landslide_app.experiments.ablation import DEFAULT_EPOCHS, AblationSettings, RunSpec
+
+if TYPE_CHECKING:
+    from landslide_app.dashboard.workspace_view import WorkspaceApp
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,10 @@ class Dashboard:
     """The dashboard of one data directory. ``Dashboard(...).widget`` is what the page shows."""
 
     def __init__(self, data_dir: str | Path, *, epochs: int | None = None, seed: int = 0,
-                 train_kwargs: dict[str, Any] | None = None, autostart: bool = True, warm: bool = True) -> None:
+                 train_kwargs: dict[str, Any] | None = None, autostart: bool = True, warm: bool = True,
+                 title: str | None = None, queue: RunQueue | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.queue = queue  # the page's run queue: "Run whole table" goes there as `landslide-app ablate`
         self.job = BackgroundJob("run")
         self.state: DashboardState | None = None
         self.view: MapView | None = None
@@ -72,7 +78,7 @@ class Dashboard:
         self._running_key: tuple[str, int] | None = None
         self._busy = False  # a run is going (set before the thread starts, cleared in its callbacks)
         self.msg = W.HTML(layout=W.Layout(min_height="0px"))
-        self.title = W.HTML(TITLE)
+        self.title = W.HTML(TITLE if title is None else title)
         try:
             self.state = DashboardState(data_dir, epochs=epochs or DEFAULT_EPOCHS, seed=seed, train_kwargs=train_kwargs)
             self._build()
@@ -146,6 +152,13 @@ class Dashboard:
                                      style={"description_width": "100px"}, layout=W.Layout(width="200px"))
         self.epochs = W.BoundedIntText(value=st.epochs, min=1, max=1000, description="Epochs",
                                        style={"description_width": "100px"}, layout=W.Layout(width="200px"))
+        self.seeds = W.IntSlider(value=1, min=1, max=10, description="Seeds", continuous_update=False,
+                                 style={"description_width": "100px"}, layout=W.Layout(width="330px"),
+                                 tooltip="Run whole table: repeats with seeds seed..seed+N-1 (ablate --seeds)")
+        self.runs_list = W.HTML()
+        self.cancel_button = W.Button(description="Cancel run", icon="stop", button_style="warning", disabled=True,
+                                      layout=W.Layout(width="120px", display=None if self.queue else "none"))
+        self.cancel_button.on_click(self._guard("Cancelling the run", lambda _b: self._cancel_run()))
         self.run_button = W.Button(description="Run", button_style="primary", icon="play", layout=W.Layout(width="180px"),
                                    tooltip="train and evaluate the selected configuration (background)")
         self.run_all_button = W.Button(description="Run whole table", icon="table", layout=W.Layout(width="150px"),
@@ -219,8 +232,8 @@ class Dashboard:
         controls = W.VBox([
             W.HTML("<b>Configuration</b>"), self.inputs, self.revisits,
             W.HTML("<b>Density classes</b> (heads / km²)"), self.t0, self.t1,
-            W.HTML("<b>Training</b>"), self.epochs, W.HBox([self.run_button, self.run_all_button]),
-            self.progress, self.progress_text,
+            W.HTML("<b>Training</b>"), self.epochs, self.seeds, W.HBox([self.run_button, self.run_all_button]),
+            self.progress, self.progress_text, self.cancel_button, self.runs_list,
             W.HTML("<b>Map</b>"), self.colour_by, self.opacity, self.basemap,
         ], layout=W.Layout(width="360px", min_width="360px", padding="0 8px 0 0"))
         info = st.store.info()
@@ -245,7 +258,7 @@ class Dashboard:
         self.colour_by.observe(self._guard("Colouring the chips", lambda _c: self._apply_chips()), "value")
         self.basemap.observe(self._guard("The basemap", self._on_basemap), "value")
         self.run_button.on_click(self._guard("Starting the run", lambda _b: self._start_run([self.spec])))
-        self.run_all_button.on_click(self._guard("Starting the runs", lambda _b: self._start_run(None)))
+        self.run_all_button.on_click(self._guard("Starting the runs", lambda _b: self._run_all()))
         self.chip_layer.on_click(self._guard("Inspecting the chip", self._on_chip_click))
         self.export_button.on_click(self._guard("Exporting the density map", lambda _b: self.export_density()))
         self.save_inspector.on_click(self._guard("Saving the inspector", lambda _b: self.export_inspector()))
@@ -397,6 +410,37 @@ class Dashboard:
             self._set_running(False)
             self.show("A run is in progress; wait for it to finish.", "warn")
 
+    def _run_all(self) -> None:
+        """The whole Table 2: with the page's queue, ``landslide-app ablate`` as a queued, cancellable
+        run (store thresholds only); else in this process (:meth:`_start_run`)."""
+        if self.queue is None or self._selection.thresholds is not None:
+            self._start_run(None)
+            return
+        from landslide_app.dashboard.queue import StageRun, cli_command
+
+        st = self.state
+        assert st is not None
+        args = ["ablate", "--chips", str(st.store.path), "--out", str(st.paths.ablation), "--epochs",
+                str(int(self.epochs.value)), "--seed", str(st.seed), "--seeds", str(int(self.seeds.value))]
+        if not st.has_sar:
+            args += ["--inputs", "dem"]
+        self.queue.submit(StageRun(f"Table 2, {int(self.seeds.value)} seed(s)", cli_command(*args),
+                                   on_done=lambda _r: self._guard("Updating the table", self.refresh)()))
+        self.show(f"Table 2 queued ({int(self.seeds.value)} seed(s), {int(self.epochs.value)} epochs).", "info")
+
+    def _cancel_run(self) -> None:
+        if self.queue is not None:
+            self.queue.cancel()
+
+    def update_runs(self) -> None:
+        """The page's run list and cancel button (the queue calls it)."""
+        if self.queue is None:
+            return
+        from landslide_app.dashboard.queue import runs_html
+
+        self.runs_list.value = runs_html(self.queue.runs)
+        self.cancel_button.disabled = self.queue.current is None
+
     def _run_table(self, epochs: int, thresholds, step) -> dict[str, Any]:
         """The whole Table 2 through ``run_ablation`` (the same code as ``landslide-app ablate``)."""
         from landslide_app.experiments.ablation import run_ablation
@@ -405,7 +449,8 @@ class Dashboard:
         assert st is not None
         settings = AblationSettings(inputs=("dem", "sar", "fused") if st.has_sar else ("dem",), epochs=epochs,
                                     seed=st.seed, thresholds=thresholds, train_kwargs=st.train_kwargs,
-                                    baselines=thresholds is None)
+                                    baselines=thresholds is None,
+                                    seeds=int(self.seeds.value) if hasattr(self, "seeds") else 1)
         total = len(settings.specs())
         state = {"done": 0}
 
@@ -496,9 +541,19 @@ class Dashboard:
         self.show("Exported " + ", ".join(p.name for p in paths), "ok")
 
 
-def build_app(data_dir: str | Path = "data/demo", **kwargs: Any) -> Dashboard:
-    """Build the dashboard for the demo artifacts under ``data_dir`` (see :class:`Dashboard`).
+def build_app(data_dir: str | Path = "data/demo", root: str | Path | None = None, **kwargs: Any) -> WorkspaceApp:
+    """The page for the workspace ``data_dir`` (any folder the CLI made, see
+    :class:`~landslide_app.dashboard.workspace_view.WorkspaceApp`), with the picker over ``root``;
+    a labelled workspace with the demo layout adds the analyst's :class:`Dashboard` (``kwargs``).
 
-    The returned object displays itself in a notebook cell (Voila); ``.widget`` is the root widget.
+    The returned object displays itself in a notebook cell (Voila, JupyterLab); ``.widget`` is the root widget.
     """
-    return Dashboard(data_dir, **kwargs)
+    from landslide_app.dashboard.workspace_view import WorkspaceApp
+
+    def analyst(folder: Path, _title: str, queue: RunQueue) -> Dashboard:
+        # first launch trains the default configuration only where an ablation folder exists (the demo);
+        # a freshly fetched labelled area waits for Run
+        auto = bool(kwargs.get("autostart", True)) and (folder / "ablation").is_dir()
+        return Dashboard(folder, title="", queue=queue, **{**kwargs, "autostart": auto})
+
+    return WorkspaceApp(data_dir, root=root, analyst=analyst)

@@ -7,8 +7,10 @@ parent of ``DIR``) and "New workspace" makes an empty one there. The title names
 area and event.
 
 Each workspace shows the responder's panel (:class:`~landslide_app.dashboard.respond_view.RespondView`:
-map, respond, new area, SAR change, runs) and, when it holds a labelled chip store with the demo
-layout (``chips/`` and ``ablation/``), the analyst's dashboard (Table 2, runs, inspector) above it.
+map, respond, new area, SAR change, runs). A workspace holding a labelled chip store with the demo
+layout (``chips/`` and ``ablation/``) shows the analyst's dashboard (Table 2, runs, inspector) first,
+and the responder's panel in a section built when it is opened (one map, one kernel's memory, until
+then). All stage runs of the page go through one queue (queued / running / done, cancel).
 """
 
 from __future__ import annotations
@@ -59,12 +61,12 @@ class WorkspaceApp:
         data_dir: the workspace to open first (or a root of workspaces: the first one is opened).
         root: the folder the picker lists (default: ``data_dir``'s parent, or ``data_dir`` itself
             when it holds workspaces).
-        analyst: ``analyst(workspace_root, title) -> widget`` builds the analyst's dashboard of an
-            analyst workspace (None: never).
+        analyst: ``analyst(workspace_root, title, queue)`` builds the analyst's dashboard of an
+            analyst workspace (an object with ``.widget``; None: never).
     """
 
     def __init__(self, data_dir: str | Path, root: str | Path | None = None,
-                 analyst: Callable[[Path, str], Any] | None = None) -> None:
+                 analyst: Callable[[Path, str, RunQueue], Any] | None = None) -> None:
         data = Path(data_dir).resolve()
         self.analyst_factory = analyst
         self.queue = RunQueue(on_change=self._on_queue)
@@ -130,8 +132,9 @@ class WorkspaceApp:
         if self.ws is not None:
             self.picker.value = str(self.ws.root)
 
-    def open(self, path: Path) -> None:
-        """Open the workspace at ``path`` (rebuilds the page body)."""
+    def open(self, path: Path, show_respond: bool = False) -> None:
+        """Open the workspace at ``path`` (rebuilds the page body); ``show_respond``: with the
+        responder's panel open (after a fetch)."""
         if self.queue.busy:
             self.show("A run is in progress: its results go to the workspace it started in; open another "
                       "workspace when it has finished (or cancel it in Runs).", "warn")
@@ -140,19 +143,21 @@ class WorkspaceApp:
         self.ws = ws
         self.area = AreaState(ws, root=self.root)
         self.title.value = title_html(ws)
-        self.respond = RespondView(self.area, self.queue, self.show, self.guard, on_new_store=self._on_new_store,
-                                   new_workspace=self._new_for_fetch)
-        children: list[Any] = []
+        self.respond = None
         self.analyst = None
         if self.analyst_factory is not None and is_analyst_workspace(ws):
-            try:
-                self.analyst = self.analyst_factory(ws.root, ws.title)
-                children.append(self.analyst.widget if hasattr(self.analyst, "widget") else self.analyst)
-                children.append(W.HTML("<h3 style='margin:8px 0 2px'>Respond and fetch</h3>"))
-            except Exception as exc:  # noqa: BLE001 - the responder's view still works
-                log.warning("no analyst dashboard for %s: %s", ws.root, exc)
-        children.append(self.respond.widget)
-        self.body.children = children
+            self.analyst = self.analyst_factory(ws.root, ws.title, self.queue)
+            section = W.Accordion(children=[W.VBox()], selected_index=None)
+            section.set_title(0, "Respond, new area, SAR change (opens the responder's map)")
+            section.add_class("ls-respond-section")
+            section.observe(self.guard("Opening the responder's panel", lambda c: self._fill_section(section, c)),
+                            "selected_index")
+            self.body.children = [self.analyst.widget, section]
+            if show_respond:
+                section.selected_index = 0
+        else:
+            self.respond = self._respond_view()
+            self.body.children = [self.respond.widget]
         store = self.area.header()
         runs = f"{len(ws.runs)} trained run(s), {len(ws.predictions)} prediction(s)"
         self.header.value = (f"<span style='color:#444'>{html.escape(store)}; {runs}; folder "
@@ -160,11 +165,23 @@ class WorkspaceApp:
         self.refresh_picker()
         self.show("")
         self.opened += 1
+    def _respond_view(self) -> RespondView:
+        assert self.area is not None
+        return RespondView(self.area, self.queue, self.show, self.guard, on_new_store=self._on_new_store,
+                           new_workspace=self._new_for_fetch)
+
+    def _fill_section(self, section: W.Accordion, change: dict) -> None:
+        if change.get("new") is None or self.respond is not None:
+            return
+        self.respond = self._respond_view()
+        section.children = [self.respond.widget]
+
     def create(self, name: str) -> Workspace:
         """"New workspace": an empty folder under the root, opened (then use New area)."""
         ws = new_workspace(self.root, name)
         self.open(ws.root)
-        self.respond.tabs.selected_index = 1  # type: ignore[union-attr]
+        if self.respond is not None:
+            self.respond.tabs.selected_index = 1
         self.show(f"Workspace {ws.name} created: draw its area (or type W S E N) and press Fetch chips.", "ok")
         return ws
 
@@ -180,11 +197,12 @@ class WorkspaceApp:
 
         def later() -> None:
             self.queue.wait(600)
-            self.guard("Opening the new workspace", self.open)(folder)
+            self.guard("Opening the new workspace", self.open)(folder, show_respond=True)
             self.show(f"Chips of {folder.name} built: pick a model and press Apply.", "ok")
 
         threading.Thread(target=later, daemon=True).start()
 
     def _on_queue(self) -> None:
-        if self.respond is not None:
-            self.respond.update_runs()
+        for view in (self.respond, self.analyst):
+            if view is not None and hasattr(view, "update_runs"):
+                view.update_runs()
