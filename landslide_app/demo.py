@@ -41,6 +41,9 @@ class DemoPaths:
         return self.root / "ablation"
 
 
+#: How the demo workspace is named in the page's title (workspace.json).
+DEMO_NAME = "Hurricane María demo scene (synthetic Puerto Rico)"
+
 #: The configuration prepared on first launch so a new user lands on a complete map.
 DEFAULT_INPUTS, DEFAULT_REVISITS = "fused", 3
 
@@ -56,7 +59,8 @@ def prepare_demo(data_dir: str | Path, size: str = "demo", seed: int = 0, progre
     paths = DemoPaths(Path(data_dir))
     summary = generate_scene(paths.scene, size=size, seed=seed, progress=progress)
     log.info("demo scene ready: %s heads in %d x %d chips", summary.n_heads, summary.n_cols, summary.n_rows)
-    build_chips(open_local_catalog(paths.catalog), paths.inventory, paths.chips, progress=progress)
+    report = build_chips(open_local_catalog(paths.catalog), paths.inventory, paths.chips, progress=progress)
+    write_demo_workspace(paths, report.store.meta.event_date)
     if train_default:
         from landslide_app.chips.store import ChipStore
         from landslide_app.experiments.ablation import AblationSettings, RunSpec, run_one
@@ -65,3 +69,13 @@ def prepare_demo(data_dir: str | Path, size: str = "demo", seed: int = 0, progre
         run_one(ChipStore.open(paths.chips), RunSpec(DEFAULT_INPUTS, DEFAULT_REVISITS), paths.ablation,
                 AblationSettings(), progress=progress)
     return paths
+
+
+def write_demo_workspace(paths: DemoPaths, event_date: str | None) -> None:
+    """``workspace.json`` of the demo folder: its name, area (from the chip store), event and source."""
+    from landslide_app.experiments.workspace import Workspace
+
+    ws = Workspace.load(paths.root)
+    ws.name = DEMO_NAME
+    ws.set_area(ws.area.get("bbox_lonlat"), event_date, str(paths.catalog))
+    ws.save()

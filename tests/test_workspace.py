@@ -315,3 +315,14 @@ def test_voila_culls_idle_kernels_and_serve_opens_any_workspace(tmp_path: Path, 
     assert serve.serve(tmp_path / "empty", open_browser=False, root=tmp_path) == 0
     assert calls[0]["LANDSLIDE_APP_DATA"] == str((tmp_path / "empty").resolve())
     assert calls[0]["LANDSLIDE_APP_ROOT"] == str(tmp_path.resolve())
+
+
+def test_demo_folder_names_its_area_and_event(tiny_store: Path, tmp_path: Path):
+    from landslide_app.demo import DEMO_NAME, DemoPaths, write_demo_workspace
+
+    (tmp_path / "chips").symlink_to(tiny_store, target_is_directory=True)
+    write_demo_workspace(DemoPaths(tmp_path), "2017-09-20")
+    d = json.loads((tmp_path / WORKSPACE_FILE).read_text())
+    assert d["name"] == DEMO_NAME and d["event"]["date"] == "2017-09-20"
+    assert d["stores"][0]["labelled"] and len(d["area"]["bbox_lonlat"]) == 4
+    assert Workspace.load(tmp_path).title.startswith(f"{DEMO_NAME} — event 2017-09-20 (")
