@@ -106,13 +106,14 @@ def test_resume_computes_only_the_missing_seed(two_seeds):
     assert _aucs(again) == _aucs(res)
 
 
-_LOW_MEMORY = ("import landslide_app.core.memory as m, sys; m.available_memory = lambda: 64 << 20; "
+_LOW_MEMORY = ("import landslide_app.core.memory as m, sys; m.available_memory = lambda: 4 << 20; "
                "from landslide_app.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
 def test_two_processes_give_identical_aucs(tiny_store, tmp_path):
-    """Two separate processes at the same time (one with 64 MiB 'available': every cache off, chips
-    streamed) give exactly the same AUCs and map metrics."""
+    """Two separate processes at the same time (one with 4 MiB 'available': a 1 MiB budget, so neither
+    the store cache nor the prepared-chip cache holds anything, every chip streamed) give exactly the
+    same AUCs and map metrics."""
     args = ["--quiet", "ablate", "--chips", str(tiny_store), "--inputs", "dem", "--revisits", "1", "--epochs", "1",
             "--no-baselines"]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
