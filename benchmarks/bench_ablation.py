@@ -134,7 +134,8 @@ def _child_run(store: Path, out: Path, a: argparse.Namespace, seeds: int) -> tup
     r = run_measured([sys.executable, str(Path(__file__).resolve()), "--child",
                       json.dumps({"store": str(store), "out": str(out), "epochs": a.epochs, "precision": a.precision,
                                   "baselines": a.baselines, "seeds": seeds, "inputs": a.inputs,
-                                  "revisits": a.revisits})], cwd=HERE)
+                                  "revisits": a.revisits})],
+                     env={"OMP_WAIT_POLICY": "PASSIVE"}, cwd=HERE)  # as `landslide-app` sets it
     return json.loads(r["stdout"].strip().splitlines()[-1]), r
 
 
