@@ -397,6 +397,7 @@ class RespondView:
             self.map.remove(self._split)  # and with it, its two layers
             self._split = None
             self.split_note.value = ""
+            self.pred_layer.style = {}  # the classes' fill back
 
     def _show_chip_sar(self) -> None:
         if self.selected_chip is None or not self.chip_slider.value:
