@@ -326,3 +326,20 @@ def test_demo_folder_names_its_area_and_event(tiny_store: Path, tmp_path: Path):
     assert d["name"] == DEMO_NAME and d["event"]["date"] == "2017-09-20"
     assert d["stores"][0]["labelled"] and len(d["area"]["bbox_lonlat"]) == 4
     assert Workspace.load(tmp_path).title.startswith(f"{DEMO_NAME} — event 2017-09-20 (")
+
+
+def test_app_notebook_runs_in_a_plain_kernel(root: Path, monkeypatch):
+    """What `jupyter lab app.ipynb` does: the notebook's cells run in an ipykernel and the last one shows
+    the page as a widget view (the same output Voila renders)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from landslide_app.dashboard.serve import notebook_path
+
+    monkeypatch.setenv("LANDSLIDE_APP_DATA", str(root / "event"))
+    monkeypatch.setenv("LANDSLIDE_APP_ROOT", str(root))
+    nb = nbformat.read(notebook_path(), as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook_path().parent)}}).execute()
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
