@@ -149,7 +149,11 @@ def test_page_renders_map_and_chip_layer(page, app_dir, shots):
     assert page.locator(".leaflet-container").count() == 1
     st = _map_state(page)
     assert len(st["imgs"]) >= 2 and all(s.startswith("data:image/png") for s in st["imgs"])  # hillshade + embedding
+    assert page.locator(".leaflet-heatmap-layer").count() == 0  # the heads are off by default (they hide classes)
+    page.locator(".ls-show-heads input").check()
+    page.wait_for_selector(".leaflet-heatmap-layer", timeout=30_000)
     assert page.locator(".leaflet-heatmap-layer").count() == 1  # the heads: one canvas
+    page.locator(".ls-show-heads input").uncheck()
     body = page.inner_text("body")
     assert "Landslide density" in body and "Paper Table 2" in body
     assert "Traceback" not in body

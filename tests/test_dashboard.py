@@ -78,8 +78,12 @@ def test_builds_map_with_all_layers(app_data, tiny_store):
     n_chips = len(d.state.ids)
     assert len(d.chip_layer.data["features"]) == n_chips
     heads = gpd.read_file(app_data / "scene" / "inventory.gpkg")
-    assert isinstance(layers["Heatmap"], ipyleaflet.Heatmap)  # one layer for all heads
-    assert len(layers["Heatmap"].locations) == len(heads)
+    assert "Heatmap" not in layers  # drawn above the chips it would hide their classes: off by default
+    d.show_heads.value = True
+    assert d.heads_layer in d.map.layers and isinstance(d.heads_layer, ipyleaflet.Heatmap)  # one layer, all heads
+    assert len(d.heads_layer.locations) == len(heads)
+    d.show_heads.value = False
+    assert d.heads_layer not in d.map.layers
     assert d.emb_layer.url.startswith("data:image/png;base64,") and len(d.emb_layer.url) > 1000
     (s, w), (n, e) = d.emb_layer.bounds
     assert s < n and w < e

@@ -171,6 +171,9 @@ class Dashboard:
         self.opacity = W.FloatSlider(value=0.7, min=0, max=1, step=0.05, description="Embedding opacity",
                                      readout_format=".2f", style={"description_width": "120px"})
         self.basemap = W.Checkbox(value=False, description="online basemap (needs internet)", indent=False)
+        self.show_heads = W.Checkbox(value=False, description="landslide heads heatmap (hides the classes)",
+                                     indent=False)
+        self.show_heads.add_class("ls-show-heads")
         self.summary = W.HTML()
 
         # map
@@ -188,8 +191,8 @@ class Dashboard:
         self.selected_layer = layers.selected_chip_layer()
         self.map.add(self.selected_layer)
         try:
+            # drawn above the chips, the heatmap would hide their classes: on the map when asked for
             self.heads_layer = layers.heads_layer(st.paths.inventory)
-            self.map.add(self.heads_layer)
         except Exception as exc:  # noqa: BLE001 - the map is still useful without the heads
             log.warning("no heads layer: %s", exc)
             self.heads_layer = None
@@ -234,7 +237,7 @@ class Dashboard:
             W.HTML("<b>Density classes</b> (heads / km²)"), self.t0, self.t1,
             W.HTML("<b>Training</b>"), self.epochs, self.seeds, W.HBox([self.run_button, self.run_all_button]),
             self.progress, self.progress_text, self.cancel_button, self.runs_list,
-            W.HTML("<b>Map</b>"), self.colour_by, self.opacity, self.basemap,
+            W.HTML("<b>Map</b>"), self.colour_by, self.opacity, self.show_heads, self.basemap,
         ], layout=W.Layout(width="360px", min_width="360px", padding="0 8px 0 0"))
         info = st.store.info()
         self.header = W.HTML(
@@ -257,6 +260,7 @@ class Dashboard:
         self.epochs.observe(self._guard("Setting epochs", lambda _c: self._update_run_button()), "value")
         self.colour_by.observe(self._guard("Colouring the chips", lambda _c: self._apply_chips()), "value")
         self.basemap.observe(self._guard("The basemap", self._on_basemap), "value")
+        self.show_heads.observe(self._guard("The heads layer", self._on_heads), "value")
         self.run_button.on_click(self._guard("Starting the run", lambda _b: self._start_run([self.spec])))
         self.run_all_button.on_click(self._guard("Starting the runs", lambda _b: self._run_all()))
         self.chip_layer.on_click(self._guard("Inspecting the chip", self._on_chip_click))
@@ -480,6 +484,14 @@ class Dashboard:
         return self.job.wait(timeout)
 
     # ---- map options --------------------------------------------------------------------
+    def _on_heads(self, change) -> None:
+        if self.heads_layer is None:
+            return
+        if change["new"] and self.heads_layer not in self.map.layers:
+            self.map.add(self.heads_layer)
+        elif not change["new"] and self.heads_layer in self.map.layers:
+            self.map.remove(self.heads_layer)
+
     def _on_basemap(self, change) -> None:
         if change["new"] and self._osm is None:
             self._osm = layers.basemap_layer()
