@@ -251,6 +251,8 @@ def _filler(action: argparse.Action, path: Path) -> list[str]:
         value = str(path)
     elif action.type in (float,):
         value = "1"
+    elif action.dest == "event_date":
+        value = "2017-09-20"
     else:
         value = "1"
     n = action.nargs if isinstance(action.nargs, int) else 1

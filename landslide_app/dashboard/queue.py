@@ -97,6 +97,9 @@ class StageRun:
         reader = threading.Thread(target=self._read, name=f"stage-{self.label}", daemon=True)
         reader.start()
         while self._proc.poll() is None:
+            if self._cancel:  # cancelled while Popen was starting (cancel() saw no process yet)
+                _terminate(self._proc)
+                break
             if self.poll is not None:
                 _quiet(self.poll, self)
             time.sleep(0.25)

@@ -225,8 +225,8 @@ class DensityForest:
                 "(`landslide-app train`), or retrain."
             ) from err
         except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
-            raise ModelFileError(f"{path} cannot be loaded ({type(err).__name__}: {err}): it is truncated or "
-                                 "damaged; retrain the model or copy the file again.") from err
+            raise ModelFileError(f"{path} is not a readable skops file ({type(err).__name__}: {err}): it is "
+                                 "truncated or damaged; retrain the model or copy the file again.") from err
         if not isinstance(obj, dict) or obj.get("format") != FORMAT or not {"n_classes", "seed", "forest"} <= set(obj):
             raise ModelFileError(f"{path} is not a landslide_app forest ({FORMAT}); retrain it.")
         forest = cls(n_classes=int(obj["n_classes"]), seed=int(obj["seed"]))
