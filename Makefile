@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 DATA ?= data/demo
 PORT ?= 8866
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,12 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/pytest -q
+
+# ruff (lint + format) and mypy, clean; .ci/run runs this before the tests.
+lint: setup
+	$(VENV)/bin/ruff check landslide_app tests benchmarks
+	$(VENV)/bin/ruff format --check landslide_app tests benchmarks
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) benchmarks/run_all.py

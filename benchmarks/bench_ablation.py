@@ -47,8 +47,16 @@ log = logging.getLogger("bench_ablation")
 HERE = Path(__file__).resolve().parent
 
 
-def child(store: str, out: str, epochs: int, precision: str, baselines: bool, seeds: int = 1,
-          inputs: list[str] | None = None, revisits: list[int] | None = None) -> dict[str, Any]:
+def child(
+    store: str,
+    out: str,
+    epochs: int,
+    precision: str,
+    baselines: bool,
+    seeds: int = 1,
+    inputs: list[str] | None = None,
+    revisits: list[int] | None = None,
+) -> dict[str, Any]:
     import landslide_app.chips.store as store_mod
     import landslide_app.experiments.ablation as ablation
     import landslide_app.model.embedding_forest as fold_model
@@ -77,10 +85,19 @@ def child(store: str, out: str, epochs: int, precision: str, baselines: bool, se
     res = ablation.run_ablation(store, out, settings, progress=False)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     # training time includes the reads made inside it; embedding excludes them (reads happen between batches)
-    accounted = timers.get("training", 0) + timers.get("embedding", 0) + timers.get("features", 0) + \
-        timers.get("forest", 0) + timers.get("saving", 0) + timers.get("map_decision", 0)
+    accounted = (
+        timers.get("training", 0)
+        + timers.get("embedding", 0)
+        + timers.get("features", 0)
+        + timers.get("forest", 0)
+        + timers.get("saving", 0)
+        + timers.get("map_decision", 0)
+    )
     return {
-        "seconds": seconds, "cpu_seconds": cpu, "n_configurations": len(res["runs"]), "seeds": seeds,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "n_configurations": len(res["runs"]),
+        "seeds": seeds,
         "per_configuration_s": {r["key"]: r.get("wall_seconds", 0.0) for r in res["runs"] if "shared_with" not in r},
         "auc_test": {r["key"]: round(r["auc"]["test"], 4) for r in res["runs"]},
         "breakdown_s": {**{k: round(v, 1) for k, v in timers.items()}, "other": round(seconds - accounted, 1)},
@@ -110,18 +127,40 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="bench_ablation_"))
     try:
         load = load_average()
-        r = run_measured([sys.executable, str(Path(__file__).resolve()), "--child",
-                          json.dumps({"store": str(store), "out": str(out / "abl"), "epochs": a.epochs,
-                                      "precision": a.precision, "baselines": a.baselines})], cwd=HERE)
+        r = run_measured(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--child",
+                json.dumps(
+                    {
+                        "store": str(store),
+                        "out": str(out / "abl"),
+                        "epochs": a.epochs,
+                        "precision": a.precision,
+                        "baselines": a.baselines,
+                    }
+                ),
+            ],
+            cwd=HERE,
+        )
         res = json.loads(r["stdout"].strip().splitlines()[-1])
         figures = {
-            "store": "demo" if a.store is None else str(a.store), "epochs": a.epochs, "precision": a.precision,
-            "baselines": a.baselines, "wall_seconds": round(res["seconds"], 1),
-            "process_seconds": r["seconds"], "cpu_seconds": round(res["cpu_seconds"], 1),
+            "store": "demo" if a.store is None else str(a.store),
+            "epochs": a.epochs,
+            "precision": a.precision,
+            "baselines": a.baselines,
+            "wall_seconds": round(res["seconds"], 1),
+            "process_seconds": r["seconds"],
+            "cpu_seconds": round(res["cpu_seconds"], 1),
             "peak_rss_mib": r["max_rss_mib"],
-            "n_configurations": res["n_configurations"], "per_configuration_s": res["per_configuration_s"],
-            "breakdown_s": res["breakdown_s"], "auc_test": res["auc_test"],
-            "load_before": load, "load_after": load_average(), "target_seconds": 360,
+            "n_configurations": res["n_configurations"],
+            "per_configuration_s": res["per_configuration_s"],
+            "breakdown_s": res["breakdown_s"],
+            "auc_test": res["auc_test"],
+            "load_before": load,
+            "load_after": load_average(),
+            "target_seconds": 360,
         }
         report("ablation", figures)
     finally:
@@ -131,11 +170,27 @@ def main() -> None:
 
 
 def _child_run(store: Path, out: Path, a: argparse.Namespace, seeds: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    r = run_measured([sys.executable, str(Path(__file__).resolve()), "--child",
-                      json.dumps({"store": str(store), "out": str(out), "epochs": a.epochs, "precision": a.precision,
-                                  "baselines": a.baselines, "seeds": seeds, "inputs": a.inputs,
-                                  "revisits": a.revisits})],
-                     env={"OMP_WAIT_POLICY": "PASSIVE"}, cwd=HERE)  # as `landslide-app` sets it
+    r = run_measured(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            json.dumps(
+                {
+                    "store": str(store),
+                    "out": str(out),
+                    "epochs": a.epochs,
+                    "precision": a.precision,
+                    "baselines": a.baselines,
+                    "seeds": seeds,
+                    "inputs": a.inputs,
+                    "revisits": a.revisits,
+                }
+            ),
+        ],
+        env={"OMP_WAIT_POLICY": "PASSIVE"},
+        cwd=HERE,
+    )  # as `landslide-app` sets it
     return json.loads(r["stdout"].strip().splitlines()[-1]), r
 
 
@@ -153,17 +208,26 @@ def main_seeds(a: argparse.Namespace) -> None:
                 if (out / "many" / name).exists():
                     shutil.copy2(out / "many" / name, a.keep / name)
         figures = {
-            "store": "demo" if a.store is None else str(a.store), "epochs": a.epochs, "precision": a.precision,
-            "baselines": a.baselines, "seeds": a.seeds, "n_configurations": one["n_configurations"],
-            "single_seed_wall_s": round(one["seconds"], 1), "multi_seed_wall_s": round(many["seconds"], 1),
+            "store": "demo" if a.store is None else str(a.store),
+            "epochs": a.epochs,
+            "precision": a.precision,
+            "baselines": a.baselines,
+            "seeds": a.seeds,
+            "n_configurations": one["n_configurations"],
+            "single_seed_wall_s": round(one["seconds"], 1),
+            "multi_seed_wall_s": round(many["seconds"], 1),
             "cost_ratio": round(many["seconds"] / one["seconds"], 2),
-            "single_seed_cpu_s": round(one["cpu_seconds"], 1), "multi_seed_cpu_s": round(many["cpu_seconds"], 1),
+            "single_seed_cpu_s": round(one["cpu_seconds"], 1),
+            "multi_seed_cpu_s": round(many["cpu_seconds"], 1),
             "cpu_ratio": round(many["cpu_seconds"] / max(one["cpu_seconds"], 1e-9), 2),
-            "work_ratio": a.seeds, "target_ratio": 2.0,
+            "work_ratio": a.seeds,
+            "target_ratio": 2.0,
             "peak_rss_mib": {"single": p1["max_rss_mib"], "multi": pn["max_rss_mib"]},
             "breakdown_s": {"single": one["breakdown_s"], "multi": many["breakdown_s"]},
-            "auc_test_seed0": one["auc_test"], "seed0_identical_in_both_runs": one["auc_test"] == many["auc_test"],
-            "load_before": load, "load_after": load_average(),
+            "auc_test_seed0": one["auc_test"],
+            "seed0_identical_in_both_runs": one["auc_test"] == many["auc_test"],
+            "load_before": load,
+            "load_after": load_average(),
         }
         if a.no_write:
             log.info("%s", json.dumps(figures, indent=1))

@@ -86,11 +86,14 @@ def child_read(scene: str, mode: str) -> dict[str, Any]:
                     r0, c0 = max(w.row_off, 0), max(w.col_off, 0)
                     r1, c1 = min(w.row_off + w.height, ds.height), min(w.col_off + w.width, ds.width)
                     if r0 < r1 and c0 < c1:  # the part inside the raster (the halo may stick out)
-                        out[r0 - w.row_off:r1 - w.row_off, c0 - w.col_off:c1 - w.col_off] = ds.read(
-                            1, window=Window(c0, r0, c1 - c0, r1 - r0))
+                        out[r0 - w.row_off : r1 - w.row_off, c0 - w.col_off : c1 - w.col_off] = ds.read(
+                            1, window=Window(c0, r0, c1 - c0, r1 - r0)
+                        )
                     nbytes += out.nbytes
     else:
-        files = sorted(str(p) for p in (scene_p / "sar").glob("*.tif")) + sorted(str(p) for p in (scene_p / "dem").glob("*.tif"))
+        files = sorted(str(p) for p in (scene_p / "sar").glob("*.tif")) + sorted(
+            str(p) for p in (scene_p / "dem").glob("*.tif")
+        )
         for f in files:
             with rasterio.open(f) as ds:
                 nbytes += ds.read(1).nbytes
@@ -117,11 +120,16 @@ def child_build(scene: str, out: str) -> dict[str, Any]:
     timed(store_mod.ChipStore, "write_markers", "write_markers")
     timed(store_mod.ChipStore, "finalize", "finalize")
     t0 = time.perf_counter()
-    rep = build.build_chips(open_local_catalog(Path(scene) / "catalog.json"), Path(scene) / "inventory.gpkg", out,
-                            progress=False)
+    rep = build.build_chips(
+        open_local_catalog(Path(scene) / "catalog.json"), Path(scene) / "inventory.gpkg", out, progress=False
+    )
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "n_built": rep.n_built, "n_dropped": rep.n_dropped,
-            "breakdown_s": {k: round(v, 2) for k, v in timers.items()}}
+    return {
+        "seconds": seconds,
+        "n_built": rep.n_built,
+        "n_dropped": rep.n_dropped,
+        "breakdown_s": {k: round(v, 2) for k, v in timers.items()},
+    }
 
 
 CHILDREN = {"read": child_read, "build": child_build}
@@ -156,7 +164,7 @@ def main() -> None:
         rows = []
         for k in range(a.repeats):
             row: dict[str, Any] = {"load": load_average()}
-            for v in (variants if k % 2 == 0 else variants[::-1]):
+            for v in variants if k % 2 == 0 else variants[::-1]:
                 if v == "read_windows":
                     row[v] = _child("read", scene=str(scene), mode="windows")
                 elif v == "read_tiles":
@@ -166,37 +174,64 @@ def main() -> None:
                     shutil.rmtree(work / f"chips-{k}", ignore_errors=True)
                 else:
                     out = work / f"chips-dist-{k}"
-                    r = run_measured(cli("-q", "chips", "--source", str(scene / "catalog.json"), "--inventory",
-                                         str(scene / "inventory.gpkg"), "--out", str(out), "--scheduler", "local"))
+                    r = run_measured(
+                        cli(
+                            "-q",
+                            "chips",
+                            "--source",
+                            str(scene / "catalog.json"),
+                            "--inventory",
+                            str(scene / "inventory.gpkg"),
+                            "--out",
+                            str(out),
+                            "--scheduler",
+                            "local",
+                        )
+                    )
                     row[v] = {"seconds": r["seconds"], "max_rss_mib": r["max_rss_mib"]}
                     shutil.rmtree(out, ignore_errors=True)
             row["build_vs_read"] = row["build"]["seconds"] / row["read_windows"]["seconds"]
-            log.info("repeat %d (load %s): read windows %.2f s, read tiles %.2f s, build %.2f s (x%.2f) %s%s", k,
-                     row["load"], row["read_windows"]["seconds"], row["read_tiles"]["seconds"], row["build"]["seconds"],
-                     row["build_vs_read"], row["build"]["breakdown_s"],
-                     f", distributed build {row['build_distributed']['seconds']:.1f} s" if a.distributed else "")
+            log.info(
+                "repeat %d (load %s): read windows %.2f s, read tiles %.2f s, build %.2f s (x%.2f) %s%s",
+                k,
+                row["load"],
+                row["read_windows"]["seconds"],
+                row["read_tiles"]["seconds"],
+                row["build"]["seconds"],
+                row["build_vs_read"],
+                row["build"]["breakdown_s"],
+                f", distributed build {row['build_distributed']['seconds']:.1f} s" if a.distributed else "",
+            )
             rows.append(row)
 
         def med(v: str, key: str = "seconds") -> float:
             return round(statistics.median(r[v][key] for r in rows), 3)
 
         figures = {
-            "scene": "demo" if a.scene is None else str(a.scene), "repeats": a.repeats,
-            "n_chips_built": rows[0]["build"]["n_built"], "n_chips_dropped": rows[0]["build"]["n_dropped"],
-            "build_seconds": med("build"), "read_windows_seconds": med("read_windows"),
-            "read_tiles_seconds": med("read_tiles"), "decoded_mb": rows[0]["read_windows"]["decoded_mb"],
+            "scene": "demo" if a.scene is None else str(a.scene),
+            "repeats": a.repeats,
+            "n_chips_built": rows[0]["build"]["n_built"],
+            "n_chips_dropped": rows[0]["build"]["n_dropped"],
+            "build_seconds": med("build"),
+            "read_windows_seconds": med("read_windows"),
+            "read_tiles_seconds": med("read_tiles"),
+            "decoded_mb": rows[0]["read_windows"]["decoded_mb"],
             "build_vs_read": round(statistics.median(r["build_vs_read"] for r in rows), 3),
-            "build_vs_read_tiles": round(statistics.median(r["build"]["seconds"] / r["read_tiles"]["seconds"]
-                                                           for r in rows), 3),
+            "build_vs_read_tiles": round(
+                statistics.median(r["build"]["seconds"] / r["read_tiles"]["seconds"] for r in rows), 3
+            ),
             "chips_per_s": round(rows[0]["build"]["n_built"] / med("build"), 2),
-            "build_busy_s": {k: round(statistics.median(r["build"]["breakdown_s"].get(k, 0.0) for r in rows), 2)
-                             for k in rows[0]["build"]["breakdown_s"]},
+            "build_busy_s": {
+                k: round(statistics.median(r["build"]["breakdown_s"].get(k, 0.0) for r in rows), 2)
+                for k in rows[0]["build"]["breakdown_s"]
+            },
             "build_busy_note": "seconds spent in each part (wall time inside it, summed over the build's threads: "
-                               "strip reads on a reader thread with two SAR read threads, chunk and done-marker "
-                               "writes on a writer thread, terrain and the rest on the main thread): they overlap, "
-                               "so they add up to more than the wall time",
+            "strip reads on a reader thread with two SAR read threads, chunk and done-marker "
+            "writes on a writer thread, terrain and the rest on the main thread): they overlap, "
+            "so they add up to more than the wall time",
             "build_peak_rss_mib": max(r["build"]["max_rss_mib"] for r in rows),
-            "load_average": [r["load"] for r in rows], "target_build_vs_read": 2.0,
+            "load_average": [r["load"] for r in rows],
+            "target_build_vs_read": 2.0,
         }
         if a.distributed:
             figures["build_distributed_seconds"] = med("build_distributed")

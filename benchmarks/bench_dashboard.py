@@ -40,8 +40,15 @@ from landslide_app.experiments.ablation import RunSpec
 
 log = logging.getLogger("bench_dashboard")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 CHIP_PATHS = ".leaflet-overlay-pane svg path.leaflet-interactive"
 
@@ -81,11 +88,15 @@ def server_switch(data: Path, switches: int) -> dict:
         enc = time.perf_counter() - t
         map_times.append(d.timings["map_s"] + enc)
         callback_times.append(cb + enc)
-    return {"switch_server_s": round(statistics.median(map_times), 4),
-            "switch_callback_s": round(statistics.median(callback_times), 4),
-            "switch_state_kib": round(statistics.median(sizes) / 1024, 1),
-            "warm_views_s": round(warm_s, 2), "n_configurations": len(specs),
-            "n_chips": int(len(d.state.ids)), "switches": switches}
+    return {
+        "switch_server_s": round(statistics.median(map_times), 4),
+        "switch_callback_s": round(statistics.median(callback_times), 4),
+        "switch_state_kib": round(statistics.median(sizes) / 1024, 1),
+        "warm_views_s": round(warm_s, 2),
+        "n_configurations": len(specs),
+        "n_chips": int(len(d.state.ids)),
+        "switches": switches,
+    }
 
 
 def _free_port() -> int:
@@ -102,8 +113,14 @@ class Voila:
 
         self.port = _free_port()
         env = {**os.environ, "LANDSLIDE_APP_DATA": str(data)}
-        self.proc = subprocess.Popen(voila_command(self.port, False), env=env, cwd=notebook_path().parent,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            voila_command(self.port, False),
+            env=env,
+            cwd=notebook_path().parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         end = time.monotonic() + 90
         while time.monotonic() < end:
             with socket.socket() as s:
@@ -112,7 +129,7 @@ class Voila:
             time.sleep(0.2)
         self.url = f"http://127.0.0.1:{self.port}/"
 
-    def __enter__(self) -> "Voila":
+    def __enter__(self) -> Voila:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -164,20 +181,26 @@ def browser_figures(data: Path, loads: int, heads: int, screenshots: bool) -> di
                 out["first_render_runs_s"] = [round(x, 2) for x in firsts]
                 page = browser.new_page(viewport={"width": 1500, "height": 1250})
                 page.goto(v.url, timeout=180_000)
-                page.wait_for_function(f"document.querySelectorAll('{CHIP_PATHS}').length >= {n_chips}",
-                                       timeout=180_000)
+                page.wait_for_function(
+                    f"document.querySelectorAll('{CHIP_PATHS}').length >= {n_chips}", timeout=180_000
+                )
                 page.wait_for_timeout(1500)
                 if screenshots:
                     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(SCREENSHOTS / "demo-map.jpg"), type="jpeg", quality=80)
                 times = []
                 for name in ["DEM only", "fused"] * 3:
-                    before = page.evaluate("Array.from(document.querySelectorAll('.leaflet-image-layer')).map(e => e.src).join('|')")
+                    before = page.evaluate(
+                        "Array.from(document.querySelectorAll('.leaflet-image-layer')).map(e => e.src).join('|')"
+                    )
                     t = time.perf_counter()
                     page.get_by_role("button", name=name).click()
                     page.wait_for_function(
-                        "(b) => Array.from(document.querySelectorAll('.leaflet-image-layer')).map(e => e.src).join('|') !== b",
-                        arg=before, timeout=30_000)
+                        "(b) => Array.from(document.querySelectorAll('.leaflet-image-layer'))"
+                        ".map(e => e.src).join('|') !== b",
+                        arg=before,
+                        timeout=30_000,
+                    )
                     times.append(time.perf_counter() - t)
                 out["switch_browser_s"] = round(statistics.median(times), 3)
                 if screenshots:

@@ -33,15 +33,24 @@ def main() -> None:
     if work.exists():
         shutil.rmtree(work)
     t0 = time.perf_counter()
-    summary = generate_scene(work / "scene", size=a.size, seed=a.seed, progress=False)
+    generate_scene(work / "scene", size=a.size, seed=a.seed, progress=False)
     scene_s = time.perf_counter() - t0
-    rep = build_chips(open_local_catalog(work / "scene" / "catalog.json"), work / "scene" / "inventory.gpkg",
-                      work / "chips", progress=False)
+    rep = build_chips(
+        open_local_catalog(work / "scene" / "catalog.json"),
+        work / "scene" / "inventory.gpkg",
+        work / "chips",
+        progress=False,
+    )
     info = rep.store.info()
     figures = {
-        "size": a.size, "seed": a.seed, "scene_seconds": round(scene_s, 2),
-        "n_candidate_chips": rep.store.grid.n_chips, "n_chips": info["n_chips"], "n_heads": info["n_heads"],
-        "class_counts": info["class_counts"], "chip_build_seconds": round(rep.seconds, 2),
+        "size": a.size,
+        "seed": a.seed,
+        "scene_seconds": round(scene_s, 2),
+        "n_candidate_chips": rep.store.grid.n_chips,
+        "n_chips": info["n_chips"],
+        "n_heads": info["n_heads"],
+        "class_counts": info["class_counts"],
+        "chip_build_seconds": round(rep.seconds, 2),
         "chips_per_s": round(rep.n_built / rep.seconds, 2),
         "candidate_chips_per_s": round(rep.store.grid.n_chips / rep.seconds, 2),
     }

@@ -42,20 +42,30 @@ def child_predict(run: str, store: str, out: str) -> dict:
     import resource
     import time
 
-    from landslide_app.experiments.single import predict_run
+    from landslide_app.experiments.production import predict_run
 
     t0 = time.perf_counter()
     s = predict_run(run, store, out, progress=False)
-    return {"seconds": time.perf_counter() - t0, "n_chips": s["n_chips"],
-            "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "n_chips": s["n_chips"],
+        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 #: Variants measured on the first two batches only (they run at a few chips/s on a CPU without bf16 units).
 SLOW_VARIANTS = ("eager_bf16",)
 
 
-def child_runtimes(run: str, store: str, repeats: int, compile_: bool, batch: int = 16, max_chips: int = 192,
-                   threads: int | None = None) -> dict:
+def child_runtimes(
+    run: str,
+    store: str,
+    repeats: int,
+    compile_: bool,
+    batch: int = 16,
+    max_chips: int = 192,
+    threads: int | None = None,
+) -> dict:
     """Embedding + percentile features of the store's first ``max_chips`` chips, per runtime, in one
     process (chips in memory). The variants take turns batch by batch (so a change of the machine's
     load hits all of them alike); wall time and the process's CPU time are both recorded."""
@@ -67,7 +77,7 @@ def child_runtimes(run: str, store: str, repeats: int, compile_: bool, batch: in
     import torch
 
     from landslide_app.chips.store import ChipStore
-    from landslide_app.experiments.single import load_run
+    from landslide_app.experiments.production import load_run
     from landslide_app.model.features import percentile_features
     from landslide_app.model.inference import EagerRuntime, OpenVINORuntime, openvino_available
     from landslide_app.model.inputs import prepare_inputs
@@ -77,24 +87,29 @@ def child_runtimes(run: str, store: str, repeats: int, compile_: bool, batch: in
     model = load_run(run, "cpu").model
     st = ChipStore.open(store)
     ids = st.ids[:max_chips]
-    chips = [np.asarray(st.read_many([int(i) for i in ids[k:k + batch]]), dtype=np.float32)
-             for k in range(0, len(ids), batch)]
+    chips = [
+        np.asarray(st.read_many([int(i) for i in ids[k : k + batch]]), dtype=np.float32)
+        for k in range(0, len(ids), batch)
+    ]
     net, cfg, stats = model.net.eval(), model.config, model.stats
 
     def torch_path(fn, precision):  # NumPy preparation + a torch callable on channels_last input
         def embed(c):
             prep = prepare_inputs(c, cfg, stats)
             x = torch.from_numpy(prep.x).contiguous(memory_format=torch.channels_last)
-            cast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext())
+            cast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
             with torch.no_grad(), cast:
                 out = fn(x).float()[:, 0].numpy()
             out[~prep.valid] = np.nan
             return out, prep.valid
+
         return embed
 
-    variants = {"today": torch_path(net, model.precision),
-                "eager": EagerRuntime(net, cfg, stats, torch.device("cpu"), model.precision).embed,
-                "eager_bf16": torch_path(net, "bf16")}
+    variants = {
+        "today": torch_path(net, model.precision),
+        "eager": EagerRuntime(net, cfg, stats, torch.device("cpu"), model.precision).embed,
+        "eager_bf16": torch_path(net, "bf16"),
+    }
     setup: dict = {}
     if openvino_available():
         t0 = time.perf_counter()
@@ -106,8 +121,15 @@ def child_runtimes(run: str, store: str, repeats: int, compile_: bool, batch: in
         t0 = time.perf_counter()
         buf = io.BytesIO()
         axes = {0: "n", 2: "h", 3: "w"}
-        torch.onnx.export(net, (torch.zeros(1, net.in_channels, 128, 128),), buf, input_names=["x"],
-                          output_names=["emb"], dynamic_axes={"x": axes, "emb": axes}, dynamo=False)
+        torch.onnx.export(
+            net,
+            (torch.zeros(1, net.in_channels, 128, 128),),
+            buf,
+            input_names=["x"],
+            output_names=["emb"],
+            dynamic_axes={"x": axes, "emb": axes},
+            dynamo=False,
+        )
         so = ort.SessionOptions()
         so.intra_op_num_threads = torch.get_num_threads()
         sess = ort.InferenceSession(buf.getvalue(), so, providers=["CPUExecutionProvider"])
@@ -154,16 +176,23 @@ def child_runtimes(run: str, store: str, repeats: int, compile_: bool, batch: in
     med = {k: statistics.median(v) for k, v in rates.items()}
     med_emb = {k: statistics.median(v) for k, v in cnn_only.items()}
     med_cpu = {k: statistics.median(v) for k, v in cpu_per_chip.items()}
-    return {"n_chips": len(ids), "n_chips_slow_variants": sum(len(c) for c in chips[:2]), "batch": batch,
-            "threads": torch.get_num_threads(), "model_precision": model.precision,
-            "features_chips_per_s": {k: round(v, 2) for k, v in med.items()},
-            "embedding_chips_per_s": {k: round(v, 2) for k, v in med_emb.items()},
-            "speedup_vs_today": {k: round(v / med["today"], 2) for k, v in med.items()},
-            "embedding_speedup_vs_today": {k: round(v / med_emb["today"], 2) for k, v in med_emb.items()},
-            "cpu_ms_per_chip": {k: round(1000 * v, 1) for k, v in med_cpu.items()},
-            "cpu_time_speedup_vs_today": {k: round(med_cpu["today"] / v, 2) for k, v in med_cpu.items()},
-            "max_abs_diff_vs_eager": agree, "setup": setup, "load_average": loads,
-            "per_repeat_features_chips_per_s": {k: [round(x, 2) for x in v] for k, v in rates.items()}}
+    return {
+        "n_chips": len(ids),
+        "n_chips_slow_variants": sum(len(c) for c in chips[:2]),
+        "batch": batch,
+        "threads": torch.get_num_threads(),
+        "model_precision": model.precision,
+        "features_chips_per_s": {k: round(v, 2) for k, v in med.items()},
+        "embedding_chips_per_s": {k: round(v, 2) for k, v in med_emb.items()},
+        "speedup_vs_today": {k: round(v / med["today"], 2) for k, v in med.items()},
+        "embedding_speedup_vs_today": {k: round(v / med_emb["today"], 2) for k, v in med_emb.items()},
+        "cpu_ms_per_chip": {k: round(1000 * v, 1) for k, v in med_cpu.items()},
+        "cpu_time_speedup_vs_today": {k: round(med_cpu["today"] / v, 2) for k, v in med_cpu.items()},
+        "max_abs_diff_vs_eager": agree,
+        "setup": setup,
+        "load_average": loads,
+        "per_repeat_features_chips_per_s": {k: [round(x, 2) for x in v] for k, v in rates.items()},
+    }
 
 
 def measure_runtimes(run: Path, store: Path, repeats: int, compile_: bool, predict: bool = True) -> dict:
@@ -174,37 +203,72 @@ def measure_runtimes(run: Path, store: Path, repeats: int, compile_: bool, predi
     try:
         for k in range(repeats if predict else 0):
             row = {"load": load_average()}
-            for rt in (("eager", "auto") if k % 2 == 0 else ("auto", "eager")):
-                r = run_measured([sys.executable, str(Path(__file__).resolve()), "--child",
-                                  json.dumps({"run": str(run), "store": str(store), "out": str(work / f"{rt}-{k}")})],
-                                 env={"LANDSLIDE_APP_RUNTIME": rt})
+            for rt in ("eager", "auto") if k % 2 == 0 else ("auto", "eager"):
+                r = run_measured(
+                    [
+                        sys.executable,
+                        str(Path(__file__).resolve()),
+                        "--child",
+                        json.dumps({"run": str(run), "store": str(store), "out": str(work / f"{rt}-{k}")}),
+                    ],
+                    env={"LANDSLIDE_APP_RUNTIME": rt},
+                )
                 res = json.loads(r["stdout"].strip().splitlines()[-1])
                 row[rt] = res["n_chips"] / res["seconds"]
-            log.info("repeat %d (load %s): predict_run eager %.1f chips/s, default runtime %.1f chips/s (x%.2f)", k,
-                     row["load"], row["eager"], row["auto"], row["auto"] / row["eager"])
+            log.info(
+                "repeat %d (load %s): predict_run eager %.1f chips/s, default runtime %.1f chips/s (x%.2f)",
+                k,
+                row["load"],
+                row["eager"],
+                row["auto"],
+                row["auto"] / row["eager"],
+            )
             rows.append(row)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     inproc = {}
     for label, threads in (("threads_default", None), ("threads_1", 1)):
-        r = run_measured([sys.executable, str(Path(__file__).resolve()), "--runtimes-child",
-                          json.dumps({"run": str(run), "store": str(store), "repeats": repeats,
-                                      "compile_": compile_ and threads is None, "threads": threads})])
+        r = run_measured(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--runtimes-child",
+                json.dumps(
+                    {
+                        "run": str(run),
+                        "store": str(store),
+                        "repeats": repeats,
+                        "compile_": compile_ and threads is None,
+                        "threads": threads,
+                    }
+                ),
+            ]
+        )
         res = inproc[label] = json.loads(r["stdout"].strip().splitlines()[-1])
         for k, v in res["features_chips_per_s"].items():
-            log.info("%s %-14s embedding+features %6.1f chips/s (x%.2f of today; CPU time x%.2f), embedding alone "
-                     "x%.2f, max |diff| %.1e", label, k, v, res["speedup_vs_today"][k],
-                     res["cpu_time_speedup_vs_today"][k], res["embedding_speedup_vs_today"][k],
-                     res["max_abs_diff_vs_eager"][k])
+            log.info(
+                "%s %-14s embedding+features %6.1f chips/s (x%.2f of today; CPU time x%.2f), embedding alone "
+                "x%.2f, max |diff| %.1e",
+                label,
+                k,
+                v,
+                res["speedup_vs_today"][k],
+                res["cpu_time_speedup_vs_today"][k],
+                res["embedding_speedup_vs_today"][k],
+                res["max_abs_diff_vs_eager"][k],
+            )
     out = {**cpu_facts(), "in_process": inproc, "target_speedup": 3.0}
     if rows:
-        out.update({
-            "predict_run_chips_per_s": {rt: round(statistics.median(r[rt] for r in rows), 2)
-                                        for rt in ("eager", "auto")},
-            "predict_run_speedup": round(statistics.median(r["auto"] / r["eager"] for r in rows), 2),
-            "predict_run_speedups": [round(r["auto"] / r["eager"], 2) for r in rows],
-            "predict_run_load_average": [r["load"] for r in rows],
-        })
+        out.update(
+            {
+                "predict_run_chips_per_s": {
+                    rt: round(statistics.median(r[rt] for r in rows), 2) for rt in ("eager", "auto")
+                },
+                "predict_run_speedup": round(statistics.median(r["auto"] / r["eager"] for r in rows), 2),
+                "predict_run_speedups": [round(r["auto"] / r["eager"], 2) for r in rows],
+                "predict_run_load_average": [r["load"] for r in rows],
+            }
+        )
     return out
 
 
@@ -221,11 +285,17 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--distributed", action="store_true")
-    ap.add_argument("--runtimes-only", action="store_true",
-                    help="only the runtime comparison (updates the section's 'runtimes' entry)")
+    ap.add_argument(
+        "--runtimes-only",
+        action="store_true",
+        help="only the runtime comparison (updates the section's 'runtimes' entry)",
+    )
     ap.add_argument("--compile", action="store_true", help="add torch.compile to the runtime comparison")
-    ap.add_argument("--no-predict-runtimes", action="store_true",
-                    help="runtime comparison in one process only (not predict_run per runtime)")
+    ap.add_argument(
+        "--no-predict-runtimes",
+        action="store_true",
+        help="runtime comparison in one process only (not predict_run per runtime)",
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     store, cleanup = ensure_store(a.workdir, a.store)
@@ -234,8 +304,22 @@ def main() -> None:
         run = a.run
         if run is None:
             run = work / "run"
-            r = run_measured(cli("-q", "train", "--chips", str(store), "--inputs", "fused", "--revisits", "3",
-                                 "--epochs", "1", "--out", str(run)))
+            r = run_measured(
+                cli(
+                    "-q",
+                    "train",
+                    "--chips",
+                    str(store),
+                    "--inputs",
+                    "fused",
+                    "--revisits",
+                    "3",
+                    "--epochs",
+                    "1",
+                    "--out",
+                    str(run),
+                )
+            )
             log.info("trained a fused-r3 model for 1 epoch in %.0f s", r["seconds"])
         meta = json.loads((run / "run.json").read_text())
         runtimes = measure_runtimes(run, store, a.repeats, a.compile, predict=not a.no_predict_runtimes)
@@ -249,42 +333,69 @@ def main() -> None:
             for v in variants:
                 out = work / f"pred-{v}-{k}"
                 if v == "in_process":
-                    r = run_measured([sys.executable, str(Path(__file__).resolve()), "--child",
-                                      json.dumps({"run": str(run), "store": str(store), "out": str(out)})])
+                    r = run_measured(
+                        [
+                            sys.executable,
+                            str(Path(__file__).resolve()),
+                            "--child",
+                            json.dumps({"run": str(run), "store": str(store), "out": str(out)}),
+                        ]
+                    )
                     res = json.loads(r["stdout"].strip().splitlines()[-1])
-                    row[v] = {"seconds": round(res["seconds"], 2),
-                              "chips_per_s": round(res["n_chips"] / res["seconds"], 2),
-                              "max_rss_mib": r["max_rss_mib"], "n_chips": res["n_chips"]}
+                    row[v] = {
+                        "seconds": round(res["seconds"], 2),
+                        "chips_per_s": round(res["n_chips"] / res["seconds"], 2),
+                        "max_rss_mib": r["max_rss_mib"],
+                        "n_chips": res["n_chips"],
+                    }
                     log.info("repeat %d predict_run alone: %.1f chips/s", k, row[v]["chips_per_s"])
                     continue
                 extra = ["--scheduler", "local"] if v == "distributed" else []
-                r = run_measured(cli("-q", "predict", "--model", str(run), "--chips", str(store), "--out", str(out),
-                                     *extra))
+                r = run_measured(
+                    cli("-q", "predict", "--model", str(run), "--chips", str(store), "--out", str(out), *extra)
+                )
                 n = json.loads((out / "summary.json").read_text())["n_chips"]
-                row[v] = {"seconds": r["seconds"], "chips_per_s": round(n / r["seconds"], 2),
-                          "max_rss_mib": r["max_rss_mib"], "n_chips": n}
-                log.info("repeat %d %s (load %s): %d chips in %.1f s = %.1f chips/s, peak RSS %.0f MiB", k, v,
-                         row["load"], n, r["seconds"], n / r["seconds"], r["max_rss_mib"])
+                row[v] = {
+                    "seconds": r["seconds"],
+                    "chips_per_s": round(n / r["seconds"], 2),
+                    "max_rss_mib": r["max_rss_mib"],
+                    "n_chips": n,
+                }
+                log.info(
+                    "repeat %d %s (load %s): %d chips in %.1f s = %.1f chips/s, peak RSS %.0f MiB",
+                    k,
+                    v,
+                    row["load"],
+                    n,
+                    r["seconds"],
+                    n / r["seconds"],
+                    r["max_rss_mib"],
+                )
             rows.append(row)
 
         def med(v: str, key: str) -> float:
             return statistics.median(r[v][key] for r in rows)
 
         figures = {
-            "store": str(store), "config": meta.get("name"), "precision": meta.get("precision"),
-            "n_chips": rows[0]["local"]["n_chips"], "repeats": a.repeats,
-            "chips_per_s": med("local", "chips_per_s"), "seconds": med("local", "seconds"),
+            "store": str(store),
+            "config": meta.get("name"),
+            "precision": meta.get("precision"),
+            "n_chips": rows[0]["local"]["n_chips"],
+            "repeats": a.repeats,
+            "chips_per_s": med("local", "chips_per_s"),
+            "seconds": med("local", "seconds"),
             "peak_rss_mib": max(r["local"]["max_rss_mib"] for r in rows),
             "predict_run_chips_per_s": med("in_process", "chips_per_s"),
             "predict_run_seconds": med("in_process", "seconds"),
             "load_average": [r["load"] for r in rows],
             "runtimes": runtimes,
             "note": "whole `landslide-app predict` process: start-up, model load, store reads, CNN, features, "
-                    "forest, GeoTIFF + GeoPackage export",
+            "forest, GeoTIFF + GeoPackage export",
         }
         if a.distributed:
             figures["distributed_local_cluster"] = {
-                "chips_per_s": med("distributed", "chips_per_s"), "seconds": med("distributed", "seconds"),
+                "chips_per_s": med("distributed", "chips_per_s"),
+                "seconds": med("distributed", "seconds"),
                 "client_peak_rss_mib": max(r["distributed"]["max_rss_mib"] for r in rows),
                 "note": "includes starting a LocalCluster; worker memory is not in the client's RSS",
             }

@@ -31,11 +31,11 @@ import numpy as np
 from common import report
 
 from landslide_app.chips.store import ChipStore
+from landslide_app.model.cnn_protocol import run_configuration
 from landslide_app.model.decision import DECISION_RULES, fit_decision
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.metrics import map_metrics, multiclass_auc
-from landslide_app.model.pipeline import run_configuration
 
 log = logging.getLogger("bench_map")
 WEIGHTS: dict[str, Any] = {"balanced": "balanced", "none": None}
@@ -48,8 +48,15 @@ def _variants(res: Any, y_of: dict[int, int], seed: int) -> dict[str, dict[str, 
     out: dict[str, dict[str, np.ndarray]] = {}
 
     def put(name: str, idx: np.ndarray, proba: np.ndarray, pred: np.ndarray, cal: np.ndarray) -> None:
-        v = out.setdefault(name, {"proba": np.zeros((n, 3)), "pred": np.zeros(n, np.int64), "cal": np.zeros((n, 3)),
-                                  "majority": np.zeros(n, np.int64)})
+        v = out.setdefault(
+            name,
+            {
+                "proba": np.zeros((n, 3)),
+                "pred": np.zeros(n, np.int64),
+                "cal": np.zeros((n, 3)),
+                "majority": np.zeros(n, np.int64),
+            },
+        )
         v["proba"][idx], v["pred"][idx], v["cal"][idx] = proba, pred, cal
 
     for fold, m in zip(res.protocol.folds, res.cv.models):
@@ -67,8 +74,10 @@ def _variants(res: Any, y_of: dict[int, int], seed: int) -> dict[str, dict[str, 
             for rule in DECISION_RULES:
                 d = fit_decision(p_val, y_val, rule, prior_shift=forest.prior_shift())
                 put(f"{wname}/{rule}", idx, p_te, d.apply(p_te), d.calibrate(p_te))
-        for name, (fx, fy) in {"forest-on-val": (f_val, y_val),
-                               "forest-on-train+val": (np.r_[f_tr, f_val], np.r_[y_tr, y_val])}.items():
+        for name, (fx, fy) in {
+            "forest-on-val": (f_val, y_val),
+            "forest-on-train+val": (np.r_[f_tr, f_val], np.r_[y_tr, y_val]),
+        }.items():
             forest = DensityForest(seed=seed, class_weight=None).fit(fx, fy)
             p_te = forest.predict_proba(f_te)
             put(name, idx, p_te, np.argmax(p_te, 1), p_te)
@@ -94,33 +103,76 @@ def main() -> None:
     per_variant: dict[str, list[dict[str, Any]]] = {}
     for seed in a.seeds:
         t0 = time.perf_counter()
-        res = run_configuration(store, ids, classes, ModelConfig(a.inputs, a.revisits), a.split, epochs=a.epochs,
-                                seed=seed, progress=False)
-        log.info("seed %d: %s run in %.0f s, AUC test %.3f", seed, res.config.name, time.perf_counter() - t0,
-                 res.auc["test"].macro)
+        res = run_configuration(
+            store, ids, classes, ModelConfig(a.inputs, a.revisits), a.split, epochs=a.epochs, seed=seed, progress=False
+        )
+        log.info(
+            "seed %d: %s run in %.0f s, AUC test %.3f",
+            seed,
+            res.config.name,
+            time.perf_counter() - t0,
+            res.auc["test"].macro,
+        )
         y = res.y_true
         for name, v in _variants(res, y_of, seed).items():
             maj_acc = float(np.mean(y == v["majority"]))
             m = map_metrics(y, v["pred"], v["cal"])
-            row = {k: m[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "recall", "precision",
-                                     "missed_landslide_chips", "pred_counts", "true_counts", "brier", "confusion")}
+            row = {
+                k: m[k]
+                for k in (
+                    "accuracy",
+                    "balanced_accuracy",
+                    "macro_f1",
+                    "recall",
+                    "precision",
+                    "missed_landslide_chips",
+                    "pred_counts",
+                    "true_counts",
+                    "brier",
+                    "confusion",
+                )
+            }
             row.update(seed=seed, auc=round(multiclass_auc(y, v["proba"]).macro, 4), majority_accuracy=maj_acc)
             per_variant.setdefault(name, []).append(row)
-            log.info("  %-22s acc %.3f (majority %.3f) bal %.3f F1 %.3f recall %s missed %3d pred %s brier %.3f AUC %.3f",
-                     name, row["accuracy"], maj_acc, row["balanced_accuracy"], row["macro_f1"],
-                     [round(r, 2) if r is not None else None for r in row["recall"]], row["missed_landslide_chips"],
-                     row["pred_counts"], row["brier"], row["auc"])
+            log.info(
+                "  %-22s acc %.3f (majority %.3f) bal %.3f F1 %.3f recall %s missed %3d pred %s brier %.3f AUC %.3f",
+                name,
+                row["accuracy"],
+                maj_acc,
+                row["balanced_accuracy"],
+                row["macro_f1"],
+                [round(r, 2) if r is not None else None for r in row["recall"]],
+                row["missed_landslide_chips"],
+                row["pred_counts"],
+                row["brier"],
+                row["auc"],
+            )
     summary = {}
     for name, rows in per_variant.items():
-        summary[name] = {k: round(float(np.mean([r[k] for r in rows])), 4)
-                         for k in ("accuracy", "balanced_accuracy", "macro_f1", "brier", "auc", "majority_accuracy",
-                                   "missed_landslide_chips")}
+        summary[name] = {
+            k: round(float(np.mean([r[k] for r in rows])), 4)
+            for k in (
+                "accuracy",
+                "balanced_accuracy",
+                "macro_f1",
+                "brier",
+                "auc",
+                "majority_accuracy",
+                "missed_landslide_chips",
+            )
+        }
     log.info("mean over seeds %s:", a.seeds)
     for name, s in summary.items():
         log.info("  %-22s %s", name, s)
-    figures = {"store": str(a.chips), "config": f"{a.inputs}-r{a.revisits}-{a.split}", "epochs": a.epochs,
-               "seeds": a.seeds, "true_counts": per_variant["balanced/raw"][0]["true_counts"], "mean": summary,
-               "per_seed": per_variant}
+    figures = {
+        "store": str(a.chips),
+        "config": f"{a.inputs}-r{a.revisits}-{a.split}",
+        "epochs": a.epochs,
+        "seeds": a.seeds,
+        "true_counts": per_variant["balanced/raw"][0]["true_counts"],
+        "mean": summary,
+        "per_seed": per_variant,
+    }
     if not a.no_write:
         report("map", figures)
 

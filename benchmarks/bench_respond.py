@@ -34,7 +34,7 @@ TARGET_S, TARGET_MIB = 120.0, 4096.0
 
 def _default_model(workdir: Path) -> Path:
     from landslide_app.chips.build import build_chips
-    from landslide_app.experiments.single import train_run
+    from landslide_app.experiments.production import train_run
     from landslide_app.model.inputs import ModelConfig
     from landslide_app.scene import generate_scene
     from landslide_app.sources.stac import open_local_catalog
@@ -45,8 +45,9 @@ def _default_model(workdir: Path) -> Path:
     scene = workdir / "train-scene"
     if not (scene / "catalog.json").exists():
         generate_scene(scene, size="tiny", seed=0, progress=False)
-    store = build_chips(open_local_catalog(scene / "catalog.json"), scene / "inventory.gpkg", workdir / "train-chips",
-                        progress=False).store.path
+    store = build_chips(
+        open_local_catalog(scene / "catalog.json"), scene / "inventory.gpkg", workdir / "train-chips", progress=False
+    ).store.path
     train_run(store, ModelConfig("fused", 3), run, epochs=1, progress=False)
     return run
 
@@ -76,23 +77,46 @@ def main() -> None:
     out = a.workdir / f"respond-{size}"
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.time()
-    res = run_measured(cli("-q", "respond", "--source", str(scene / "catalog.json"), "--event-date", "2017-09-20",
-                           "--model", str(model), "--out", str(out)), env={"OMP_WAIT_POLICY": "PASSIVE"})
+    res = run_measured(
+        cli(
+            "-q",
+            "respond",
+            "--source",
+            str(scene / "catalog.json"),
+            "--event-date",
+            "2017-09-20",
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+        ),
+        env={"OMP_WAIT_POLICY": "PASSIVE"},
+    )
     to_map = (out / "map.png").stat().st_mtime - t0
     rj = json.loads((out / "respond.json").read_text())
     startup = datetime.fromisoformat(rj["started"]).timestamp() - t0  # interpreter start-up and imports
     n = rj["n_chips"]
     stages = rj["seconds"]
     figures = {
-        "size": size, "scene": str(scene), "model": json.loads((Path(model) / "run.json").read_text())["name"],
-        "n_chips": n, "seconds_to_map_png": round(to_map, 1), "seconds_process": res["seconds"],
-        "seconds_startup": round(startup, 1), "seconds_per_stage": stages,
-        "chips_per_s": {"chips": round(n / stages["chips"], 1) if stages["chips"] else None,
-                        "predict": round(n / stages["predict"], 1) if stages["predict"] else None,
-                        "overall": round(n / to_map, 1)},
+        "size": size,
+        "scene": str(scene),
+        "model": json.loads((Path(model) / "run.json").read_text())["name"],
+        "n_chips": n,
+        "seconds_to_map_png": round(to_map, 1),
+        "seconds_process": res["seconds"],
+        "seconds_startup": round(startup, 1),
+        "seconds_per_stage": stages,
+        "chips_per_s": {
+            "chips": round(n / stages["chips"], 1) if stages["chips"] else None,
+            "predict": round(n / stages["predict"], 1) if stages["predict"] else None,
+            "overall": round(n / to_map, 1),
+        },
         "peak_rss_mib": res["max_rss_mib"],
-        "target": {"seconds": TARGET_S, "peak_rss_mib": TARGET_MIB,
-                   "met": bool(to_map <= TARGET_S and res["max_rss_mib"] <= TARGET_MIB) if size == "pr" else None},
+        "target": {
+            "seconds": TARGET_S,
+            "peak_rss_mib": TARGET_MIB,
+            "met": bool(to_map <= TARGET_S and res["max_rss_mib"] <= TARGET_MIB) if size == "pr" else None,
+        },
         "load_average": load_average(),
     }
     report(f"respond_{size}", figures)

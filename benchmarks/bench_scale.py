@@ -60,27 +60,81 @@ def main() -> None:
     def step(name: str, args: list[str]) -> None:
         load = load_average()
         r = run_measured(cli("-q", *args))
-        steps[name] = {"seconds": r["seconds"], "peak_rss_mib": r["max_rss_mib"], "load_before": load,
-                       "load_after": load_average(), "stdout": r["stdout"].strip()[-400:]}
-        log.info("%-8s %7.1f s  peak RSS %6.0f MiB  (load %s)  %s", name, r["seconds"], r["max_rss_mib"], load,
-                 r["stdout"].strip()[-200:])
+        steps[name] = {
+            "seconds": r["seconds"],
+            "peak_rss_mib": r["max_rss_mib"],
+            "load_before": load,
+            "load_after": load_average(),
+            "stdout": r["stdout"].strip()[-400:],
+        }
+        log.info(
+            "%-8s %7.1f s  peak RSS %6.0f MiB  (load %s)  %s",
+            name,
+            r["seconds"],
+            r["max_rss_mib"],
+            load,
+            r["stdout"].strip()[-200:],
+        )
 
     try:
         if a.scene is None:
             step("scene", ["scene", "--out", str(scene), "--size", a.size, "--seed", str(a.seed)])
-        step("chips", ["chips", "--source", str(scene / "catalog.json"), "--inventory", str(scene / "inventory.gpkg"),
-                       "--out", str(chips)])
+        step(
+            "chips",
+            [
+                "chips",
+                "--source",
+                str(scene / "catalog.json"),
+                "--inventory",
+                str(scene / "inventory.gpkg"),
+                "--out",
+                str(chips),
+            ],
+        )
         info = json.loads(run_measured(cli("info", str(chips), "--json"))["stdout"])
-        step("train", ["train", "--chips", str(chips), "--inputs", "fused", "--revisits", "3", "--epochs",
-                       str(a.epochs), "--out", str(run)])
+        step(
+            "train",
+            [
+                "train",
+                "--chips",
+                str(chips),
+                "--inputs",
+                "fused",
+                "--revisits",
+                "3",
+                "--epochs",
+                str(a.epochs),
+                "--out",
+                str(run),
+            ],
+        )
         step("predict", ["predict", "--model", str(run), "--chips", str(chips), "--out", str(pred)])
         if a.ablate:
-            step("ablate", ["ablate", "--chips", str(chips), "--out", str(work / "ablation"), "--inputs", "fused",
-                            "--revisits", "3", "--epochs", str(a.epochs), "--no-baselines"])
+            step(
+                "ablate",
+                [
+                    "ablate",
+                    "--chips",
+                    str(chips),
+                    "--out",
+                    str(work / "ablation"),
+                    "--inputs",
+                    "fused",
+                    "--revisits",
+                    "3",
+                    "--epochs",
+                    str(a.epochs),
+                    "--no-baselines",
+                ],
+            )
         n = info["n_chips"]
         figures = {
-            "size": a.size, "n_chips": n, "chips_gb_float32": round(n * 17 * 128 * 128 * 4 / 1e9, 2),
-            "store_disk_mb": _du_mb(chips), "scene_disk_mb": _du_mb(scene), "epochs": a.epochs,
+            "size": a.size,
+            "n_chips": n,
+            "chips_gb_float32": round(n * 17 * 128 * 128 * 4 / 1e9, 2),
+            "store_disk_mb": _du_mb(chips),
+            "scene_disk_mb": _du_mb(scene),
+            "epochs": a.epochs,
             "steps": {k: {kk: vv for kk, vv in v.items() if kk != "stdout"} for k, v in steps.items()},
             "peak_rss_mib": {k: v["peak_rss_mib"] for k, v in steps.items()},
             "max_peak_rss_mib_excluding_scene": max(v["peak_rss_mib"] for k, v in steps.items() if k != "scene"),

@@ -72,8 +72,9 @@ def plot(vario: dict[str, Variogram], path: Path, title: str) -> None:
         ax.plot(h, v.model(h), "-", color=colour, lw=1.2, label=f"exponential fit, range {v.range_km:.1f} km")
         ax.axhline(v.variance, color=colour, lw=0.6, ls=":")
     block_km = DEFAULT_BLOCK_SIZE * CHIP_KM
-    ax.axvline(block_km, color="k", lw=0.8, ls="--",
-               label=f"default block {DEFAULT_BLOCK_SIZE} chips = {block_km:.2f} km")
+    ax.axvline(
+        block_km, color="k", lw=0.8, ls="--", label=f"default block {DEFAULT_BLOCK_SIZE} chips = {block_km:.2f} km"
+    )
     ax.set_xlabel("distance between chip centres (km)")
     ax.set_ylabel("semivariance")
     ax.set_title(title, fontsize=9)
@@ -102,9 +103,13 @@ def main() -> None:
         r2 = terrain_r2(fields)
         vario = variograms(fields)
         row = {
-            "seed": seed, "simulate_s": round(sim_s, 1), "n_heads": fields.n_heads,
-            "mean_density_per_km2": round(fields.mean_density_per_km2, 2), "land_chips": r2.n_chips,
-            "class_counts": list(r2.class_counts), "r2_slope_expected": round(r2.expected, 3),
+            "seed": seed,
+            "simulate_s": round(sim_s, 1),
+            "n_heads": fields.n_heads,
+            "mean_density_per_km2": round(fields.mean_density_per_km2, 2),
+            "land_chips": r2.n_chips,
+            "class_counts": list(r2.class_counts),
+            "r2_slope_expected": round(r2.expected, 3),
             "r2_slope_realised": round(r2.realised, 3),
             "range_km_realised": round(vario["realised"].range_km, 2),
             "range_km_expected": round(vario["expected"].range_km, 2),

@@ -32,8 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import merge_results  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CHIP_PATHS = ".leaflet-overlay-pane svg path.leaflet-interactive"
 
 
@@ -65,6 +72,7 @@ def _free_port() -> int:
 
 # --- memory --------------------------------------------------------------------------------------
 
+
 def _proc_children_map() -> dict[int, list[int]]:
     kids: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
@@ -73,7 +81,7 @@ def _proc_children_map() -> dict[int, list[int]]:
         try:
             with open(f"/proc/{d}/stat") as f:
                 s = f.read()
-            ppid = int(s[s.rindex(")") + 2:].split()[1])
+            ppid = int(s[s.rindex(")") + 2 :].split()[1])
         except (OSError, ValueError, IndexError):
             continue
         kids.setdefault(ppid, []).append(int(d))
@@ -122,6 +130,7 @@ def process_memory(root: int) -> dict:
 
 # --- server --------------------------------------------------------------------------------------
 
+
 class Voila:
     """The dashboard's Voila command on a free port, in its own process group (killed on exit)."""
 
@@ -131,9 +140,14 @@ class Voila:
         self.port = _free_port()
         env = {**os.environ, "LANDSLIDE_APP_DATA": str(data)}
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(voila_command(self.port, open_browser=False), env=env,
-                                     cwd=notebook_path().parent, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            voila_command(self.port, open_browser=False),
+            env=env,
+            cwd=notebook_path().parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         end = time.monotonic() + start_timeout
         while True:
             if self.proc.poll() is not None:
@@ -171,7 +185,7 @@ class Voila:
             except Exception:  # noqa: BLE001
                 pass
 
-    def __enter__(self) -> "Voila":
+    def __enter__(self) -> Voila:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -179,6 +193,7 @@ class Voila:
 
 
 # --- browser sessions ----------------------------------------------------------------------------
+
 
 async def _session(browser, url: str, n_chips: int, timeout_ms: int) -> dict:
     ctx = await browser.new_context(viewport={"width": 1500, "height": 1250})
@@ -188,14 +203,24 @@ async def _session(browser, url: str, n_chips: int, timeout_ms: int) -> dict:
         await page.goto(url, timeout=timeout_ms)
         await page.wait_for_selector(".leaflet-container", timeout=timeout_ms)
         t_map = time.perf_counter() - t0
-        await page.wait_for_function(f"document.querySelectorAll('{CHIP_PATHS}').length >= {n_chips}",
-                                     timeout=timeout_ms)
+        await page.wait_for_function(
+            f"document.querySelectorAll('{CHIP_PATHS}').length >= {n_chips}", timeout=timeout_ms
+        )
         t = time.perf_counter() - t0
-        return {"ok": True, "render_s": t, "map_s": t_map, "ctx": ctx,
-                "paths": await page.evaluate(f"document.querySelectorAll('{CHIP_PATHS}').length")}
+        return {
+            "ok": True,
+            "render_s": t,
+            "map_s": t_map,
+            "ctx": ctx,
+            "paths": await page.evaluate(f"document.querySelectorAll('{CHIP_PATHS}').length"),
+        }
     except Exception as e:  # noqa: BLE001
-        return {"ok": False, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}",
-                "elapsed_s": time.perf_counter() - t0, "ctx": ctx}
+        return {
+            "ok": False,
+            "error": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}",
+            "elapsed_s": time.perf_counter() - t0,
+            "ctx": ctx,
+        }
 
 
 async def run_sessions(v: Voila, n: int, n_chips: int, timeout_s: float, settle_s: float) -> dict:
@@ -205,8 +230,9 @@ async def run_sessions(v: Voila, n: int, n_chips: int, timeout_s: float, settle_
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             t0 = time.perf_counter()
-            results = await asyncio.gather(*[_session(browser, v.url, n_chips, int(timeout_s * 1000))
-                                             for _ in range(n)])
+            results = await asyncio.gather(
+                *[_session(browser, v.url, n_chips, int(timeout_s * 1000)) for _ in range(n)]
+            )
             wall = time.perf_counter() - t0
             await asyncio.sleep(settle_s)  # let the kernels finish their post-render work
             mem = process_memory(v.proc.pid)
@@ -250,8 +276,7 @@ def main() -> None:
     renders = sorted(r["render_s"] for r in ok)
     mem = out["mem"]
     kernels = [(pid, rss) for pid, rss, cmd in mem["children"] if "ipykernel" in cmd or "kernel" in cmd]
-    others = [(pid, rss, cmd[:120]) for pid, rss, cmd in mem["children"]
-              if not ("ipykernel" in cmd or "kernel" in cmd)]
+    others = [(pid, rss, cmd[:120]) for pid, rss, cmd in mem["children"] if not ("ipykernel" in cmd or "kernel" in cmd)]
     k_rss = [rss for _, rss in kernels]
     total = mem["root"] + sum(rss for _, rss, _ in mem["children"])
     figures = {

@@ -48,12 +48,12 @@ def _read_many_zarr(store: Any, ids: list[int]) -> np.ndarray:
 
 def read_zarr(store: Any, ids: list[int], batch: int = 64) -> np.ndarray:
     """The read of every chip before checked reads, in batches as the readers of chips call it."""
-    return np.concatenate([_read_many_zarr(store, ids[k:k + batch]) for k in range(0, len(ids), batch)])
+    return np.concatenate([_read_many_zarr(store, ids[k : k + batch]) for k in range(0, len(ids), batch)])
 
 
 def read_checked(store: Any, ids: list[int], batch: int = 64) -> np.ndarray:
     """The checked read (:meth:`ChipStore.read_many`, in batches as the readers of chips call it)."""
-    return np.concatenate([store.read_many(ids[k:k + batch]) for k in range(0, len(ids), batch)])
+    return np.concatenate([store.read_many(ids[k : k + batch]) for k in range(0, len(ids), batch)])
 
 
 def crc_seconds(store: Any, ids: list[int]) -> float:
@@ -90,8 +90,12 @@ def main() -> None:
 
             generate_scene(work / "scene", size="demo", seed=0, progress=False)
             path = work / "chips"
-            build_chips(open_local_catalog(work / "scene" / "catalog.json"), work / "scene" / "inventory.gpkg", path,
-                        progress=False)
+            build_chips(
+                open_local_catalog(work / "scene" / "catalog.json"),
+                work / "scene" / "inventory.gpkg",
+                path,
+                progress=False,
+            )
         store = ChipStore.open(path)
         ids = [int(i) for i in store.ids]
         reference = read_zarr(store, ids)  # also warms the page cache
@@ -100,30 +104,45 @@ def main() -> None:
         rows = []
         for k in range(a.repeats):
             row: dict[str, Any] = {"load": load_average()}
-            for name in (("zarr", "checked") if k % 2 == 0 else ("checked", "zarr")):
+            for name in ("zarr", "checked") if k % 2 == 0 else ("checked", "zarr"):
                 fn = read_zarr if name == "zarr" else read_checked
                 t0, c0 = time.perf_counter(), time.process_time()
                 fn(store, ids)
                 row[name], row[f"{name}_cpu"] = time.perf_counter() - t0, time.process_time() - c0
             row["crc"] = crc_seconds(store, ids)
-            log.info("repeat %d (load %s): zarr %.3f s (CPU %.3f s), checked %.3f s (CPU %.3f s, x%.2f), CRC-32 %.3f s",
-                     k, row["load"], row["zarr"], row["zarr_cpu"], row["checked"], row["checked_cpu"],
-                     row["checked"] / row["zarr"], row["crc"])
+            log.info(
+                "repeat %d (load %s): zarr %.3f s (CPU %.3f s), checked %.3f s (CPU %.3f s, x%.2f), CRC-32 %.3f s",
+                k,
+                row["load"],
+                row["zarr"],
+                row["zarr_cpu"],
+                row["checked"],
+                row["checked_cpu"],
+                row["checked"] / row["zarr"],
+                row["crc"],
+            )
             rows.append(row)
 
         def med(key: str) -> float:
             return round(statistics.median(r[key] for r in rows), 4)
 
         figures = {
-            "store": "demo" if a.store is None else str(a.store), "repeats": a.repeats, "n_chips": len(ids),
-            "chunk_mb": round(size / 2**20, 1), "decoded_mb": round(reference.nbytes / 2**20, 1),
-            "zarr_seconds": med("zarr"), "checked_seconds": med("checked"), "crc_seconds": med("crc"),
-            "zarr_cpu_seconds": med("zarr_cpu"), "checked_cpu_seconds": med("checked_cpu"),
+            "store": "demo" if a.store is None else str(a.store),
+            "repeats": a.repeats,
+            "n_chips": len(ids),
+            "chunk_mb": round(size / 2**20, 1),
+            "decoded_mb": round(reference.nbytes / 2**20, 1),
+            "zarr_seconds": med("zarr"),
+            "checked_seconds": med("checked"),
+            "crc_seconds": med("crc"),
+            "zarr_cpu_seconds": med("zarr_cpu"),
+            "checked_cpu_seconds": med("checked_cpu"),
             "checked_vs_zarr": round(statistics.median(r["checked"] / r["zarr"] for r in rows), 3),
             "checked_vs_zarr_cpu": round(statistics.median(r["checked_cpu"] / r["zarr_cpu"] for r in rows), 3),
             "crc_share": round(statistics.median(r["crc"] / r["checked"] for r in rows), 3),
             "crc_gb_per_s": round(size / 1e9 / med("crc"), 2),
-            "bit_identical": True, "load_average": [r["load"] for r in rows],
+            "bit_identical": True,
+            "load_average": [r["load"] for r in rows],
         }
         if a.no_write:
             for key, val in figures.items():

@@ -10,7 +10,7 @@ Usage: ``python benchmarks/bench_transfer.py [--size tiny] [--epochs 2] [--seeds
 2. Every target island (scene seeds ``--seeds``) is mapped by ``respond`` from its catalog alone,
    with no inventory (the unlabelled store ``DIR/chips``; the first configuration runs through
    :func:`~landslide_app.experiments.respond.respond`, the others reuse its store through
-   :func:`~landslide_app.experiments.single.predict_run`, which is respond's predict stage), with
+   :func:`~landslide_app.experiments.production.predict_run`, which is respond's predict stage), with
    ``--normalise training`` and ``scene``.
 3. Only then the target's inventory is read: the same store is labelled in place (``chips
    --inventory``, no raster read again) and each map's ``chips.gpkg`` probabilities are scored
@@ -83,8 +83,8 @@ def main() -> None:
     import torch
 
     from landslide_app.chips.build import build_chips
+    from landslide_app.experiments.production import predict_run, train_run
     from landslide_app.experiments.respond import respond
-    from landslide_app.experiments.single import predict_run, train_run
     from landslide_app.model.inputs import ModelConfig
 
     torch.manual_seed(0)
@@ -103,8 +103,9 @@ def main() -> None:
             train_run(train_store, ModelConfig(inputs, int(r)), out, epochs=a.epochs, seed=0, progress=False)  # type: ignore[arg-type]
         meta = json.loads((out / "run.json").read_text())
         runs[key] = {"path": out, "auc_in_area": meta["auc_val"], "n_train": meta["n_train"], "n_val": meta["n_val"]}
-        log.info("%s: in-area held-out AUC %.3f (%d validation chips)", key, meta["auc_val"] or float("nan"),
-                 meta["n_val"])
+        log.info(
+            "%s: in-area held-out AUC %.3f (%d validation chips)", key, meta["auc_val"] or float("nan"), meta["n_val"]
+        )
     t_train = time.perf_counter() - t_start
 
     scores: dict[str, dict[str, list[float | None]]] = {k: {n: [] for n in NORMALISE} for k in a.configs}
@@ -115,8 +116,13 @@ def main() -> None:
         event = root / f"respond-s{seed}"
         first = a.configs[-1] if "fused-r3" not in a.configs else "fused-r3"  # a SAR model: the store gets SAR
         # respond: no inventory anywhere (the store is built from the catalog alone)
-        res = respond(lambda s=scene: _open(s), runs[first]["path"], event / f"{first}-training", progress=False,
-                      normalise="training")
+        res = respond(
+            lambda s=scene: _open(s),
+            runs[first]["path"],
+            event / f"{first}-training",
+            progress=False,
+            normalise="training",
+        )
         store = res.store
         preds = {}
         for key in a.configs:
@@ -137,37 +143,67 @@ def main() -> None:
             scores[key][norm].append(auc)
             n_shift = len(json.loads((d / "summary.json").read_text())["domain_shift"]["shifted"])
             shifts[key][norm] = shifts[key].get(norm, 0) + n_shift
-            log.info("seed %d %s normalise=%s: out-of-area AUC %s (%d shifted channels)", seed, key, norm,
-                     "n/a" if auc is None else f"{auc:.3f}", n_shift)
+            log.info(
+                "seed %d %s normalise=%s: out-of-area AUC %s (%d shifted channels)",
+                seed,
+                key,
+                norm,
+                "n/a" if auc is None else f"{auc:.3f}",
+                n_shift,
+            )
 
     def mean_sd(v: list[float | None]) -> dict[str, float | None]:
         vals = [x for x in v if x is not None]
-        return {"mean": round(statistics.fmean(vals), 4) if vals else None,
-                "sd": round(statistics.stdev(vals), 4) if len(vals) > 1 else None, "per_seed": v}
+        return {
+            "mean": round(statistics.fmean(vals), 4) if vals else None,
+            "sd": round(statistics.stdev(vals), 4) if len(vals) > 1 else None,
+            "per_seed": v,
+        }
 
-    table = {k: {"auc_in_area": runs[k]["auc_in_area"], "n_val": runs[k]["n_val"],
-                 **{f"auc_out_of_area_{n}": mean_sd(scores[k][n]) for n in NORMALISE},
-                 "shifted_channels": shifts[k]} for k in a.configs}
-    better = {n: statistics.fmean([table[k][f"auc_out_of_area_{n}"]["mean"] or 0.0 for k in a.configs])
-              for n in NORMALISE}
-    lines = ["| configuration | in-area held-out AUC | out-of-area AUC, --normalise training | "
-             "out-of-area AUC, --normalise scene |", "|---|---|---|---|"]
+    table = {
+        k: {
+            "auc_in_area": runs[k]["auc_in_area"],
+            "n_val": runs[k]["n_val"],
+            **{f"auc_out_of_area_{n}": mean_sd(scores[k][n]) for n in NORMALISE},
+            "shifted_channels": shifts[k],
+        }
+        for k in a.configs
+    }
+    better = {
+        n: statistics.fmean([table[k][f"auc_out_of_area_{n}"]["mean"] or 0.0 for k in a.configs]) for n in NORMALISE
+    }
+    lines = [
+        "| configuration | in-area held-out AUC | out-of-area AUC, --normalise training | "
+        "out-of-area AUC, --normalise scene |",
+        "|---|---|---|---|",
+    ]
 
     def fmt(d: dict[str, Any]) -> str:
         return "n/a" if d["mean"] is None else f"{d['mean']:.3f} ± {d['sd'] or 0:.3f}"
+
     for k in a.configs:
         t = table[k]
         ia = "n/a" if t["auc_in_area"] is None else f"{t['auc_in_area']:.3f}"
         lines.append(f"| {k} | {ia} | {fmt(t['auc_out_of_area_training'])} | {fmt(t['auc_out_of_area_scene'])} |")
     md = "\n".join(lines)
     print(md)
-    report("transfer", {
-        "size": a.size, "epochs": a.epochs, "train_seed": 0, "target_seeds": a.seeds, "islands": islands,
-        "configs": table, "mean_out_of_area_auc": {n: round(v, 4) for n, v in better.items()},
-        "better_normalise": max(better, key=better.__getitem__), "table_md": md,
-        "seconds_train": round(t_train, 1), "seconds_total": round(time.perf_counter() - t_start, 1),
-        "load_average": load_average(),
-    })
+    report(
+        "transfer",
+        {
+            "size": a.size,
+            "epochs": a.epochs,
+            "train_seed": 0,
+            "target_seeds": a.seeds,
+            "islands": islands,
+            "configs": table,
+            "mean_out_of_area_auc": {n: round(v, 4) for n, v in better.items()},
+            "better_normalise": max(better, key=better.__getitem__),
+            "table_md": md,
+            "seconds_train": round(t_train, 1),
+            "seconds_total": round(time.perf_counter() - t_start, 1),
+            "load_average": load_average(),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,14 @@ def machine() -> dict[str, Any]:
         mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError):  # pragma: no cover
         pass
-    return {"cpu_count": os.cpu_count(), "memory_gib": mem, "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(), "gpu": gpu, "date": time.strftime("%Y-%m-%d")}
+    return {
+        "cpu_count": os.cpu_count(),
+        "memory_gib": mem,
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "gpu": gpu,
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def load_average() -> list[float] | None:
@@ -64,8 +70,9 @@ def report(section: str, figures: dict[str, Any], keep: bool = False) -> Path:
     return path
 
 
-def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None,
-                 timeout: float | None = None) -> dict[str, Any]:
+def run_measured(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None, timeout: float | None = None
+) -> dict[str, Any]:
     """Run ``cmd`` as a child process; return its wall seconds, peak RSS (MiB, from ``wait4``:
     the child and the descendants it waited for), exit status and output."""
     import tempfile
@@ -85,9 +92,13 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: str | P
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        res = {"seconds": round(seconds, 2), "max_rss_mib": round(usage.ru_maxrss / 1024, 1),
-               "returncode": proc.returncode, "stdout": out.read().decode(errors="replace"),
-               "stderr": err.read().decode(errors="replace")}
+        res = {
+            "seconds": round(seconds, 2),
+            "max_rss_mib": round(usage.ru_maxrss / 1024, 1),
+            "returncode": proc.returncode,
+            "stdout": out.read().decode(errors="replace"),
+            "stderr": err.read().decode(errors="replace"),
+        }
     if res["returncode"] != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({res['returncode']}):\n{res['stderr'][-3000:]}")
     return res

@@ -71,8 +71,15 @@ def main() -> None:
         if "chips" in todo:
             run("bench_chips.py", "--scene", str(scene), "--repeats", repeats, "--distributed")
         if "training" in todo:
-            run("bench_training.py", "--store", str(store), "--repeats", "3" if a.quick else "5",
-                "--auc-seeds", *(["0"] if a.quick else ["0", "1", "2", "3", "4", "5"]))
+            run(
+                "bench_training.py",
+                "--store",
+                str(store),
+                "--repeats",
+                "3" if a.quick else "5",
+                "--auc-seeds",
+                *(["0"] if a.quick else ["0", "1", "2", "3", "4", "5"]),
+            )
         if "inference" in todo:
             run("bench_inference.py", "--store", str(store), "--repeats", repeats, "--distributed")
         if "ablation" in todo:

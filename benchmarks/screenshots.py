@@ -19,15 +19,28 @@ from pathlib import Path
 log = logging.getLogger("screenshots")
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-VIEWS = {"respond.jpg": "workspace-respond.jpg", "split.jpg": "workspace-split.jpg",
-         "fetch-respond.jpg": "workspace-fetch-respond.jpg"}
+VIEWS = {
+    "respond.jpg": "workspace-respond.jpg",
+    "split.jpg": "workspace-split.jpg",
+    "fetch-respond.jpg": "workspace-fetch-respond.jpg",
+}
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with tempfile.TemporaryDirectory(prefix="ls-shots-") as tmp:
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "browser",
-               str(ROOT / "tests" / "test_browser_workspace.py"), f"--basetemp={tmp}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "browser",
+            str(ROOT / "tests" / "test_browser_workspace.py"),
+            f"--basetemp={tmp}",
+        ]
         rc = subprocess.call(cmd, cwd=ROOT)
         if rc != 0:
             log.error("the browser tests failed (exit %d): no screenshot copied", rc)

@@ -45,11 +45,14 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     """
     target = Path(target)
     if target.is_dir():
-        raise OutputError(f"the output {target} is an existing directory; give the path of the file to write "
-                          f"(e.g. {target / ('output' + (suffix if suffix is not None else '.tif'))})")
+        raise OutputError(
+            f"the output {target} is an existing directory; give the path of the file to write "
+            f"(e.g. {target / ('output' + (suffix if suffix is not None else '.tif'))})"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}{TEMP_MARKER}", suffix=suffix if suffix is not None else target.suffix,
+        prefix=f".{target.name}{TEMP_MARKER}",
+        suffix=suffix if suffix is not None else target.suffix,
         dir=target.parent,
     )
     os.close(fd)
@@ -152,8 +155,9 @@ def check_output_dir(path: str | Path, what: str = "output directory", create: b
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"cannot create the {what} {path} ({exc.strerror or exc}); "
-                              "choose a path you can write to") from exc
+            raise OutputError(
+                f"cannot create the {what} {path} ({exc.strerror or exc}); choose a path you can write to"
+            ) from exc
     return path
 
 
@@ -166,16 +170,18 @@ def check_output_file(path: str | Path, what: str = "output file", flag: str = "
     """
     path = Path(path)
     if path.is_dir():
-        raise OutputError(f"{flag} {path} is a directory; give the path of the file to write, "
-                          f"e.g. {path / 'output.tif'}")
+        raise OutputError(
+            f"{flag} {path} is a directory; give the path of the file to write, e.g. {path / 'output.tif'}"
+        )
     anchor = path.parent
     while not anchor.exists() and anchor != anchor.parent:
         anchor = anchor.parent
     if not anchor.is_dir():
         raise OutputError(f"cannot create the {what} {path}: {anchor} is a file; choose another path for {flag}")
     if not os.access(anchor, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write the {what} {path}: {anchor} is not writable; choose a path you can "
-                          f"write to for {flag}")
+        raise OutputError(
+            f"cannot write the {what} {path}: {anchor} is not writable; choose a path you can write to for {flag}"
+        )
     return path
 
 
@@ -191,8 +197,10 @@ def check_not_input(output: str | Path, inputs: dict[str, str | Path | None], fl
             continue
         src = Path(os.path.abspath(inp)).resolve(strict=False)
         if target == src or (src.is_dir() and src in target.parents):
-            raise OutputError(f"{flag} {output} {'is' if target == src else 'lies inside'} the input {name} {inp}: "
-                              f"an output never overwrites its own input; give another {flag} path")
+            raise OutputError(
+                f"{flag} {output} {'is' if target == src else 'lies inside'} the input {name} {inp}: "
+                f"an output never overwrites its own input; give another {flag} path"
+            )
 
 
 @contextlib.contextmanager

@@ -53,8 +53,16 @@ OUTPUT_OPTION: dict[str, str] = {"demo": "data"}
 #: Marker files of the folders that are inputs of other commands.
 STORE_MARKER = "store.json"
 #: Loggers of libraries whose records are shown only with ``--debug`` (errors still show).
-QUIET_LIBRARIES: tuple[str, ...] = ("rasterio", "pyogrio", "fiona", "matplotlib", "PIL", "distributed", "numba",
-                                    "urllib3")  # urllib3: the tool's own retries report what matters
+QUIET_LIBRARIES: tuple[str, ...] = (
+    "rasterio",
+    "pyogrio",
+    "fiona",
+    "matplotlib",
+    "PIL",
+    "distributed",
+    "numba",
+    "urllib3",
+)  # urllib3: the tool's own retries report what matters
 
 
 # ---- numeric options -------------------------------------------------------------------------
@@ -114,8 +122,10 @@ def option_flags(parser: argparse.ArgumentParser, command: str) -> dict[str, str
             sub = action.choices.get(command)
             if sub is None:
                 return {}
-            return {a.dest: (max(a.option_strings, key=len) if a.option_strings else (a.metavar or a.dest).upper())
-                    for a in sub._actions}  # noqa: SLF001
+            return {
+                a.dest: (max(a.option_strings, key=len) if a.option_strings else (a.metavar or a.dest).upper())
+                for a in sub._actions
+            }  # noqa: SLF001
     return {}
 
 
@@ -188,8 +198,9 @@ def check_command_paths(command: str, a: argparse.Namespace, flags: dict[str, st
             f"{out.flag} {out.path} {'is' if store == target else 'lies inside'} the chip store {store}; "
             f"`{command}` would write into it. Give a new folder outside the store for {out.flag}"
         )
-    is_file = command in FILE_OUTPUT_COMMANDS or (out_dest == "out" and target.suffix.lower() in FILE_SUFFIXES
-                                                 and not target.is_dir())
+    is_file = command in FILE_OUTPUT_COMMANDS or (
+        out_dest == "out" and target.suffix.lower() in FILE_SUFFIXES and not target.is_dir()
+    )
     what = f"{out.flag} {'file' if is_file else 'directory'}"
     if is_file:
         check_output_file(out.path, what, flag=out.flag)
@@ -268,9 +279,30 @@ def _lock_is_free(lock: Path) -> bool:
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
     module = Path(str(filename)).parts
-    lib = next((part for part in module if part not in ("site-packages",) and part.isidentifier()
-                and part in QUIET_LIBRARIES + ("stackstac", "xarray", "zarr", "geopandas", "shapely", "torch",
-                                               "sklearn", "numpy", "pandas", "dask", "pyproj")), None)
+    lib = next(
+        (
+            part
+            for part in module
+            if part not in ("site-packages",)
+            and part.isidentifier()
+            and part
+            in QUIET_LIBRARIES
+            + (
+                "stackstac",
+                "xarray",
+                "zarr",
+                "geopandas",
+                "shapely",
+                "torch",
+                "sklearn",
+                "numpy",
+                "pandas",
+                "dask",
+                "pyproj",
+            )
+        ),
+        None,
+    )
     log.warning("%s%s", text, f" ({lib})" if lib else "")
 
 
@@ -283,4 +315,3 @@ def install_warning_handler(debug: bool) -> None:
     warnings.showwarning = _one_line_warning
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.ERROR)
-

@@ -52,8 +52,12 @@ def dask_client(scheduler: Any = LOCAL, n_workers: int | None = None) -> Iterato
     if scheduler == LOCAL:
         n = n_workers or os.cpu_count() or 1
         log.info("starting a local Dask cluster: %d worker processes, 1 thread each", n)
-        with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with (
+            distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             yield client
         return
     try:

@@ -31,7 +31,12 @@ S1_DATES: tuple[datetime, ...] = (
     datetime(2017, 10, 22, 22, 36, 38, tzinfo=timezone.utc),
 )
 S1_PLATFORMS: tuple[str, ...] = (
-    "sentinel-1a", "sentinel-1a", "sentinel-1a", "sentinel-1b", "sentinel-1a", "sentinel-1a",
+    "sentinel-1a",
+    "sentinel-1a",
+    "sentinel-1a",
+    "sentinel-1b",
+    "sentinel-1a",
+    "sentinel-1a",
 )
 #: Hurricane María landfall in Puerto Rico.
 EVENT_DATE: datetime = datetime(2017, 9, 20, tzinfo=timezone.utc)

@@ -48,8 +48,9 @@ DEMO_NAME = "Hurricane María demo scene (synthetic Puerto Rico)"
 DEFAULT_INPUTS, DEFAULT_REVISITS = "fused", 3
 
 
-def prepare_demo(data_dir: str | Path, size: str = "demo", seed: int = 0, progress: bool = True,
-                 train_default: bool = True) -> DemoPaths:
+def prepare_demo(
+    data_dir: str | Path, size: str = "demo", seed: int = 0, progress: bool = True, train_default: bool = True
+) -> DemoPaths:
     """Generate the demo scene, build its chip store and run the default configuration (fused,
     3 revisits) under ``data_dir``. Idempotent and resumable: finished steps are reused."""
     from landslide_app.chips.build import build_chips
@@ -66,8 +67,13 @@ def prepare_demo(data_dir: str | Path, size: str = "demo", seed: int = 0, progre
         from landslide_app.experiments.ablation import AblationSettings, RunSpec, run_one
 
         log.info("preparing the default configuration (%s, %d revisits)", DEFAULT_INPUTS, DEFAULT_REVISITS)
-        run_one(ChipStore.open(paths.chips), RunSpec(DEFAULT_INPUTS, DEFAULT_REVISITS), paths.ablation,
-                AblationSettings(), progress=progress)
+        run_one(
+            ChipStore.open(paths.chips),
+            RunSpec(DEFAULT_INPUTS, DEFAULT_REVISITS),
+            paths.ablation,
+            AblationSettings(),
+            progress=progress,
+        )
     return paths
 
 

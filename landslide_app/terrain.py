@@ -120,9 +120,7 @@ def terrain_stack(
     """
     z = np.array(dem, dtype=np.float64, copy=True)
     if z.ndim != 2:
-        raise RasterError(
-            f"the DEM must be a 2-D array (rows, columns), got shape {z.shape}; pass a single band."
-        )
+        raise RasterError(f"the DEM must be a 2-D array (rows, columns), got shape {z.shape}; pass a single band.")
     height, width = z.shape
     lx = _per_row(cell_size_x, height, "cell_size_x")
     ly = _per_row(cell_size_y, height, "cell_size_y")
@@ -163,9 +161,7 @@ def _per_row(size: float | np.ndarray, height: int, name: str) -> np.ndarray:
     if arr.ndim == 0:
         arr = np.full(height, float(arr))
     elif arr.shape != (height,):
-        raise RasterError(
-            f"{name} must be a number or one value per DEM row ({height}), got shape {arr.shape}."
-        )
+        raise RasterError(f"{name} must be a number or one value per DEM row ({height}), got shape {arr.shape}.")
     if height and not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
         raise RasterError(
             f"{name} must be a positive cell size in metres, got {size!r}; check the raster's "
@@ -222,9 +218,7 @@ def _fix_incomplete_cells(
     curvature[rows, cols] = c
 
 
-def _horn_zt(
-    n: dict[str, np.ndarray], lx: np.ndarray, ly: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _horn_zt(n: dict[str, np.ndarray], lx: np.ndarray, ly: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """richdem's slope (deg), aspect (deg) and curvature formulas on 3 x 3 windows (arrays of
     the nine neighbours; cell sizes broadcast against them)."""
     a, b, c, d, e, f, g, h, i = (n[k] for k in "abcdefghi")
@@ -284,15 +278,12 @@ def write_terrain(
     if not dem_path.exists():
         raise RasterError(f"DEM file {dem_path} does not exist; check the path.")
     if out_path.resolve() == dem_path.resolve():
-        raise RasterError(
-            f"the terrain output {out_path} is the DEM itself; choose another output path."
-        )
+        raise RasterError(f"the terrain output {out_path} is the DEM itself; choose another output path.")
     try:
         src = rasterio.open(dem_path)
     except RasterioError as err:
         raise RasterError(
-            f"{dem_path} cannot be read as a raster ({err}); give a GeoTIFF DEM "
-            "(or any raster GDAL reads)."
+            f"{dem_path} cannot be read as a raster ({err}); give a GeoTIFF DEM (or any raster GDAL reads)."
         ) from err
 
     with src:
@@ -312,8 +303,11 @@ def write_terrain(
         # and written back in the file's own row/column order (same grid as the DEM).
         flip_rows, flip_cols = transform.e > 0, transform.a < 0
         if flip_rows or flip_cols:
-            logger.warning("%s is stored %s; terrain is computed on its north-up view and written on its own grid",
-                           dem_path.name, "south-up (positive y pixel size)" if flip_rows else "east-to-west")
+            logger.warning(
+                "%s is stored %s; terrain is computed on its north-up view and written on its own grid",
+                dem_path.name,
+                "south-up (positive y pixel size)" if flip_rows else "east-to-west",
+            )
         height, width = src.height, src.width
         lx, ly = _cell_sizes_m(src.crs, transform, height, dem_path)
         z_factor = _z_to_metres(src, band_index, dem_path)
@@ -343,8 +337,7 @@ def write_terrain(
                 SOURCE_DEM=dem_path.name,
                 CURVATURE="richdem/ArcGIS curvature: -100 * Laplacian(z), z and x,y in m; "
                 "positive convex, negative concave",
-                ASPECT="degrees clockwise from north that the slope faces; "
-                f"{FLAT_ASPECT_DEG:g} on flat cells",
+                ASPECT=f"degrees clockwise from north that the slope faces; {FLAT_ASPECT_DEG:g} on flat cells",
             )
             for r0 in range(0, height, step):
                 r1 = min(r0 + step, height)
@@ -402,8 +395,7 @@ def _cell_sizes_m(crs, transform, height: int, path: Path) -> tuple[np.ndarray, 
         dlon = abs(transform.a) * to_deg
         if np.any(np.abs(lat) + dlat / 2 > 90.0):
             raise RasterError(
-                f"{path} is in a geographic CRS but its rows reach latitudes beyond +-90; "
-                "check its geotransform."
+                f"{path} is in a geographic CRS but its rows reach latitudes beyond +-90; check its geotransform."
             )
         geod = pcrs.get_geod()
         if geod is None:  # pragma: no cover - a geographic CRS always has an ellipsoid
@@ -416,7 +408,10 @@ def _cell_sizes_m(crs, transform, height: int, path: Path) -> tuple[np.ndarray, 
         lx, ly = _round_relative(np.asarray(lx)), _round_relative(np.asarray(ly))
         logger.info(
             "%s is geographic: cell size %.2f-%.2f m (x) by %.2f m (y), per row latitude",
-            path.name, lx.min(), lx.max(), ly.mean(),
+            path.name,
+            lx.min(),
+            lx.max(),
+            ly.mean(),
         )
         return lx, ly
     axes = pcrs.axis_info[:2]

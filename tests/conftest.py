@@ -52,7 +52,7 @@ def dem_run(tiny_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     import torch
 
-    from landslide_app.experiments.single import train_run
+    from landslide_app.experiments.production import train_run
     from landslide_app.model.inputs import ModelConfig
 
     out = tmp_path_factory.mktemp("dem-run") / "run"

@@ -22,8 +22,11 @@ SETTINGS = {"inputs": ["dem"], "revisits": [1], "epochs": 1, "baselines": False,
 
 def _aucs(results: dict[str, Any]) -> list[tuple[int, str, Any, Any, Any]]:
     """(seed, key, pooled AUCs, per-fold AUCs, map accuracy) of every repeat."""
-    return [(rep["seed"], r["key"], r["auc"], [f["auc"] for f in r["folds"]], r["map"]["accuracy"])
-            for rep in results["repeats"] for r in rep["runs"]]
+    return [
+        (rep["seed"], r["key"], r["auc"], [f["auc"] for f in r["folds"]], r["map"]["accuracy"])
+        for rep in results["repeats"]
+        for r in rep["runs"]
+    ]
 
 
 class SimulatedKillError(Exception):
@@ -79,8 +82,10 @@ def test_resume_computes_only_the_missing_seed(two_seeds):
     # every repeat has its own split: the held-out folds differ
     import pandas as pd
 
-    folds = [pd.read_csv(out / rep["dir"] / "runs" / "dem-r1-random" / "predictions.csv")["fold"].tolist()
-             for rep in res["repeats"]]
+    folds = [
+        pd.read_csv(out / rep["dir"] / "runs" / "dem-r1-random" / "predictions.csv")["fold"].tolist()
+        for rep in res["repeats"]
+    ]
     assert folds[0] != folds[1]
     runs = res["runs"]
     assert runs == res["repeats"][0]["runs"]
@@ -106,21 +111,44 @@ def test_resume_computes_only_the_missing_seed(two_seeds):
     assert _aucs(again) == _aucs(res)
 
 
-_LOW_MEMORY = ("import landslide_app.core.memory as m, sys; m.available_memory = lambda: 4 << 20; "
-               "from landslide_app.cli import main; sys.exit(main(sys.argv[1:]))")
+_LOW_MEMORY = (
+    "import landslide_app.core.memory as m, sys; m.available_memory = lambda: 4 << 20; "
+    "from landslide_app.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def test_two_processes_give_identical_aucs(tiny_store, tmp_path):
     """Two separate processes at the same time (one with 4 MiB 'available': a 1 MiB budget, so neither
     the store cache nor the prepared-chip cache holds anything, every chip streamed) give exactly the
     same AUCs and map metrics."""
-    args = ["--quiet", "ablate", "--chips", str(tiny_store), "--inputs", "dem", "--revisits", "1", "--epochs", "1",
-            "--no-baselines"]
+    args = [
+        "--quiet",
+        "ablate",
+        "--chips",
+        str(tiny_store),
+        "--inputs",
+        "dem",
+        "--revisits",
+        "1",
+        "--epochs",
+        "1",
+        "--no-baselines",
+    ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    procs = [subprocess.Popen([sys.executable, "-m", "landslide_app.cli", *args, "--out", str(tmp_path / "a")],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
-             subprocess.Popen([sys.executable, "-c", _LOW_MEMORY, *args, "--out", str(tmp_path / "b")],
-                              env={**env, "PYTHONHASHSEED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "landslide_app.cli", *args, "--out", str(tmp_path / "a")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-c", _LOW_MEMORY, *args, "--out", str(tmp_path / "b")],
+            env={**env, "PYTHONHASHSEED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ),
+    ]
     for p in procs:
         _, err = p.communicate(timeout=900)
         assert p.returncode == 0, err.decode()[-2000:]
@@ -141,12 +169,17 @@ def test_dask_cluster_equals_one_process(two_seeds, tiny_store, tmp_path):
         computed.append(base.key)
         return real(store, base, out_, settings, *a, **k)
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         ablation._compute = counting  # the local process must not compute: the workers did
         try:
-            res = run_ablation_distributed(tiny_store, tmp_path / "dist", AblationSettings(**SETTINGS),
-                                           scheduler=client, progress=False, threads=1)
+            res = run_ablation_distributed(
+                tiny_store, tmp_path / "dist", AblationSettings(**SETTINGS), scheduler=client, progress=False, threads=1
+            )
         finally:
             ablation._compute = real
     assert computed == []

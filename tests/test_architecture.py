@@ -34,14 +34,23 @@ ROOT = Path(landslide_app.__file__).resolve().parent
 
 #: Layer of each top-level module or subpackage of ``landslide_app`` ("" is the package root).
 LAYERS: dict[str, int] = {
-    "": 0, "core": 0, "config": 0, "errors": 0, "atomic": 0,
-    "scene": 1, "sources": 1, "terrain": 1, "cluster": 1,
+    "": 0,
+    "core": 0,
+    "config": 0,
+    "errors": 0,
+    "atomic": 0,
+    "scene": 1,
+    "sources": 1,
+    "terrain": 1,
+    "cluster": 1,
     "chips": 2,
     "model": 3,
     "baselines": 4,
     "experiments": 5,
-    "dashboard": 6, "demo": 6,
-    "cli": 7, "cli_rules": 7,
+    "dashboard": 6,
+    "demo": 6,
+    "cli": 7,
+    "cli_rules": 7,
 }
 LAYER_NAMES = {0: "core", 1: "data", 2: "chips", 3: "model", 4: "baselines", 5: "experiments", 6: "apps", 7: "cli"}
 TESTING = "testing"
@@ -176,8 +185,12 @@ def test_every_module_has_a_layer():
 
 def test_no_upward_imports_and_no_imports_of_testing():
     bad = layer_violations(import_graph())
-    assert not bad, "imports against the layer order (low -> high: " + " < ".join(
-        LAYER_NAMES[i] for i in sorted(LAYER_NAMES)) + "):\n" + "\n".join(bad)
+    assert not bad, (
+        "imports against the layer order (low -> high: "
+        + " < ".join(LAYER_NAMES[i] for i in sorted(LAYER_NAMES))
+        + "):\n"
+        + "\n".join(bad)
+    )
 
 
 def test_no_import_cycles():
@@ -215,8 +228,13 @@ def test_core_imports_only_the_standard_library_and_its_few_libraries():
         if LAYERS.get(_top(mod)) != 0:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
                 if top not in sys.stdlib_module_names and top not in CORE_LIBRARIES | {PACKAGE}:

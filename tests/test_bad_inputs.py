@@ -26,8 +26,17 @@ from rasterio.transform import Affine
 from landslide_app import cli
 from landslide_app.atomic import file_digest, find_temps
 from landslide_app.errors import (
-    ChipStoreError, ConfigError, InputError, InventoryError, LandslideAppError, ModelFileError, NoItemsFoundError,
-    OutputError, RasterError, SourceError, UntrustedFileError,
+    ChipStoreError,
+    ConfigError,
+    InputError,
+    InventoryError,
+    LandslideAppError,
+    ModelFileError,
+    NoItemsFoundError,
+    OutputError,
+    RasterError,
+    SourceError,
+    UntrustedFileError,
 )
 from landslide_app.testing.malicious import write_pickle_payload, write_skops_payload
 
@@ -66,12 +75,16 @@ def fabricate_run(src: Path, dst: Path, inputs: str, revisits: int = 3) -> Path:
     dst.mkdir(parents=True)
     ck = torch.load(src / "model.pt", weights_only=True)
     cfg = ModelConfig(inputs, revisits)  # type: ignore[arg-type]
-    TrainedModel(cfg, NormStats.from_dict(ck["stats"]), EmbeddingNet.for_config(cfg, int(ck["width"])),
-                 best_epoch=1).save(dst / "model.pt")
+    TrainedModel(
+        cfg, NormStats.from_dict(ck["stats"]), EmbeddingNet.for_config(cfg, int(ck["width"])), best_epoch=1
+    ).save(dst / "model.pt")
     shutil.copy(src / "forest.skops", dst / "forest.skops")
     meta = json.loads((src / "run.json").read_text())
-    meta.update(config=cfg.to_dict(), name=cfg.name,
-                files={"model.pt": file_digest(dst / "model.pt"), "forest.skops": file_digest(dst / "forest.skops")})
+    meta.update(
+        config=cfg.to_dict(),
+        name=cfg.name,
+        files={"model.pt": file_digest(dst / "model.pt"), "forest.skops": file_digest(dst / "forest.skops")},
+    )
     (dst / "run.json").write_text(json.dumps(meta))
     return dst
 
@@ -116,8 +129,16 @@ def small_bbox(ctx: Ctx) -> list[str]:
 
 def chips_argv(ctx: Ctx, tmp: Path, *extra: str, source: str | None = None, inventory: str | None = None) -> list[str]:
     src = ["--source", source or str(ctx.scene / "catalog.json")] if source != "" else []
-    return ["-q", "chips", *src, "--inventory", inventory or str(ctx.scene / "inventory.gpkg"),
-            "--out", str(tmp / "out"), *extra]
+    return [
+        "-q",
+        "chips",
+        *src,
+        "--inventory",
+        inventory or str(ctx.scene / "inventory.gpkg"),
+        "--out",
+        str(tmp / "out"),
+        *extra,
+    ]
 
 
 def dem_only_argv(ctx: Ctx, tmp: Path, dem: Path, *extra: str) -> list[str]:
@@ -183,6 +204,7 @@ class Case:
 def _dem_case(id_, input_, error, match, fn):
     def make(ctx, tmp):
         return dem_only_argv(ctx, tmp, fn(ctx, tmp))
+
     return Case(id_, input_, error, match, make)
 
 
@@ -282,8 +304,12 @@ def _catalog_too_few_dates(ctx, tmp):
     sc = scene_copy(ctx, tmp)
     coll = sc / "stac" / "sentinel-1-rtc" / "collection.json"
     # no pass after the event at all (fewer post-event passes than 3 is normal and builds: issue 11)
-    edit_json(coll, lambda d: d.update(links=[ln for ln in d["links"]
-                                             if "201710" not in ln["href"] and "20170922" not in ln["href"]]))
+    edit_json(
+        coll,
+        lambda d: d.update(
+            links=[ln for ln in d["links"] if "201710" not in ln["href"] and "20170922" not in ln["href"]]
+        ),
+    )
     return chips_argv(ctx, tmp, source=str(sc / "catalog.json"))
 
 
@@ -316,7 +342,9 @@ def _inv_no_prj(ctx, tmp):
     from shapely.geometry import Point
 
     lon, lat = inventory_lonlat(ctx, 5)
-    gpd.GeoDataFrame({"n": range(5)}, geometry=[Point(x, y) for x, y in zip(lon, lat)], crs=4326).to_file(tmp / "heads.shp")
+    gpd.GeoDataFrame({"n": range(5)}, geometry=[Point(x, y) for x, y in zip(lon, lat)], crs=4326).to_file(
+        tmp / "heads.shp"
+    )
     (tmp / "heads.prj").unlink()
     return chips_argv(ctx, tmp, inventory=str(tmp / "heads.shp"))
 
@@ -331,6 +359,7 @@ def _store_edit(fn):
         st = store_copy(ctx, tmp)
         fn(st)
         return predict_argv(ctx, tmp, ctx.dem_run, st)
+
     return make
 
 
@@ -348,7 +377,7 @@ def _chunk_flipped(st):
     f = first_chunk(st)
     raw = bytearray(f.read_bytes())
     mid = len(raw) // 2
-    raw[mid:mid + 64] = bytes(255 - x for x in raw[mid:mid + 64])
+    raw[mid : mid + 64] = bytes(255 - x for x in raw[mid : mid + 64])
     replace_file(f, bytes(raw))
 
 
@@ -356,8 +385,10 @@ def _chunks_swapped(st):
     from landslide_app.chips.store import ChipStore
 
     store = ChipStore.open(st)
-    a, b = (st / "chips.zarr" / "c" / "/".join(map(str, store.grid.chip_rc(int(i)))) / "0" / "0" / "0"
-            for i in store.ids[:2])
+    a, b = (
+        st / "chips.zarr" / "c" / "/".join(map(str, store.grid.chip_rc(int(i)))) / "0" / "0" / "0"
+        for i in store.ids[:2]
+    )
     da, db = a.read_bytes(), b.read_bytes()
     replace_file(a, db)
     replace_file(b, da)
@@ -384,6 +415,7 @@ def _settings_from_dict(d):
         from landslide_app.experiments.ablation import AblationSettings
 
         return lambda: AblationSettings.from_dict(d)
+
     return make
 
 
@@ -392,6 +424,7 @@ def _settings(**kw):
         from landslide_app.experiments.ablation import AblationSettings
 
         return lambda: AblationSettings(**kw)
+
     return make
 
 
@@ -400,6 +433,7 @@ def _run_edit(fn, which="dem"):
         run = run_copy(ctx, tmp, which)
         fn(ctx, run)
         return predict_argv(ctx, tmp, run)
+
     return make
 
 
@@ -415,7 +449,7 @@ def _claims_other_config(ctx, run):
 def _tampered_weights(ctx, run):
     b = bytearray((run / "model.pt").read_bytes())
     i = len(b) // 2
-    b[i:i + 8] = bytes(x ^ 0xFF for x in b[i:i + 8])  # flip bits inside the stored tensors
+    b[i : i + 8] = bytes(x ^ 0xFF for x in b[i : i + 8])  # flip bits inside the stored tensors
     replace_file(run / "model.pt", bytes(b))
 
 
@@ -425,6 +459,7 @@ def _api_load_checkpoint(fn):
 
         path = fn(ctx, tmp)
         return lambda: TrainedModel.load(path, device="cpu")
+
     return make
 
 
@@ -479,6 +514,7 @@ def _file_at(name):
     def make_path(tmp):
         (tmp / name).write_text("not a directory")
         return tmp / name
+
     return make_path
 
 
@@ -536,8 +572,15 @@ def _geographic_dem(tmp, west, north):
     from rasterio.transform import from_origin
 
     z = np.random.default_rng(0).normal(500, 50, (100, 100)).astype(np.float32)
-    prof = {"driver": "GTiff", "height": 100, "width": 100, "count": 1, "dtype": "float32", "crs": "EPSG:4326",
-            "transform": from_origin(west, north, 0.001, 0.001)}
+    prof = {
+        "driver": "GTiff",
+        "height": 100,
+        "width": 100,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": from_origin(west, north, 0.001, 0.001),
+    }
     return write_tif(tmp / "dem.tif", z, prof)
 
 
@@ -554,8 +597,21 @@ def _damaged_store_ablate(ctx, tmp):
     f = first_chunk(st)  # same size, header overwritten: passes the cheap checks at open, fails when read
     replace_file(f, b"\xff" * 16 + f.read_bytes()[16:])
     (tmp / "abl").mkdir()
-    return ["-q", "ablate", "--chips", str(st), "--out", str(tmp / "abl"), "--inputs", "dem", "--revisits", "1",
-            "--no-baselines", "--epochs", "1"]
+    return [
+        "-q",
+        "ablate",
+        "--chips",
+        str(st),
+        "--out",
+        str(tmp / "abl"),
+        "--inputs",
+        "dem",
+        "--revisits",
+        "1",
+        "--no-baselines",
+        "--epochs",
+        "1",
+    ]
 
 
 def _dem_copy(ctx, tmp):
@@ -587,253 +643,824 @@ def _scene_too_big(ctx, tmp):
 
 CASES: list[Case] = [
     # ---- rasters and sources
-    _dem_case("dem_not_a_geotiff", "DEM file of random bytes", RasterError, r"cannot read .* as a GeoTIFF.*complete", _garbage),
+    _dem_case(
+        "dem_not_a_geotiff", "DEM file of random bytes", RasterError, r"cannot read .* as a GeoTIFF.*complete", _garbage
+    ),
     _dem_case("dem_empty_file", "DEM file of 0 bytes", RasterError, r"cannot read .* as a GeoTIFF", _empty),
-    _dem_case("dem_truncated", "DEM GeoTIFF cut in half (header intact, tiles missing)", RasterError,
-              r"missing, truncated or corrupt.*replace that file", _truncated),
-    Case("terrain_dem_truncated", "`terrain` of a truncated DEM", RasterError, r"corrupt or truncated.*export it again",
-         lambda c, t: ["-q", "terrain", str(_truncated(c, t)), "--out", str(t / "terrain.tif")]),
-    _dem_case("dem_three_bands", "DEM with 3 bands", RasterError, r"has 3 bands; a DEM must have exactly 1", _three_bands),
-    Case("terrain_dem_three_bands", "`terrain` of a 3-band raster", RasterError, r"3 bands; say which one.*gdal_translate",
-         lambda c, t: ["-q", "terrain", str(_three_bands(c, t)), "--out", str(t / "terrain.tif")]),
+    _dem_case(
+        "dem_truncated",
+        "DEM GeoTIFF cut in half (header intact, tiles missing)",
+        RasterError,
+        r"missing, truncated or corrupt.*replace that file",
+        _truncated,
+    ),
+    Case(
+        "terrain_dem_truncated",
+        "`terrain` of a truncated DEM",
+        RasterError,
+        r"corrupt or truncated.*export it again",
+        lambda c, t: ["-q", "terrain", str(_truncated(c, t)), "--out", str(t / "terrain.tif")],
+    ),
+    _dem_case(
+        "dem_three_bands", "DEM with 3 bands", RasterError, r"has 3 bands; a DEM must have exactly 1", _three_bands
+    ),
+    Case(
+        "terrain_dem_three_bands",
+        "`terrain` of a 3-band raster",
+        RasterError,
+        r"3 bands; say which one.*gdal_translate",
+        lambda c, t: ["-q", "terrain", str(_three_bands(c, t)), "--out", str(t / "terrain.tif")],
+    ),
     _dem_case("dem_without_crs", "DEM without CRS", RasterError, r"has no CRS: assign one.*gdal_edit", _no_crs),
     _dem_case("dem_rotated", "DEM with a rotated geotransform", RasterError, r"rotated; warp it", _rotated),
-    _dem_case("dem_all_nodata", "DEM holes everywhere (all nodata)", InputError, r"no chip holds at least 50% land.*nodata value",
-              _all_nodata),
-    _dem_case("dem_all_below_sea_level", "DEM with every value <= 0 m (wrong offset / units)", InputError,
-              r"no chip holds at least 50% land.*lower --min-land", _below_sea),
-    Case("dem_missing_file", "--dem path that does not exist", RasterError, r"no such raster",
-         lambda c, t: dem_only_argv(c, t, t / "nope.tif")),
-    Case("dem_sar_grids_do_not_overlap", "--dem on another grid than the SAR (no overlap)", ConfigError,
-         r"do not overlap; give a DEM that covers the SAR", _far_away_dem),
-    Case("terrain_out_is_input", "`terrain --out` = the DEM itself", OutputError, r"is also the input DEM .*never writes over",
-         lambda c, t: ["terrain", str(c.scene / "dem" / "elevation.tif"), "--out", str(c.scene / "dem" / "elevation.tif")]),
-    Case("sar_all_nan", "one SAR date all nodata", RasterError, r"SAR of 2017-09-22 has no valid pixel.*--dem-only", _sar_all_nan),
-    Case("sar_file_missing", "catalog asset pointing to a deleted SAR file", RasterError,
-         r"S1A_20171010T223638_vh.tif.*missing, truncated or corrupt", _sar_missing),
+    _dem_case(
+        "dem_all_nodata",
+        "DEM holes everywhere (all nodata)",
+        InputError,
+        r"no chip holds at least 50% land.*nodata value",
+        _all_nodata,
+    ),
+    _dem_case(
+        "dem_all_below_sea_level",
+        "DEM with every value <= 0 m (wrong offset / units)",
+        InputError,
+        r"no chip holds at least 50% land.*lower --min-land",
+        _below_sea,
+    ),
+    Case(
+        "dem_missing_file",
+        "--dem path that does not exist",
+        RasterError,
+        r"no such raster",
+        lambda c, t: dem_only_argv(c, t, t / "nope.tif"),
+    ),
+    Case(
+        "dem_sar_grids_do_not_overlap",
+        "--dem on another grid than the SAR (no overlap)",
+        ConfigError,
+        r"do not overlap; give a DEM that covers the SAR",
+        _far_away_dem,
+    ),
+    Case(
+        "terrain_out_is_input",
+        "`terrain --out` = the DEM itself",
+        OutputError,
+        r"is also the input DEM .*never writes over",
+        lambda c, t: [
+            "terrain",
+            str(c.scene / "dem" / "elevation.tif"),
+            "--out",
+            str(c.scene / "dem" / "elevation.tif"),
+        ],
+    ),
+    Case(
+        "sar_all_nan",
+        "one SAR date all nodata",
+        RasterError,
+        r"SAR of 2017-09-22 has no valid pixel.*--dem-only",
+        _sar_all_nan,
+    ),
+    Case(
+        "sar_file_missing",
+        "catalog asset pointing to a deleted SAR file",
+        RasterError,
+        r"S1A_20171010T223638_vh.tif.*missing, truncated or corrupt",
+        _sar_missing,
+    ),
     Case("sar_file_truncated", "SAR COG cut to a third", RasterError, r"missing, truncated or corrupt", _sar_truncated),
     Case("sar_two_bands", "SAR asset with 2 bands", RasterError, r"exactly 1 band.*replace that file", _sar_two_bands),
-    Case("catalog_not_json", "catalog.json cut mid-way (invalid JSON)", SourceError, r"valid STAC JSON", _catalog_not_json),
-    Case("catalog_missing", "--source path without catalog", InputError, r"no STAC catalog at .*landslide-app scene",
-         lambda c, t: chips_argv(c, t, source=str(t / "nowhere" / "catalog.json"))),
-    Case("catalog_without_dem", "catalog without a DEM collection", NoItemsFoundError, r"no DEM item.*pass --dem", _catalog_without_dem),
-    Case("catalog_too_few_dates", "catalog with no post-event date", NoItemsFoundError,
-         r"no Sentinel-1 acquisition over the area after 2017-09-20 yet; the first pass of orbit 135 .*expected on "
-         r"2017-09-28", _catalog_too_few_dates),
-    Case("catalog_item_missing", "catalog linking to a deleted item file", SourceError, r"cannot read the STAC catalog",
-         _catalog_item_missing),
+    Case(
+        "catalog_not_json",
+        "catalog.json cut mid-way (invalid JSON)",
+        SourceError,
+        r"valid STAC JSON",
+        _catalog_not_json,
+    ),
+    Case(
+        "catalog_missing",
+        "--source path without catalog",
+        InputError,
+        r"no STAC catalog at .*landslide-app scene",
+        lambda c, t: chips_argv(c, t, source=str(t / "nowhere" / "catalog.json")),
+    ),
+    Case(
+        "catalog_without_dem",
+        "catalog without a DEM collection",
+        NoItemsFoundError,
+        r"no DEM item.*pass --dem",
+        _catalog_without_dem,
+    ),
+    Case(
+        "catalog_too_few_dates",
+        "catalog with no post-event date",
+        NoItemsFoundError,
+        r"no Sentinel-1 acquisition over the area after 2017-09-20 yet; the first pass of orbit 135 .*expected on "
+        r"2017-09-28",
+        _catalog_too_few_dates,
+    ),
+    Case(
+        "catalog_item_missing",
+        "catalog linking to a deleted item file",
+        SourceError,
+        r"cannot read the STAC catalog",
+        _catalog_item_missing,
+    ),
     # ---- inventories
-    Case("inventory_missing", "inventory path that does not exist", InventoryError, r"does not exist; check the path",
-         lambda c, t: chips_argv(c, t, inventory=str(t / "nope.gpkg"))),
+    Case(
+        "inventory_missing",
+        "inventory path that does not exist",
+        InventoryError,
+        r"does not exist; check the path",
+        lambda c, t: chips_argv(c, t, inventory=str(t / "nope.gpkg")),
+    ),
     Case("inventory_empty_gpkg", "GeoPackage with 0 features", InventoryError, r"no rows/features", _inv_empty_gpkg),
-    Case("inventory_empty_csv", "empty CSV file", InventoryError, r"is empty.*header",
-         lambda c, t: chips_argv(c, t, inventory=csv_inventory(t, ""))),
-    Case("inventory_csv_without_coordinates", "CSV without coordinate columns", InventoryError,
-         r"no recognisable longitude column.*--lon-col and --lat-col",
-         lambda c, t: chips_argv(c, t, inventory=csv_inventory(t, "name,date\na,2017\n"))),
-    Case("inventory_csv_unknown_column", "--lon-col naming no column", InventoryError, r"has no column 'easting'.*Pass one of them",
-         lambda c, t: chips_argv(c, t, "--lon-col", "easting", inventory=csv_inventory(t, "lon,lat\n-67.2,18.5\n"))),
-    Case("inventory_lonlat_swapped", "CSV with longitude and latitude swapped", InventoryError, r"look swapped.*swap the columns",
-         _inv_swapped),
-    Case("inventory_all_outside", "all points outside the area", InventoryError, r"lie outside the area.*covers the area",
-         _inv_outside),
-    Case("inventory_not_a_vector", "inventory of random bytes (.gpkg)", InventoryError, r"cannot be read as a vector file.*GeoPackage",
-         _inv_garbage),
-    Case("inventory_shapefile_without_prj", "shapefile without .prj (no CRS)", InventoryError,
-         r"no coordinate reference system.*\.prj", _inv_no_prj),
-    Case("inventory_text_coordinates", "CSV with text in the coordinate columns", InventoryError, r"no usable landslide point",
-         lambda c, t: chips_argv(c, t, inventory=csv_inventory(t, "lon,lat\nabc,def\nnorth,west\n"))),
+    Case(
+        "inventory_empty_csv",
+        "empty CSV file",
+        InventoryError,
+        r"is empty.*header",
+        lambda c, t: chips_argv(c, t, inventory=csv_inventory(t, "")),
+    ),
+    Case(
+        "inventory_csv_without_coordinates",
+        "CSV without coordinate columns",
+        InventoryError,
+        r"no recognisable longitude column.*--lon-col and --lat-col",
+        lambda c, t: chips_argv(c, t, inventory=csv_inventory(t, "name,date\na,2017\n")),
+    ),
+    Case(
+        "inventory_csv_unknown_column",
+        "--lon-col naming no column",
+        InventoryError,
+        r"has no column 'easting'.*Pass one of them",
+        lambda c, t: chips_argv(c, t, "--lon-col", "easting", inventory=csv_inventory(t, "lon,lat\n-67.2,18.5\n")),
+    ),
+    Case(
+        "inventory_lonlat_swapped",
+        "CSV with longitude and latitude swapped",
+        InventoryError,
+        r"look swapped.*swap the columns",
+        _inv_swapped,
+    ),
+    Case(
+        "inventory_all_outside",
+        "all points outside the area",
+        InventoryError,
+        r"lie outside the area.*covers the area",
+        _inv_outside,
+    ),
+    Case(
+        "inventory_not_a_vector",
+        "inventory of random bytes (.gpkg)",
+        InventoryError,
+        r"cannot be read as a vector file.*GeoPackage",
+        _inv_garbage,
+    ),
+    Case(
+        "inventory_shapefile_without_prj",
+        "shapefile without .prj (no CRS)",
+        InventoryError,
+        r"no coordinate reference system.*\.prj",
+        _inv_no_prj,
+    ),
+    Case(
+        "inventory_text_coordinates",
+        "CSV with text in the coordinate columns",
+        InventoryError,
+        r"no usable landslide point",
+        lambda c, t: chips_argv(c, t, inventory=csv_inventory(t, "lon,lat\nabc,def\nnorth,west\n")),
+    ),
     # ---- chip stores
-    Case("store_missing", "--chips path without store", ChipStoreError, r"no chip store at .*landslide-app chips",
-         lambda c, t: predict_argv(c, t, c.dem_run, t / "nope")),
-    Case("store_meta_truncated", "store.json cut mid-way", ChipStoreError, r"unreadable.*rebuild",
-         _store_edit(lambda st: replace_file(st / "store.json", (st / "store.json").read_text()[:50]))),
-    Case("store_other_format", "store.json of another format/version", ChipStoreError, r"has format .*rebuild it",
-         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d.update(format="other/9")))),
-    Case("store_incomplete", "interrupted build (store not finalised)", ChipStoreError, r"incomplete.*rerun the same",
-         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d.update(complete=False)))),
-    Case("store_without_array", "store with chips.zarr deleted", ChipStoreError, r"lacks chips.zarr; the store is truncated",
-         _store_edit(lambda st: shutil.rmtree(st / "chips.zarr"))),
-    Case("store_chunk_missing", "truncated store: a kept chip's chunk file deleted", ChipStoreError,
-         r"no data on disk.*truncated; rebuild it", _store_edit(_chunk_missing)),
-    Case("store_chunk_truncated", "a chunk file cut to 100 bytes", ChipStoreError, r"unreadable.*rebuild the store",
-         _store_edit(_chunk_truncated)),
-    Case("store_index_corrupt", "index.gpkg overwritten with garbage", ChipStoreError, r"cannot read .*index.gpkg.*rerun",
-         _store_edit(lambda st: replace_file(st / "index.gpkg", b"garbage" * 10))),
-    Case("store_grid_incomplete", "store.json grid without its CRS", ChipStoreError, r"damaged.*'epsg'.*rebuild",
-         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d["grid"].pop("epsg")))),
-    Case("store_array_meta_corrupt", "chips.zarr/zarr.json invalid", ChipStoreError, r"cannot open .*chips.zarr.*rebuild",
-         _store_edit(lambda st: replace_file(st / "chips.zarr" / "zarr.json", "{"))),
+    Case(
+        "store_missing",
+        "--chips path without store",
+        ChipStoreError,
+        r"no chip store at .*landslide-app chips",
+        lambda c, t: predict_argv(c, t, c.dem_run, t / "nope"),
+    ),
+    Case(
+        "store_meta_truncated",
+        "store.json cut mid-way",
+        ChipStoreError,
+        r"unreadable.*rebuild",
+        _store_edit(lambda st: replace_file(st / "store.json", (st / "store.json").read_text()[:50])),
+    ),
+    Case(
+        "store_other_format",
+        "store.json of another format/version",
+        ChipStoreError,
+        r"has format .*rebuild it",
+        _store_edit(lambda st: edit_json(st / "store.json", lambda d: d.update(format="other/9"))),
+    ),
+    Case(
+        "store_incomplete",
+        "interrupted build (store not finalised)",
+        ChipStoreError,
+        r"incomplete.*rerun the same",
+        _store_edit(lambda st: edit_json(st / "store.json", lambda d: d.update(complete=False))),
+    ),
+    Case(
+        "store_without_array",
+        "store with chips.zarr deleted",
+        ChipStoreError,
+        r"lacks chips.zarr; the store is truncated",
+        _store_edit(lambda st: shutil.rmtree(st / "chips.zarr")),
+    ),
+    Case(
+        "store_chunk_missing",
+        "truncated store: a kept chip's chunk file deleted",
+        ChipStoreError,
+        r"no data on disk.*truncated; rebuild it",
+        _store_edit(_chunk_missing),
+    ),
+    Case(
+        "store_chunk_truncated",
+        "a chunk file cut to 100 bytes",
+        ChipStoreError,
+        r"unreadable.*rebuild the store",
+        _store_edit(_chunk_truncated),
+    ),
+    Case(
+        "store_index_corrupt",
+        "index.gpkg overwritten with garbage",
+        ChipStoreError,
+        r"cannot read .*index.gpkg.*rerun",
+        _store_edit(lambda st: replace_file(st / "index.gpkg", b"garbage" * 10)),
+    ),
+    Case(
+        "store_grid_incomplete",
+        "store.json grid without its CRS",
+        ChipStoreError,
+        r"damaged.*'epsg'.*rebuild",
+        _store_edit(lambda st: edit_json(st / "store.json", lambda d: d["grid"].pop("epsg"))),
+    ),
+    Case(
+        "store_array_meta_corrupt",
+        "chips.zarr/zarr.json invalid",
+        ChipStoreError,
+        r"cannot open .*chips.zarr.*rebuild",
+        _store_edit(lambda st: replace_file(st / "chips.zarr" / "zarr.json", "{")),
+    ),
     # ---- theme 2: a store checks itself (metadata vs array vs index; per-chip CRC-32)
-    Case("store_meta_channel_renamed", "store.json with a channel renamed (a name repeated)", ChipStoreError,
-         r"does not match its store.json: .*channel names repeat.*--overwrite",
-         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d["channels"].__setitem__(4, "vh_t0")))),
-    Case("store_meta_chip_size_edited", "store.json chip_size edited (128 -> 64)", ChipStoreError,
-         r"chip_size 64 but its grid has 128-pixel.*--overwrite",
-         _store_edit(lambda st: edit_json(st / "store.json", lambda d: d.update(chip_size=64)))),
-    Case("store_index_rows_dropped", "index.gpkg truncated (14 of 44 chips' rows removed)", ChipStoreError,
-         r"index.gpkg lists 30 chips but store.json records 44.*Rerun the same `landslide-app chips`",
-         _store_edit(_index_rows_dropped)),
-    Case("store_chunk_flipped", "a chunk with 64 bytes flipped in the middle (same size)", ChipStoreError,
-         r"chip \d+ of .* does not hold the data written.*corrupted.*landslide-app check .*rerun the same "
-         r"`landslide-app chips` command: it rebuilds exactly the damaged chips", _store_edit(_chunk_flipped)),
-    Case("store_chunks_swapped", "two chunk files swapped", ChipStoreError,
-         r"chip \d+ .*(unreadable|corrupted).*rerun the same `landslide-app chips`", _store_edit(_chunks_swapped)),
-    Case("train_unlabelled_store", "`train` on an unlabelled store (built without --inventory)", ChipStoreError,
-         r"has no landslide labels; .*needs an inventory.*--inventory FILE", _train_unlabelled),
+    Case(
+        "store_meta_channel_renamed",
+        "store.json with a channel renamed (a name repeated)",
+        ChipStoreError,
+        r"does not match its store.json: .*channel names repeat.*--overwrite",
+        _store_edit(lambda st: edit_json(st / "store.json", lambda d: d["channels"].__setitem__(4, "vh_t0"))),
+    ),
+    Case(
+        "store_meta_chip_size_edited",
+        "store.json chip_size edited (128 -> 64)",
+        ChipStoreError,
+        r"chip_size 64 but its grid has 128-pixel.*--overwrite",
+        _store_edit(lambda st: edit_json(st / "store.json", lambda d: d.update(chip_size=64))),
+    ),
+    Case(
+        "store_index_rows_dropped",
+        "index.gpkg truncated (14 of 44 chips' rows removed)",
+        ChipStoreError,
+        r"index.gpkg lists 30 chips but store.json records 44.*Rerun the same `landslide-app chips`",
+        _store_edit(_index_rows_dropped),
+    ),
+    Case(
+        "store_chunk_flipped",
+        "a chunk with 64 bytes flipped in the middle (same size)",
+        ChipStoreError,
+        r"chip \d+ of .* does not hold the data written.*corrupted.*landslide-app check .*rerun the same "
+        r"`landslide-app chips` command: it rebuilds exactly the damaged chips",
+        _store_edit(_chunk_flipped),
+    ),
+    Case(
+        "store_chunks_swapped",
+        "two chunk files swapped",
+        ChipStoreError,
+        r"chip \d+ .*(unreadable|corrupted).*rerun the same `landslide-app chips`",
+        _store_edit(_chunks_swapped),
+    ),
+    Case(
+        "train_unlabelled_store",
+        "`train` on an unlabelled store (built without --inventory)",
+        ChipStoreError,
+        r"has no landslide labels; .*needs an inventory.*--inventory FILE",
+        _train_unlabelled,
+    ),
     # ---- command line and settings
-    Case("cli_unknown_option", "unknown CLI option", ConfigError, r"unrecognized arguments: --bogus.*--help",
-         lambda c, t: ["info", str(c.store), "--bogus"]),
-    Case("cli_unknown_command", "unknown sub-command", ConfigError, r"invalid choice: 'chip'",
-         lambda c, t: ["chip", "--out", str(t / "out")]),
-    Case("cli_missing_required", "required option missing", ConfigError, r"required: --out",
-         lambda c, t: ["predict", "--model", str(c.dem_run), "--chips", str(c.store)]),
-    Case("cli_not_an_integer", "--epochs two", ConfigError, r"'two' is not an integer",
-         lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--epochs", "two", "--out", str(t / "out")]),
-    Case("cli_epochs_zero", "--epochs 0", ConfigError, r"0 must be between 1 and 1000",
-         lambda c, t: ["ablate", "--chips", str(c.store), "--out", str(t / "out"), "--epochs", "0"]),
-    Case("cli_revisits_4", "--revisits 4 (only 3 post-event dates)", ConfigError, r"invalid choice: 4",
-         lambda c, t: ["ablate", "--chips", str(c.store), "--out", str(t / "out"), "--revisits", "4"]),
-    Case("cli_seed_negative", "--seed -1", ConfigError, r"-1 must be 0 or positive",
-         lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--seed", "-1", "--out", str(t / "out")]),
-    Case("chip_size_too_small", "--chip-size 4", ConfigError, r"--chip-size 4 must be between 8 and 2048",
-         lambda c, t: chips_argv(c, t, "--chip-size", "4")),
-    Case("thresholds_reversed", "--thresholds 25 0", ConfigError, r"impossible: need 0 <= t0 < t1",
-         lambda c, t: chips_argv(c, t, "--thresholds", "25", "0")),
-    Case("min_land_above_one", "--min-land 2", ConfigError, r"must lie in \[0, 1\]",
-         lambda c, t: chips_argv(c, t, "--min-land", "2")),
-    Case("bbox_reversed", "--bbox with W > E", ConfigError, r"not a lon/lat box: give W S E N",
-         lambda c, t: chips_argv(c, t, "--bbox", "-67.1", "18.4", "-67.3", "18.6")),
-    Case("bbox_outside_data", "--bbox far from the data", ConfigError, r"does not overlap the data.*check --bbox",
-         lambda c, t: chips_argv(c, t, "--bbox", "-66.1", "18.0", "-66.0", "18.1")),
-    Case("epsg_unknown", "--epsg 999999", ConfigError, r"EPSG:999999 is not a known CRS.*UTM",
-         lambda c, t: chips_argv(c, t, "--epsg", "999999")),
-    Case("epsg_geographic", "--epsg 4326 (degrees, not metres)", ConfigError, r"not a projected CRS in metres",
-         lambda c, t: chips_argv(c, t, "--epsg", "4326")),
-    Case("device_unknown", "--device banana", ConfigError, r"Unknown device 'banana'; use 'cpu'",
-         lambda c, t: ["-q", "train", "--chips", str(c.store), "--inputs", "dem", "--device", "banana", "--out", str(t / "out")]),
-    Case("chips_without_source", "`chips` with neither --source nor --dem-only --dem", ConfigError, r"give --source",
-         lambda c, t: chips_argv(c, t, source="")),
-    Case("planetary_without_bbox", "--source planetary-computer without --bbox", ConfigError, r"needs --bbox",
-         lambda c, t: chips_argv(c, t, source="planetary-computer")),
-    Case("embed_without_input", "`embed` with neither --chips nor --dem", ConfigError, r"exactly one of --chips",
-         lambda c, t: ["embed", "--model", str(c.dem_run), "--out", str(t / "e.tif")]),
-    Case("settings_unknown_key", "ablation settings with a misspelt key", ConfigError, r"'epoch' \(did you mean 'epochs'\?\)",
-         _settings_from_dict({"epoch": 3})),
-    Case("settings_unknown_training_key", "unknown training setting", ConfigError, r"unknown training setting.*'learning_rate'",
-         _settings(train_kwargs={"learning_rate": 0.1})),
-    Case("settings_impossible_epochs", "ablation settings epochs=0", ConfigError, r"--epochs 0 must be between 1 and 1000",
-         _settings(epochs=0)),
-    Case("run_config_unknown_key", "run.json config with an unknown key", ConfigError, r"Unknown model configuration key.*'layers'",
-         _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d["config"].update(layers=4)))),
-    Case("run_config_impossible", "run.json config revisits=5", ConfigError, r"revisits=5 is impossible",
-         _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d["config"].update(revisits=5)))),
+    Case(
+        "cli_unknown_option",
+        "unknown CLI option",
+        ConfigError,
+        r"unrecognized arguments: --bogus.*--help",
+        lambda c, t: ["info", str(c.store), "--bogus"],
+    ),
+    Case(
+        "cli_unknown_command",
+        "unknown sub-command",
+        ConfigError,
+        r"invalid choice: 'chip'",
+        lambda c, t: ["chip", "--out", str(t / "out")],
+    ),
+    Case(
+        "cli_missing_required",
+        "required option missing",
+        ConfigError,
+        r"required: --out",
+        lambda c, t: ["predict", "--model", str(c.dem_run), "--chips", str(c.store)],
+    ),
+    Case(
+        "cli_not_an_integer",
+        "--epochs two",
+        ConfigError,
+        r"'two' is not an integer",
+        lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--epochs", "two", "--out", str(t / "out")],
+    ),
+    Case(
+        "cli_epochs_zero",
+        "--epochs 0",
+        ConfigError,
+        r"0 must be between 1 and 1000",
+        lambda c, t: ["ablate", "--chips", str(c.store), "--out", str(t / "out"), "--epochs", "0"],
+    ),
+    Case(
+        "cli_revisits_4",
+        "--revisits 4 (only 3 post-event dates)",
+        ConfigError,
+        r"invalid choice: 4",
+        lambda c, t: ["ablate", "--chips", str(c.store), "--out", str(t / "out"), "--revisits", "4"],
+    ),
+    Case(
+        "cli_seed_negative",
+        "--seed -1",
+        ConfigError,
+        r"-1 must be 0 or positive",
+        lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--seed", "-1", "--out", str(t / "out")],
+    ),
+    Case(
+        "chip_size_too_small",
+        "--chip-size 4",
+        ConfigError,
+        r"--chip-size 4 must be between 8 and 2048",
+        lambda c, t: chips_argv(c, t, "--chip-size", "4"),
+    ),
+    Case(
+        "thresholds_reversed",
+        "--thresholds 25 0",
+        ConfigError,
+        r"impossible: need 0 <= t0 < t1",
+        lambda c, t: chips_argv(c, t, "--thresholds", "25", "0"),
+    ),
+    Case(
+        "min_land_above_one",
+        "--min-land 2",
+        ConfigError,
+        r"must lie in \[0, 1\]",
+        lambda c, t: chips_argv(c, t, "--min-land", "2"),
+    ),
+    Case(
+        "bbox_reversed",
+        "--bbox with W > E",
+        ConfigError,
+        r"not a lon/lat box: give W S E N",
+        lambda c, t: chips_argv(c, t, "--bbox", "-67.1", "18.4", "-67.3", "18.6"),
+    ),
+    Case(
+        "bbox_outside_data",
+        "--bbox far from the data",
+        ConfigError,
+        r"does not overlap the data.*check --bbox",
+        lambda c, t: chips_argv(c, t, "--bbox", "-66.1", "18.0", "-66.0", "18.1"),
+    ),
+    Case(
+        "epsg_unknown",
+        "--epsg 999999",
+        ConfigError,
+        r"EPSG:999999 is not a known CRS.*UTM",
+        lambda c, t: chips_argv(c, t, "--epsg", "999999"),
+    ),
+    Case(
+        "epsg_geographic",
+        "--epsg 4326 (degrees, not metres)",
+        ConfigError,
+        r"not a projected CRS in metres",
+        lambda c, t: chips_argv(c, t, "--epsg", "4326"),
+    ),
+    Case(
+        "device_unknown",
+        "--device banana",
+        ConfigError,
+        r"Unknown device 'banana'; use 'cpu'",
+        lambda c, t: [
+            "-q",
+            "train",
+            "--chips",
+            str(c.store),
+            "--inputs",
+            "dem",
+            "--device",
+            "banana",
+            "--out",
+            str(t / "out"),
+        ],
+    ),
+    Case(
+        "chips_without_source",
+        "`chips` with neither --source nor --dem-only --dem",
+        ConfigError,
+        r"give --source",
+        lambda c, t: chips_argv(c, t, source=""),
+    ),
+    Case(
+        "planetary_without_bbox",
+        "--source planetary-computer without --bbox",
+        ConfigError,
+        r"needs --bbox",
+        lambda c, t: chips_argv(c, t, source="planetary-computer"),
+    ),
+    Case(
+        "embed_without_input",
+        "`embed` with neither --chips nor --dem",
+        ConfigError,
+        r"exactly one of --chips",
+        lambda c, t: ["embed", "--model", str(c.dem_run), "--out", str(t / "e.tif")],
+    ),
+    Case(
+        "settings_unknown_key",
+        "ablation settings with a misspelt key",
+        ConfigError,
+        r"'epoch' \(did you mean 'epochs'\?\)",
+        _settings_from_dict({"epoch": 3}),
+    ),
+    Case(
+        "settings_unknown_training_key",
+        "unknown training setting",
+        ConfigError,
+        r"unknown training setting.*'learning_rate'",
+        _settings(train_kwargs={"learning_rate": 0.1}),
+    ),
+    Case(
+        "settings_impossible_epochs",
+        "ablation settings epochs=0",
+        ConfigError,
+        r"--epochs 0 must be between 1 and 1000",
+        _settings(epochs=0),
+    ),
+    Case(
+        "run_config_unknown_key",
+        "run.json config with an unknown key",
+        ConfigError,
+        r"Unknown model configuration key.*'layers'",
+        _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d["config"].update(layers=4))),
+    ),
+    Case(
+        "run_config_impossible",
+        "run.json config revisits=5",
+        ConfigError,
+        r"revisits=5 is impossible",
+        _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d["config"].update(revisits=5))),
+    ),
     # ---- trained models
-    Case("run_missing", "--model path without run", ModelFileError, r"not a trained run.*landslide-app train",
-         lambda c, t: predict_argv(c, t, t / "nope")),
-    Case("run_json_damaged", "run.json invalid JSON", ModelFileError, r"run.json is damaged.*retrain",
-         _run_edit(lambda c, r: replace_file(r / "run.json", "{"))),
-    Case("run_json_without_config", "run.json without its configuration", ModelFileError, r"lacks the model configuration",
-         _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d.pop("config")))),
-    Case("model_from_another_run", "model.pt copied from a run of another configuration", ModelFileError,
-         r"checksum differs.*copied from another run", _run_edit(_other_model)),
-    Case("model_other_configuration", "run.json edited to another configuration", ConfigError,
-         r"trained for inputs='dem'.*inputs='fused'", _run_edit(_claims_other_config)),
-    Case("model_for_other_configuration_api", "checkpoint loaded for another configuration", ConfigError,
-         r"trained for inputs='dem', revisits=1, but inputs='sar', revisits=2", _api_load_other_config),
-    Case("sar_model_on_dem_only_store", "SAR model on a DEM-only store", ConfigError, r"needs SAR but .* is DEM-only",
-         lambda c, t: predict_argv(c, t, c.fused_run, c.dem_only_store)),
-    Case("sar_model_for_dem_embedding", "`embed --dem` with a fused model", ConfigError, r"needs a DEM-only model",
-         lambda c, t: ["embed", "--model", str(c.fused_run), "--dem", str(c.scene / "dem" / "elevation.tif"), "--out", str(t / "e.tif")]),
-    Case("sar_inputs_on_dem_only_store", "`ablate --inputs sar` on a DEM-only store", ConfigError, r"need SAR but .* is DEM-only; use --inputs dem",
-         lambda c, t: ["-q", "ablate", "--chips", str(c.dem_only_store), "--out", str(t / "out"), "--inputs", "sar",
-                       "--revisits", "1", "--no-baselines"]),
-    Case("model_weights_tampered", "model.pt with 8 bytes of weights flipped", ModelFileError, r"checksum differs.*modified",
-         _run_edit(_tampered_weights)),
-    Case("checkpoint_truncated", "checkpoint cut to 5 kB", ModelFileError, r"truncated or damaged",
-         _api_load_checkpoint(_truncated_checkpoint)),
-    Case("checkpoint_foreign", "a torch file that is not our checkpoint", ModelFileError, r"not a landslide_app embedding checkpoint",
-         _api_load_checkpoint(_foreign_checkpoint)),
-    Case("forest_truncated", "forest.skops cut to 3 kB", ModelFileError, r"not a readable skops file.*truncated", _truncated_forest),
-    Case("checkpoint_pickle_payload", "model.pt holding a pickle payload (checksum matched)", UntrustedFileError,
-         r"refused.*GLOBAL.*nothing from it was run", _pickle_payload_run),
-    Case("forest_untrusted_type", "forest.skops holding an untrusted type (checksum matched)", UntrustedFileError,
-         r"refused.*landslide_payload_mod.Payload.*nothing from it", _untrusted_forest_run),
+    Case(
+        "run_missing",
+        "--model path without run",
+        ModelFileError,
+        r"not a trained run.*landslide-app train",
+        lambda c, t: predict_argv(c, t, t / "nope"),
+    ),
+    Case(
+        "run_json_damaged",
+        "run.json invalid JSON",
+        ModelFileError,
+        r"run.json is damaged.*retrain",
+        _run_edit(lambda c, r: replace_file(r / "run.json", "{")),
+    ),
+    Case(
+        "run_json_without_config",
+        "run.json without its configuration",
+        ModelFileError,
+        r"lacks the model configuration",
+        _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d.pop("config"))),
+    ),
+    Case(
+        "model_from_another_run",
+        "model.pt copied from a run of another configuration",
+        ModelFileError,
+        r"checksum differs.*copied from another run",
+        _run_edit(_other_model),
+    ),
+    Case(
+        "model_other_configuration",
+        "run.json edited to another configuration",
+        ConfigError,
+        r"trained for inputs='dem'.*inputs='fused'",
+        _run_edit(_claims_other_config),
+    ),
+    Case(
+        "model_for_other_configuration_api",
+        "checkpoint loaded for another configuration",
+        ConfigError,
+        r"trained for inputs='dem', revisits=1, but inputs='sar', revisits=2",
+        _api_load_other_config,
+    ),
+    Case(
+        "sar_model_on_dem_only_store",
+        "SAR model on a DEM-only store",
+        ConfigError,
+        r"needs SAR but .* is DEM-only",
+        lambda c, t: predict_argv(c, t, c.fused_run, c.dem_only_store),
+    ),
+    Case(
+        "sar_model_for_dem_embedding",
+        "`embed --dem` with a fused model",
+        ConfigError,
+        r"needs a DEM-only model",
+        lambda c, t: [
+            "embed",
+            "--model",
+            str(c.fused_run),
+            "--dem",
+            str(c.scene / "dem" / "elevation.tif"),
+            "--out",
+            str(t / "e.tif"),
+        ],
+    ),
+    Case(
+        "sar_inputs_on_dem_only_store",
+        "`ablate --inputs sar` on a DEM-only store",
+        ConfigError,
+        r"need SAR but .* is DEM-only; use --inputs dem",
+        lambda c, t: [
+            "-q",
+            "ablate",
+            "--chips",
+            str(c.dem_only_store),
+            "--out",
+            str(t / "out"),
+            "--inputs",
+            "sar",
+            "--revisits",
+            "1",
+            "--no-baselines",
+        ],
+    ),
+    Case(
+        "model_weights_tampered",
+        "model.pt with 8 bytes of weights flipped",
+        ModelFileError,
+        r"checksum differs.*modified",
+        _run_edit(_tampered_weights),
+    ),
+    Case(
+        "checkpoint_truncated",
+        "checkpoint cut to 5 kB",
+        ModelFileError,
+        r"truncated or damaged",
+        _api_load_checkpoint(_truncated_checkpoint),
+    ),
+    Case(
+        "checkpoint_foreign",
+        "a torch file that is not our checkpoint",
+        ModelFileError,
+        r"not a landslide_app embedding checkpoint",
+        _api_load_checkpoint(_foreign_checkpoint),
+    ),
+    Case(
+        "forest_truncated",
+        "forest.skops cut to 3 kB",
+        ModelFileError,
+        r"not a readable skops file.*truncated",
+        _truncated_forest,
+    ),
+    Case(
+        "checkpoint_pickle_payload",
+        "model.pt holding a pickle payload (checksum matched)",
+        UntrustedFileError,
+        r"refused.*GLOBAL.*nothing from it was run",
+        _pickle_payload_run,
+    ),
+    Case(
+        "forest_untrusted_type",
+        "forest.skops holding an untrusted type (checksum matched)",
+        UntrustedFileError,
+        r"refused.*landslide_payload_mod.Payload.*nothing from it",
+        _untrusted_forest_run,
+    ),
     # ---- outputs
-    Case("chips_out_is_a_file", "`chips --out` naming a file", OutputError, r"is an existing file, not a directory",
-         lambda c, t: [*chips_argv(c, t)[:-2], "--out", str(_file_at("out.txt")(t))]),
-    Case("chips_overwrite_foreign_dir", "`chips --overwrite` into a folder with other files", OutputError,
-         r"not part of a chip store \(thesis.docx\); nothing was written or deleted", _overwrite_foreign_dir),
-    Case("predict_out_is_a_file", "`predict --out` naming a file", OutputError, r"is an existing file",
-         lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(_file_at("pred.txt")(t))]),
-    Case("embed_out_is_a_directory", "`embed --out` naming a directory", OutputError, r"is a directory; give the path of the file to write",
-         lambda c, t: ["embed", "--model", str(c.dem_run), "--chips", str(c.store), "--out", str(t)]),
-    Case("ablate_out_is_a_file", "`ablate --out` naming a file", OutputError, r"is an existing file",
-         lambda c, t: ["-q", "ablate", "--chips", str(c.store), "--out", str(_file_at("abl.txt")(t)), "--inputs", "dem",
-                       "--revisits", "1", "--no-baselines"]),
+    Case(
+        "chips_out_is_a_file",
+        "`chips --out` naming a file",
+        OutputError,
+        r"is an existing file, not a directory",
+        lambda c, t: [*chips_argv(c, t)[:-2], "--out", str(_file_at("out.txt")(t))],
+    ),
+    Case(
+        "chips_overwrite_foreign_dir",
+        "`chips --overwrite` into a folder with other files",
+        OutputError,
+        r"not part of a chip store \(thesis.docx\); nothing was written or deleted",
+        _overwrite_foreign_dir,
+    ),
+    Case(
+        "predict_out_is_a_file",
+        "`predict --out` naming a file",
+        OutputError,
+        r"is an existing file",
+        lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(_file_at("pred.txt")(t))],
+    ),
+    Case(
+        "embed_out_is_a_directory",
+        "`embed --out` naming a directory",
+        OutputError,
+        r"is a directory; give the path of the file to write",
+        lambda c, t: ["embed", "--model", str(c.dem_run), "--chips", str(c.store), "--out", str(t)],
+    ),
+    Case(
+        "ablate_out_is_a_file",
+        "`ablate --out` naming a file",
+        OutputError,
+        r"is an existing file",
+        lambda c, t: [
+            "-q",
+            "ablate",
+            "--chips",
+            str(c.store),
+            "--out",
+            str(_file_at("abl.txt")(t)),
+            "--inputs",
+            "dem",
+            "--revisits",
+            "1",
+            "--no-baselines",
+        ],
+    ),
 ]
 
 CASES += [
     # ---- issue 15 theme 1: a wrong result with exit 0 is refused (or handled: tests/test_reliability_inputs.py)
-    Case("inventory_two_point_layers", "GeoPackage with two point layers (which one holds the heads?)", InventoryError,
-         r"2 layers and several point layers: 'old' \(Point, 10 features\).*--layer NAME",
-         lambda c, t: _two_point_layers(c, t)),
-    Case("inventory_layer_unknown", "--layer naming no layer", InventoryError, r"has no layer 'heads'; its layers are 'old'",
-         lambda c, t: _two_point_layers(c, t, "--layer", "heads")),
-    Case("sar_date_in_db", "one SAR date delivered in dB (negative values)", RasterError,
-         r"SAR of 2017-10-10 \(VV, .*S1A_20171010T223638_vv.tif\) looks like decibels.*gdal_calc.py", _sar_in_db),
-    Case("embed_out_is_input", "`embed --dem dem.tif --out dem.tif`", OutputError,
-         r"--out .*dem.tif is also the input --dem .*never writes over its own input",
-         lambda c, t: ["embed", "--model", str(c.dem_run), "--dem", str(_dem_copy(c, t)), "--out", str(t / "dem.tif")]),
-    Case("predict_out_is_model", "`predict --out` = the --model run", OutputError, r"is also the input --model",
-         lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(c.dem_run)]),
-    Case("predict_out_inside_store", "`predict --out` inside the chip store", OutputError,
-         r"lies inside the input --chips .*never writes into its own input",
-         lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(c.store / "pred")]),
-    Case("train_out_inside_store", "`train --out` inside the chip store", OutputError, r"lies inside the input --chips",
-         lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--out", str(c.store / "run")]),
+    Case(
+        "inventory_two_point_layers",
+        "GeoPackage with two point layers (which one holds the heads?)",
+        InventoryError,
+        r"2 layers and several point layers: 'old' \(Point, 10 features\).*--layer NAME",
+        lambda c, t: _two_point_layers(c, t),
+    ),
+    Case(
+        "inventory_layer_unknown",
+        "--layer naming no layer",
+        InventoryError,
+        r"has no layer 'heads'; its layers are 'old'",
+        lambda c, t: _two_point_layers(c, t, "--layer", "heads"),
+    ),
+    Case(
+        "sar_date_in_db",
+        "one SAR date delivered in dB (negative values)",
+        RasterError,
+        r"SAR of 2017-10-10 \(VV, .*S1A_20171010T223638_vv.tif\) looks like decibels.*gdal_calc.py",
+        _sar_in_db,
+    ),
+    Case(
+        "embed_out_is_input",
+        "`embed --dem dem.tif --out dem.tif`",
+        OutputError,
+        r"--out .*dem.tif is also the input --dem .*never writes over its own input",
+        lambda c, t: ["embed", "--model", str(c.dem_run), "--dem", str(_dem_copy(c, t)), "--out", str(t / "dem.tif")],
+    ),
+    Case(
+        "predict_out_is_model",
+        "`predict --out` = the --model run",
+        OutputError,
+        r"is also the input --model",
+        lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(c.dem_run)],
+    ),
+    Case(
+        "predict_out_inside_store",
+        "`predict --out` inside the chip store",
+        OutputError,
+        r"lies inside the input --chips .*never writes into its own input",
+        lambda c, t: [*predict_argv(c, t, c.dem_run)[:-2], "--out", str(c.store / "pred")],
+    ),
+    Case(
+        "train_out_inside_store",
+        "`train --out` inside the chip store",
+        OutputError,
+        r"lies inside the input --chips",
+        lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--out", str(c.store / "run")],
+    ),
     # ---- theme 3: no Python exception as the message
-    Case("inventory_excel", "Excel inventory (.xlsx)", InventoryError, r"is a spreadsheet \(.xlsx\).*save the sheet as CSV",
-         lambda c, t: chips_argv(c, t, inventory=str(_file_at("heads.xlsx")(t)))),
-    Case("inventory_folder", "a folder given as inventory", InventoryError, r"is a folder, not a file.*pass one of them",
-         lambda c, t: chips_argv(c, t, inventory=str(c.scene))),
-    Case("catalog_dem_without_crs", "DEM without CRS inside a catalog", RasterError,
-         r"elevation.tif \(item .*asset 'elevation'\) has no CRS although the catalog says EPSG:32619.*gdal_edit",
-         _catalog_dem_without_crs),
-    Case("terrain_out_is_a_directory", "`terrain --out` naming a directory", OutputError,
-         r"--out .* is a directory; give the path of the file to write",
-         lambda c, t: ["terrain", str(c.scene / "dem" / "elevation.tif"), "--out", str(t)]),
-    Case("demo_data_is_a_file", "`demo --data` naming a file", OutputError, r"--data directory .* is an existing file",
-         lambda c, t: ["-q", "demo", "--data", str(_file_at("demo.txt")(t)), "--size", "tiny"]),
+    Case(
+        "inventory_excel",
+        "Excel inventory (.xlsx)",
+        InventoryError,
+        r"is a spreadsheet \(.xlsx\).*save the sheet as CSV",
+        lambda c, t: chips_argv(c, t, inventory=str(_file_at("heads.xlsx")(t))),
+    ),
+    Case(
+        "inventory_folder",
+        "a folder given as inventory",
+        InventoryError,
+        r"is a folder, not a file.*pass one of them",
+        lambda c, t: chips_argv(c, t, inventory=str(c.scene)),
+    ),
+    Case(
+        "catalog_dem_without_crs",
+        "DEM without CRS inside a catalog",
+        RasterError,
+        r"elevation.tif \(item .*asset 'elevation'\) has no CRS although the catalog says EPSG:32619.*gdal_edit",
+        _catalog_dem_without_crs,
+    ),
+    Case(
+        "terrain_out_is_a_directory",
+        "`terrain --out` naming a directory",
+        OutputError,
+        r"--out .* is a directory; give the path of the file to write",
+        lambda c, t: ["terrain", str(c.scene / "dem" / "elevation.tif"), "--out", str(t)],
+    ),
+    Case(
+        "demo_data_is_a_file",
+        "`demo --data` naming a file",
+        OutputError,
+        r"--data directory .* is an existing file",
+        lambda c, t: ["-q", "demo", "--data", str(_file_at("demo.txt")(t)), "--size", "tiny"],
+    ),
     # ---- theme 4: one set of rules for outputs and numbers
-    Case("train_epochs_too_many", "`train --epochs 100000` (ablate caps at 1000 too)", ConfigError,
-         r"100000 must be between 1 and 1000",
-         lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--epochs", "100000", "--out", str(t / "o")]),
-    Case("app_port_out_of_range", "`app --port 99999`", ConfigError, r"99999 must be between 1 and 65535",
-         lambda c, t: ["app", "--data", str(t), "--port", "99999"]),
-    Case("app_port_busy", "`app --port` on a port another program listens on", OutputError,
-         r"port \d+ on 127.0.0.1 is not available.*--port \d+",
-         lambda c, t: ["app", "--data", str(t), "--port", _busy_port(), "--no-browser"]),
-    Case("ablate_refused_no_lock", "`ablate` refused mid-way (damaged chunk): no .lock or folder left", ChipStoreError,
-         r"chip \d+ of .*(unreadable|damaged).*rebuild", _damaged_store_ablate),
+    Case(
+        "train_epochs_too_many",
+        "`train --epochs 100000` (ablate caps at 1000 too)",
+        ConfigError,
+        r"100000 must be between 1 and 1000",
+        lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--epochs", "100000", "--out", str(t / "o")],
+    ),
+    Case(
+        "app_port_out_of_range",
+        "`app --port 99999`",
+        ConfigError,
+        r"99999 must be between 1 and 65535",
+        lambda c, t: ["app", "--data", str(t), "--port", "99999"],
+    ),
+    Case(
+        "app_port_busy",
+        "`app --port` on a port another program listens on",
+        OutputError,
+        r"port \d+ on 127.0.0.1 is not available.*--port \d+",
+        lambda c, t: ["app", "--data", str(t), "--port", _busy_port(), "--no-browser"],
+    ),
+    Case(
+        "ablate_refused_no_lock",
+        "`ablate` refused mid-way (damaged chunk): no .lock or folder left",
+        ChipStoreError,
+        r"chip \d+ of .*(unreadable|damaged).*rebuild",
+        _damaged_store_ablate,
+    ),
     # ---- theme 5: unusual grids
-    Case("dem_polar_geographic", "geographic DEM near the pole (beyond the UTM zones)", ConfigError,
-         r"beyond the UTM zones.*--epsg 3413.*gdalwarp -t_srs EPSG:3413",
-         lambda c, t: dem_only_argv(c, t, _geographic_dem(t, 10.0, 85.5))),
-    Case("dem_across_antimeridian", "geographic DEM across the antimeridian (lon 179.95..180.05)", RasterError,
-         r"across the antimeridian.*gdalwarp -t_srs EPSG:\d+ .*--epsg \d+",
-         lambda c, t: dem_only_argv(c, t, _geographic_dem(t, 179.95, -16.5))),
-    Case("inventory_csv_projected", "CSV with projected (UTM) coordinates read as lon/lat", InventoryError,
-         r"look projected.*--crs EPSG:NNNN.*fall inside the area: --crs EPSG:32619", _projected_csv),
-    Case("inventory_crs_unknown", "--crs that is not a CRS", InventoryError, r"unknown inventory CRS 'EPSG:99999'.*--crs EPSG",
-         lambda c, t: chips_argv(c, t, "--crs", "EPSG:99999", inventory=csv_inventory(t, "lon,lat\n-67.2,18.5\n"))),
-    _dem_case("dem_undeclared_nodata", "DEM voids of 32767 without a declared nodata value", RasterError,
-              r"elevations up to 32,767 m.*gdal_edit.py -a_nodata 32767", _dem_void_32767),
-    _dem_case("dem_in_feet", "DEM with elevations in feet (band unit ft)", RasterError,
-              r"elevations in ft, but chips read elevations as metres.*A\*0.3048", _dem_in_feet),
+    Case(
+        "dem_polar_geographic",
+        "geographic DEM near the pole (beyond the UTM zones)",
+        ConfigError,
+        r"beyond the UTM zones.*--epsg 3413.*gdalwarp -t_srs EPSG:3413",
+        lambda c, t: dem_only_argv(c, t, _geographic_dem(t, 10.0, 85.5)),
+    ),
+    Case(
+        "dem_across_antimeridian",
+        "geographic DEM across the antimeridian (lon 179.95..180.05)",
+        RasterError,
+        r"across the antimeridian.*gdalwarp -t_srs EPSG:\d+ .*--epsg \d+",
+        lambda c, t: dem_only_argv(c, t, _geographic_dem(t, 179.95, -16.5)),
+    ),
+    Case(
+        "inventory_csv_projected",
+        "CSV with projected (UTM) coordinates read as lon/lat",
+        InventoryError,
+        r"look projected.*--crs EPSG:NNNN.*fall inside the area: --crs EPSG:32619",
+        _projected_csv,
+    ),
+    Case(
+        "inventory_crs_unknown",
+        "--crs that is not a CRS",
+        InventoryError,
+        r"unknown inventory CRS 'EPSG:99999'.*--crs EPSG",
+        lambda c, t: chips_argv(c, t, "--crs", "EPSG:99999", inventory=csv_inventory(t, "lon,lat\n-67.2,18.5\n")),
+    ),
+    _dem_case(
+        "dem_undeclared_nodata",
+        "DEM voids of 32767 without a declared nodata value",
+        RasterError,
+        r"elevations up to 32,767 m.*gdal_edit.py -a_nodata 32767",
+        _dem_void_32767,
+    ),
+    _dem_case(
+        "dem_in_feet",
+        "DEM with elevations in feet (band unit ft)",
+        RasterError,
+        r"elevations in ft, but chips read elevations as metres.*A\*0.3048",
+        _dem_in_feet,
+    ),
     # ---- also: sizes that cannot fit in memory
-    Case("scene_too_big_for_memory", "`scene --size 400x400` with 16 GiB available", ConfigError,
-         r"'400x400' \(51,200 x 51,200 px\) needs at least 63.7 GiB.*choose a smaller --size", _scene_too_big),
+    Case(
+        "scene_too_big_for_memory",
+        "`scene --size 400x400` with 16 GiB available",
+        ConfigError,
+        r"'400x400' \(51,200 x 51,200 px\) needs at least 63.7 GiB.*choose a smaller --size",
+        _scene_too_big,
+    ),
 ]
 
 
@@ -893,5 +1520,16 @@ def test_bad_input(case: Case, ctx: Ctx, tmp_path: Path, monkeypatch, capsys, re
 def test_debug_shows_the_traceback(ctx, tmp_path):
     """--debug re-raises the typed error (for bug reports) instead of printing one line."""
     with pytest.raises(OutputError):
-        cli.main(["--debug", "-q", "predict", "--model", str(ctx.dem_run), "--chips", str(ctx.store),
-                  "--out", str(_file_at("x")(tmp_path))])
+        cli.main(
+            [
+                "--debug",
+                "-q",
+                "predict",
+                "--model",
+                str(ctx.dem_run),
+                "--chips",
+                str(ctx.store),
+                "--out",
+                str(_file_at("x")(tmp_path)),
+            ]
+        )

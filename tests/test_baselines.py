@@ -37,10 +37,15 @@ class FakeStore:
         self.chips = chips
         self.ids = np.arange(len(chips), dtype=np.int64) * 3 + 5  # non-contiguous ids
         self.classes = np.asarray(classes, dtype=np.int64)
-        self.index = pd.DataFrame({
-            "chip_id": self.ids, "row": np.arange(len(chips)) // n_cols, "col": np.arange(len(chips)) % n_cols,
-            "head_count": self.classes, "density_class": self.classes,
-        })
+        self.index = pd.DataFrame(
+            {
+                "chip_id": self.ids,
+                "row": np.arange(len(chips)) // n_cols,
+                "col": np.arange(len(chips)) % n_cols,
+                "head_count": self.classes,
+                "density_class": self.classes,
+            }
+        )
         self.batches: list[int] = []
 
     def read_many(self, ids, channels=None):
@@ -68,13 +73,13 @@ def base_chips(n: int, size: int = 16, seed: int = 0, speckle: bool = True) -> n
 def hand_made_chip() -> np.ndarray:
     ch = base_chips(1, size=8, speckle=False)[0]
     post = VH[3:]
-    ch[post, 1:3, 1:4] *= DB5          # 6 px: steep concave, VH -5 dB -> flagged
-    ch[post, 5, 0:2] *= DB5            # 2 px: same drop on flat ground
+    ch[post, 1:3, 1:4] *= DB5  # 6 px: steep concave, VH -5 dB -> flagged
+    ch[post, 5, 0:2] *= DB5  # 2 px: same drop on flat ground
     ch[SLOPE, 5, 0:2] = 2.0
-    ch[post, 6, 4:7] *= DB5            # 3 px: same drop on a convex nose
+    ch[post, 6, 4:7] *= DB5  # 3 px: same drop on a convex nose
     ch[CURV, 6, 4:7] = 1.5
-    ch[post, 3:5, 5:7] /= DB5          # 4 px: VH +5 dB (rise) -> never flagged
-    ch[VH[0], 0, 7] = np.nan           # 1 px: no data -> invalid
+    ch[post, 3:5, 5:7] /= DB5  # 4 px: VH +5 dB (rise) -> never flagged
+    ch[VH[0], 0, 7] = np.nan  # 1 px: no data -> invalid
     ch[post, 0, 7] *= DB5
     return ch
 
@@ -198,8 +203,10 @@ def test_change_ratio_separates_classes_and_shuffled_is_chance():
     assert np.asarray(res["confusion"]).sum() == 90
     assert sum(f["n_test"] for f in res["folds"]) == 90
     shuffled = np.random.default_rng(0).permutation(classes)
-    aucs = [run_baseline(FakeStore(chips, shuffled), "change_ratio", seed=s, progress=False)["auc"]["test"]
-            for s in range(3)]
+    aucs = [
+        run_baseline(FakeStore(chips, shuffled), "change_ratio", seed=s, progress=False)["auc"]["test"]
+        for s in range(3)
+    ]
     assert abs(np.mean(aucs) - 0.5) < 0.12
 
 
@@ -242,7 +249,9 @@ def test_slope_features_values():
     f = slope_features(ch)
     s = np.arange(1, 16) * 2.0
     np.testing.assert_allclose(
-        f[0], [s.mean(), np.median(s), np.percentile(s, 90), (s > 25).mean(), -1 / 15, 8 / 15], rtol=1e-6,
+        f[0],
+        [s.mean(), np.median(s), np.percentile(s, 90), (s > 25).mean(), -1 / 15, 8 / 15],
+        rtol=1e-6,
     )
     assert np.isnan(f[1]).all() and len(FEATURE_NAMES) == f.shape[1]
 
@@ -285,11 +294,23 @@ def test_baselines_on_tiny_scene(scene_dir, tmp_path):
     from landslide_app.chips.store import ChipStore
     from landslide_app.sources.stac import open_local_catalog
 
-    rep = build_chips(open_local_catalog(scene_dir / "catalog.json"), scene_dir / "inventory.gpkg",
-                      tmp_path / "chips", progress=False)
+    rep = build_chips(
+        open_local_catalog(scene_dir / "catalog.json"), scene_dir / "inventory.gpkg", tmp_path / "chips", progress=False
+    )
     store = ChipStore.open(rep.store.path)
-    keys = {"name", "inputs", "revisits", "split", "auc", "auc_weighted", "auc_per_class", "confusion",
-            "n_chips", "seconds", "test_proba"}
+    keys = {
+        "name",
+        "inputs",
+        "revisits",
+        "split",
+        "auc",
+        "auc_weighted",
+        "auc_per_class",
+        "confusion",
+        "n_chips",
+        "seconds",
+        "test_proba",
+    }
     for name, split in (("change_ratio", "random"), ("slope", "random"), ("change_ratio", "blocked")):
         res = run_baseline(store, name, split=split, seed=0, revisits=3, progress=False)
         assert keys <= set(res)

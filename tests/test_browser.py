@@ -24,13 +24,19 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CHIP_PATHS = ".leaflet-overlay-pane svg path.leaflet-interactive"
 
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests",
-                allow_module_level=True)
+    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests", allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
 pytest.importorskip("voila", reason="voila is not installed (pip install -e '.[app]')")
 
@@ -102,8 +108,14 @@ def server(app_dir):
 
     port = _free_port()
     env = {**os.environ, "LANDSLIDE_APP_DATA": str(app_dir)}
-    proc = subprocess.Popen(voila_command(port, False), env=env, cwd=notebook_path().parent,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        voila_command(port, False),
+        env=env,
+        cwd=notebook_path().parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         _wait_port(port, proc)
         yield f"http://127.0.0.1:{port}"
@@ -171,14 +183,20 @@ def test_switching_inputs_changes_map(page):
         """(before) => {
             const imgs = Array.from(document.querySelectorAll('.leaflet-image-layer')).map(e => e.src);
             return JSON.stringify(imgs) !== JSON.stringify(before);
-        }""", arg=before["imgs"], timeout=30_000)
+        }""",
+        arg=before["imgs"],
+        timeout=30_000,
+    )
     after = _map_state(page)
     assert after["imgs"] != before["imgs"]
     assert "dem-r" in page.inner_text("body")
     page.get_by_role("button", name="fused").click()  # back to the computed default
     page.wait_for_function(
         "(before) => JSON.stringify(Array.from(document.querySelectorAll('.leaflet-image-layer')).map(e => e.src)) "
-        "=== JSON.stringify(before)", arg=before["imgs"], timeout=30_000)
+        "=== JSON.stringify(before)",
+        arg=before["imgs"],
+        timeout=30_000,
+    )
 
 
 def test_clicking_a_chip_opens_the_inspector(page, app_dir, shots):
@@ -189,7 +207,8 @@ def test_clicking_a_chip_opens_the_inspector(page, app_dir, shots):
     page.wait_for_selector("text=/Chip \\d+ \\(row/", timeout=60_000)
     page.wait_for_function(
         "Array.from(document.querySelectorAll('img')).some(i => i.naturalWidth > 900 && i.src.startsWith('blob:'))",
-        timeout=30_000)
+        timeout=30_000,
+    )
     body = page.inner_text("body")
     assert "true class" in body and "predicted" in body and "Traceback" not in body
     page.set_viewport_size({"width": 1500, "height": 2000})  # the map, the selected chip and the inspector
@@ -199,9 +218,22 @@ def test_clicking_a_chip_opens_the_inspector(page, app_dir, shots):
     page.set_viewport_size({"width": 1500, "height": 1250})
 
 
-@pytest.mark.parametrize("path", ["/api/contents", "/api/kernels", "/api/sessions", "/api/terminals",
-                                  "/api/kernelspecs", "/tree", "/lab", "/notebooks/app.ipynb",
-                                  "/files/app.ipynb", "/voila/files/app.ipynb", "/api/contents/app.ipynb"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/contents",
+        "/api/kernels",
+        "/api/sessions",
+        "/api/terminals",
+        "/api/kernelspecs",
+        "/tree",
+        "/lab",
+        "/notebooks/app.ipynb",
+        "/files/app.ipynb",
+        "/voila/files/app.ipynb",
+        "/api/contents/app.ipynb",
+    ],
+)
 def test_jupyter_api_and_sources_are_closed(server, path):
     req = urllib.request.Request(server + path, headers={"Accept": "application/json"})
     try:

@@ -39,8 +39,21 @@ def root(scene_dir: Path, dem_run: Path, tmp_path_factory: pytest.TempPathFactor
     r = tmp_path_factory.mktemp("browser-workspaces")
     assert main(["-q", "chips", "--source", str(scene_dir / "catalog.json"), "--out", str(r / "event" / "chips")]) == 0
     shutil.copytree(dem_run, r / "lab" / "run-dem")
-    assert main(["-q", "predict", "--model", str(r / "lab" / "run-dem"), "--chips", str(r / "event" / "chips"),
-                 "--out", str(r / "event" / "pred")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "predict",
+                "--model",
+                str(r / "lab" / "run-dem"),
+                "--chips",
+                str(r / "event" / "chips"),
+                "--out",
+                str(r / "event" / "pred"),
+            ]
+        )
+        == 0
+    )
     return r
 
 
@@ -62,10 +75,21 @@ def server(root: Path):
     from landslide_app.dashboard.serve import notebook_path, voila_command
 
     port, offline = _free_port(), _free_port()  # nothing listens on `offline`: connections are refused
-    env = {**os.environ, "LANDSLIDE_APP_DATA": str(root / "event"), "LANDSLIDE_APP_ROOT": str(root),
-           "LANDSLIDE_APP_PC_STAC_URL": f"http://127.0.0.1:{offline}/api/stac/v1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(voila_command(port, False), env=env, cwd=notebook_path().parent,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {
+        **os.environ,
+        "LANDSLIDE_APP_DATA": str(root / "event"),
+        "LANDSLIDE_APP_ROOT": str(root),
+        "LANDSLIDE_APP_PC_STAC_URL": f"http://127.0.0.1:{offline}/api/stac/v1",
+        "OMP_NUM_THREADS": "1",
+    }
+    proc = subprocess.Popen(
+        voila_command(port, False),
+        env=env,
+        cwd=notebook_path().parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         _wait_port(port, proc)
         yield f"http://127.0.0.1:{port}"
@@ -94,8 +118,12 @@ def _tab(page, name: str) -> None:
 
 def _bbox(page, bbox) -> None:
     for label, v in zip("WSEN", bbox):
-        box = page.locator(".ls-respond-view .widget-text").filter(
-            has=page.locator(f"label:text-is('{label}')")).locator("input").first
+        box = (
+            page.locator(".ls-respond-view .widget-text")
+            .filter(has=page.locator(f"label:text-is('{label}')"))
+            .locator("input")
+            .first
+        )
         box.fill(str(v))
         box.press("Enter")
 
@@ -130,8 +158,9 @@ def test_split_map_before_after(page, shots: Path):
     _tab(page, "SAR change")
     page.locator(".ls-split-toggle input").check()
     page.wait_for_selector(".leaflet-sbs-divider", timeout=30_000)
-    imgs = page.evaluate("Array.from(document.querySelectorAll('.ls-respond-view .leaflet-image-layer'))"
-                         ".map(e => e.src.slice(0, 30))")
+    imgs = page.evaluate(
+        "Array.from(document.querySelectorAll('.ls-respond-view .leaflet-image-layer')).map(e => e.src.slice(0, 30))"
+    )
     assert len(imgs) == 2 and all(s.startswith("data:image/png") for s in imgs)
     assert "2017-09-16 (pre)" in page.inner_text("body") and "2017-09-22 (post)" in page.inner_text("body")
     page.wait_for_timeout(500)
@@ -150,8 +179,7 @@ def test_offline_planetary_computer_is_one_message(page):
     assert "looks offline" in page.inner_text(".ls-messages") and "Traceback" not in page.inner_text("body")
 
 
-def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_dir: Path, catalog_url: str,
-                                                      shots: Path):
+def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_dir: Path, catalog_url: str, shots: Path):
     _tab(page, "New area")
     page.locator(".ls-fit").click()  # the map back on the whole area (the inspector zoomed in)
     page.wait_for_timeout(1000)
@@ -162,12 +190,19 @@ def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_di
     page.mouse.down()
     page.mouse.move(x0 + box["width"] * 0.16, y0 + box["height"] * 0.16, steps=8)
     page.mouse.up()
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const i = Array.from(document.querySelectorAll('.ls-respond-view .widget-text input'));
         const typed = [-67.28, 18.48, -67.24, 18.51];  // the offline test's box: all four must change
-        return i.length >= 4 && typed.every((v, k) => Number(i[k].value) !== v); }""", timeout=30_000)
-    w, s, e, n = (float(v) for v in page.evaluate(
-        "Array.from(document.querySelectorAll('.ls-respond-view .widget-text input')).slice(0, 4).map(e => e.value)"))
+        return i.length >= 4 && typed.every((v, k) => Number(i[k].value) !== v); }""",
+        timeout=30_000,
+    )
+    w, s, e, n = (
+        float(v)
+        for v in page.evaluate(
+            "Array.from(document.querySelectorAll('.ls-respond-view .widget-text input')).slice(0, 4).map(e => e.value)"
+        )
+    )
     assert -68 < w < e < -67 and 18 < s < n < 19 and (e - w) > 0.01  # the drawn rectangle filled W S E N
     # where the drag lands depends on the map's pan after the earlier tests: fetch a box known to lie
     # inside the served scene (its SAR covers it fully)
@@ -177,8 +212,11 @@ def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_di
         page.locator(".ls-inventory").click()
     chooser.value.set_files(str(scene_dir / "inventory.gpkg"))
     page.wait_for_selector(".ls-inventory >> text=/\\(1\\)/", timeout=30_000)  # "Inventory (optional) (1)"
-    name = page.locator(".ls-respond-view .widget-text").filter(
-        has=page.locator("label:text-is('Workspace')")).locator("input")
+    name = (
+        page.locator(".ls-respond-view .widget-text")
+        .filter(has=page.locator("label:text-is('Workspace')"))
+        .locator("input")
+    )
     name.fill("drawn")
     name.press("Enter")
     page.wait_for_timeout(300)
@@ -207,8 +245,11 @@ def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_di
 def test_a_cancelled_run(page, root: Path, catalog_url: str):
     _tab(page, "New area")
     _catalog_form(page, catalog_url)
-    name = page.locator(".ls-respond-view .widget-text").filter(
-        has=page.locator("label:text-is('Workspace')")).locator("input")
+    name = (
+        page.locator(".ls-respond-view .widget-text")
+        .filter(has=page.locator("label:text-is('Workspace')"))
+        .locator("input")
+    )
     name.fill("cancelled")
     name.press("Enter")
     page.wait_for_timeout(300)

@@ -114,16 +114,20 @@ def test_row_stats_equal_per_chip_counts(n_days):
     nan_fraction, sar_valid = _row_stats(terrain, sar, g)
     for col in range(3):
         data = np.full((4 + 2 * n_days, 16, 16), np.nan, np.float32)
-        data[:4] = terrain[:, 1:17, col * 16 + 1:(col + 1) * 16 + 1]
-        chip_sar = sar[..., col * 16:(col + 1) * 16]
+        data[:4] = terrain[:, 1:17, col * 16 + 1 : (col + 1) * 16 + 1]
+        chip_sar = sar[..., col * 16 : (col + 1) * 16]
         data[4:] = chip_sar.reshape(-1, 16, 16)
         assert nan_fraction[col] == pytest.approx(np.isnan(data).mean(), abs=1e-12)
         assert sar_valid[:, col].tolist() == pytest.approx([np.isfinite(d).mean() for d in chip_sar])
 
 
 def test_dem_only_store_from_any_dem_geotiff(scene_dir, tmp_path):
-    rep = build_chips(dem_only_source(scene_dir / "dem" / "elevation.tif"), scene_dir / "inventory.gpkg",
-                      tmp_path / "demonly", progress=False)
+    rep = build_chips(
+        dem_only_source(scene_dir / "dem" / "elevation.tif"),
+        scene_dir / "inventory.gpkg",
+        tmp_path / "demonly",
+        progress=False,
+    )
     st = ChipStore.open(rep.store.path)
     arr = st.read_many(st.ids[:4])
     assert st.meta.has_sar is False and st.meta.n_post == 0 and st.meta.dates == ()
@@ -133,8 +137,20 @@ def test_dem_only_store_from_any_dem_geotiff(scene_dir, tmp_path):
 
 def test_cli_chips_and_info_json(scene_dir, tmp_path, capsys):
     out = tmp_path / "cli"
-    rc = main(["-q", "chips", "--source", str(scene_dir / "catalog.json"), "--inventory",
-               str(scene_dir / "inventory.gpkg"), "--out", str(out), "--chip-size", "64"])
+    rc = main(
+        [
+            "-q",
+            "chips",
+            "--source",
+            str(scene_dir / "catalog.json"),
+            "--inventory",
+            str(scene_dir / "inventory.gpkg"),
+            "--out",
+            str(out),
+            "--chip-size",
+            "64",
+        ]
+    )
     assert rc == 0
     capsys.readouterr()
     assert main(["info", str(out), "--json"]) == 0
@@ -145,11 +161,15 @@ def test_cli_chips_and_info_json(scene_dir, tmp_path, capsys):
 
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "landslide_app.cli", "info", str(tmp_path / "missing")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "landslide_app.cli", "info", str(tmp_path / "missing")], capture_output=True, text=True
+    )
     assert r.returncode == 2 and "no chip store" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "landslide_app.cli", "chips", "--inventory", "x", "--out", "y", "--bogus"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "landslide_app.cli", "chips", "--inventory", "x", "--out", "y", "--bogus"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "unrecognized arguments" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -172,5 +192,12 @@ def test_dem_only_from_a_geographic_dem(scene_dir, tmp_path):
     assert len(st.ids) >= 30  # most of the 44 land chips of the tiny scene (grid shifted by the warp)
     arr = st.read_many(st.ids[:5])
     assert np.nanmax(arr[:, 0]) <= src_max + 1 and np.nanmax(arr[:, 1]) < 90
-    assert st.info()["n_heads"] > 0.8 * ChipStore.open(build_chips(
-        dem_only_source(src_path), scene_dir / "inventory.gpkg", tmp_path / "utm", progress=False).store.path).info()["n_heads"]
+    assert (
+        st.info()["n_heads"]
+        > 0.8
+        * ChipStore.open(
+            build_chips(
+                dem_only_source(src_path), scene_dir / "inventory.gpkg", tmp_path / "utm", progress=False
+            ).store.path
+        ).info()["n_heads"]
+    )

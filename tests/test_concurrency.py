@@ -21,8 +21,10 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def run_together(argv: list[str], n: int = 2) -> list[tuple[str, str]]:
-    procs = [subprocess.Popen(CLI + argv, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(n)]
+    procs = [
+        subprocess.Popen(CLI + argv, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(n)
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
@@ -32,8 +34,17 @@ def run_together(argv: list[str], n: int = 2) -> list[tuple[str, str]]:
 @pytest.mark.slow
 def test_two_processes_build_the_same_chip_store(scene_dir, tiny_store, tmp_path):
     out = tmp_path / "store"
-    outs = run_together(["chips", "--source", str(scene_dir / "catalog.json"), "--inventory",
-                         str(scene_dir / "inventory.gpkg"), "--out", str(out)])
+    outs = run_together(
+        [
+            "chips",
+            "--source",
+            str(scene_dir / "catalog.json"),
+            "--inventory",
+            str(scene_dir / "inventory.gpkg"),
+            "--out",
+            str(out),
+        ]
+    )
     built = sorted(int(re.search(r"\((\d+) built, (\d+) already done", o).group(1)) for o, _ in outs)
     ref = ChipStore.open(tiny_store)
     assert built == [0, len(ref.ids)]  # one built every chip, the other found them done
@@ -46,8 +57,22 @@ def test_two_processes_build_the_same_chip_store(scene_dir, tiny_store, tmp_path
 @pytest.mark.slow
 def test_two_processes_run_the_same_ablation_configuration(tiny_store, tmp_path):
     out = tmp_path / "abl"
-    outs = run_together(["ablate", "--chips", str(tiny_store), "--out", str(out), "--inputs", "dem", "--revisits", "1",
-                         "--epochs", "1", "--no-baselines"])
+    outs = run_together(
+        [
+            "ablate",
+            "--chips",
+            str(tiny_store),
+            "--out",
+            str(out),
+            "--inputs",
+            "dem",
+            "--revisits",
+            "1",
+            "--epochs",
+            "1",
+            "--no-baselines",
+        ]
+    )
     # computed by one process only; the other waited on the configuration's lock, then loaded it
     assert sum(err.count("computing configuration dem-r1-random") for _, err in outs) == 1
     res = json.loads((out / "results.json").read_text())

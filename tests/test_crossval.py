@@ -100,8 +100,9 @@ def test_uncovered_chips_and_bad_classes_are_errors():
 
 
 def test_seed_repeats_are_a_loop_over_the_engine():
-    runs = repeat_over_seeds([0, 1, 2], lambda s: cross_predict(random_split(IDS, seed=s), IDS, Y,
-                                                               lambda d: TableModel(_table(s)).fit(d)))
+    runs = repeat_over_seeds(
+        [0, 1, 2], lambda s: cross_predict(random_split(IDS, seed=s), IDS, Y, lambda d: TableModel(_table(s)).fit(d))
+    )
     assert [r.split.seed for r in runs] == [0, 1, 2]
     assert len({r.auc["test"].macro for r in runs}) == 3
 
@@ -113,6 +114,7 @@ def test_fold_event_text():
 
 # ---- artifacts and report ------------------------------------------------------------------
 
+
 def test_predictions_round_trip_exactly_and_spec_of_result(tmp_path):
     spec = RunSpec("sar", 2, "random", (0.0, 30.0))
     d = artifacts.run_dir(tmp_path, spec)
@@ -123,8 +125,9 @@ def test_predictions_round_trip_exactly_and_spec_of_result(tmp_path):
     np.testing.assert_array_equal(p["proba"], proba)  # exact, not approximately
     assert RunSpec.of_result({"inputs": "sar", "revisits": 2, "split": "random", "key": spec.key}) == spec
     assert RunSpec.of_result({"inputs": "sar", "revisits": 2, "split": "random", "thresholds": [0, 30]}) == spec
-    assert RunSpec.of_result({"inputs": "dem", "revisits": 3, "split": "blocked", "key": "dem-r3-blocked"}) \
-        == RunSpec("dem", 3, "blocked")
+    assert RunSpec.of_result({"inputs": "dem", "revisits": 3, "split": "blocked", "key": "dem-r3-blocked"}) == RunSpec(
+        "dem", 3, "blocked"
+    )
     assert artifacts.baseline_path(tmp_path, "slope", 3, "random").name == "slope-r3-random.json"
     assert artifacts.read_features(tmp_path, spec) is None
     artifacts.write_features(d, np.arange(5), np.ones((5, 19)))
@@ -143,8 +146,14 @@ def test_report_roc_reads_the_custom_threshold_run(tmp_path):
     y = np.array([0, 1, 2, 1, 0, 2, 1, 1])
     proba = np.random.default_rng(1).dirichlet(np.ones(3), size=len(y))
     artifacts.write_predictions(d, np.arange(len(y)), y, proba, proba.argmax(1), ["A"] * len(y))
-    run = {"inputs": "fused", "revisits": 3, "split": "random", "key": spec.key, "auc": {"test": 0.5},
-           "thresholds": [0.0, 10.0]}
+    run = {
+        "inputs": "fused",
+        "revisits": 3,
+        "split": "random",
+        "key": spec.key,
+        "auc": {"test": 0.5},
+        "thresholds": [0.0, 10.0],
+    }
     pts = _roc_points(tmp_path, run)
     assert pts is not None
     want = macro_roc(y, proba)
@@ -180,14 +189,21 @@ assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
 def test_tests_write_no_tracked_files():
     """Screenshots and other outputs of the tests go to temporary folders, not into docs/."""
     here = Path(__file__).resolve().parent
-    offenders = [p.name for p in here.glob("test_*.py")
-                 if p.name != Path(__file__).name and '"docs" / "screenshots"' in p.read_text()]
+    offenders = [
+        p.name
+        for p in here.glob("test_*.py")
+        if p.name != Path(__file__).name and '"docs" / "screenshots"' in p.read_text()
+    ]
     assert offenders == []
 
 
 def test_a_single_fold_split_is_a_protocol_split_too():
     ids = np.arange(10)
     fold = Fold("A", ids[:4], ids[4:6], ids)
-    res = cross_predict(ProtocolSplit("random", (fold,), 0), ids, ids % 3,  # type: ignore[arg-type]
-                        lambda d: TableModel({int(i): np.eye(3)[i % 3] for i in ids}).fit(d))
+    res = cross_predict(
+        ProtocolSplit("random", (fold,), 0),
+        ids,
+        ids % 3,  # type: ignore[arg-type]
+        lambda d: TableModel({int(i): np.eye(3)[i % 3] for i in ids}).fit(d),
+    )
     assert res.auc["test"].macro == 1.0 and len(res.folds) == 1

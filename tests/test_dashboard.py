@@ -108,7 +108,9 @@ def test_colour_toggle_switches_predicted_and_true(app_data):
     pred = _styles(d)
     truth = d.state.true_classes(None)
     v = d.view
-    assert np.array_equal([f["properties"]["class"] for f in d.chip_layer.data["features"]], v.predictions["pred_class"])
+    assert np.array_equal(
+        [f["properties"]["class"] for f in d.chip_layer.data["features"]], v.predictions["pred_class"]
+    )
     d.colour_by.value = "true"
     assert [f["properties"]["class"] for f in d.chip_layer.data["features"]] == truth.tolist()
     assert _styles(d) != pred  # a 1-epoch model does not predict every chip right
@@ -118,7 +120,7 @@ def test_colour_toggle_switches_predicted_and_true(app_data):
 
 
 def test_switching_to_computed_config_swaps_overlay_without_training(app_data, monkeypatch):
-    from landslide_app.model import pipeline
+    from landslide_app.model import cnn_protocol as pipeline
 
     def no_training(*a, **k):
         raise AssertionError("a computed configuration must not be recomputed")
@@ -173,7 +175,7 @@ def test_background_run_fills_table_and_map(fresh_data):
 
 
 def test_failed_run_shows_message_and_app_keeps_working(app_data, monkeypatch):
-    from landslide_app.model import pipeline
+    from landslide_app.model import cnn_protocol as pipeline
 
     def boom(*a, **k):
         raise RuntimeError("simulated GPU fire")
@@ -344,7 +346,19 @@ def test_run_whole_table_is_queued_as_ablate_with_seeds(fresh_data, monkeypatch)
     d = Dashboard(fresh_data, epochs=1, warm=False, autostart=False, queue=queue)
     d.seeds.value, d.epochs.value = 3, 2
     d.run_all_button.click()
-    assert [r.argv[3:] for r in submitted] == [["ablate", "--chips", str(d.state.store.path), "--out",
-                                               str(d.state.paths.ablation), "--epochs", "2", "--seed", "0",
-                                               "--seeds", "3"]]
+    assert [r.argv[3:] for r in submitted] == [
+        [
+            "ablate",
+            "--chips",
+            str(d.state.store.path),
+            "--out",
+            str(d.state.paths.ablation),
+            "--epochs",
+            "2",
+            "--seed",
+            "0",
+            "--seeds",
+            "3",
+        ]
+    ]
     assert "3 seed(s)" in d.msg.value and not d.job.running  # nothing ran in the page's process

@@ -79,7 +79,7 @@ def test_fit_zoom():
     big = ((17.9, -67.3), (18.5, -65.2))  # about Puerto Rico
     assert fit_zoom(big) < fit_zoom(small) <= 18
     z = fit_zoom(big)
-    assert 2.1 * 256 * 2 ** z / 360 <= 1000  # 2.1 degrees of longitude fit in 1000 px
+    assert 2.1 * 256 * 2**z / 360 <= 1000  # 2.1 degrees of longitude fit in 1000 px
     assert z * 4 == int(z * 4)
 
 
@@ -87,16 +87,26 @@ def test_table2_html_layout():
     from landslide_app.experiments.records import RunRecord
 
     def rec(inputs, k, train, val, test, **kw):
-        return RunRecord.from_dict({"inputs": inputs, "revisits": k, "split": "random",
-                                    "auc": {"train": train, "val": val, "test": test}, **kw})
+        return RunRecord.from_dict(
+            {
+                "inputs": inputs,
+                "revisits": k,
+                "split": "random",
+                "auc": {"train": train, "val": val, "test": test},
+                **kw,
+            }
+        )
 
     cells = {("dem", 1): rec("dem", 1, 0.8, 0.7, 0.75), ("fused", 3): rec("fused", 3, 0.9, 0.85, 0.88)}
     h = table2_html(cells, selected=("fused", 3), running=("sar", 2))
     assert h.index("DEM only") < h.index("SAR only") < h.index("DEM + SAR fused")
     assert h.count("<th>train</th>") == 3 and "running…" in h
     assert "class='sel test'>0.880" in h and "0.750" in h
-    b = baselines_html([rec("dem", None, 0.8, 0.81, 0.82, name="slope"),
-                        rec("sar", 2, 0.7, None, 0.72, name="change_ratio")], cells[("fused", 3)], "fused-r3-random")
+    b = baselines_html(
+        [rec("dem", None, 0.8, 0.81, 0.82, name="slope"), rec("sar", 2, 0.7, None, 0.72, name="change_ratio")],
+        cells[("fused", 3)],
+        "fused-r3-random",
+    )
     assert "DEM slope model" in b and "CNN fused-r3-random" in b
     assert "SAR change ratio (Handwerger et al. 2022), 2 revisits" in b and "<td>–</td>" in b
     assert "not computed" in baselines_html([])
@@ -105,8 +115,16 @@ def test_table2_html_layout():
 def test_run_record_round_trips_stored_results():
     from landslide_app.experiments.records import RunRecord
 
-    d = {"inputs": "dem", "revisits": 2, "split": "random", "auc": {"train": 0.8, "val": None, "test": 0.7},
-         "key": "dem-r2-random", "shared_with": "dem-r1-random", "n_chips": 44, "new_key": [1, 2]}
+    d = {
+        "inputs": "dem",
+        "revisits": 2,
+        "split": "random",
+        "auc": {"train": 0.8, "val": None, "test": 0.7},
+        "key": "dem-r2-random",
+        "shared_with": "dem-r1-random",
+        "n_chips": 44,
+        "new_key": [1, 2],
+    }
     r = RunRecord.from_dict(d)
     assert r.auc.val is None and r.shared_with == "dem-r1-random" and r.extra["new_key"] == [1, 2]
     assert r.to_dict() == d  # unknown keys kept, absent keys not invented

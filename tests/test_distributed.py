@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cluster():
     """Two single-threaded worker processes talking over loopback TCP."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  host="127.0.0.1") as c:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    ) as c:
         yield c
 
 
@@ -32,8 +33,13 @@ def test_distributed_chip_build_equals_local(cluster, scene_dir, tiny_store, tmp
     from landslide_app.sources.stac import open_local_catalog
 
     out = tmp_path / "chips"
-    rep = build_chips_distributed(open_local_catalog(scene_dir / "catalog.json"), scene_dir / "inventory.gpkg", out,
-                                  scheduler=cluster.scheduler_address, progress=False)
+    rep = build_chips_distributed(
+        open_local_catalog(scene_dir / "catalog.json"),
+        scene_dir / "inventory.gpkg",
+        out,
+        scheduler=cluster.scheduler_address,
+        progress=False,
+    )
     local, dist = ChipStore.open(tiny_store), ChipStore.open(out)
     assert rep.n_built == len(local.ids) and rep.n_built + rep.n_dropped == local.grid.n_chips
     assert dist.meta.fingerprint == local.meta.fingerprint
@@ -44,7 +50,7 @@ def test_distributed_chip_build_equals_local(cluster, scene_dir, tiny_store, tmp
 
 def test_distributed_prediction_equals_local(cluster, tiny_store, tmp_path):
     from landslide_app.experiments.distributed import predict_run_distributed
-    from landslide_app.experiments.single import predict_run, train_run
+    from landslide_app.experiments.production import predict_run, train_run
     from landslide_app.model.inputs import ModelConfig
 
     run = tmp_path / "run"
@@ -52,8 +58,9 @@ def test_distributed_prediction_equals_local(cluster, tiny_store, tmp_path):
     local = predict_run(run, tiny_store, tmp_path / "local", progress=False)
     with distributed.Client(cluster) as client:
         # chips_per_task=16: several tasks even for the tiny store, spread over both workers
-        dist = predict_run_distributed(run, tiny_store, tmp_path / "dist", scheduler=client, progress=False,
-                                       chips_per_task=16)
+        dist = predict_run_distributed(
+            run, tiny_store, tmp_path / "dist", scheduler=client, progress=False, chips_per_task=16
+        )
     assert dist == local
     import rasterio
 

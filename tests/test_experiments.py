@@ -13,9 +13,8 @@ from landslide_app.cli import main
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.experiments import ablation
 from landslide_app.experiments.ablation import AblationSettings, RunSpec, run_ablation
-from landslide_app.experiments.single import embed_dem, embed_store, load_run, predict_run, train_run
+from landslide_app.experiments.production import embed_dem, embed_store, load_run, predict_run, train_run
 from landslide_app.model.inputs import ModelConfig
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -46,7 +45,9 @@ def test_predict_writes_density_map_and_gpkg_with_provenance(dem_run, tiny_store
     np.testing.assert_allclose(arr[1:, valid].sum(axis=0), 1.0, atol=1e-5)  # probabilities sum to 1
     assert set(np.unique(arr[0, valid])) <= {0, 1, 2}
     gdf = gpd.read_file(tmp_path / "pred" / "chips.gpkg")
-    assert len(gdf) == len(store.ids) and {"pred_class", "p0", "p1", "p2", "head_count", "true_class"} <= set(gdf.columns)
+    assert len(gdf) == len(store.ids) and {"pred_class", "p0", "p1", "p2", "head_count", "true_class"} <= set(
+        gdf.columns
+    )
     assert pyogrio.read_info(tmp_path / "pred" / "chips.gpkg")["dataset_metadata"]["config"] == "dem-r1"
     assert s["in_sample"] is True and "optimistic" in s["auc_note"]  # trained on this very store
 
@@ -55,8 +56,12 @@ def test_predict_on_another_store_is_not_in_sample(dem_run, scene_dir, tmp_path)
     from landslide_app.chips.build import build_chips
     from landslide_app.sources.stac import dem_only_source
 
-    other = build_chips(dem_only_source(scene_dir / "dem" / "elevation.tif"), scene_dir / "inventory.gpkg",
-                        tmp_path / "dem-only", progress=False).store.path
+    other = build_chips(
+        dem_only_source(scene_dir / "dem" / "elevation.tif"),
+        scene_dir / "inventory.gpkg",
+        tmp_path / "dem-only",
+        progress=False,
+    ).store.path
     s = predict_run(dem_run, other, tmp_path / "pred", progress=False)
     assert s["in_sample"] is False and "auc_note" not in s and s["n_chips"] > 0
 
@@ -95,7 +100,17 @@ def test_ablation_writes_results_and_caches(tiny_store, tmp_path, monkeypatch):
     keys = [r["key"] for r in res["runs"]]
     assert keys == ["dem-r1-random", "dem-r2-random", "fused-r1-random", "fused-r2-random"]
     r0 = res["runs"][0]
-    assert {"inputs", "revisits", "split", "auc", "auc_weighted", "auc_per_class", "confusion", "n_chips", "seconds"} <= set(r0)
+    assert {
+        "inputs",
+        "revisits",
+        "split",
+        "auc",
+        "auc_weighted",
+        "auc_per_class",
+        "confusion",
+        "n_chips",
+        "seconds",
+    } <= set(r0)
     assert set(r0["auc"]) == {"train", "val", "test"}
     assert res["runs"][1]["shared_with"] == "dem-r1-random" and res["runs"][1]["auc"] == r0["auc"]
     table = (tmp_path / "abl" / "table.md").read_text()
@@ -116,10 +131,11 @@ def test_ablation_writes_results_and_caches(tiny_store, tmp_path, monkeypatch):
     for k, name in enumerate(("A", "B")):
         rows = (pred["fold"] == name).to_numpy()
         forest = DensityForest.load(artifacts.fold_model_paths(d, k)[1])
-        np.testing.assert_allclose(forest.predict_proba(feats[rows]), pred[["p0", "p1", "p2"]].to_numpy()[rows],
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            forest.predict_proba(feats[rows]), pred[["p0", "p1", "p2"]].to_numpy()[rows], rtol=0, atol=1e-12
+        )
     # a second run recomputes nothing
-    import landslide_app.model.pipeline as pipeline
+    import landslide_app.model.cnn_protocol as pipeline
 
     monkeypatch.setattr(pipeline, "run_configuration", lambda *a, **k: pytest.fail("recomputed a cached run"))
     again = run_ablation(tiny_store, tmp_path / "abl", s, progress=False)
@@ -127,8 +143,29 @@ def test_ablation_writes_results_and_caches(tiny_store, tmp_path, monkeypatch):
 
 
 def test_cli_train_predict_and_bad_values(tiny_store, tmp_path, capsys):
-    assert main(["-q", "train", "--chips", str(tiny_store), "--inputs", "dem", "--epochs", "1", "--out", str(tmp_path / "r")]) == 0
-    assert main(["-q", "predict", "--model", str(tmp_path / "r"), "--chips", str(tiny_store), "--out", str(tmp_path / "p")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                "--chips",
+                str(tiny_store),
+                "--inputs",
+                "dem",
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["-q", "predict", "--model", str(tmp_path / "r"), "--chips", str(tiny_store), "--out", str(tmp_path / "p")]
+        )
+        == 0
+    )
     assert (tmp_path / "p" / "density.tif").exists()
     with pytest.raises(SystemExit):
         main(["ablate", "--chips", str(tiny_store), "--out", str(tmp_path / "a"), "--revisits", "4"])

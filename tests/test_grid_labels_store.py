@@ -58,14 +58,17 @@ def test_density_classes_by_hand():
 
 def _store(tmp_path, fp="a"):
     g = ChipGrid(epsg=32619, x0=0.0, y0=64.0 * 10, n_rows=2, n_cols=3, chip_size=32)
-    return ChipStore.create(tmp_path / "s", StoreMeta(grid=g, channels=("a", "b", "label"), fingerprint=fp,
-                                                      data_fingerprint=fp))
+    return ChipStore.create(
+        tmp_path / "s", StoreMeta(grid=g, channels=("a", "b", "label"), fingerprint=fp, data_fingerprint=fp)
+    )
 
 
 def test_store_write_resume_finalize_and_read(tmp_path):
     st = _store(tmp_path)
     data = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
-    st.write_chip(4, data, {"kept": True, "row": 1, "col": 1, "head_count": 3, "density_class": 1, "land_fraction": 1.0})
+    st.write_chip(
+        4, data, {"kept": True, "row": 1, "col": 1, "head_count": 3, "density_class": 1, "land_fraction": 1.0}
+    )
     st.write_chip(0, None, {"kept": False, "row": 0, "col": 0, "land_fraction": 0.1})
     with pytest.raises(ChipStoreError, match="incomplete"):
         ChipStore.open(tmp_path / "s")
@@ -94,8 +97,14 @@ def test_direct_chunk_writes_are_zarrs_own_bytes(tmp_path):
     data[0, :4] = np.nan
     st.write_chip_data(4, data)
     assert st._chunk_writer  # the direct path was taken
-    ref = zarr.create_array(store=str(tmp_path / "ref.zarr"), shape=(2, 3, 3, 32, 32), chunks=(1, 1, 3, 32, 32),
-                            dtype="float32", fill_value=np.nan, compressors=[CHUNK_CODEC()])
+    ref = zarr.create_array(
+        store=str(tmp_path / "ref.zarr"),
+        shape=(2, 3, 3, 32, 32),
+        chunks=(1, 1, 3, 32, 32),
+        dtype="float32",
+        fill_value=np.nan,
+        compressors=[CHUNK_CODEC()],
+    )
     ref[1, 1] = data
     key = "c/1/1/0/0/0"
     assert (tmp_path / "s" / "chips.zarr" / key).read_bytes() == (tmp_path / "ref.zarr" / key).read_bytes()
@@ -110,8 +119,15 @@ def test_arrays_with_other_codecs_are_written_by_zarr(tmp_path):
     from zarr.codecs import ZstdCodec
 
     st = _store(tmp_path)
-    zarr.create_array(store=str(tmp_path / "s" / "chips.zarr"), shape=(2, 3, 3, 32, 32), chunks=(1, 1, 3, 32, 32),
-                      dtype="float32", fill_value=np.nan, compressors=[ZstdCodec()], overwrite=True)
+    zarr.create_array(
+        store=str(tmp_path / "s" / "chips.zarr"),
+        shape=(2, 3, 3, 32, 32),
+        chunks=(1, 1, 3, 32, 32),
+        dtype="float32",
+        fill_value=np.nan,
+        compressors=[ZstdCodec()],
+        overwrite=True,
+    )
     data = np.random.default_rng(2).random((3, 32, 32)).astype(np.float32)
     st.write_chip_data(1, data)
     assert st._chunk_writer is False  # not the layout the direct writer handles

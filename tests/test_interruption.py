@@ -61,7 +61,7 @@ class KillLoop:
     completions: int = 0
     delays: list[float] = field(default_factory=list)
 
-    def run(self, n_kills: int) -> "KillLoop":
+    def run(self, n_kills: int) -> KillLoop:
         rng = random.Random(self.seed)
         while self.kills < n_kills:
             before = self.progress(self.out)
@@ -110,6 +110,7 @@ def check_store_partial(ref: Path) -> Callable[[Path], None]:
                 np.testing.assert_array_equal(st.read(cid), reference.read(cid))
         if st.meta.complete:
             check_store_final(reference)(out)
+
     return check
 
 
@@ -125,6 +126,7 @@ def check_store_final(reference) -> Callable[[Path], None]:
         cols = ["chip_id", "head_count", "density_class", "land_fraction", "density_per_km2"]
         assert st.index[cols].equals(reference.index[cols])
         np.testing.assert_array_equal(st.read_many(st.ids), reference.read_many(reference.ids))
+
     return check
 
 
@@ -162,6 +164,7 @@ def check_ablation_final(ref: Path) -> Callable[[Path], None]:
     def check(out: Path) -> None:
         assert ablation_summary(out) == expected
         assert (out / "table.md").exists() and (out / "roc.png").exists()
+
     return check
 
 
@@ -197,6 +200,7 @@ def check_predict_final(ref: Path) -> Callable[[Path], None]:
         assert gdf.drop(columns="geometry").equals(gdf0.drop(columns="geometry"))
         assert gdf.geometry.equals(gdf0.geometry)
         assert js == js0
+
     return check
 
 
@@ -207,11 +211,30 @@ def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(scene_dir, tin
 
     def argv(cmd: str, out: Path) -> list[str]:
         if cmd == "chips":
-            return ["chips", "--source", str(scene_dir / "catalog.json"), "--inventory", str(scene_dir / "inventory.gpkg"),
-                    "--out", str(out)]
+            return [
+                "chips",
+                "--source",
+                str(scene_dir / "catalog.json"),
+                "--inventory",
+                str(scene_dir / "inventory.gpkg"),
+                "--out",
+                str(out),
+            ]
         if cmd == "ablate":
-            return ["ablate", "--chips", str(tiny_store), "--out", str(out), "--inputs", "dem", "--revisits", "1",
-                    "--epochs", "1", "--no-baselines"]
+            return [
+                "ablate",
+                "--chips",
+                str(tiny_store),
+                "--out",
+                str(out),
+                "--inputs",
+                "dem",
+                "--revisits",
+                "1",
+                "--epochs",
+                "1",
+                "--no-baselines",
+            ]
         return ["predict", "--model", str(model), "--chips", str(tiny_store), "--out", str(out)]
 
     cmds = list(KILLS)
@@ -222,23 +245,55 @@ def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(scene_dir, tin
     t_chips_fixed = run_cli(argv("chips", ref["chips"]))  # a rerun with every chip done
 
     def chips_done(out: Path) -> float:
-        n = len([f for f in (out / "done").glob("*.json") if not f.name.startswith(".")]) if (out / "done").exists() else 0
+        n = (
+            len([f for f in (out / "done").glob("*.json") if not f.name.startswith(".")])
+            if (out / "done").exists()
+            else 0
+        )
         return n / 48
 
     loops = [
-        KillLoop("chips", argv("chips", tmp_path / "k" / "chips"), tmp_path / "k" / "chips", t_ref["chips"],
-                 check_store_partial(ref["chips"]), check_store_final(ref["chips"]), seed=1, progress=chips_done,
-                 t_fixed=t_chips_fixed),
-        KillLoop("ablate", argv("ablate", tmp_path / "k" / "ablate"), tmp_path / "k" / "ablate", t_ref["ablate"],
-                 check_ablation_partial, check_ablation_final(ref["ablate"]), seed=2),
-        KillLoop("predict", argv("predict", tmp_path / "k" / "predict"), tmp_path / "k" / "predict", t_ref["predict"],
-                 check_predict_partial, check_predict_final(ref["predict"]), seed=3),
+        KillLoop(
+            "chips",
+            argv("chips", tmp_path / "k" / "chips"),
+            tmp_path / "k" / "chips",
+            t_ref["chips"],
+            check_store_partial(ref["chips"]),
+            check_store_final(ref["chips"]),
+            seed=1,
+            progress=chips_done,
+            t_fixed=t_chips_fixed,
+        ),
+        KillLoop(
+            "ablate",
+            argv("ablate", tmp_path / "k" / "ablate"),
+            tmp_path / "k" / "ablate",
+            t_ref["ablate"],
+            check_ablation_partial,
+            check_ablation_final(ref["ablate"]),
+            seed=2,
+        ),
+        KillLoop(
+            "predict",
+            argv("predict", tmp_path / "k" / "predict"),
+            tmp_path / "k" / "predict",
+            t_ref["predict"],
+            check_predict_partial,
+            check_predict_final(ref["predict"]),
+            seed=3,
+        ),
     ]
     with ThreadPoolExecutor(len(loops)) as pool:
         done = list(pool.map(lambda lp: lp.run(KILLS[lp.name]), loops))
     total = sum(lp.kills for lp in done)
     assert total >= 20
     with capsys.disabled():
-        print("\n[interruption] " + "; ".join(
-            f"{lp.name}: {lp.kills} SIGKILLs (at {lp.delays} s, reference {t_ref[lp.name]:.1f} s), "
-            f"{lp.completions} early completions" for lp in done) + f"; {total} kills in all")
+        print(
+            "\n[interruption] "
+            + "; ".join(
+                f"{lp.name}: {lp.kills} SIGKILLs (at {lp.delays} s, reference {t_ref[lp.name]:.1f} s), "
+                f"{lp.completions} early completions"
+                for lp in done
+            )
+            + f"; {total} kills in all"
+        )

@@ -118,9 +118,7 @@ def test_shapefile_and_geojson(tmp_path):
     ],
 )
 def test_csv_column_detection(tmp_path, header, sep):
-    lines = [f"id{sep}{header}{sep}note"] + [
-        f"{i}{sep}{lon}{sep}{lat}{sep}n{i}" for i, (lon, lat) in enumerate(LONLAT)
-    ]
+    lines = [f"id{sep}{header}{sep}note"] + [f"{i}{sep}{lon}{sep}{lat}{sep}n{i}" for i, (lon, lat) in enumerate(LONLAT)]
     path = write_csv(tmp_path / "heads.csv", "\n".join(lines) + "\n")
     res = read_inventory(path, UTM19, bounds=AREA)
     assert res.n_read == 4 and len(res.points) == 4

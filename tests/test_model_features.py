@@ -13,8 +13,27 @@ def test_percentiles_of_0_to_99():
     f = percentile_features(emb)
     assert f.shape == (1, 19) and f.dtype == np.float32
     # linear interpolation on 100 sorted values: percentile p -> index p * 99 / 100
-    expected = [4.95, 9.9, 14.85, 19.8, 24.75, 29.7, 34.65, 39.6, 44.55, 49.5,
-                54.45, 59.4, 64.35, 69.3, 74.25, 79.2, 84.15, 89.1, 94.05]
+    expected = [
+        4.95,
+        9.9,
+        14.85,
+        19.8,
+        24.75,
+        29.7,
+        34.65,
+        39.6,
+        44.55,
+        49.5,
+        54.45,
+        59.4,
+        64.35,
+        69.3,
+        74.25,
+        79.2,
+        84.15,
+        89.1,
+        94.05,
+    ]
     np.testing.assert_allclose(f[0], expected, rtol=1e-6)
     assert PERCENTILES == tuple(range(5, 100, 5)) and N_FEATURES == 19 and FEATURE_NAMES[0] == "p05"
 

@@ -79,8 +79,9 @@ def test_openvino_follows_weight_and_stats_changes():
     assert np.nanmax(np.abs(after - before)) > 0.01
     np.testing.assert_allclose(after, ref, atol=FP32_TOLERANCE)
     model.stats = fit_norm_stats([_chips(np.random.default_rng(9), 4)])  # e.g. predict --normalise scene
-    np.testing.assert_allclose(model.embed_batch(x)[0], EagerRuntime(net, cfg, model.stats, CPU).embed(x)[0],
-                               atol=FP32_TOLERANCE)
+    np.testing.assert_allclose(
+        model.embed_batch(x)[0], EagerRuntime(net, cfg, model.stats, CPU).embed(x)[0], atol=FP32_TOLERANCE
+    )
     back = pickle.loads(pickle.dumps(model))  # the compiled graph is not pickled, it is rebuilt
     np.testing.assert_array_equal(back.embed_batch(x)[0], model.embed_batch(x)[0])
 
@@ -132,8 +133,10 @@ def test_compiled_runtimes_kept_alive_are_capped():
 
     cfg = ModelConfig("dem", 1)
     net, stats, x = _trained_like(cfg)
-    models = [TrainedModel(cfg, stats, EmbeddingNet.for_config(cfg).eval(), best_epoch=1)
-              for _ in range(train.MAX_LIVE_RUNTIMES + 1)]
+    models = [
+        TrainedModel(cfg, stats, EmbeddingNet.for_config(cfg).eval(), best_epoch=1)
+        for _ in range(train.MAX_LIVE_RUNTIMES + 1)
+    ]
     first = [m.embed_batch(x)[0] for m in models]
     assert models[0]._runtime_cache is None  # the oldest compiled runtime was dropped (its memory freed)
     assert all(m._runtime_cache is not None for m in models[1:])

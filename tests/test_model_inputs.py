@@ -29,8 +29,7 @@ def chips_const(n=2, size=4):
     return ch
 
 
-STATS = NormStats(dem_mean=(100.0, 10.0, 0.0), dem_std=(50.0, 5.0, 1.0),
-                  sar_mean=(-10.0, -20.0), sar_std=(2.0, 4.0))
+STATS = NormStats(dem_mean=(100.0, 10.0, 0.0), dem_std=(50.0, 5.0, 1.0), sar_mean=(-10.0, -20.0), sar_std=(2.0, 4.0))
 
 
 @pytest.mark.parametrize("inputs,revisits", [("rgb", 1), ("fused", 0), ("fused", 4), ("sar", 1.5), ("dem", True)])

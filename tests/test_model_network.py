@@ -10,7 +10,6 @@ from landslide_app.errors import ConfigError
 from landslide_app.model.inputs import ModelConfig, fit_norm_stats, prepare_inputs
 from landslide_app.model.network import EmbeddingNet, count_parameters
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -51,8 +50,9 @@ def test_any_chip_size():
     assert net(torch.randn(2, 10, 17, 23)).shape == (2, 1, 17, 23)
 
 
-@pytest.mark.parametrize("inputs,branches", [("dem", {"dem_branch"}), ("sar", {"sar_branch"}),
-                                              ("fused", {"dem_branch", "sar_branch"})])
+@pytest.mark.parametrize(
+    "inputs,branches", [("dem", {"dem_branch"}), ("sar", {"sar_branch"}), ("fused", {"dem_branch", "sar_branch"})]
+)
 def test_only_the_needed_branches_exist(inputs, branches):
     net = EmbeddingNet.for_config(ModelConfig(inputs, 3))
     present = {n for n in ("dem_branch", "sar_branch") if getattr(net, n) is not None}
@@ -100,8 +100,9 @@ def test_branch_selection_end_to_end_uses_only_relevant_channels():
     np.testing.assert_array_equal(_embed(swapped([0, 1, 2, 3]), sar1, stats), base)  # DEM ignored
     np.testing.assert_array_equal(_embed(swapped(list(range(12, 16))), sar1, stats), base)  # dates 5, 6
     assert not np.array_equal(_embed(swapped([10, 11]), sar1, stats), base)  # first post date used
-    assert not np.array_equal(_embed(swapped([12]), ModelConfig("sar", 2), stats),
-                              _embed(chips, ModelConfig("sar", 2), stats))
+    assert not np.array_equal(
+        _embed(swapped([12]), ModelConfig("sar", 2), stats), _embed(chips, ModelConfig("sar", 2), stats)
+    )
 
 
 def test_wrong_input_channels_raise():

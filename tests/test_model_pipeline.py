@@ -10,8 +10,8 @@ import pytest
 
 from landslide_app.core.density import density_class
 from landslide_app.errors import InputError
+from landslide_app.model.cnn_protocol import run_configuration
 from landslide_app.model.inputs import ModelConfig
-from landslide_app.model.pipeline import run_configuration
 from landslide_app.model.protocol import DEFAULT_BLOCK_SIZE, random_split
 from landslide_app.model.train import ArrayChips
 
@@ -64,11 +64,21 @@ class FakeStore:
 
 def test_informative_scene_gives_high_auc_and_json_result():
     assert set(np.bincount(CLASSES).tolist()) == {16}
-    res = run_configuration(CHIPS, np.arange(48), CLASSES, ModelConfig("fused", 3), "random",
-                            epochs=2, seed=0, keep_embeddings=True, **FAST)
+    res = run_configuration(
+        CHIPS, np.arange(48), CLASSES, ModelConfig("fused", 3), "random", epochs=2, seed=0, keep_embeddings=True, **FAST
+    )
     d = json.loads(json.dumps(res.to_dict(), allow_nan=False))  # strict JSON
-    for key in ("inputs", "revisits", "split", "auc", "auc_weighted", "auc_per_class", "confusion",
-                "n_chips", "seconds"):
+    for key in (
+        "inputs",
+        "revisits",
+        "split",
+        "auc",
+        "auc_weighted",
+        "auc_per_class",
+        "confusion",
+        "n_chips",
+        "seconds",
+    ):
         assert key in d
     assert (d["inputs"], d["revisits"], d["split"], d["n_chips"]) == ("fused", 3, "random", 48)
     assert set(d["auc"]) == {"train", "val", "test"}
@@ -82,8 +92,9 @@ def test_informative_scene_gives_high_auc_and_json_result():
 def test_every_chip_predicted_once_by_a_model_that_never_saw_it():
     ids = np.arange(500, 548)
     split = random_split(ids, seed=5)
-    res = run_configuration(ArrayChips(CHIPS, ids), ids, CLASSES, ModelConfig("dem", 1), split, epochs=1, seed=0,
-                            **FAST)
+    res = run_configuration(
+        ArrayChips(CHIPS, ids), ids, CLASSES, ModelConfig("dem", 1), split, epochs=1, seed=0, **FAST
+    )
     np.testing.assert_array_equal(res.ids, np.sort(ids))
     assert np.isfinite(res.test_proba).all()
     folds = {f.name: f for f in split.folds}
@@ -97,16 +108,16 @@ def test_every_chip_predicted_once_by_a_model_that_never_saw_it():
 def test_shuffled_classes_give_auc_near_half():
     chips, classes = make_scene(96, seed=3)
     shuffled = np.random.default_rng(1).permutation(classes)
-    res = run_configuration(chips[:, :, :16, :16], np.arange(96), shuffled, ModelConfig("sar", 1),
-                            "random", epochs=1, seed=2, **FAST)
+    res = run_configuration(
+        chips[:, :, :16, :16], np.arange(96), shuffled, ModelConfig("sar", 1), "random", epochs=1, seed=2, **FAST
+    )
     assert abs(res.auc["test"].macro - 0.5) < 0.15
 
 
 def test_blocked_split_through_a_store_like_reader():
     ids = np.arange(48)
     store = FakeStore(CHIPS, ids, n_cols=8)  # 6 x 8 chip grid
-    res = run_configuration(store, ids, CLASSES, ModelConfig("sar", 2), "blocked", epochs=1, seed=0,
-                            **FAST)
+    res = run_configuration(store, ids, CLASSES, ModelConfig("sar", 2), "blocked", epochs=1, seed=0, **FAST)
     assert res.split == "blocked" and res.protocol.params["block_size"] == DEFAULT_BLOCK_SIZE
     assert len(res.ids) == 48
     assert set(store.reads) == set(ids.tolist())

@@ -19,7 +19,6 @@ from landslide_app.model.train import (
     resolve_device,
 )
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -49,8 +48,9 @@ CFG = ModelConfig("fused", 2)
 
 
 def fit(seed=0, epochs=2, **kw):
-    return fit_embedding_model(CHIPS[:16], CHIPS[16:], CFG, epochs=epochs, batch_size=4, seed=seed,
-                               progress=False, **kw)
+    return fit_embedding_model(
+        CHIPS[:16], CHIPS[16:], CFG, epochs=epochs, batch_size=4, seed=seed, progress=False, **kw
+    )
 
 
 def test_training_learns_and_selects_best_validation_epoch():
@@ -99,8 +99,16 @@ def _recording_chips():
 def test_lazy_access_reads_only_train_and_val_in_batches():
     get_batch, requested = _recording_chips()
     train_ids, val_ids = np.arange(100, 112), np.arange(112, 118)
-    fit_embedding_model(ChipSubset(get_batch, train_ids), ChipSubset(get_batch, val_ids), CFG,
-                        epochs=1, batch_size=4, seed=0, progress=False, cache_bytes=0)
+    fit_embedding_model(
+        ChipSubset(get_batch, train_ids),
+        ChipSubset(get_batch, val_ids),
+        CFG,
+        epochs=1,
+        batch_size=4,
+        seed=0,
+        progress=False,
+        cache_bytes=0,
+    )
     seen = {i for batch in requested for i in batch}
     assert seen == set(train_ids) | set(val_ids)  # held-out chips 118..123 never read
     assert max(len(b) for b in requested[1:]) <= 4  # training / validation batches
@@ -111,13 +119,29 @@ def test_in_memory_cache_reads_once_and_matches_streaming():
     train_ids, val_ids = np.arange(100, 112), np.arange(112, 118)
     for precision in ("fp32", "bf16"):
         requested.clear()
-        cached = fit_embedding_model(ChipSubset(get_batch, train_ids), ChipSubset(get_batch, val_ids), CFG,
-                                     epochs=3, batch_size=4, seed=0, progress=False, precision=precision)
+        cached = fit_embedding_model(
+            ChipSubset(get_batch, train_ids),
+            ChipSubset(get_batch, val_ids),
+            CFG,
+            epochs=3,
+            batch_size=4,
+            seed=0,
+            progress=False,
+            precision=precision,
+        )
         n_reads = sum(len(b) for b in requested)
         assert n_reads == len(train_ids) + len(val_ids)  # one pass (statistics + cache), not per epoch
-        streamed = fit_embedding_model(ChipSubset(get_batch, train_ids), ChipSubset(get_batch, val_ids), CFG,
-                                       epochs=3, batch_size=4, seed=0, progress=False, precision=precision,
-                                       cache_bytes=0)
+        streamed = fit_embedding_model(
+            ChipSubset(get_batch, train_ids),
+            ChipSubset(get_batch, val_ids),
+            CFG,
+            epochs=3,
+            batch_size=4,
+            seed=0,
+            progress=False,
+            precision=precision,
+            cache_bytes=0,
+        )
         assert sum(len(b) for b in requested) - n_reads > 3 * (len(train_ids) + len(val_ids))
         assert [h["val_loss"] for h in cached.history] == [h["val_loss"] for h in streamed.history]
         np.testing.assert_array_equal(cached.embed(CHIPS), streamed.embed(CHIPS))

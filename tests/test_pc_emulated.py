@@ -55,8 +55,23 @@ def emulator(archive: Archive):
 
 
 def _chips(archive: Archive, source: str, out: Path, *extra: str) -> int:
-    return main(["-q", "chips", "--source", source, "--bbox", *map(str, archive.bbox), "--event-date", "2017-09-20",
-                 "--inventory", str(archive.inventory), "--out", str(out), *extra])
+    return main(
+        [
+            "-q",
+            "chips",
+            "--source",
+            source,
+            "--bbox",
+            *map(str, archive.bbox),
+            "--event-date",
+            "2017-09-20",
+            "--inventory",
+            str(archive.inventory),
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def _read(path: Path) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -172,18 +187,45 @@ def test_refused_token_is_a_signing_error(archive, emulator, tmp_path, capsys):
 
 def test_no_post_event_pass_yet_names_the_expected_one(archive, emulator, tmp_path, capsys):
     with emulator():
-        rc = main(["-q", "chips", "--source", "planetary-computer", "--bbox", *map(str, archive.bbox),
-                   "--event-date", "2017-11-10", "--inventory", str(archive.inventory), "--out", str(tmp_path / "c")])
+        rc = main(
+            [
+                "-q",
+                "chips",
+                "--source",
+                "planetary-computer",
+                "--bbox",
+                *map(str, archive.bbox),
+                "--event-date",
+                "2017-11-10",
+                "--inventory",
+                str(archive.inventory),
+                "--out",
+                str(tmp_path / "c"),
+            ]
+        )
     err = capsys.readouterr().err
     assert rc == 3, err
-    assert ("no Sentinel-1 acquisition over the area after 2017-11-10 yet; the first pass of orbit 135 (ascending) "
-            "is expected on 2017-11-15") in err
+    assert (
+        "no Sentinel-1 acquisition over the area after 2017-11-10 yet; the first pass of orbit 135 (ascending) "
+        "is expected on 2017-11-15"
+    ) in err
 
 
 def test_any_stac_api_url_with_one_post_pass(archive, emulator, local_store, tmp_path):
     with emulator() as emu:
-        rc = _chips(archive, emu.stac_url, tmp_path / "chips", "--sign", "planetary-computer", "--post", "1",
-                    "--orbit", "135", "--orbit-state", "ascending")
+        rc = _chips(
+            archive,
+            emu.stac_url,
+            tmp_path / "chips",
+            "--sign",
+            "planetary-computer",
+            "--post",
+            "1",
+            "--orbit",
+            "135",
+            "--orbit-state",
+            "ascending",
+        )
     assert rc == 0
     ids, arr, info = _read(tmp_path / "chips")
     assert [a["role"] for a in info["acquisitions"]] == ["pre"] * 3 + ["post"]
@@ -199,8 +241,12 @@ def test_search_get_and_post_paging_query_and_blob_token_check(archive, emulator
 
     with emulator(page_size=2) as emu:
         client = pystac_client.Client.open(emu.stac_url)
-        kw = dict(collections=["sentinel-1-rtc"], bbox=list(archive.bbox), datetime="2017-09-01/2017-10-31",
-                  query={"sat:relative_orbit": {"eq": 98}})
+        kw = dict(
+            collections=["sentinel-1-rtc"],
+            bbox=list(archive.bbox),
+            datetime="2017-09-01/2017-10-31",
+            query={"sat:relative_orbit": {"eq": 98}},
+        )
         got = {m: sorted(i["id"] for i in client.search(method=m, **kw).items_as_dicts()) for m in ("GET", "POST")}
         # orbit 98 in Sep-Oct: 09-09, 09-21 (west slice only), 10-03, 10-15 -> 7 slices, paged two at a time
         assert got["GET"] == got["POST"] and len(got["GET"]) == 7
@@ -225,8 +271,24 @@ def test_respond_through_the_emulator(archive, emulator, pc_run, dem_run, tmp_pa
         pytest.skip("no respond command in this version")
     out = tmp_path / "respond"
     with emulator() as emu:
-        rc = main(["-q", "respond", "--source", "planetary-computer", "--bbox", *map(str, archive.bbox),
-                   "--event-date", "2017-09-20", "--orbit", "auto", "--model", str(dem_run), "--out", str(out)])
+        rc = main(
+            [
+                "-q",
+                "respond",
+                "--source",
+                "planetary-computer",
+                "--bbox",
+                *map(str, archive.bbox),
+                "--event-date",
+                "2017-09-20",
+                "--orbit",
+                "auto",
+                "--model",
+                str(dem_run),
+                "--out",
+                str(out),
+            ]
+        )
     assert rc == 0
     assert (out / "map.png").stat().st_size > 0 and (out / "density.tif").exists()
     assert emu.stats.hosts == {"nasademeuwest.blob.core.windows.net"}  # no SAR read for a DEM-only model

@@ -65,8 +65,11 @@ def test_multilayer_gpkg_with_two_point_layers_is_refused_with_the_list(heads, t
     f = tmp_path / "two.gpkg"
     heads.iloc[:10].to_file(f, layer="old")
     heads.to_file(f, layer="new")
-    with pytest.raises(InventoryError, match=rf"2 layers and several point layers: 'old' \(Point, 10 features\), "
-                                             rf"'new' \(Point, {len(heads)} features\).*--layer NAME"):
+    with pytest.raises(
+        InventoryError,
+        match=rf"2 layers and several point layers: 'old' \(Point, 10 features\), "
+        rf"'new' \(Point, {len(heads)} features\).*--layer NAME",
+    ):
         _read(f)
     assert _read(f, layer="new").n_kept == len(heads)
 
@@ -125,21 +128,21 @@ def _flipped(src: Path, dst: Path, rows: bool = True, cols: bool = False) -> Pat
     e, f = (-t.e, t.f + t.e * h) if rows else (t.e, t.f)
     prof.update(transform=Affine(a, 0.0, c, 0.0, e, f))
     with rasterio.open(dst, "w", **prof) as out:
-        out.write(z[::-1 if rows else 1, ::-1 if cols else 1], 1)
+        out.write(z[:: -1 if rows else 1, :: -1 if cols else 1], 1)
     return dst
 
 
-@pytest.mark.parametrize("rows,cols", [(True, False), (False, True), (True, True)],
-                         ids=["south-up", "east-west", "both"])
+@pytest.mark.parametrize(
+    "rows,cols", [(True, False), (False, True), (True, True)], ids=["south-up", "east-west", "both"]
+)
 def test_terrain_of_a_flipped_dem_equals_the_north_up_result(scene_dir, tmp_path, rows, cols):
     from landslide_app.terrain import write_terrain
 
     dem = scene_dir / "dem" / "elevation.tif"
     ref = write_terrain(dem, tmp_path / "north-up.tif", strip_rows=256)  # 768 rows: three strips
-    flipped = write_terrain(_flipped(dem, tmp_path / "f.tif", rows, cols), tmp_path / "f-terrain.tif",
-                            strip_rows=256)
+    flipped = write_terrain(_flipped(dem, tmp_path / "f.tif", rows, cols), tmp_path / "f-terrain.tif", strip_rows=256)
     with rasterio.open(ref) as a, rasterio.open(flipped) as b:
-        want, got = a.read(), b.read()[:, ::-1 if rows else 1, ::-1 if cols else 1]
+        want, got = a.read(), b.read()[:, :: -1 if rows else 1, :: -1 if cols else 1]
     aspect = want[3][np.isfinite(want[3])]
     assert np.ptp(aspect) > 300  # every direction occurs: a mirrored aspect could not pass
     np.testing.assert_array_equal(got, want)  # all four bands, aspect included
@@ -184,8 +187,11 @@ def test_a_sar_date_in_db_is_refused_naming_date_and_file(scene_dir, tmp_path):
         prof, a = dict(ds.profile), ds.read(1)
     with rasterio.open(f, "w", **prof) as ds:
         ds.write(np.where(a == -32768, a, 10 * np.log10(np.maximum(a, 1e-6))).astype("float32"), 1)
-    with pytest.raises(RasterError, match=r"SAR of 2017-10-10 \(VH, .*S1A_20171010T223638_vh.tif\) looks like "
-                                          r"decibels.*gdal_calc.py"):
+    with pytest.raises(
+        RasterError,
+        match=r"SAR of 2017-10-10 \(VH, .*S1A_20171010T223638_vh.tif\) looks like "
+        r"decibels.*gdal_calc.py",
+    ):
         build_chips(open_local_catalog(sc / "catalog.json"), sc / "inventory.gpkg", tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
@@ -206,8 +212,17 @@ def test_utm_zone_choice_poles_and_antimeridian():
 
 def _geographic_dem(path: Path, west: float, north: float) -> Path:
     z = np.random.default_rng(0).normal(500, 50, (200, 200)).astype("float32")
-    with rasterio.open(path, "w", driver="GTiff", height=200, width=200, count=1, dtype="float32", crs="EPSG:4326",
-                       transform=from_origin(west, north, 0.001, 0.001)) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=200,
+        width=200,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(west, north, 0.001, 0.001),
+    ) as ds:
         ds.write(z, 1)
     return path
 
@@ -216,8 +231,19 @@ def test_polar_dem_builds_with_the_suggested_epsg(tmp_path):
     dem = _geographic_dem(tmp_path / "polar.tif", 10.0, 85.5)
     inv = tmp_path / "h.csv"
     inv.write_text("lon,lat\n10.1,85.4\n10.05,85.45\n")
-    argv = ["-q", "chips", "--dem-only", "--dem", str(dem), "--inventory", str(inv), "--out", str(tmp_path / "o"),
-            "--min-land", "0"]
+    argv = [
+        "-q",
+        "chips",
+        "--dem-only",
+        "--dem",
+        str(dem),
+        "--inventory",
+        str(inv),
+        "--out",
+        str(tmp_path / "o"),
+        "--min-land",
+        "0",
+    ]
     assert cli.main(argv) == 2  # refused: names --epsg 3413
     assert cli.main([*argv, "--epsg", "3413"]) == 0
     from landslide_app.chips.store import ChipStore
@@ -295,12 +321,22 @@ def test_no_command_writes_over_its_own_input(tmp_path, monkeypatch):
     assert checked >= 6  # terrain, chips (--inventory, --dem), train, predict (--model, --chips), embed, ...
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["predict", "--model", "{run}", "--chips", "{store}", "--out", "{store}/pred"], r"lies inside the input --chips"),
-    (["train", "--chips", "{store}", "--inputs", "dem", "--out", "{store}/runs/x"], r"lies inside the input --chips"),
-    (["embed", "--model", "{run}", "--chips", "{store}", "--out", "{run}/e.tif"], r"lies inside the input --model"),
-    (["ablate", "--chips", "{other}", "--out", "{store}/abl"], r"lies inside the chip store"),
-], ids=["predict-into-store", "train-into-store", "embed-into-run", "ablate-into-another-store"])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (
+            ["predict", "--model", "{run}", "--chips", "{store}", "--out", "{store}/pred"],
+            r"lies inside the input --chips",
+        ),
+        (
+            ["train", "--chips", "{store}", "--inputs", "dem", "--out", "{store}/runs/x"],
+            r"lies inside the input --chips",
+        ),
+        (["embed", "--model", "{run}", "--chips", "{store}", "--out", "{run}/e.tif"], r"lies inside the input --model"),
+        (["ablate", "--chips", "{other}", "--out", "{store}/abl"], r"lies inside the chip store"),
+    ],
+    ids=["predict-into-store", "train-into-store", "embed-into-run", "ablate-into-another-store"],
+)
 def test_outputs_never_go_into_a_store_or_run(tiny_store, dem_run, tmp_path, argv, match):
     import shutil
 
@@ -314,9 +350,12 @@ def test_outputs_never_go_into_a_store_or_run(tiny_store, dem_run, tmp_path, arg
 
 def test_numeric_options_are_bounded_alike():
     parser = cli.build_parser()
-    for argv in (["train", "--chips", "s", "--inputs", "dem", "--out", "o", "--epochs", "100000"],
-                 ["ablate", "--chips", "s", "--out", "o", "--epochs", "1001"],
-                 ["app", "--port", "99999"], ["app", "--port", "0"]):
+    for argv in (
+        ["train", "--chips", "s", "--inputs", "dem", "--out", "o", "--epochs", "100000"],
+        ["ablate", "--chips", "s", "--out", "o", "--epochs", "1001"],
+        ["app", "--port", "99999"],
+        ["app", "--port", "0"],
+    ):
         with pytest.raises(ConfigError, match=r"must be between"):
             parser.parse_args(argv)
     ok = parser.parse_args(["train", "--chips", "s", "--inputs", "dem", "--out", "o", "--epochs", "1000"])
@@ -354,8 +393,23 @@ def test_a_refused_command_leaves_no_lock(tiny_store, tmp_path):
     out = tmp_path / "abl"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    rc = cli.main(["-q", "ablate", "--chips", str(store), "--out", str(out), "--inputs", "dem", "--revisits", "1",
-                   "--no-baselines", "--epochs", "1"])
+    rc = cli.main(
+        [
+            "-q",
+            "ablate",
+            "--chips",
+            str(store),
+            "--out",
+            str(out),
+            "--inputs",
+            "dem",
+            "--revisits",
+            "1",
+            "--no-baselines",
+            "--epochs",
+            "1",
+        ]
+    )
     assert rc == 2
     assert sorted(p.name for p in out.rglob("*")) == ["notes.txt"]
     assert not any(p.name == LOCK_NAME for p in out.rglob("*"))
@@ -393,8 +447,11 @@ def test_library_warnings_become_one_line(caplog):
     with warnings.catch_warnings():
         cli_rules.install_warning_handler(debug=False)
         with caplog.at_level(logging.WARNING, logger="landslide_app"):
-            warnings.warn("Dataset has no geotransform, gcps, or rpcs.\nThe identity matrix will be returned.",
-                          UserWarning, stacklevel=1)
+            warnings.warn(
+                "Dataset has no geotransform, gcps, or rpcs.\nThe identity matrix will be returned.",
+                UserWarning,
+                stacklevel=1,
+            )
     msgs = [r.getMessage() for r in caplog.records]
     assert msgs == ["Dataset has no geotransform, gcps, or rpcs."], msgs
     assert logging.getLogger("rasterio").level == logging.ERROR
@@ -419,8 +476,10 @@ def test_a_closed_pipe_on_stdout_exits_quietly(tiny_store, tmp_path):
     """``landslide-app info X --json | head -1``, and a command writing megabytes into a closed pipe."""
     script = tmp_path / "flood.py"
     script.write_text(_FLOOD)
-    for c in (f"{sys.executable} -m landslide_app.cli info {tiny_store} --json | head -1 >/dev/null",
-              f"{sys.executable} {script} | head -c 1 >/dev/null; echo rc=${{PIPESTATUS[0]}} >&2"):
+    for c in (
+        f"{sys.executable} -m landslide_app.cli info {tiny_store} --json | head -1 >/dev/null",
+        f"{sys.executable} {script} | head -c 1 >/dev/null; echo rc=${{PIPESTATUS[0]}} >&2",
+    ):
         p = subprocess.run(["bash", "-c", c], capture_output=True, text=True, timeout=120)
         assert "Traceback" not in p.stderr and "error" not in p.stderr.lower(), p.stderr
     assert p.stderr.strip() == "rc=141", p.stderr
@@ -446,8 +505,11 @@ def test_a_scene_too_big_for_memory_is_refused_up_front(tmp_path):
     from landslide_app.scene.sizes import check_scene_memory, scene_memory_bytes
 
     assert scene_memory_bytes("400x400") > 60 * 2**30
-    with pytest.raises(ConfigError, match=r"'400x400' \(51,200 x 51,200 px\) needs at least 63.7 GiB.*8.0 GiB are "
-                                          r"available; choose a smaller --size \(e.g. '\d+x\d+' fits\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'400x400' \(51,200 x 51,200 px\) needs at least 63.7 GiB.*8.0 GiB are "
+        r"available; choose a smaller --size \(e.g. '\d+x\d+' fits\)",
+    ):
         check_scene_memory("400x400", available=8 * 2**30)
     assert check_scene_memory("tiny", available=8 * 2**30).name == "tiny"
 
@@ -458,8 +520,11 @@ def _message_options() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for py in PKG.rglob("*.py"):
         tree = ast.parse(py.read_text())
-        defs = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") ==
-                "add_argument" and n.args}
+        defs = {
+            id(n.args[0])
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "add_argument" and n.args
+        }
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in defs:
                 for m in re.finditer(r"(?<![\w-])(--[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?![\w=.-])", node.value):
@@ -468,9 +533,24 @@ def _message_options() -> dict[str, set[str]]:
 
 
 #: Options of other programs that messages quote (gdalwarp, pip, voila, pytest, ...).
-FOREIGN_OPTIONS = {"--calc", "--outfile", "--nodatavalue", "--no-browser", "--help", "--version", "--port",
-                   "--debug", "--strip-sources", "--show-tracebacks", "--voila", "--co", "--config", "--index-url",
-                   "--extra-index-url", "--upgrade"}
+FOREIGN_OPTIONS = {
+    "--calc",
+    "--outfile",
+    "--nodatavalue",
+    "--no-browser",
+    "--help",
+    "--version",
+    "--port",
+    "--debug",
+    "--strip-sources",
+    "--show-tracebacks",
+    "--voila",
+    "--co",
+    "--config",
+    "--index-url",
+    "--extra-index-url",
+    "--upgrade",
+}
 
 
 def test_every_option_named_in_a_message_exists():

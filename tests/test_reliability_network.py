@@ -40,8 +40,9 @@ def assert_same_store(a_path, b_path) -> None:
 
 
 @pytest.mark.slow
-def test_build_through_hundreds_of_faults_equals_fault_free_build(scene_dir, tiny_store, tmp_path, fast_gdal_retries,
-                                                                  record_property, capsys):
+def test_build_through_hundreds_of_faults_equals_fault_free_build(
+    scene_dir, tiny_store, tmp_path, fast_gdal_retries, record_property, capsys
+):
     cogs = FaultSchedule(seed=11, rate=0.7, slow_rate=0.05, slow_s=0.02, only=(".tif",))
     stac = FaultSchedule(seed=12, rate=0.3, only=(".json",))
     policy = fast_policy()
@@ -57,13 +58,16 @@ def test_build_through_hundreds_of_faults_equals_fault_free_build(scene_dir, tin
     assert_same_store(tiny_store, tmp_path / "http")
     record_property("faults_survived", n_hard)
     with capsys.disabled():
-        print(f"\n[network faults] survived {n_hard} injected faults {hard} (+{stats.faults.get('slow', 0)} slow "
-              f"answers) in {stats.requests} requests; {policy.faults_survived} reached landslide_app's own retries")
+        print(
+            f"\n[network faults] survived {n_hard} injected faults {hard} (+{stats.faults.get('slow', 0)} slow "
+            f"answers) in {stats.requests} requests; {policy.faults_survived} reached landslide_app's own retries"
+        )
 
 
 @pytest.mark.slow
-def test_source_gone_ends_clearly_keeps_finished_chips_and_rerun_finishes(scene_dir, tiny_store, tmp_path,
-                                                                         fast_gdal_retries):
+def test_source_gone_ends_clearly_keeps_finished_chips_and_rerun_finishes(
+    scene_dir, tiny_store, tmp_path, fast_gdal_retries
+):
     lock, count, box = threading.Lock(), {"tif": 0}, {}
 
     def go_away_after_some_reads(path: str):
@@ -90,8 +94,9 @@ def test_source_gone_ends_clearly_keeps_finished_chips_and_rerun_finishes(scene_
     with pytest.raises(ChipStoreError, match="incomplete"):
         ChipStore.open(out)  # ...and the store says it is unfinished
     with RangeServer(scene_dir, port=port):  # the source is back at the same address
-        rep = build_chips(open_local_catalog(url, retry=policy), scene_dir / "inventory.gpkg", out, progress=False,
-                          retry=policy)
+        rep = build_chips(
+            open_local_catalog(url, retry=policy), scene_dir / "inventory.gpkg", out, progress=False, retry=policy
+        )
     assert rep.n_skipped == len(done) and rep.n_built > 0
     assert_same_store(tiny_store, out)
 
@@ -122,7 +127,9 @@ def test_retry_classification_follows_wrapped_errors():
     # giving up does not sleep after the last attempt
     sleeps.clear()
     with pytest.raises(SourceError):
-        call_with_retry(lambda: (_ for _ in ()).throw(OSError("HTTP response code: 503")),
-                        RetryPolicy(attempts=3, sleep=sleeps.append), "y")
+        call_with_retry(
+            lambda: (_ for _ in ()).throw(OSError("HTTP response code: 503")),
+            RetryPolicy(attempts=3, sleep=sleeps.append),
+            "y",
+        )
     assert len(sleeps) == 2
-

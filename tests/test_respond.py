@@ -17,7 +17,7 @@ from landslide_app.cli import main
 from landslide_app.config import CHANNELS
 from landslide_app.errors import ConfigError
 from landslide_app.experiments.domain_shift import compare, read_sample, stats_of_sample
-from landslide_app.experiments.single import load_run, predict_run, train_run
+from landslide_app.experiments.production import load_run, predict_run, train_run
 from landslide_app.model.inputs import ModelConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -218,8 +218,18 @@ def test_sample_reads_every_chip_of_a_small_store(tiny_store):
 # ---- respond ---------------------------------------------------------------------------------------
 def test_respond_end_to_end_without_inventory(fused_run, scene_dir, tmp_path, capsys, monkeypatch):
     out = tmp_path / "event"
-    argv = ["-q", "respond", "--source", str(scene_dir / "catalog.json"), "--event-date", "2017-09-20",
-            "--model", str(fused_run), "--out", str(out)]
+    argv = [
+        "-q",
+        "respond",
+        "--source",
+        str(scene_dir / "catalog.json"),
+        "--event-date",
+        "2017-09-20",
+        "--model",
+        str(fused_run),
+        "--out",
+        str(out),
+    ]
     # interrupted in the predict stage: the chips are kept, the rerun finishes
     import landslide_app.experiments.respond as respond_mod
 
@@ -235,7 +245,8 @@ def test_respond_end_to_end_without_inventory(fused_run, scene_dir, tmp_path, ca
     printed = capsys.readouterr().out
     assert "resumed: chips" in printed and "map.png" in printed
     assert {"density.tif", "chips.gpkg", "map.png", "summary.json", "workspace.json", "respond.json"} <= {
-        p.name for p in out.iterdir()}
+        p.name for p in out.iterdir()
+    }
     assert main(["info", "--json", str(out / "chips")]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["labelled"] is False
@@ -265,8 +276,17 @@ def test_respond_refuses_a_model_needing_more_passes(tiny_store, scene_dir, tmp_
     # a 2-revisit model, the day before the last pass: one post-event pass exists
     run = tmp_path / "r2"
     train_run(tiny_store, ModelConfig("sar", 2), run, epochs=1, progress=False)
-    argv = ["respond", "--source", str(scene_dir / "catalog.json"), "--event-date", "2017-10-21",
-            "--model", str(run), "--out", str(tmp_path / "ev")]
+    argv = [
+        "respond",
+        "--source",
+        str(scene_dir / "catalog.json"),
+        "--event-date",
+        "2017-10-21",
+        "--model",
+        str(run),
+        "--out",
+        str(tmp_path / "ev"),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "1 post-event acquisition (2017-10-22)" in err and "--revisits 1" in err
@@ -274,7 +294,7 @@ def test_respond_refuses_a_model_needing_more_passes(tiny_store, scene_dir, tmp_
 
 
 def test_embed_works_on_an_unlabelled_store(dem_run, unlabelled_store, tmp_path):
-    from landslide_app.experiments.single import embed_store
+    from landslide_app.experiments.production import embed_store
 
     out = embed_store(dem_run, unlabelled_store, tmp_path / "emb.tif", progress=False)
     store = ChipStore.open(unlabelled_store)

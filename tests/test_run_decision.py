@@ -26,7 +26,7 @@ def test_train_records_every_rule(dem_run):
 
 def test_predict_applies_the_chosen_rule(dem_run, tiny_store, tmp_path, one_torch_thread):
     from landslide_app.chips.store import ChipStore
-    from landslide_app.experiments.single import load_run, local_features, predict_run
+    from landslide_app.experiments.production import load_run, local_features, predict_run
 
     run, store = load_run(dem_run), ChipStore.open(tiny_store)
     proba = run.forest.predict_proba(local_features(run, store, store.ids))

@@ -86,8 +86,23 @@ def test_malicious_run_directory_through_the_cli(dem_run, tiny_store, tmp_path):
     meta = json.loads((run / "run.json").read_text())
     meta["files"]["model.pt"] = file_digest(run / "model.pt")
     (run / "run.json").write_text(json.dumps(meta))
-    r = subprocess.run([sys.executable, "-m", "landslide_app.cli", "-q", "predict", "--model", str(run), "--chips",
-                        str(tiny_store), "--out", str(tmp_path / "pred")], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "landslide_app.cli",
+            "-q",
+            "predict",
+            "--model",
+            str(run),
+            "--chips",
+            str(tiny_store),
+            "--out",
+            str(tmp_path / "pred"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "was refused" in r.stderr and "Traceback" not in r.stderr
     assert not marker.exists() and not (tmp_path / "pred").exists()
 
@@ -98,16 +113,29 @@ def test_outputs_are_written_only_where_asked(dem_run, tiny_store, tmp_path):
     root = tmp_path / "work"
     root.mkdir()
     before = set(p.relative_to(root) for p in root.rglob("*"))
-    assert main(["-q", "predict", "--model", str(dem_run), "--chips", str(tiny_store), "--out", str(root / "pred")]) == 0
-    assert main(["-q", "embed", "--model", str(dem_run), "--chips", str(tiny_store), "--out", str(root / "emb" / "e.tif")]) == 0
+    assert (
+        main(["-q", "predict", "--model", str(dem_run), "--chips", str(tiny_store), "--out", str(root / "pred")]) == 0
+    )
+    assert (
+        main(["-q", "embed", "--model", str(dem_run), "--chips", str(tiny_store), "--out", str(root / "emb" / "e.tif")])
+        == 0
+    )
     new = set(p.relative_to(root) for p in root.rglob("*")) - before
-    assert new == {Path("pred"), Path("pred/density.tif"), Path("pred/chips.gpkg"), Path("pred/summary.json"),
-                   Path("pred/map.png"), Path("pred/.lock"), Path("emb"), Path("emb/e.tif")}
+    assert new == {
+        Path("pred"),
+        Path("pred/density.tif"),
+        Path("pred/chips.gpkg"),
+        Path("pred/summary.json"),
+        Path("pred/map.png"),
+        Path("pred/.lock"),
+        Path("emb"),
+        Path("emb/e.tif"),
+    }
     assert not find_temps(tmp_path) and not find_temps(tiny_store) and not find_temps(dem_run)
 
 
 def test_stale_temporaries_of_a_killed_writer_are_removed_on_rerun(dem_run, tiny_store, tmp_path):
-    from landslide_app.experiments.single import predict_run
+    from landslide_app.experiments.production import predict_run
 
     out = tmp_path / "pred"
     predict_run(dem_run, tiny_store, out, progress=False)
@@ -120,10 +148,9 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_on_rerun(dem_run, tiny
 
 
 def test_atomic_path_leaves_nothing_on_error(tmp_path):
-    with pytest.raises(RuntimeError):
-        with atomic_path(tmp_path / "a.json") as tmp:
-            tmp.write_text("partial")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "a.json") as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -161,8 +188,10 @@ def test_output_lock_serialises_threads_and_processes(tmp_path):
         t.join()
     assert order in (["a+", "a-", "b+", "b-"], ["b+", "b-", "a+", "a-"])
     # another process waits while we hold the lock, and gets it when we let go (or die)
-    code = ("import sys, time; from landslide_app.atomic import output_lock\n"
-            "t = time.perf_counter()\nwith output_lock(sys.argv[1]): print(time.perf_counter() - t)")
+    code = (
+        "import sys, time; from landslide_app.atomic import output_lock\n"
+        "t = time.perf_counter()\nwith output_lock(sys.argv[1]): print(time.perf_counter() - t)"
+    )
     with output_lock(tmp_path / "d"):
         p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "d")], stdout=subprocess.PIPE, text=True)
         time.sleep(1.5)
@@ -170,9 +199,17 @@ def test_output_lock_serialises_threads_and_processes(tmp_path):
     waited = float(p.communicate(timeout=60)[0])
     assert waited > 0.5
     # a lock holder killed with SIGKILL does not leave the lock held
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from landslide_app.atomic import output_lock\n"
-                               "with output_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)",
-                               str(tmp_path / "d")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from landslide_app.atomic import output_lock\n"
+            "with output_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)",
+            str(tmp_path / "d"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     holder.kill()
     holder.wait()

@@ -27,8 +27,8 @@ from landslide_app.scene import (
     scene_items,
     simulate_scene,
 )
+from landslide_app.scene.catalog import acquisitions
 from landslide_app.scene.diagnostics import r2_ols, terrain_r2
-from landslide_app.scene.stac import acquisitions
 
 CHIP = config.CHIP_SIZE
 CHIP_KM2 = (CHIP * config.PIXEL_SIZE_M / 1000.0) ** 2  # 1.6384
@@ -132,8 +132,10 @@ def test_files_match_the_simulation(scene_dir: Path, tiny_fields: SceneFields) -
     acq = acquisitions()[3]
     assert np.array_equal(_read(scene_dir / acq.vh), tiny_fields.sar(3, "vh"))
     rows, cols = _head_pixels(scene_dir)
-    assert np.array_equal(np.sort(rows * 10_000 + cols), np.sort(
-        tiny_fields.slides.rows.astype(int) * 10_000 + tiny_fields.slides.cols.astype(int)))
+    assert np.array_equal(
+        np.sort(rows * 10_000 + cols),
+        np.sort(tiny_fields.slides.rows.astype(int) * 10_000 + tiny_fields.slides.cols.astype(int)),
+    )
 
 
 # ---- terrain -----------------------------------------------------------------------------
@@ -360,9 +362,15 @@ def test_sar_files_are_float32_linear_cogs(scene_dir: Path) -> None:
 # ---- products: nothing hidden, catalog ----------------------------------------------------
 def test_only_public_products_are_written(scene_dir: Path) -> None:
     files = sorted(p.relative_to(scene_dir).as_posix() for p in scene_dir.rglob("*") if p.is_file())
-    expected = {"catalog.json", "scene.json", "inventory.gpkg", "dem/elevation.tif",
-                "stac/sentinel-1-rtc/collection.json", "stac/dem/collection.json",
-                "stac/dem/items/dem-elevation.json"}
+    expected = {
+        "catalog.json",
+        "scene.json",
+        "inventory.gpkg",
+        "dem/elevation.tif",
+        "stac/sentinel-1-rtc/collection.json",
+        "stac/dem/collection.json",
+        "stac/dem/items/dem-elevation.json",
+    }
     for acq in acquisitions():
         expected |= {acq.vv, acq.vh, f"stac/sentinel-1-rtc/items/{acq.item_id}.json"}
     assert set(files) == expected
@@ -411,15 +419,29 @@ def test_catalog_loads_with_pystac_and_stackstac(scene_dir: Path) -> None:
 
     items = scene_items(scene_dir)
     assert [i["properties"]["proj:epsg"] for i in items] == [32619] * 6
-    da = stackstac.stack(items, assets=["vv", "vh"], epsg=32619, resolution=10,
-                         fill_value=np.float32(np.nan), rescale=False, dtype="float32")
+    da = stackstac.stack(
+        items,
+        assets=["vv", "vh"],
+        epsg=32619,
+        resolution=10,
+        fill_value=np.float32(np.nan),
+        rescale=False,
+        dtype="float32",
+    )
     assert da.shape == (6, 2, 768, 1024)
     assert float(da.x[0]) == 680000.0 and float(da.y[0]) == 2050000.0
     values = da.isel(time=4).sel(band="vh").values
     assert np.array_equal(values, _read(scene_dir / acquisitions()[4].vh))
 
-    dem = stackstac.stack(scene_items(scene_dir, "dem"), assets=["elevation"], epsg=32619, resolution=10,
-                          fill_value=np.float32(np.nan), rescale=False, dtype="float32")
+    dem = stackstac.stack(
+        scene_items(scene_dir, "dem"),
+        assets=["elevation"],
+        epsg=32619,
+        resolution=10,
+        fill_value=np.float32(np.nan),
+        rescale=False,
+        dtype="float32",
+    )
     assert np.array_equal(dem.isel(time=0, band=0).values, _read(scene_dir / "dem" / "elevation.tif"))
 
 

@@ -34,11 +34,23 @@ def test_t_interval_missing_values_and_one_seed():
 
 
 def _run(inputs, k, seed, test, acc=None, maj=None, split="random"):
-    r = {"inputs": inputs, "revisits": k, "split": split, "key": f"{inputs}-r{k}-{split}", "seed": seed,
-         "auc": {"train": test + 0.1, "val": test - 0.01, "test": test}}
+    r = {
+        "inputs": inputs,
+        "revisits": k,
+        "split": split,
+        "key": f"{inputs}-r{k}-{split}",
+        "seed": seed,
+        "auc": {"train": test + 0.1, "val": test - 0.01, "test": test},
+    }
     if acc is not None:
-        r["map"] = {"accuracy": acc, "majority_accuracy": maj, "balanced_accuracy": 0.5, "macro_f1": 0.4,
-                    "brier": 0.6, "missed_landslide_chips": 3}
+        r["map"] = {
+            "accuracy": acc,
+            "majority_accuracy": maj,
+            "balanced_accuracy": 0.5,
+            "macro_f1": 0.4,
+            "brier": 0.6,
+            "missed_landslide_chips": 3,
+        }
     return r
 
 
@@ -47,10 +59,23 @@ def _repeats():
     dem = [0.75, 0.84, 0.83]
     acc = [0.70, 0.66, 0.72]
     maj = [0.65, 0.65, 0.66]
-    return [{"seed": s, "runs": [_run("fused", 3, s, fused[s], acc[s], maj[s]), _run("dem", 3, s, dem[s])],
-             "baselines": [{"name": "slope", "inputs": "dem", "revisits": None, "split": "random", "seed": s,
-                            "auc": {"train": 0.9, "val": 0.7, "test": 0.70 + 0.01 * s}}]}
-            for s in range(3)]
+    return [
+        {
+            "seed": s,
+            "runs": [_run("fused", 3, s, fused[s], acc[s], maj[s]), _run("dem", 3, s, dem[s])],
+            "baselines": [
+                {
+                    "name": "slope",
+                    "inputs": "dem",
+                    "revisits": None,
+                    "split": "random",
+                    "seed": s,
+                    "auc": {"train": 0.9, "val": 0.7, "test": 0.70 + 0.01 * s},
+                }
+            ],
+        }
+        for s in range(3)
+    ]
 
 
 def test_paired_difference_by_hand():
@@ -112,8 +137,15 @@ def test_tables_show_mean_and_interval():
     from landslide_app.experiments.seed_stats import paired_claims
 
     reps = _repeats()
-    results = {"seeds": [0, 1, 2], "seed": 0, "runs": reps[0]["runs"], "baselines": reps[0]["baselines"],
-               "repeats": reps, "summary": summarise(reps), "paired": paired_claims(reps)}
+    results = {
+        "seeds": [0, 1, 2],
+        "seed": 0,
+        "runs": reps[0]["runs"],
+        "baselines": reps[0]["baselines"],
+        "repeats": reps,
+        "summary": summarise(reps),
+        "paired": paired_claims(reps),
+    }
     md = table_markdown(results, "random")
     assert "over 3 seeds" in md and "**0.850 ± 0.124**" in md and "**0.710 ± 0.025**" in md
     cells = summary_cells(results, "random")

@@ -17,20 +17,36 @@ WEST, EAST = (-67.0, 18.0, -66.4, 18.5), (-66.6, 18.0, -66.0, 18.5)
 AREA = (-66.9, 18.1, -66.1, 18.4)
 
 
-def _item(dt: datetime, orbit: int = 135, state: str = "ascending", bbox=(-67.0, 18.0, -66.0, 18.5),
-          platform: str = "SENTINEL-1A", idx: int = 0) -> dict:
+def _item(
+    dt: datetime,
+    orbit: int = 135,
+    state: str = "ascending",
+    bbox=(-67.0, 18.0, -66.0, 18.5),
+    platform: str = "SENTINEL-1A",
+    idx: int = 0,
+) -> dict:
     w, s, e, n = bbox
     return {
-        "type": "Feature", "stac_version": "1.0.0", "id": f"S1_{orbit}_{dt:%Y%m%dT%H%M%S}_{idx}", "bbox": list(bbox),
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": f"S1_{orbit}_{dt:%Y%m%dT%H%M%S}_{idx}",
+        "bbox": list(bbox),
         "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
-        "properties": {"datetime": dt.isoformat().replace("+00:00", "Z"), "sat:relative_orbit": orbit,
-                       "sat:orbit_state": state, "platform": platform, "proj:epsg": 32619},
-        "assets": {}, "links": [],
+        "properties": {
+            "datetime": dt.isoformat().replace("+00:00", "Z"),
+            "sat:relative_orbit": orbit,
+            "sat:orbit_state": state,
+            "platform": platform,
+            "proj:epsg": 32619,
+        },
+        "assets": {},
+        "links": [],
     }
 
 
-def _pass(day: date, orbit: int, state: str, hour: int, platform: str = "SENTINEL-1A",
-          halves: bool = True) -> list[dict]:
+def _pass(
+    day: date, orbit: int, state: str, hour: int, platform: str = "SENTINEL-1A", halves: bool = True
+) -> list[dict]:
     """One pass: two overlapping slices (west, east) a few seconds apart, or one west slice."""
     t = datetime(day.year, day.month, day.day, hour, 36, 10, tzinfo=timezone.utc)
     out = [_item(t, orbit, state, WEST, platform, 0)]
@@ -110,8 +126,11 @@ def test_fewer_post_passes_than_asked_returns_what_exists(caplog):
 
 def test_no_post_event_pass_yet_says_when_the_next_is_expected():
     items = _table1_items()[:6]  # three pre-event passes only: 08-23, 09-04, 09-16 (12-day repeat)
-    with pytest.raises(NoItemsFoundError, match=r"no Sentinel-1 acquisition over the area after 2017-09-20 yet; "
-                                                r"the first pass of orbit 135 \(ascending\) is expected on 2017-09-28"):
+    with pytest.raises(
+        NoItemsFoundError,
+        match=r"no Sentinel-1 acquisition over the area after 2017-09-20 yet; "
+        r"the first pass of orbit 135 \(ascending\) is expected on 2017-09-28",
+    ):
         select_acquisitions(items, AcquisitionRequest(), AREA)
     # with both satellites the orbit repeats every 6 days: inferred from the data
     items = [i for k in range(4) for i in _pass(date(2017, 8, 29) + timedelta(days=6 * k), 135, "ascending", 22)]
@@ -149,10 +168,14 @@ def _write_catalog(root: Path, items: list[dict]) -> Path:
     import pystac
 
     cat = pystac.Catalog("c", "test catalog")
-    s1 = pystac.Collection("sentinel-1-rtc", "s1", pystac.Extent(pystac.SpatialExtent([[-67, 18, -66, 18.5]]),
-                                                                 pystac.TemporalExtent([[None, None]])))
-    dem = pystac.Collection("dem", "dem", pystac.Extent(pystac.SpatialExtent([[-67, 18, -66, 18.5]]),
-                                                        pystac.TemporalExtent([[None, None]])))
+    s1 = pystac.Collection(
+        "sentinel-1-rtc",
+        "s1",
+        pystac.Extent(pystac.SpatialExtent([[-67, 18, -66, 18.5]]), pystac.TemporalExtent([[None, None]])),
+    )
+    dem = pystac.Collection(
+        "dem", "dem", pystac.Extent(pystac.SpatialExtent([[-67, 18, -66, 18.5]]), pystac.TemporalExtent([[None, None]]))
+    )
     for d in items:
         d = json.loads(json.dumps(d))
         d["assets"] = {"vv": {"href": "vv.tif"}, "vh": {"href": "vh.tif"}}
@@ -175,7 +198,10 @@ def test_local_catalog_with_two_orbits_selects_through_the_same_rule(tmp_path):
     assert [d for d, _ in src.sar_days] == [a.day for a in src.acquisitions]
     src = open_local_catalog(path, AcquisitionRequest(date(2017, 9, 20), "auto", "auto", 2, 1))
     assert [(str(a.day), a.role, a.relative_orbit) for a in src.acquisitions] == [
-        ("2017-08-28", "pre", 98), ("2017-09-09", "pre", 98), ("2017-09-21", "post", 98)]
+        ("2017-08-28", "pre", 98),
+        ("2017-09-09", "pre", 98),
+        ("2017-09-21", "post", 98),
+    ]
 
 
 def test_local_catalog_with_a_bbox_skips_partly_covering_days_like_an_api(tmp_path):

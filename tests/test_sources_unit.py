@@ -20,8 +20,12 @@ def _item(dt: datetime, orbit=135, state="ascending", idx=0, bbox=(-67.0, 18.0, 
         "id": f"S1_{dt:%Y%m%dT%H%M%S}_{idx}",
         "bbox": list(bbox),
         "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
-        "properties": {"datetime": dt.isoformat(), "sat:relative_orbit": orbit, "sat:orbit_state": state,
-                       "proj:code": "EPSG:32619"},
+        "properties": {
+            "datetime": dt.isoformat(),
+            "sat:relative_orbit": orbit,
+            "sat:orbit_state": state,
+            "proj:code": "EPSG:32619",
+        },
         "assets": {},
     }
 
@@ -32,8 +36,14 @@ def test_select_table1_days_grouping_slices_and_filtering_orbits():
     items += [_item(datetime(2017, 9, 19, tzinfo=timezone.utc), state="descending")]
     items += [_item(datetime(2017, 8, 11, tzinfo=timezone.utc))]  # older pre date: not among the last 3
     acqs = select_acquisitions(items)
-    assert [str(a.day) for a in acqs] == ["2017-08-23", "2017-09-04", "2017-09-16",
-                                          "2017-09-22", "2017-10-10", "2017-10-22"]
+    assert [str(a.day) for a in acqs] == [
+        "2017-08-23",
+        "2017-09-04",
+        "2017-09-16",
+        "2017-09-22",
+        "2017-10-10",
+        "2017-10-22",
+    ]
     assert all(len(a.items) == 2 for a in acqs)
     assert [a.role for a in acqs] == ["pre"] * 3 + ["post"] * 3
 
@@ -92,8 +102,9 @@ def test_partial_coverage_is_reported():
     days = [(S1_DATES[0].date(), [_item(S1_DATES[0], bbox=half)])]
     with pytest.raises(PartialCoverageError, match="Shrink --bbox"):
         planetary.check_coverage(days, [_item(S1_DATES[0], bbox=full)], full)
-    planetary.check_coverage([(S1_DATES[0].date(), [_item(S1_DATES[0], bbox=full)])],
-                             [_item(S1_DATES[0], bbox=full)], full)
+    planetary.check_coverage(
+        [(S1_DATES[0].date(), [_item(S1_DATES[0], bbox=full)])], [_item(S1_DATES[0], bbox=full)], full
+    )
     assert planetary.coverage_fraction([_item(S1_DATES[0], bbox=half)], full) == pytest.approx(0.5)
 
 
@@ -103,8 +114,9 @@ def test_sas_signatures_are_redacted_from_messages():
     pol = RetryPolicy(attempts=2, sleep=lambda s: None)
     url = "http://acct.blob.core.windows.net/c/x.tif?st=2026-01-01&se=2026-01-02&sp=rl&sig=SECRET%2Bsig"
     with pytest.raises(SourceError) as err:
-        call_with_retry(lambda: (_ for _ in ()).throw(OSError(f"Error opening '{url}': HTTP response code: 503")),
-                        pol, "x")
+        call_with_retry(
+            lambda: (_ for _ in ()).throw(OSError(f"Error opening '{url}': HTTP response code: 503")), pol, "x"
+        )
     assert "SECRET" not in str(err.value) and "sig=REDACTED" in str(err.value) and "se=2026-01-02" in str(err.value)
     assert redact("no url here") == "no url here"
 

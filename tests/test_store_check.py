@@ -62,8 +62,11 @@ def test_store_meta_round_trips_and_records_acquisitions(tiny_store):
     assert m.n_pre_dates == 3 and m.n_post == 3 and st.n_post == 3
     acq = m.acquisitions
     assert [a.role for a in acq] == ["pre"] * 3 + ["post"] * 3 and [a.slot for a in acq] == list(range(6))
-    assert [a.date for a in acq] == list(m.dates) == ["2017-08-23", "2017-09-04", "2017-09-16", "2017-09-22",
-                                                      "2017-10-10", "2017-10-22"]
+    assert (
+        [a.date for a in acq]
+        == list(m.dates)
+        == ["2017-08-23", "2017-09-04", "2017-09-16", "2017-09-22", "2017-10-10", "2017-10-22"]
+    )
     assert acq[3].platform == "sentinel-1b" and acq[0].platform == "sentinel-1a"
     assert acq[3].datetime.startswith("2017-09-22T22:35:44")
     st.check_revisits(3)
@@ -79,20 +82,38 @@ def test_info_json_shows_labels_event_orbit_and_acquisitions(tiny_store, capsys)
 
 
 # ---- open validates metadata against the array and the index ----------------------------------
-@pytest.mark.parametrize("edit, match", [
-    (lambda d: d["channels"].__setitem__(4, "vh_t0"), r"channel names repeat"),
-    (lambda d: d.update(channels=d["channels"][:-1]), r"zarr array has shape .* describes"),
-    (lambda d: d.update(chip_size=64), r"chip_size 64 but its grid has 128-pixel"),
-    (lambda d: (d["grid"].update(chip_size=64), d.update(chip_size=64)), r"zarr array has shape .*64 px"),
-    (lambda d: d.update(density_thresholds=[0.0, 5.0]), r"density classes in index.gpkg disagree .*\[0.0, 5.0\]"),
-    (lambda d: d.update(n_chips=45), r"index.gpkg lists 44 chips but store.json records 45"),
-    (lambda d: d["dates"].reverse(), r"not in time order"),
-    (lambda d: d.update(n_pre_dates=2), r"marked pre-event but n_pre_dates is 2"),
-    (lambda d: d.update(event_date="2017-10-15"), r"do not lie either side of the event date 2017-10-15"),
-    (lambda d: d["grid"].update(x0=d["grid"]["x0"] + 1280.0), r"origin or pixel size edited"),
-    (lambda d: d["grid"].update(epsg=32620), r"index.gpkg is in EPSG:32619 but the grid of store.json in EPSG:32620"),
-], ids=["channel-renamed", "channel-dropped", "chip-size", "grid-chip-size", "thresholds", "chip-count",
-        "dates-order", "pre-count", "event-date", "grid-origin", "grid-crs"])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda d: d["channels"].__setitem__(4, "vh_t0"), r"channel names repeat"),
+        (lambda d: d.update(channels=d["channels"][:-1]), r"zarr array has shape .* describes"),
+        (lambda d: d.update(chip_size=64), r"chip_size 64 but its grid has 128-pixel"),
+        (lambda d: (d["grid"].update(chip_size=64), d.update(chip_size=64)), r"zarr array has shape .*64 px"),
+        (lambda d: d.update(density_thresholds=[0.0, 5.0]), r"density classes in index.gpkg disagree .*\[0.0, 5.0\]"),
+        (lambda d: d.update(n_chips=45), r"index.gpkg lists 44 chips but store.json records 45"),
+        (lambda d: d["dates"].reverse(), r"not in time order"),
+        (lambda d: d.update(n_pre_dates=2), r"marked pre-event but n_pre_dates is 2"),
+        (lambda d: d.update(event_date="2017-10-15"), r"do not lie either side of the event date 2017-10-15"),
+        (lambda d: d["grid"].update(x0=d["grid"]["x0"] + 1280.0), r"origin or pixel size edited"),
+        (
+            lambda d: d["grid"].update(epsg=32620),
+            r"index.gpkg is in EPSG:32619 but the grid of store.json in EPSG:32620",
+        ),
+    ],
+    ids=[
+        "channel-renamed",
+        "channel-dropped",
+        "chip-size",
+        "grid-chip-size",
+        "thresholds",
+        "chip-count",
+        "dates-order",
+        "pre-count",
+        "event-date",
+        "grid-origin",
+        "grid-crs",
+    ],
+)
 def test_open_refuses_metadata_that_disagrees_with_the_data(store_copy, edit, match):
     ChipStore.open(store_copy)  # intact: opens
     _edit_json(store_copy / "store.json", edit)
@@ -113,8 +134,9 @@ def test_truncated_index_is_refused_and_a_rerun_rewrites_it(scene_dir, tmp_path)
 
 
 # ---- per-chip checksums: check, cheap open check, exact repair --------------------------------
-def test_check_finds_damaged_swapped_and_truncated_chunks_and_a_rerun_rebuilds_exactly_them(scene_dir, tmp_path,
-                                                                                         capsys):
+def test_check_finds_damaged_swapped_and_truncated_chunks_and_a_rerun_rebuilds_exactly_them(
+    scene_dir, tmp_path, capsys
+):
     out = tmp_path / "s"
     st = _build(scene_dir, out).store
     st = ChipStore.open(out)
@@ -124,7 +146,7 @@ def test_check_finds_damaged_swapped_and_truncated_chunks_and_a_rerun_rebuilds_e
     assert _chunk(st, a).stat().st_size != _chunk(st, b).stat().st_size
     f = _chunk(st, damaged)  # flip bytes in the middle: same size
     raw = bytearray(f.read_bytes())
-    raw[len(raw) // 2:len(raw) // 2 + 8] = bytes(255 - x for x in raw[len(raw) // 2:len(raw) // 2 + 8])
+    raw[len(raw) // 2 : len(raw) // 2 + 8] = bytes(255 - x for x in raw[len(raw) // 2 : len(raw) // 2 + 8])
     f.write_bytes(bytes(raw))
     fa, fb = _chunk(st, a), _chunk(st, b)  # two chunk files exchanged
     tmp = fa.with_name("swap")
@@ -135,8 +157,11 @@ def test_check_finds_damaged_swapped_and_truncated_chunks_and_a_rerun_rebuilds_e
     ft.write_bytes(ft.read_bytes()[:1000])
 
     # every open checks the chunk sizes (cheap): the swapped and truncated chunks are found
-    with pytest.raises(ChipStoreError, match=rf"chip {a} is unreadable.*chip {truncated} is unreadable.*truncated; "
-                                             rf"rebuild it.*rebuilds exactly chips {a}, {b}, {truncated}"):
+    with pytest.raises(
+        ChipStoreError,
+        match=rf"chip {a} is unreadable.*chip {truncated} is unreadable.*truncated; "
+        rf"rebuild it.*rebuilds exactly chips {a}, {b}, {truncated}",
+    ):
         ChipStore.open(out)
     # `check` compares every chunk's CRC-32: all four, by chip id
     assert main(["check", str(out), "--json"]) == 2
@@ -173,7 +198,7 @@ def _flip(path: Path, n: int = 64) -> None:
     """Invert ``n`` bytes in the middle of a file, keeping its size."""
     raw = bytearray(path.read_bytes())
     mid = len(raw) // 2
-    raw[mid:mid + n] = bytes(255 - x for x in raw[mid:mid + n])
+    raw[mid : mid + n] = bytes(255 - x for x in raw[mid : mid + n])
     path.write_bytes(bytes(raw))
 
 
@@ -191,13 +216,14 @@ def test_checked_reads_return_what_zarr_returns_bit_for_bit(tiny_store):
     assert st.read_many([]).shape == (0, 17, 128, 128)
 
 
-def test_a_chunk_damaged_in_place_is_refused_by_every_reader_and_a_rerun_repairs_it(scene_dir, tiny_store, dem_run,
-                                                                                     tmp_path, capsys):
+def test_a_chunk_damaged_in_place_is_refused_by_every_reader_and_a_rerun_repairs_it(
+    scene_dir, tiny_store, dem_run, tmp_path, capsys
+):
     """64 bytes flipped in the middle of a chunk, same size: the open-time size check cannot see it and Blosc
     decodes it silently; every read for use compares the CRC-32 and refuses, naming the chip and the fix."""
     from landslide_app.chips.cache import StoreCache
     from landslide_app.experiments.ablation import AblationSettings, run_ablation
-    from landslide_app.experiments.single import predict_run
+    from landslide_app.experiments.production import predict_run
 
     out = tmp_path / "s"
     shutil.copytree(tiny_store, out)
@@ -211,8 +237,11 @@ def test_a_chunk_damaged_in_place_is_refused_by_every_reader_and_a_rerun_repairs
     assert np.isfinite(np.asarray(st.array[row, col])[0]).any()  # zarr alone decodes the damaged chunk silently
     st = ChipStore.open(out)  # sizes agree: the open succeeds
     fix = rf"landslide-app check {out}`.*rerun the same `landslide-app chips` command: it rebuilds exactly"
-    with pytest.raises(ChipStoreError, match=rf"chip {cid} of {out} does not hold the data written.*chip {cid} is "
-                                             rf"corrupted.*{fix}"):
+    with pytest.raises(
+        ChipStoreError,
+        match=rf"chip {cid} of {out} does not hold the data written.*chip {cid} is "
+        rf"corrupted.*{fix}",
+    ):
         st.read(cid)
     _flip(_chunk(st, cid2))
     with pytest.raises(ChipStoreError, match=rf"chips {cid}, {cid2} of {out} do not hold"):
@@ -230,13 +259,18 @@ def test_a_chunk_damaged_in_place_is_refused_by_every_reader_and_a_rerun_repairs
     with pytest.raises(ChipStoreError, match=rf"chips? {cid}(, {cid2})? of .*{fix}"):  # the first batch met
         predict_run(dem_run, out, tmp_path / "pred", progress=False)
     with pytest.raises(ChipStoreError, match=rf"chips {cid}, {cid2} of .*{fix}"):
-        run_ablation(out, tmp_path / "abl", AblationSettings(inputs=("dem",), revisits=(1,), epochs=1,
-                                                                baselines=False), progress=False)
+        run_ablation(
+            out,
+            tmp_path / "abl",
+            AblationSettings(inputs=("dem",), revisits=(1,), epochs=1, baselines=False),
+            progress=False,
+        )
 
     # a rerun of the same build rebuilds exactly the two chips; reads are then those of the intact store
     assert _build(scene_dir, out).n_built == 2
-    np.testing.assert_array_equal(ChipStore.open(out).read_many(ids).view(np.uint32),
-                                  ChipStore.open(tiny_store).read_many(ids).view(np.uint32))
+    np.testing.assert_array_equal(
+        ChipStore.open(out).read_many(ids).view(np.uint32), ChipStore.open(tiny_store).read_many(ids).view(np.uint32)
+    )
 
 
 # ---- labels are optional ----------------------------------------------------------------------
@@ -256,20 +290,62 @@ def test_unlabelled_store_is_labelled_later_without_reading_the_rasters(scene_di
         _ = st.classes
 
     # train and ablate refuse it with one message
-    for argv in (["train", "--chips", str(out), "--inputs", "dem", "--revisits", "1", "--epochs", "1",
-                  "--out", str(tmp_path / "run")],
-                 ["ablate", "--chips", str(out), "--out", str(tmp_path / "abl"), "--inputs", "dem", "--revisits", "1",
-                  "--epochs", "1", "--no-baselines"]):
+    for argv in (
+        [
+            "train",
+            "--chips",
+            str(out),
+            "--inputs",
+            "dem",
+            "--revisits",
+            "1",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        [
+            "ablate",
+            "--chips",
+            str(out),
+            "--out",
+            str(tmp_path / "abl"),
+            "--inputs",
+            "dem",
+            "--revisits",
+            "1",
+            "--epochs",
+            "1",
+            "--no-baselines",
+        ],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert f"{out} has no landslide labels; `{argv[0]}` needs an inventory: rerun `landslide-app chips ... " \
-               "--inventory FILE`" in err and "Traceback" not in err
+        assert (
+            f"{out} has no landslide labels; `{argv[0]}` needs an inventory: rerun `landslide-app chips ... "
+            "--inventory FILE`"
+            in err
+            and "Traceback" not in err
+        )
 
     # the rasters are gone: labelling must not read them
     (scene / "sar").rename(tmp_path / "sar-away")
     (scene / "dem").rename(tmp_path / "dem-away")
-    assert main(["-q", "chips", "--source", str(scene / "catalog.json"), "--out", str(out),
-                 "--inventory", str(scene / "inventory.gpkg")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "chips",
+                "--source",
+                str(scene / "catalog.json"),
+                "--out",
+                str(out),
+                "--inventory",
+                str(scene / "inventory.gpkg"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     lab, ref = ChipStore.open(out), ChipStore.open(tiny_store)
     assert lab.meta.labelled and lab.meta.density_thresholds == (0.0, 25.0)
@@ -301,10 +377,13 @@ def test_one_post_event_date_keeps_the_layout_and_says_which_models_fit(scene_di
     np.testing.assert_array_equal(arr[:, :t4], ref.read_many(ref.ids)[:, :t4])
     assert (st.index["nan_fraction"] < 0.1).all()  # the empty slots are not counted as missing data
     st.check_revisits(1)
-    with pytest.raises(ChipStoreError, match=r"this store has 1 post-event date \(2017-09-22\); use a model "
-                                             r"trained with --revisits 1"):
+    with pytest.raises(
+        ChipStoreError,
+        match=r"this store has 1 post-event date \(2017-09-22\); use a model "
+        r"trained with --revisits 1",
+    ):
         st.check_revisits(2)
-    from landslide_app.experiments.single import train_run
+    from landslide_app.experiments.production import train_run
     from landslide_app.model.inputs import ModelConfig
 
     msg = r"1 post-event date \(2017-09-22\); use a model trained with --revisits 1"
@@ -315,8 +394,23 @@ def test_one_post_event_date_keeps_the_layout_and_says_which_models_fit(scene_di
     from landslide_app.experiments.ablation import AblationSettings, check_store
 
     ablate = r"1 post-event date \(2017-09-22\); use `ablate --revisits` with values up to 1"
-    assert main(["ablate", "--chips", str(st.path), "--inputs", "sar", "--revisits", "1", "2", "--out",
-                 str(tmp_path / "abl")]) == 2
+    assert (
+        main(
+            [
+                "ablate",
+                "--chips",
+                str(st.path),
+                "--inputs",
+                "sar",
+                "--revisits",
+                "1",
+                "2",
+                "--out",
+                str(tmp_path / "abl"),
+            ]
+        )
+        == 2
+    )
     assert re.search(ablate, capsys.readouterr().err) and not (tmp_path / "abl").exists()
     with pytest.raises(ChipStoreError, match=ablate):  # DEM inputs, but the change ratio with 3 revisits
         check_store(st, AblationSettings(inputs=("dem",)))
@@ -325,11 +419,19 @@ def test_one_post_event_date_keeps_the_layout_and_says_which_models_fit(scene_di
 
 
 # ---- old stores --------------------------------------------------------------------------------
-def test_a_store_of_the_previous_format_opens_and_a_rerun_says_to_rebuild(scene_dir, tiny_store, store_copy,
-                                                                          capsys):
+def test_a_store_of_the_previous_format_opens_and_a_rerun_says_to_rebuild(scene_dir, tiny_store, store_copy, capsys):
     def to_v1(d):
-        for k in ("data_fingerprint", "label_fingerprint", "acquisitions", "labelled", "checksums", "n_post",
-                  "relative_orbit", "orbit_state", "label_fingerprint"):
+        for k in (
+            "data_fingerprint",
+            "label_fingerprint",
+            "acquisitions",
+            "labelled",
+            "checksums",
+            "n_post",
+            "relative_orbit",
+            "orbit_state",
+            "label_fingerprint",
+        ):
             d.pop(k, None)
         d["format"] = "landslide-app-chips/1"
 
@@ -339,16 +441,18 @@ def test_a_store_of_the_previous_format_opens_and_a_rerun_says_to_rebuild(scene_
     st = ChipStore.open(store_copy)
     assert st.meta.labelled and st.meta.checksums is None and st.info()["class_counts"]["2"] > 0
     assert st._chunk_digests() == {}  # nothing to compare with: read through zarr, the same values
-    np.testing.assert_array_equal(st.read_many(st.ids).view(np.uint32),
-                                  ChipStore.open(tiny_store).read_many(st.ids).view(np.uint32))
+    np.testing.assert_array_equal(
+        st.read_many(st.ids).view(np.uint32), ChipStore.open(tiny_store).read_many(st.ids).view(np.uint32)
+    )
     assert main(["check", str(store_copy)]) == 0
     assert "metadata only (no checksums recorded)" in capsys.readouterr().out
     with pytest.raises(ChipStoreError, match=r"by an older version \(format landslide-app-chips/1\).*--overwrite"):
         _build(scene_dir, store_copy)
 
 
-def test_relabelling_interrupted_midway_then_rerun_equals_a_labelled_build(scene_dir, tiny_store, tmp_path,
-                                                                          monkeypatch):
+def test_relabelling_interrupted_midway_then_rerun_equals_a_labelled_build(
+    scene_dir, tiny_store, tmp_path, monkeypatch
+):
     out = tmp_path / "u"
     _build(scene_dir, out, inventory=False)
     calls = {"n": 0}

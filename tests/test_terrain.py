@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from pyproj import Transformer
 from affine import Affine
+from pyproj import Transformer
 
 from landslide_app.config import DEM_CHANNELS, FLAT_ASPECT_DEG
 from landslide_app.errors import RasterError
@@ -137,9 +137,7 @@ def test_paraboloid_curvature_is_minus_400c(c, cell):
     np.testing.assert_allclose(out[CURV][[0, 0, -1, -1], [0, -1, 0, -1]], 0.0, atol=1e-6)
     # Horn's central differences are exact on a quadratic: slope = atan(2 c r).
     r = np.hypot(x, y)
-    np.testing.assert_allclose(
-        out[SLOPE][1:-1, 1:-1], np.degrees(np.arctan(2 * abs(c) * r))[1:-1, 1:-1], atol=1e-4
-    )
+    np.testing.assert_allclose(out[SLOPE][1:-1, 1:-1], np.degrees(np.arctan(2 * abs(c) * r))[1:-1, 1:-1], atol=1e-4)
 
 
 def test_same_slope_at_10_and_30_m():
@@ -253,12 +251,16 @@ def test_values_equal_richdem_on_interior(cell):
     nodata = -1.0e300
     arr = rd.rdarray(np.where(np.isfinite(z), z, nodata), no_data=nodata)
     arr.geotransform = [0.0, cell, 0.0, 0.0, 0.0, -cell]
-    ref = {name: np.asarray(rd.terrain_attribute(arr, name), np.float64)
-           for name in ("slope_degrees", "aspect", "curvature")}
+    ref = {
+        name: np.asarray(rd.terrain_attribute(arr, name), np.float64)
+        for name in ("slope_degrees", "aspect", "curvature")
+    }
     valid = np.isfinite(z)
     complete = np.zeros_like(valid)
-    complete[1:-1, 1:-1] = np.all([valid[1 + dr:z.shape[0] - 1 + dr, 1 + dc:z.shape[1] - 1 + dc]
-                                   for dr in (-1, 0, 1) for dc in (-1, 0, 1)], axis=0)
+    complete[1:-1, 1:-1] = np.all(
+        [valid[1 + dr : z.shape[0] - 1 + dr, 1 + dc : z.shape[1] - 1 + dc] for dr in (-1, 0, 1) for dc in (-1, 0, 1)],
+        axis=0,
+    )
     assert complete.sum() > 0.9 * z.size
     np.testing.assert_allclose(out[SLOPE][complete], ref["slope_degrees"][complete], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out[CURV][complete], ref["curvature"][complete], rtol=1e-5, atol=1e-3)

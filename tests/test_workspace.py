@@ -51,7 +51,7 @@ def root(scene_dir: Path, dem_run: Path, tmp_path_factory: pytest.TempPathFactor
     """A root of two CLI-made workspaces: ``event`` (an unlabelled store + a prediction, no
     workspace.json) and ``lab`` (a trained run only)."""
     from landslide_app.chips.build import build_chips
-    from landslide_app.experiments.single import predict_run
+    from landslide_app.experiments.production import predict_run
     from landslide_app.sources.stac import open_local_catalog
 
     r = tmp_path_factory.mktemp("workspaces")
@@ -139,11 +139,21 @@ def test_request_checks_and_chips_arguments(tmp_path: Path, scene_dir: Path):
         check_request(FetchRequest((-67.3, 18.4, -67.2, 18.5), "2017-09-20", "catalog", str(tmp_path / "nope.json")))
     with pytest.raises(ConfigError, match="YYYY-MM-DD"):
         check_request(FetchRequest((-67.3, 18.4, -67.2, 18.5), "20/09/2017", "catalog", str(scene_dir)))
-    req = check_request(FetchRequest((-67.3, 18.4, -67.2, 18.5), "2017-09-20", "catalog",
-                                     str(scene_dir / "catalog.json"), "135", 2, 1, tmp_path / "inv.gpkg"))
+    req = check_request(
+        FetchRequest(
+            (-67.3, 18.4, -67.2, 18.5),
+            "2017-09-20",
+            "catalog",
+            str(scene_dir / "catalog.json"),
+            "135",
+            2,
+            1,
+            tmp_path / "inv.gpkg",
+        )
+    )
     args = chips_args(req, tmp_path / "chips")
     assert args[:3] == ["chips", "--source", str(scene_dir / "catalog.json")]
-    assert args[args.index("--bbox") + 1:args.index("--bbox") + 5] == ["-67.3", "18.4", "-67.2", "18.5"]
+    assert args[args.index("--bbox") + 1 : args.index("--bbox") + 5] == ["-67.3", "18.4", "-67.2", "18.5"]
     assert args[args.index("--orbit") + 1] == "135" and args[args.index("--pre") + 1] == "2"
     assert args[args.index("--post") + 1] == "1" and args[args.index("--inventory") + 1] == str(tmp_path / "inv.gpkg")
 
@@ -173,18 +183,24 @@ def test_inventory_upload_formats(tmp_path: Path, scene_dir: Path):
 
 
 # ---- stage runs ----------------------------------------------------------------------------
-_TQDM = ("import sys, time\n"
-         "for i in range(0, 101, 25):\n"
-         "    sys.stderr.write(f'\\rchips: {i:3d}%|###| {i}/100'); sys.stderr.flush(); time.sleep(0.05)\n"
-         "sys.stderr.write('\\nINFO x: built 100 chips\\n')\n")
+_TQDM = (
+    "import sys, time\n"
+    "for i in range(0, 101, 25):\n"
+    "    sys.stderr.write(f'\\rchips: {i:3d}%|###| {i}/100'); sys.stderr.flush(); time.sleep(0.05)\n"
+    "sys.stderr.write('\\nINFO x: built 100 chips\\n')\n"
+)
 
 
 def test_stage_runs_progress_failure_and_cancel():
     changes = []
     q = RunQueue(on_change=lambda: changes.append(1))
     ok = q.submit(StageRun("ok", [sys.executable, "-c", _TQDM], on_done=lambda r: r.log_tail.append("recorded")))
-    bad = q.submit(StageRun("bad", [sys.executable, "-c",
-                                    "import sys; sys.stderr.write('error: the area has no SAR yet\\n'); sys.exit(2)"]))
+    bad = q.submit(
+        StageRun(
+            "bad",
+            [sys.executable, "-c", "import sys; sys.stderr.write('error: the area has no SAR yet\\n'); sys.exit(2)"],
+        )
+    )
     slow = q.submit(StageRun("slow", [sys.executable, "-c", "import time; time.sleep(60)"]))
     never = q.submit(StageRun("never", [sys.executable, "-c", "print(1)"]))
     assert never.state == QUEUED
@@ -225,9 +241,17 @@ def test_area_state_of_an_unlabelled_workspace(root: Path):
     assert n2 == summary["class_counts"]["2"]
     assert len(p2_legend()) == 5
     run = a.respond_run(a.models()[0].path, "scene")
-    assert run.argv[3:] == ["predict", "--model", str(a.models()[0].path), "--chips", str(a.store_path), "--out",
-                            str((root / "event" / "predictions" / "lab-run-dem-scene").resolve()), "--normalise",
-                            "scene"]
+    assert run.argv[3:] == [
+        "predict",
+        "--model",
+        str(a.models()[0].path),
+        "--chips",
+        str(a.store_path),
+        "--out",
+        str((root / "event" / "predictions" / "lab-run-dem-scene").resolve()),
+        "--normalise",
+        "scene",
+    ]
     pre, post = a.sar_pair()
     assert (pre["date"], post["date"]) == ("2017-09-16", "2017-09-22") and pre["url"] != post["url"]
     assert [d for _, d, _ in a.sar_dates()] == list(a.store.meta.dates)
@@ -259,8 +283,15 @@ def test_page_opens_an_unlabelled_workspace_and_reports_limits(root: Path, monke
     r.set_area((-70, 10, -60, 20))
     r.fetch_button.click()
     assert "over the page&#x27;s limit" in app.msg.value and not app.queue.runs
-    r._on_draw(action="created", geo_json={"geometry": {"type": "Polygon", "coordinates": [
-        [[-67.28, 18.48], [-67.25, 18.48], [-67.25, 18.5], [-67.28, 18.5], [-67.28, 18.48]]]}})
+    r._on_draw(
+        action="created",
+        geo_json={
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[-67.28, 18.48], [-67.25, 18.48], [-67.25, 18.5], [-67.28, 18.5], [-67.28, 18.48]]],
+            }
+        },
+    )
     assert [b.value for b in r.bbox_fields] == [-67.28, 18.48, -67.25, 18.5]
 
 
@@ -276,8 +307,15 @@ def test_page_fetches_an_area_and_responds(root: Path, scene_dir: Path, tmp_path
     r.set_area((-67.29, 18.47, -67.25, 18.52))
     r.source_kind.value, r.source.value, r.event_date.value = "catalog", str(scene_dir / "catalog.json"), "2017-09-20"
     inv = (scene_dir / "inventory.gpkg").read_bytes()
-    r.inventory.value = ({"name": "heads.gpkg", "type": "", "size": len(inv), "content": memoryview(inv),
-                          "last_modified": datetime.now(timezone.utc)},)
+    r.inventory.value = (
+        {
+            "name": "heads.gpkg",
+            "type": "",
+            "size": len(inv),
+            "content": memoryview(inv),
+            "last_modified": datetime.now(timezone.utc),
+        },
+    )
     opened = app.opened
     run = r.fetch()
     assert app.queue.wait(300), run.text
@@ -338,8 +376,9 @@ def test_app_notebook_runs_in_a_plain_kernel(root: Path, monkeypatch):
     monkeypatch.setenv("LANDSLIDE_APP_DATA", str(root / "event"))
     monkeypatch.setenv("LANDSLIDE_APP_ROOT", str(root))
     nb = nbformat.read(notebook_path(), as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(notebook_path().parent)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(notebook_path().parent)}}
+    ).execute()
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)

@@ -7,7 +7,7 @@
   statistics.
 * :mod:`~landslide_app.baselines.evaluate`: :func:`run_baseline`, the cross-prediction protocol of
   :mod:`landslide_app.model.protocol` with the CNN pipeline's split, returning the same summary
-  keys as :meth:`landslide_app.model.pipeline.RunResult.to_dict`.
+  keys as :meth:`landslide_app.model.cnn_protocol.RunResult.to_dict`.
 """
 
 from landslide_app.baselines.evaluate import BASELINES, run_baseline

@@ -126,9 +126,7 @@ def _check_chips(chips: np.ndarray) -> np.ndarray:
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[1] != len(C.CHANNELS):
-        raise InputError(
-            f"chips must be (n, {len(C.CHANNELS)}, S, S) in config.CHANNELS order, got shape {arr.shape}."
-        )
+        raise InputError(f"chips must be (n, {len(C.CHANNELS)}, S, S) in config.CHANNELS order, got shape {arr.shape}.")
     return arr
 
 
@@ -245,13 +243,17 @@ class ChangeStats:
             first = len(edges)
             logger.warning(
                 "More than %.1f %% of the training pixels change by >= %.1f dB (the histogram's "
-                "upper edge); flagging all of them.", 100 * (1 - self.params.quantile), edges[-1],
+                "upper edge); flagging all of them.",
+                100 * (1 - self.params.quantile),
+                edges[-1],
             )
         else:
             first = int(ok[0])
             if first == 1:
-                logger.warning("The change-ratio quantile lies below the histogram's lower edge; "
-                               "threshold set to %.2f dB.", edges[0])
+                logger.warning(
+                    "The change-ratio quantile lies below the histogram's lower edge; threshold set to %.2f dB.",
+                    edges[0],
+                )
         return float(edges[first - 1]), first
 
     def flagged(self, ids: Sequence[int] | np.ndarray, first_bin: int) -> np.ndarray:
@@ -281,14 +283,20 @@ def compute_change_stats(
     :class:`ChangeStats` (one per set) is returned.
     """
     many = isinstance(params, (list, tuple))
-    plist: list[ChangeRatioParams] = (list(cast(Sequence[ChangeRatioParams], params)) if many
-                                      else [cast("ChangeRatioParams | None", params) or ChangeRatioParams()])
+    plist: list[ChangeRatioParams] = (
+        list(cast(Sequence[ChangeRatioParams], params))
+        if many
+        else [cast("ChangeRatioParams | None", params) or ChangeRatioParams()]
+    )
     if not plist:
         raise ConfigError("compute_change_stats needs at least one parameter set.")
     p0 = plist[0]
     for p in plist[1:]:
         if (p.revisits, p.db_floor, p.hist_range_db, p.bin_width_db) != (
-            p0.revisits, p0.db_floor, p0.hist_range_db, p0.bin_width_db
+            p0.revisits,
+            p0.db_floor,
+            p0.hist_range_db,
+            p0.bin_width_db,
         ):
             raise ConfigError("Parameter sets read in one pass must share revisits, db_floor and the histogram grid.")
     ids = np.asarray(ids, dtype=np.int64)
@@ -308,8 +316,13 @@ def compute_change_stats(
         n_valid = st.n_valid
         logger.info(
             "Change ratio (%d revisit(s), slope >= %g deg, curvature < %s): %d chips, %d valid pixels; "
-            "%d chips without a valid pixel.", st.params.revisits, st.params.slope_min_deg,
-            st.params.curvature_max, len(ids), int(n_valid.sum()), int((n_valid == 0).sum()),
+            "%d chips without a valid pixel.",
+            st.params.revisits,
+            st.params.slope_min_deg,
+            st.params.curvature_max,
+            len(ids),
+            int(n_valid.sum()),
+            int((n_valid == 0).sum()),
         )
     return stats if many else stats[0]
 
@@ -343,8 +356,7 @@ class ScoreClassifier:
             raise InputError(f"need one class per score and at least one chip, got {len(y)} / {len(x)}.")
         self._classes = np.unique(y)
         if len(self._classes) < self.n_classes:  # run_baseline warns once per fold
-            logger.debug("Training chips hold only classes %s; the others get probability 0.",
-                         self._classes.tolist())
+            logger.debug("Training chips hold only classes %s; the others get probability 0.", self._classes.tolist())
         if len(self._classes) >= 2:
             self._scaler = StandardScaler().fit(x)
             self._model = LogisticRegression(C=self.C_reg, class_weight="balanced", max_iter=1000)
@@ -377,8 +389,12 @@ class ChangeRatioBaseline:
         """Fit the 99th-percentile threshold and the score classifier on ``train_ids`` only."""
         self.threshold_db, self.first_bin = stats.fit_threshold(train_ids)
         self.classifier.fit(stats.density(train_ids, self.first_bin), train_classes)
-        logger.info("Change ratio: threshold %.2f dB (q=%.3f over %d training chips).",
-                    self.threshold_db, self.params.quantile, len(train_ids))
+        logger.info(
+            "Change ratio: threshold %.2f dB (q=%.3f over %d training chips).",
+            self.threshold_db,
+            self.params.quantile,
+            len(train_ids),
+        )
         return self
 
     def scores(self, stats: ChangeStats, ids: np.ndarray) -> np.ndarray:
@@ -436,9 +452,14 @@ def fit_selecting_slope(
     else:
         slopes = [f[1].params.slope_min_deg for f in fitted]
         best = slopes.index(default_slope_deg) if default_slope_deg in slopes else 0
-        logger.warning("No defined validation AUC to select the slope mask; keeping slope >= %g deg.",
-                       fitted[best][1].params.slope_min_deg)
+        logger.warning(
+            "No defined validation AUC to select the slope mask; keeping slope >= %g deg.",
+            fitted[best][1].params.slope_min_deg,
+        )
     model, st, _ = fitted[best]
-    logger.info("Change ratio: slope mask >= %g deg selected on validation (AUC by mask: %s).",
-                st.params.slope_min_deg, {k: round(v, 3) for k, v in scores.items()})
+    logger.info(
+        "Change ratio: slope mask >= %g deg selected on validation (AUC by mask: %s).",
+        st.params.slope_min_deg,
+        {k: round(v, 3) for k, v in scores.items()},
+    )
     return model, st, scores

@@ -2,7 +2,7 @@
 
 :func:`run_baseline` builds the split with :func:`landslide_app.model.protocol.make_split` from
 the store's ids (sorted, as ``ChipStore.ids``) with the same ``kind``/``seed`` and default
-parameters as :func:`landslide_app.model.pipeline.run_configuration`, so a baseline and a CNN
+parameters as :func:`landslide_app.model.cnn_protocol.run_configuration`, so a baseline and a CNN
 configuration run with the same seed train, validate and test on the same chips. For each fold
 the baseline is fitted on the fold's training chips only, and predicts its validation chips and
 its test half; the two test halves cover every chip exactly once.
@@ -72,8 +72,9 @@ class SlopeFold:
         return self.feats[np.searchsorted(self.ids_sorted, ids)]
 
     def fit(self, data: FoldData) -> SlopeFold:
-        self.forest = DensityForest(seed=self.seed, **self.forest_kwargs).fit(self.features(data.fold.train),
-                                                                             data.y_train)
+        self.forest = DensityForest(seed=self.seed, **self.forest_kwargs).fit(
+            self.features(data.fold.train), data.y_train
+        )
         return self
 
     def predict_proba(self, ids: np.ndarray) -> np.ndarray:
@@ -93,10 +94,18 @@ class ChangeRatioFold:
     def fit(self, data: FoldData) -> ChangeRatioFold:
         present = np.unique(data.y_train)
         if len(present) < N_CLASSES:
-            logger.warning("Fold %s: training chips hold only classes %s; the others get probability 0.",
-                           data.fold.name, present.tolist())
+            logger.warning(
+                "Fold %s: training chips hold only classes %s; the others get probability 0.",
+                data.fold.name,
+                present.tolist(),
+            )
         self.model, self.stats, self.by_slope = fit_selecting_slope(
-            self.candidates, data.fold.train, data.y_train, data.fold.val, data.y_val, self.default_slope_deg,
+            self.candidates,
+            data.fold.train,
+            data.y_train,
+            data.fold.val,
+            data.y_val,
+            self.default_slope_deg,
         )
         return self
 
@@ -162,31 +171,55 @@ def run_baseline(
     else:
         cv, method = _slope_cv(store, the_split, ids_arr, y, seed, forest_kwargs, batch_size, progress)
     return {
-        "name": name, "inputs": INPUTS[name], "revisits": int(revisits), **cv.summary(), "seed": int(seed),
+        "name": name,
+        "inputs": INPUTS[name],
+        "revisits": int(revisits),
+        **cv.summary(),
+        "seed": int(seed),
         "seconds": round(time.perf_counter() - t0, 3),
-        "method": method, **map_classes(cv, decision).to_dict(),
-        "test_proba": [[int(i), *(nan_to_none(v) for v in row)]
-                       for i, row in zip(cv.ids.tolist(), cv.test_proba.tolist())],
+        "method": method,
+        **map_classes(cv, decision).to_dict(),
+        "test_proba": [
+            [int(i), *(nan_to_none(v) for v in row)] for i, row in zip(cv.ids.tolist(), cv.test_proba.tolist())
+        ],
     }
 
 
-def _change_ratio_cv(store: Any, split: ProtocolSplit, ids: np.ndarray, y: np.ndarray, revisits: int,
-                     params: ChangeRatioParams | None, slope_grid: Sequence[float] | None, batch_size: int,
-                     progress: bool) -> tuple[CrossValResult, dict[str, Any]]:
+def _change_ratio_cv(
+    store: Any,
+    split: ProtocolSplit,
+    ids: np.ndarray,
+    y: np.ndarray,
+    revisits: int,
+    params: ChangeRatioParams | None,
+    slope_grid: Sequence[float] | None,
+    batch_size: int,
+    progress: bool,
+) -> tuple[CrossValResult, dict[str, Any]]:
     cr_params = replace(params or ChangeRatioParams(), revisits=int(revisits))
     grid = [float(g) for g in (slope_grid or [cr_params.slope_min_deg])]
     if len(set(grid)) != len(grid):
         raise ConfigError(f"slope_grid has duplicate values: {grid}.")
     candidates = compute_change_stats(
-        store, np.sort(ids), [replace(cr_params, slope_min_deg=g) for g in grid],
-        batch_size=batch_size, progress=progress,
+        store,
+        np.sort(ids),
+        [replace(cr_params, slope_min_deg=g) for g in grid],
+        batch_size=batch_size,
+        progress=progress,
     )
     assert isinstance(candidates, list)  # a list of parameters gives a list of statistics
-    cv = cross_predict(split, ids, y, lambda d: ChangeRatioFold(candidates, cr_params.slope_min_deg).fit(d),
-                       train_auc="in_sample", label="Baseline change_ratio")
+    cv = cross_predict(
+        split,
+        ids,
+        y,
+        lambda d: ChangeRatioFold(candidates, cr_params.slope_min_deg).fit(d),
+        train_auc="in_sample",
+        label="Baseline change_ratio",
+    )
     fitted = list(zip([f.name for f in split.folds], cv.models))
     method: dict[str, Any] = {
-        "params": cr_params.to_dict(), "slope_grid": grid,
+        "params": cr_params.to_dict(),
+        "slope_grid": grid,
         "slope_min_deg": {f: m.stats.params.slope_min_deg for f, m in fitted},
         "val_auc_by_slope": {f: {str(k): nan_to_none(v) for k, v in m.by_slope.items()} for f, m in fitted},
         "threshold_db": {f: m.model.threshold_db for f, m in fitted},
@@ -196,11 +229,20 @@ def _change_ratio_cv(store: Any, split: ProtocolSplit, ids: np.ndarray, y: np.nd
     return cv, method
 
 
-def _slope_cv(store: Any, split: ProtocolSplit, ids: np.ndarray, y: np.ndarray, seed: int,
-              forest_kwargs: dict[str, Any] | None, batch_size: int, progress: bool) -> tuple[CrossValResult, dict]:
+def _slope_cv(
+    store: Any,
+    split: ProtocolSplit,
+    ids: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    forest_kwargs: dict[str, Any] | None,
+    batch_size: int,
+    progress: bool,
+) -> tuple[CrossValResult, dict]:
     ids_sorted = np.sort(ids)
     feats = compute_slope_features(store, ids_sorted, batch_size=batch_size, progress=progress)
     fk = {"n_estimators": N_TREES, **(forest_kwargs or {})}
-    cv = cross_predict(split, ids, y, lambda d: SlopeFold(ids_sorted, feats, seed + d.k, fk).fit(d),
-                       label="Baseline slope")
+    cv = cross_predict(
+        split, ids, y, lambda d: SlopeFold(ids_sorted, feats, seed + d.k, fk).fit(d), label="Baseline slope"
+    )
     return cv, {"features": list(FEATURE_NAMES), "classifier": "DensityForest", "forest": fk, "train_auc": "oob"}

@@ -41,7 +41,12 @@ SLOPE_INDEX: int = C.CHANNELS.index("slope")
 CURV_INDEX: int = C.CHANNELS.index("curvature")
 STEEP_DEG: float = 25.0
 FEATURE_NAMES: tuple[str, ...] = (
-    "slope_mean", "slope_p50", "slope_p90", "frac_slope_gt25", "curv_mean", "frac_concave",
+    "slope_mean",
+    "slope_p50",
+    "slope_p90",
+    "frac_slope_gt25",
+    "curv_mean",
+    "frac_concave",
 )
 N_TREES: int = 200
 
@@ -71,7 +76,11 @@ def slope_features(chips: np.ndarray) -> np.ndarray:
 
 
 def compute_slope_features(
-    reader: Any, ids: Sequence[int] | np.ndarray, *, batch_size: int = 32, progress: bool = True,
+    reader: Any,
+    ids: Sequence[int] | np.ndarray,
+    *,
+    batch_size: int = 32,
+    progress: bool = True,
 ) -> np.ndarray:
     """Stream the chips ``ids`` from ``reader.read_many``; features ``(n, 6)`` in ``ids`` order."""
     ids = np.asarray(ids, dtype=np.int64)

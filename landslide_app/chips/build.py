@@ -92,8 +92,9 @@ def default_grid(source: SceneSource, chip_size: int, epsg: int | None = None) -
     return ChipGrid.from_bounds(source.projected_bounds(epsg), epsg, chip_size)
 
 
-def grid_for_area(source: SceneSource, chip_size: int, bbox: Sequence[float] | None = None,
-                  epsg: int | None = None) -> ChipGrid | None:
+def grid_for_area(
+    source: SceneSource, chip_size: int, bbox: Sequence[float] | None = None, epsg: int | None = None
+) -> ChipGrid | None:
     """The chip grid of ``chips --bbox/--epsg`` (and ``respond``): whole chips over ``bbox`` (lon/lat)
     in ``epsg`` (default: the SAR's CRS, else the DEM's UTM zone); None = :func:`default_grid` later."""
     if bbox is not None:
@@ -160,8 +161,9 @@ def build_chips(
     label_fp = None
     if inventory is not None:
         inv_path = Path(inventory)
-        inv = read_inventory(inv_path, grid.crs, bounds=grid.bounds, lon_col=lon_col, lat_col=lat_col, layer=layer,
-                             csv_crs=inventory_crs)
+        inv = read_inventory(
+            inv_path, grid.crs, bounds=grid.bounds, lon_col=lon_col, lat_col=lat_col, layer=layer, csv_crs=inventory_crs
+        )
         heads = HeadRaster(grid, inv.points.geometry.x.to_numpy(), inv.points.geometry.y.to_numpy())
         inv_report = {"path": str(inv_path), "n_read": inv.n_read, "dropped": inv.dropped, "n_in_grid": heads.n_inside}
         label_inputs: dict = {"inventory": file_digest(inv_path)[:16], "thresholds": list(settings.density_thresholds)}
@@ -184,8 +186,21 @@ def build_chips(
         remove_stale_temps(out)
         fresh = not (out / META_FILE).exists()
         try:
-            report = _build(source, out, grid, settings, meta, inv_report, heads, reader, progress, max_chips, t_start,
-                            row_runner=row_runner, retry=retry)
+            report = _build(
+                source,
+                out,
+                grid,
+                settings,
+                meta,
+                inv_report,
+                heads,
+                reader,
+                progress,
+                max_chips,
+                t_start,
+                row_runner=row_runner,
+                retry=retry,
+            )
         except LandslideAppError as exc:
             if fresh and not isinstance(exc, SourceError):  # unusable inputs: leave nothing behind
                 _remove_entries(out, _store_dir_entries(out))
@@ -200,6 +215,7 @@ def _check_area(source: SceneSource, grid: ChipGrid) -> None:
     data = source.projected_bounds(grid.epsg)
     g = grid.bounds
     if not (g[0] < data[2] and data[0] < g[2] and g[1] < data[3] and data[1] < g[3]):
+
         def fmt(b):
             return "(" + ", ".join(f"{float(v):.0f}" for v in b) + ")"
 
@@ -236,8 +252,21 @@ def _remove_entries(out: Path, entries: list[Path]) -> None:
     remove_stale_temps(out)
 
 
-def _build(source, out, grid, settings, meta: StoreMeta, inv_report, heads, reader, progress, max_chips, t_start,
-           row_runner: RowRunner | None = None, retry: RetryPolicy | None = None) -> BuildReport:
+def _build(
+    source,
+    out,
+    grid,
+    settings,
+    meta: StoreMeta,
+    inv_report,
+    heads,
+    reader,
+    progress,
+    max_chips,
+    t_start,
+    row_runner: RowRunner | None = None,
+    retry: RetryPolicy | None = None,
+) -> BuildReport:
     store = ChipStore.create(out, meta)
     _repair(store, progress)
     if store.meta.label_fingerprint != meta.label_fingerprint:
@@ -254,6 +283,7 @@ def _build(source, out, grid, settings, meta: StoreMeta, inv_report, heads, read
         by_row.setdefault(grid.chip_rc(c)[0], []).append(c)
     bar = tqdm(total=len(todo), desc="chips", unit="chip", disable=not progress)
     if row_runner is not None and max_chips is None:
+
         def on_done(n_built: int, n_dropped: int) -> None:
             report.n_built += n_built
             report.n_dropped += n_dropped
@@ -270,8 +300,13 @@ def _build(source, out, grid, settings, meta: StoreMeta, inv_report, heads, read
     if finished and (todo or not store.meta.complete):  # a finished store with nothing rebuilt stays as it is
         _check_usable(store, settings)
         store.finalize(build_seconds=round(report.seconds, 3) if todo else None)
-    log.info("built %d chips (%d dropped, %d already done) in %.1f s", report.n_built, report.n_dropped,
-             report.n_skipped, report.seconds)
+    log.info(
+        "built %d chips (%d dropped, %d already done) in %.1f s",
+        report.n_built,
+        report.n_dropped,
+        report.n_skipped,
+        report.seconds,
+    )
     return report
 
 
@@ -282,21 +317,27 @@ def _repair(store: ChipStore, progress: bool) -> None:
         return
     problems = meta_problems(store.meta, store.array.shape, store.array.chunks)
     if problems:
-        raise ChipStoreError(f"{store.path} does not match its store.json: {'; '.join(problems)}; rebuild it "
-                             "with --overwrite")
+        raise ChipStoreError(
+            f"{store.path} does not match its store.json: {'; '.join(problems)}; rebuild it with --overwrite"
+        )
     check = store.verify(full=True)
     if check.damaged:
         ids = sorted(check.damaged)
-        log.warning("%s: %d damaged chip(s) will be rebuilt: %s", store.path, len(ids),
-                    "; ".join(f"chip {c} {check.damaged[c]}" for c in ids[:5]) + (" ..." if len(ids) > 5 else ""))
+        log.warning(
+            "%s: %d damaged chip(s) will be rebuilt: %s",
+            store.path,
+            len(ids),
+            "; ".join(f"chip {c} {check.damaged[c]}" for c in ids[:5]) + (" ..." if len(ids) > 5 else ""),
+        )
         store.forget(ids)
     elif check.problems:
         log.warning("%s: %s; rewriting the index", store.path, "; ".join(check.problems))
         store.mark_incomplete()
 
 
-def _relabel(store: ChipStore, meta: StoreMeta, heads: HeadRaster | None, settings: ChipBuildSettings,
-             progress: bool) -> None:
+def _relabel(
+    store: ChipStore, meta: StoreMeta, heads: HeadRaster | None, settings: ChipBuildSettings, progress: bool
+) -> None:
     """Give the finished chips of an unlabelled store the labels of ``meta`` (no raster is read)."""
     old = store.meta
     if old.labelled:

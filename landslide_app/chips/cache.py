@@ -59,12 +59,16 @@ class StoreCache:
             s = self.store.grid.chip_size
             need = len(ids) * len(self.store.channels) * s * s * 4
             if not len(ids) or need > self.budget:
-                log.debug("chip store %s (%.0f MB) is read from disk (memory budget %.0f MB)",
-                          self.store.path, need / 2**20, self.budget / 2**20)
+                log.debug(
+                    "chip store %s (%.0f MB) is read from disk (memory budget %.0f MB)",
+                    self.store.path,
+                    need / 2**20,
+                    self.budget / 2**20,
+                )
                 return
             chips = np.empty((len(ids), len(self.store.channels), s, s), np.float32)
             for k in range(0, len(ids), 64):
-                chips[k:k + 64] = self.store.read_many([int(i) for i in ids[k:k + 64]])
+                chips[k : k + 64] = self.store.read_many([int(i) for i in ids[k : k + 64]])
             self._chips = chips
             self._row = {int(i): k for k, i in enumerate(ids)}
             log.debug("chip store %s held in memory (%.0f MB)", self.store.path, need / 2**20)

@@ -29,18 +29,28 @@ class StoreCheck:
         return not self.problems and not self.damaged
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "ok": self.ok, "problems": self.problems,
-                "damaged_chips": sorted(self.damaged), "reasons": {str(k): v for k, v in sorted(self.damaged.items())},
-                "n_chips_checked": self.n_checked, "full": self.full, "checksums": self.checksums,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "path": str(self.path),
+            "ok": self.ok,
+            "problems": self.problems,
+            "damaged_chips": sorted(self.damaged),
+            "reasons": {str(k): v for k, v in sorted(self.damaged.items())},
+            "n_chips_checked": self.n_checked,
+            "full": self.full,
+            "checksums": self.checksums,
+            "seconds": round(self.seconds, 3),
+        }
 
     def message(self) -> str:
         """One paragraph saying what is wrong and what to do (empty when all is well)."""
         parts = []
         if self.problems:
-            parts.append(f"{self.path} does not match its {META_FILE}: " + "; ".join(self.problems)
-                         + ". Rerun the same `landslide-app chips` command (it rewrites the index from the "
-                         "finished chips), or rebuild the store with `--overwrite` if store.json itself was changed")
+            parts.append(
+                f"{self.path} does not match its {META_FILE}: "
+                + "; ".join(self.problems)
+                + ". Rerun the same `landslide-app chips` command (it rewrites the index from the "
+                "finished chips), or rebuild the store with `--overwrite` if store.json itself was changed"
+            )
         if self.damaged:
             ids = sorted(self.damaged)
             shown = "; ".join(f"chip {c} {self.damaged[c]}" for c in ids[:5]) + (" ..." if len(ids) > 5 else "")
@@ -48,7 +58,8 @@ class StoreCheck:
                 f"{len(ids)} chip(s) of {self.path} are damaged ({shown}): the store is truncated; rebuild it: "
                 f"rerun the same `landslide-app chips` command, which rebuilds exactly chips {_ids_text(ids)} "
                 f"(or rebuild the store with `--overwrite`; `landslide-app check {self.path}` checks every chip "
-                "in full)")
+                "in full)"
+            )
         return " ".join(parts)
 
 
@@ -57,10 +68,12 @@ def damaged_read_message(path: Path, damaged: dict[int, str]) -> str:
     ids = sorted(damaged)
     shown = "; ".join(f"chip {c} {damaged[c]}" for c in ids[:5]) + (" ..." if len(ids) > 5 else "")
     one = len(ids) == 1
-    return (f"chip{'' if one else 's'} {_ids_text(ids)} of {path} {'does' if one else 'do'} not hold the data written "
-            f"when the store was built ({shown}), so nothing is computed from {'it' if one else 'them'}. Run "
-            f"`landslide-app check {path}` to find every damaged chip, then rerun the same `landslide-app chips` "
-            "command: it rebuilds exactly the damaged chips (or rebuild the store with `--overwrite`)")
+    return (
+        f"chip{'' if one else 's'} {_ids_text(ids)} of {path} {'does' if one else 'do'} not hold the data written "
+        f"when the store was built ({shown}), so nothing is computed from {'it' if one else 'them'}. Run "
+        f"`landslide-app check {path}` to find every damaged chip, then rerun the same `landslide-app chips` "
+        "command: it rebuilds exactly the damaged chips (or rebuild the store with `--overwrite`)"
+    )
 
 
 def _ids_text(ids: Sequence[int], n: int = 20) -> str:

@@ -93,14 +93,24 @@ class DirectChunkWriter:
 
         md: Any = array.metadata
         codecs: Any = getattr(md, "codecs", ())
-        if (getattr(md, "zarr_format", None) != 3 or not isinstance(array.store, LocalStore)
-                or len(codecs) != 2 or not isinstance(codecs[0], BytesCodec)
-                or getattr(codecs[0].endian, "value", None) != "little" or not isinstance(codecs[1], BloscCodec)):
+        if (
+            getattr(md, "zarr_format", None) != 3
+            or not isinstance(array.store, LocalStore)
+            or len(codecs) != 2
+            or not isinstance(codecs[0], BytesCodec)
+            or getattr(codecs[0].endian, "value", None) != "little"
+            or not isinstance(codecs[1], BloscCodec)
+        ):
             return None
         cfg: Any = codecs[1].to_dict()["configuration"]
         try:
-            blosc = numcodecs.Blosc(cname=cfg["cname"], clevel=cfg["clevel"], shuffle=cls._SHUFFLE[cfg["shuffle"]],
-                                    blocksize=cfg["blocksize"], typesize=cfg["typesize"])
+            blosc = numcodecs.Blosc(
+                cname=cfg["cname"],
+                clevel=cfg["clevel"],
+                shuffle=cls._SHUFFLE[cfg["shuffle"]],
+                blocksize=cfg["blocksize"],
+                typesize=cfg["typesize"],
+            )
         except (KeyError, TypeError, ValueError):
             return None
         root = Path(array.store.root) / array.path if array.path else Path(array.store.root)
@@ -131,8 +141,9 @@ class DirectChunkReader:
     output (the values zarr returns for the same chunk, tested). Any other layout: :meth:`maybe` is None
     and the caller reads through zarr."""
 
-    def __init__(self, paths: Callable[[tuple[int, ...]], str], blosc: Any, dtype: np.dtype,
-                 chunk_shape: tuple[int, ...]) -> None:
+    def __init__(
+        self, paths: Callable[[tuple[int, ...]], str], blosc: Any, dtype: np.dtype, chunk_shape: tuple[int, ...]
+    ) -> None:
         self._paths = paths
         self._blosc = blosc
         self.dtype = dtype

@@ -44,10 +44,13 @@ def dask_row_runner(client: Any) -> RowRunner:
         if not rows:
             return
         [job_f] = client.scatter([job], broadcast=True)
-        futures = [client.submit(_row_task, job_f, row, ids, pure=False, key=f"chips-row-{row}-{id(job):x}")
-                   for row, ids in rows]
-        log.info("building %d chip rows on %d Dask workers", len(futures),
-                 len(client.scheduler_info().get("workers", {})))
+        futures = [
+            client.submit(_row_task, job_f, row, ids, pure=False, key=f"chips-row-{row}-{id(job):x}")
+            for row, ids in rows
+        ]
+        log.info(
+            "building %d chip rows on %d Dask workers", len(futures), len(client.scheduler_info().get("workers", {}))
+        )
         try:
             for fut in as_completed(futures):
                 n_built, n_dropped = fut.result()  # re-raises a worker's error here
@@ -58,8 +61,9 @@ def dask_row_runner(client: Any) -> RowRunner:
     return run
 
 
-def build_chips_distributed(source: Any, inventory: str | Path, out: str | Path, scheduler: Any = LOCAL,
-                            **kwargs: Any) -> BuildReport:
+def build_chips_distributed(
+    source: Any, inventory: str | Path, out: str | Path, scheduler: Any = LOCAL, **kwargs: Any
+) -> BuildReport:
     """:func:`~landslide_app.chips.build.build_chips` with the rows built on a Dask cluster.
 
     Args:

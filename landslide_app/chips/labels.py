@@ -50,13 +50,16 @@ class HeadRaster:
 
 def label_record(n_heads: int, chip_area_km2: float, thresholds: tuple[float, float]) -> dict[str, Any]:
     """The label fields of a kept chip's record (and index row) holding ``n_heads`` heads."""
-    return {"head_count": int(n_heads),
-            "density_class": int(density_class(n_heads, chip_area_km2, thresholds)),
-            "density_per_km2": round(n_heads / chip_area_km2, 4)}
+    return {
+        "head_count": int(n_heads),
+        "density_class": int(density_class(n_heads, chip_area_km2, thresholds)),
+        "density_per_km2": round(n_heads / chip_area_km2, 4),
+    }
 
 
-def relabel_store(store: ChipStore, heads: HeadRaster | None, thresholds: tuple[float, float],
-                  progress: bool = True) -> int:
+def relabel_store(
+    store: ChipStore, heads: HeadRaster | None, thresholds: tuple[float, float], progress: bool = True
+) -> int:
     """Write the labels of ``heads`` (None: no labels, NaN) into every finished kept chip of ``store``.
 
     Reads and rewrites each chip's chunk (its label channel) and rewrites each done-marker with the

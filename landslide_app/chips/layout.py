@@ -82,22 +82,35 @@ def source_acquisitions(source: Any) -> list[StoreAcquisition]:
         rec = given[i] if len(given) == len(days) else None
         if rec is not None:
             d = rec.to_dict() if hasattr(rec, "to_dict") else dict(rec)
-            out.append(StoreAcquisition(
-                date=str(day), datetime=str(d.get("datetime")) if d.get("datetime") else None,
-                role=str(d.get("role") or ("pre" if i < source.n_pre else "post")), slot=slot,
-                platform=d.get("platform"), relative_orbit=d.get("relative_orbit"), orbit_state=d.get("orbit_state"),
-                items=tuple(str(x) for x in d.get("items") or (it.get("id") for it in items))))
+            out.append(
+                StoreAcquisition(
+                    date=str(day),
+                    datetime=str(d.get("datetime")) if d.get("datetime") else None,
+                    role=str(d.get("role") or ("pre" if i < source.n_pre else "post")),
+                    slot=slot,
+                    platform=d.get("platform"),
+                    relative_orbit=d.get("relative_orbit"),
+                    orbit_state=d.get("orbit_state"),
+                    items=tuple(str(x) for x in d.get("items") or (it.get("id") for it in items)),
+                )
+            )
             continue
         props = [it.get("properties", {}) for it in items]
         times = sorted(t for t in (_datetime_of(it) for it in items) if t is not None)
         platforms = sorted({str(p["platform"]).lower() for p in props if p.get("platform")})
         orbit = _one({p.get("sat:relative_orbit") for p in props})
-        out.append(StoreAcquisition(
-            date=str(day), datetime=times[0].isoformat() if times else None,
-            role="pre" if i < source.n_pre else "post", slot=slot, platform="+".join(platforms) or None,
-            relative_orbit=None if orbit is None else int(orbit),
-            orbit_state=_one({p.get("sat:orbit_state") for p in props}),
-            items=tuple(sorted(str(it.get("id")) for it in items))))
+        out.append(
+            StoreAcquisition(
+                date=str(day),
+                datetime=times[0].isoformat() if times else None,
+                role="pre" if i < source.n_pre else "post",
+                slot=slot,
+                platform="+".join(platforms) or None,
+                relative_orbit=None if orbit is None else int(orbit),
+                orbit_state=_one({p.get("sat:orbit_state") for p in props}),
+                items=tuple(sorted(str(it.get("id")) for it in items)),
+            )
+        )
     return out
 
 
@@ -113,49 +126,80 @@ def _event_date(source: Any) -> str | None:
     return ev.isoformat() if isinstance(ev, date) else (str(ev) if ev is not None else None)
 
 
-def store_meta(source: Any, grid: ChipGrid, settings: Any, label_fingerprint: str | None,
-               inventory: dict[str, Any] | None) -> StoreMeta:
+def store_meta(
+    source: Any, grid: ChipGrid, settings: Any, label_fingerprint: str | None, inventory: dict[str, Any] | None
+) -> StoreMeta:
     """The metadata of a new store built from ``source`` on ``grid`` (``inventory``: its report, None
     for an unlabelled store). ``data_fingerprint`` covers what the chip data depend on (rasters,
     items, grid, land filter, code version); ``fingerprint`` adds the labels (inventory, thresholds)."""
     acqs = source_acquisitions(source) if source.has_sar else []
     if source.has_sar and len(acqs) != len(source.sar_days):
-        log.warning("the source has %d SAR days; the chip layout holds the last %d pre-event and the first %d "
-                    "post-event days: %d left out", len(source.sar_days), N_PRE_DATES, N_POST_DATES,
-                    len(source.sar_days) - len(acqs))
+        log.warning(
+            "the source has %d SAR days; the chip layout holds the last %d pre-event and the first %d "
+            "post-event days: %d left out",
+            len(source.sar_days),
+            N_PRE_DATES,
+            N_POST_DATES,
+            len(source.sar_days) - len(acqs),
+        )
     n_pre = sum(a.role == "pre" for a in acqs)
     if source.has_sar and len(acqs) - n_pre < N_POST_DATES:
-        log.info("%d post-event SAR date(s): SAR slots t%d..t%d stay NaN (models with more revisits need more)",
-                 len(acqs) - n_pre, N_PRE_DATES + len(acqs) - n_pre, N_PRE_DATES + N_POST_DATES - 1)
+        log.info(
+            "%d post-event SAR date(s): SAR slots t%d..t%d stay NaN (models with more revisits need more)",
+            len(acqs) - n_pre,
+            N_PRE_DATES + len(acqs) - n_pre,
+            N_PRE_DATES + N_POST_DATES - 1,
+        )
     data_inputs = {
         "source": source.description,
-        "items": (sorted(i["id"] for _, items in source.sar_days for i in items)
-                  + sorted(i["id"] for i in source.dem_items)),
-        "grid": grid.to_dict(), "min_land": settings.min_land_fraction, "has_sar": source.has_sar,
-        "slots": [a.slot for a in acqs], "code_version": __version__,
+        "items": (
+            sorted(i["id"] for _, items in source.sar_days for i in items) + sorted(i["id"] for i in source.dem_items)
+        ),
+        "grid": grid.to_dict(),
+        "min_land": settings.min_land_fraction,
+        "has_sar": source.has_sar,
+        "slots": [a.slot for a in acqs],
+        "code_version": __version__,
     }
     data_fp = fingerprint(data_inputs)
     labelled = label_fingerprint is not None
     return StoreMeta(
-        grid=grid, channels=CHANNELS, fingerprint=fingerprint({"data": data_fp, "labels": label_fingerprint}),
-        data_fingerprint=data_fp, label_fingerprint=label_fingerprint, source=source.description,
-        has_sar=source.has_sar, dates=tuple(a.date for a in acqs), n_pre_dates=n_pre,
-        event_date=_event_date(source), relative_orbit=_one({a.relative_orbit for a in acqs}),
-        orbit_state=_one({a.orbit_state for a in acqs}), acquisitions=tuple(acqs), labelled=labelled,
+        grid=grid,
+        channels=CHANNELS,
+        fingerprint=fingerprint({"data": data_fp, "labels": label_fingerprint}),
+        data_fingerprint=data_fp,
+        label_fingerprint=label_fingerprint,
+        source=source.description,
+        has_sar=source.has_sar,
+        dates=tuple(a.date for a in acqs),
+        n_pre_dates=n_pre,
+        event_date=_event_date(source),
+        relative_orbit=_one({a.relative_orbit for a in acqs}),
+        orbit_state=_one({a.orbit_state for a in acqs}),
+        acquisitions=tuple(acqs),
+        labelled=labelled,
         density_thresholds=tuple(settings.density_thresholds) if labelled else None,
-        min_land_fraction=settings.min_land_fraction, chip_area_km2=grid.chip_area_km2,
-        label=LABEL_DESCRIPTION if labelled else None, inventory=inventory,
+        min_land_fraction=settings.min_land_fraction,
+        chip_area_km2=grid.chip_area_km2,
+        label=LABEL_DESCRIPTION if labelled else None,
+        inventory=inventory,
         created=datetime.now().isoformat(timespec="seconds"),
     )
 
 
-def with_labels(meta: StoreMeta, label_fingerprint: str | None, thresholds: tuple[float, float] | None,
-                inventory: dict[str, Any] | None) -> StoreMeta:
+def with_labels(
+    meta: StoreMeta,
+    label_fingerprint: str | None,
+    thresholds: tuple[float, float] | None,
+    inventory: dict[str, Any] | None,
+) -> StoreMeta:
     """``meta`` of a store relabelled (``label_fingerprint`` None: unlabelled)."""
     labelled = label_fingerprint is not None
     return meta.with_(
-        labelled=labelled, label_fingerprint=label_fingerprint,
+        labelled=labelled,
+        label_fingerprint=label_fingerprint,
         fingerprint=fingerprint({"data": meta.data_fingerprint, "labels": label_fingerprint}),
         density_thresholds=tuple(thresholds) if labelled and thresholds is not None else None,
-        label=LABEL_DESCRIPTION if labelled else None, inventory=inventory if labelled else None,
+        label=LABEL_DESCRIPTION if labelled else None,
+        inventory=inventory if labelled else None,
     )

@@ -51,10 +51,16 @@ class StoreAcquisition:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StoreAcquisition:
-        return cls(date=str(d["date"]), datetime=d.get("datetime"), role=str(d["role"]),
-                   slot=None if d.get("slot") is None else int(d["slot"]), platform=d.get("platform"),
-                   relative_orbit=None if d.get("relative_orbit") is None else int(d["relative_orbit"]),
-                   orbit_state=d.get("orbit_state"), items=tuple(d.get("items") or ()))
+        return cls(
+            date=str(d["date"]),
+            datetime=d.get("datetime"),
+            role=str(d["role"]),
+            slot=None if d.get("slot") is None else int(d["slot"]),
+            platform=d.get("platform"),
+            relative_orbit=None if d.get("relative_orbit") is None else int(d["relative_orbit"]),
+            orbit_state=d.get("orbit_state"),
+            items=tuple(d.get("items") or ()),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "items": list(self.items)}
@@ -114,7 +120,7 @@ class StoreMeta:
 
     @property
     def post_dates(self) -> tuple[str, ...]:
-        return self.dates[self.n_pre_dates:] if self.has_sar else ()
+        return self.dates[self.n_pre_dates :] if self.has_sar else ()
 
     def with_(self, **changes: Any) -> StoreMeta:
         """A copy with ``changes``."""
@@ -141,23 +147,30 @@ class StoreMeta:
     def from_json(cls, d: Any, where: str = META_FILE) -> StoreMeta:
         """Parse ``store.json`` content; ChipStoreError (saying what to do) when it is not a store's."""
         if not isinstance(d, dict):
-            raise ChipStoreError(f"{where} is not a JSON object; the store is damaged, rebuild it "
-                                 "(`landslide-app chips ... --overwrite`)")
+            raise ChipStoreError(
+                f"{where} is not a JSON object; the store is damaged, rebuild it "
+                "(`landslide-app chips ... --overwrite`)"
+            )
         fmt = d.get("format")
         if fmt not in READABLE_FORMATS:
-            raise ChipStoreError(f"{where} has format {fmt!r}; this version reads {', '.join(READABLE_FORMATS)}: "
-                                 "rebuild it with this version (`landslide-app chips ... --overwrite`)")
+            raise ChipStoreError(
+                f"{where} has format {fmt!r}; this version reads {', '.join(READABLE_FORMATS)}: "
+                "rebuild it with this version (`landslide-app chips ... --overwrite`)"
+            )
         for key in ("grid", "channels"):
             if key not in d:
-                raise ChipStoreError(f"{where} lacks '{key}'; the store is damaged, rebuild it "
-                                     "(`landslide-app chips ... --overwrite`)")
+                raise ChipStoreError(
+                    f"{where} lacks '{key}'; the store is damaged, rebuild it (`landslide-app chips ... --overwrite`)"
+                )
         try:
             grid = ChipGrid.from_dict(d["grid"])
         except ConfigError as exc:
             raise ChipStoreError(f"{where} is damaged: {exc}; rebuild the store") from None
         known = {f.name for f in fields(cls)} - {"extra", "grid"}
-        kw: dict[str, Any] = {"grid": grid, "extra": {k: v for k, v in d.items()
-                                                      if k not in known | {"grid", "chip_size", "crs", "n_post"}}}
+        kw: dict[str, Any] = {
+            "grid": grid,
+            "extra": {k: v for k, v in d.items() if k not in known | {"grid", "chip_size", "crs", "n_post"}},
+        }
         try:
             for k in known & set(d):
                 kw[k] = d[k]
@@ -174,16 +187,20 @@ class StoreMeta:
                 if k in d:
                     kw[k] = bool(d[k])
         except (TypeError, ValueError, KeyError) as exc:
-            raise ChipStoreError(f"{where} has a malformed field ({type(exc).__name__}: {exc}); the store is "
-                                 "damaged, rebuild it (`landslide-app chips ... --overwrite`)") from None
+            raise ChipStoreError(
+                f"{where} has a malformed field ({type(exc).__name__}: {exc}); the store is "
+                "damaged, rebuild it (`landslide-app chips ... --overwrite`)"
+            ) from None
         if fmt != FORMAT:  # an older store: labelled, no checksums
             kw.setdefault("labelled", True)
             kw["checksums"] = d.get("checksums")
         meta = cls(**kw)
         if "chip_size" in d and d["chip_size"] != grid.chip_size:
-            raise ChipStoreError(f"{where} says chip_size {d['chip_size']} but its grid has {grid.chip_size}-pixel "
-                                 "chips: store.json was edited or damaged; rebuild the store (`landslide-app chips ... "
-                                 "--overwrite`)")
+            raise ChipStoreError(
+                f"{where} says chip_size {d['chip_size']} but its grid has {grid.chip_size}-pixel "
+                "chips: store.json was edited or damaged; rebuild the store (`landslide-app chips ... "
+                "--overwrite`)"
+            )
         return meta
 
     @classmethod
@@ -203,8 +220,9 @@ class StoreMeta:
         write_json_atomic(Path(path) / META_FILE, self.to_json())
 
 
-def meta_problems(meta: StoreMeta, array_shape: tuple[int, ...] | None, array_chunks: tuple[int, ...] | None,
-                  index: Any = None) -> list[str]:
+def meta_problems(
+    meta: StoreMeta, array_shape: tuple[int, ...] | None, array_chunks: tuple[int, ...] | None, index: Any = None
+) -> list[str]:
     """What in ``meta`` disagrees with the zarr array (shape, chunks) and the index (a GeoDataFrame of
     kept chips, or None when not written yet). Each entry is one sentence; empty: consistent."""
     g, c, s = meta.grid, len(meta.channels), meta.grid.chip_size
@@ -215,8 +233,10 @@ def meta_problems(meta: StoreMeta, array_shape: tuple[int, ...] | None, array_ch
         out.append(f"the channels are {', '.join(meta.channels)}, but built stores hold {', '.join(CHANNELS)}")
     expect = (g.n_rows, g.n_cols, c, s, s)
     if array_shape is not None and tuple(array_shape) != expect:
-        out.append(f"the zarr array has shape {tuple(array_shape)} but store.json describes {expect} "
-                   f"({g.n_rows} x {g.n_cols} chips of {c} channels, {s} px)")
+        out.append(
+            f"the zarr array has shape {tuple(array_shape)} but store.json describes {expect} "
+            f"({g.n_rows} x {g.n_cols} chips of {c} channels, {s} px)"
+        )
     if array_chunks is not None and tuple(array_chunks) != (1, 1, c, s, s):
         out.append(f"the zarr array's chunks are {tuple(array_chunks)}, expected one chip per chunk {(1, 1, c, s, s)}")
     if meta.chip_area_km2 is not None and not np.isclose(meta.chip_area_km2, g.chip_area_km2):
@@ -239,8 +259,10 @@ def _date_problems(meta: StoreMeta) -> list[str]:
         out.append(f"n_pre_dates {meta.n_pre_dates} does not fit the {len(meta.dates)} dates recorded")
     if meta.acquisitions:
         if [a.date for a in meta.acquisitions] != list(meta.dates):
-            out.append("the acquisitions do not match the dates ("
-                       f"{', '.join(a.date for a in meta.acquisitions)} vs {', '.join(meta.dates)})")
+            out.append(
+                "the acquisitions do not match the dates ("
+                f"{', '.join(a.date for a in meta.acquisitions)} vs {', '.join(meta.dates)})"
+            )
         n_pre = sum(a.role == "pre" for a in meta.acquisitions)
         if n_pre != meta.n_pre_dates:
             out.append(f"{n_pre} acquisitions are marked pre-event but n_pre_dates is {meta.n_pre_dates}")
@@ -250,10 +272,12 @@ def _date_problems(meta: StoreMeta) -> list[str]:
             out.append(f"the acquisitions' SAR slots {slots} are not distinct slots of 0..{n_slots - 1}")
     if meta.event_date and meta.has_sar:
         ev = meta.event_date[:10]
-        pre, post = meta.dates[:meta.n_pre_dates], meta.dates[meta.n_pre_dates:]
+        pre, post = meta.dates[: meta.n_pre_dates], meta.dates[meta.n_pre_dates :]
         if any(d >= ev for d in pre) or any(d <= ev for d in post):
-            out.append(f"the pre/post-event dates ({', '.join(pre)} / {', '.join(post)}) do not lie either side "
-                       f"of the event date {ev}")
+            out.append(
+                f"the pre/post-event dates ({', '.join(pre)} / {', '.join(post)}) do not lie either side "
+                f"of the event date {ev}"
+            )
     return out
 
 
@@ -276,16 +300,20 @@ def _index_problems(meta: StoreMeta, index: Any) -> list[str]:
         out.append("index.gpkg lists some chips twice")
     if ids.min() < 0 or ids.max() >= g.n_chips:
         out.append(f"index.gpkg holds chip ids outside the {g.n_rows} x {g.n_cols} grid")
-    elif not (np.array_equal(index["row"].to_numpy(np.int64), ids // g.n_cols)
-              and np.array_equal(index["col"].to_numpy(np.int64), ids % g.n_cols)):
+    elif not (
+        np.array_equal(index["row"].to_numpy(np.int64), ids // g.n_cols)
+        and np.array_equal(index["col"].to_numpy(np.int64), ids % g.n_cols)
+    ):
         out.append("index.gpkg's rows/columns do not match its chip ids on this grid")
     out += _georeference_problems(meta, index)
     if meta.labelled and meta.density_thresholds is not None:
         want = density_class(index["head_count"].to_numpy(np.int64), g.chip_area_km2, meta.density_thresholds)
         bad = int((np.asarray(want) != index["density_class"].to_numpy(np.int64)).sum())
         if bad:
-            out.append(f"{bad} chips' density classes in index.gpkg disagree with the density thresholds "
-                       f"{list(meta.density_thresholds)} of store.json")
+            out.append(
+                f"{bad} chips' density classes in index.gpkg disagree with the density thresholds "
+                f"{list(meta.density_thresholds)} of store.json"
+            )
     return out
 
 
@@ -305,6 +333,8 @@ def _georeference_problems(meta: StoreMeta, index: Any) -> list[str]:
             return out + ["index.gpkg's chip transforms are unreadable"]
         expect = list(g.chip_transform(int(first["chip_id"])))[:6]
         if len(recorded) != 6 or not np.allclose(recorded, expect, rtol=0, atol=1e-6 * max(1.0, g.resolution)):
-            out.append(f"chip {int(first['chip_id'])} lies at {recorded} in index.gpkg but the grid of store.json "
-                       f"puts it at {[round(v, 6) for v in expect]} (origin or pixel size edited)")
+            out.append(
+                f"chip {int(first['chip_id'])} lies at {recorded} in index.gpkg but the grid of store.json "
+                f"puts it at {[round(v, 6) for v in expect]} (origin or pixel size edited)"
+            )
     return out

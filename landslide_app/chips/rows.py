@@ -137,7 +137,7 @@ class _ChipWriter:
 
 def _land_fraction(dem_row: np.ndarray, grid: ChipGrid, col: int) -> float:
     s, h = grid.chip_size, DEM_HALO
-    core = dem_row[h:h + s, col * s + h:(col + 1) * s + h]
+    core = dem_row[h : h + s, col * s + h : (col + 1) * s + h]
     return float(np.mean(np.isfinite(core) & (core > 0)))
 
 
@@ -145,8 +145,9 @@ def _kept(land: float, settings: ChipBuildSettings) -> bool:
     return not (land < settings.min_land_fraction or land == 0.0)
 
 
-def read_strips(reader: GridReader, settings: ChipBuildSettings, row: int,
-                chip_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray | None]:
+def read_strips(
+    reader: GridReader, settings: ChipBuildSettings, row: int, chip_ids: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The DEM strip of chip row ``row`` and, when one of ``chip_ids`` is kept, its SAR strip."""
     grid = reader.grid
     dem_row = reader.read_dem_row(row)
@@ -160,7 +161,7 @@ def _row_stats(terrain_row: np.ndarray, sar_row: np.ndarray, grid: ChipGrid) -> 
     have data (terrain and the SAR days ``sar_row`` holds; slots without a day are not counted) and
     the valid fraction of each SAR day (``(n_days, n_cols)``, ``(0, n_cols)`` for DEM-only chips)."""
     s, h, n = grid.chip_size, DEM_HALO, grid.n_cols
-    core = terrain_row[:, h:h + s, h:h + n * s]
+    core = terrain_row[:, h : h + s, h : h + n * s]
     nan = np.isnan(core).reshape(core.shape[0], s, n, s).sum(axis=(0, 1, 3), dtype=np.int64)
     n_days = sar_row.shape[0]
     valid = np.isfinite(sar_row).reshape(n_days, 2, s, n, s).sum(axis=(1, 2, 4), dtype=np.int64)
@@ -169,9 +170,16 @@ def _row_stats(terrain_row: np.ndarray, sar_row: np.ndarray, grid: ChipGrid) -> 
 
 
 def build_row(
-    store: ChipStore, reader: GridReader, heads: HeadRaster | None, settings: ChipBuildSettings, row: int,
-    chip_ids: Sequence[int], on_chip: Callable[[], None] | None = None, max_built: int | None = None,
-    strips: tuple[np.ndarray, np.ndarray | None] | None = None, writer: _ChipWriter | None = None,
+    store: ChipStore,
+    reader: GridReader,
+    heads: HeadRaster | None,
+    settings: ChipBuildSettings,
+    row: int,
+    chip_ids: Sequence[int],
+    on_chip: Callable[[], None] | None = None,
+    max_built: int | None = None,
+    strips: tuple[np.ndarray, np.ndarray | None] | None = None,
+    writer: _ChipWriter | None = None,
 ) -> tuple[int, int]:
     """Build the chips ``chip_ids`` of chip row ``row`` (one strip read) into ``store``.
 
@@ -231,22 +239,27 @@ def _build_row(store, reader, heads, settings, row, chip_ids, on_chip, max_built
             # once per strip: every terrain value depends on its 3 x 3 window only, so the strip's
             # values cropped to a chip equal those of the chip's own window with its halo
             terrain_row = terrain_stack(dem_row, grid.resolution, grid.resolution)
-            sar_row = sar_row[lay.first:lay.first + lay.n_days]
+            sar_row = sar_row[lay.first : lay.first + lay.n_days]
             stats = _row_stats(terrain_row, sar_row, grid)
         data = np.full((len(CHANNELS), s, s), np.nan, np.float32)
-        data[0:4] = terrain_row[:, h:h + s, col * s + h:(col + 1) * s + h]
+        data[0:4] = terrain_row[:, h : h + s, col * s + h : (col + 1) * s + h]
         if sar_hi > sar_lo:
-            data[sar_lo:sar_hi] = sar_row[..., col * s:(col + 1) * s].reshape(-1, s, s)
+            data[sar_lo:sar_hi] = sar_row[..., col * s : (col + 1) * s].reshape(-1, s, s)
         nan_fraction, sar_valid = stats
         rec.update(kept=True)
         if heads is not None:
             counts = heads.chip_counts(chip_id)
             data[-1] = counts
             rec.update(label_record(int(counts.sum()), grid.chip_area_km2, settings.density_thresholds))
-        writer.write(chip_id, data, {
-            **rec, "nan_fraction": round(float(nan_fraction[col]), 4),
-            "sar_valid": [round(float(v), 4) for v in sar_valid[:, col]],
-        })
+        writer.write(
+            chip_id,
+            data,
+            {
+                **rec,
+                "nan_fraction": round(float(nan_fraction[col]), 4),
+                "sar_valid": [round(float(v), 4) for v in sar_valid[:, col]],
+            },
+        )
         n_built += 1
     return n_built, n_dropped
 
@@ -266,8 +279,16 @@ def _read_ahead_rows(reader: GridReader) -> int:
     return max(2, min(8, READ_AHEAD_BYTES // max(row_bytes, 1)))
 
 
-def build_rows_here(store: ChipStore, reader: GridReader, heads: HeadRaster | None, settings: ChipBuildSettings,
-                    by_row: dict[int, list[int]], report: RowCounts, bar: Any, max_chips: int | None) -> None:
+def build_rows_here(
+    store: ChipStore,
+    reader: GridReader,
+    heads: HeadRaster | None,
+    settings: ChipBuildSettings,
+    by_row: dict[int, list[int]],
+    report: RowCounts,
+    bar: Any,
+    max_chips: int | None,
+) -> None:
     """Rows one after the other in this process, pipelined over three threads: the next rows'
     strips are read ahead (:data:`READ_AHEAD_BYTES`) while this row's chips are computed, and
     chips are written in the background."""
@@ -286,9 +307,17 @@ def build_rows_here(store: ChipStore, reader: GridReader, heads: HeadRaster | No
                     ahead.append(pool.submit(read_strips, reader, settings, nxt, by_row[nxt]))
                 strips = ahead.popleft().result()
                 n_built, n_dropped = build_row(
-                    store, reader, heads, settings, row, by_row[row], on_chip=lambda: bar.update(1),
-                    max_built=None if max_chips is None else max_chips - report.n_built, strips=strips,
-                    writer=writer)
+                    store,
+                    reader,
+                    heads,
+                    settings,
+                    row,
+                    by_row[row],
+                    on_chip=lambda: bar.update(1),
+                    max_built=None if max_chips is None else max_chips - report.n_built,
+                    strips=strips,
+                    writer=writer,
+                )
                 report.n_built += n_built
                 report.n_dropped += n_dropped
         finally:

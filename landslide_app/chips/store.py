@@ -80,22 +80,31 @@ class ChipStore:
         if (path / META_FILE).exists():
             old = StoreMeta.read(path)
             if old.data_fingerprint is None or old.data_fingerprint != meta.data_fingerprint:
-                built = (f"by an older version (format {old.format})" if old.format != FORMAT
-                         else "from other inputs or settings")
+                built = (
+                    f"by an older version (format {old.format})"
+                    if old.format != FORMAT
+                    else "from other inputs or settings"
+                )
                 raise ChipStoreError(
                     f"{path} holds chips built {built} (data fingerprint {old.data_fingerprint} != "
                     f"{meta.data_fingerprint}); pass another --out, or --overwrite to rebuild it"
                 )
             if old.grid != meta.grid or old.channels != meta.channels:
-                raise ChipStoreError(f"{path / META_FILE} was edited (its grid or channels differ from those its "
-                                     "fingerprint stands for); rebuild the store with --overwrite")
+                raise ChipStoreError(
+                    f"{path / META_FILE} was edited (its grid or channels differ from those its "
+                    "fingerprint stands for); rebuild the store with --overwrite"
+                )
             return cls(path, old)
         path.mkdir(parents=True, exist_ok=True)
         g, c = meta.grid, len(meta.channels)
         zarr.create_array(
-            store=str(path / ARRAY_DIR), shape=(g.n_rows, g.n_cols, c, g.chip_size, g.chip_size),
-            chunks=(1, 1, c, g.chip_size, g.chip_size), dtype="float32",
-            fill_value=np.nan, overwrite=True, compressors=[CHUNK_CODEC()],
+            store=str(path / ARRAY_DIR),
+            shape=(g.n_rows, g.n_cols, c, g.chip_size, g.chip_size),
+            chunks=(1, 1, c, g.chip_size, g.chip_size),
+            dtype="float32",
+            fill_value=np.nan,
+            overwrite=True,
+            compressors=[CHUNK_CODEC()],
         )
         (path / DONE_DIR).mkdir(exist_ok=True)
         meta = meta.with_(complete=False)
@@ -227,8 +236,9 @@ class ChipStore:
         if revisits <= n:
             return
         if n == 0:
-            raise ChipStoreError(f"this store ({self.path}) has no post-event SAR date; use a DEM-only model "
-                                 "(trained with --inputs dem)")
+            raise ChipStoreError(
+                f"this store ({self.path}) has no post-event SAR date; use a DEM-only model (trained with --inputs dem)"
+            )
         raise ChipStoreError(
             f"this store has {n} post-event date{'s' if n > 1 else ''} ({', '.join(self.meta.post_dates)}); "
             f"use {use.format(n=n)}"
@@ -241,8 +251,10 @@ class ChipStore:
             try:
                 self._array = zarr.open_array(str(self.path / ARRAY_DIR), mode="r+" if not self.meta.complete else "r")
             except Exception as exc:  # noqa: BLE001
-                raise ChipStoreError(f"cannot open {self.path / ARRAY_DIR} ({exc}); the store is damaged, "
-                                     "rebuild it (`landslide-app chips ... --overwrite`)") from exc
+                raise ChipStoreError(
+                    f"cannot open {self.path / ARRAY_DIR} ({exc}); the store is damaged, "
+                    "rebuild it (`landslide-app chips ... --overwrite`)"
+                ) from exc
         return self._array
 
     def done_records(self) -> dict[int, dict[str, Any]]:
@@ -328,16 +340,18 @@ class ChipStore:
         rows = []
         for r in recs:
             t = self.grid.chip_transform(r["chip_id"])
-            rows.append({**{k: v for k, v in r.items() if k != "kept"},
-                         "transform": json.dumps(list(t)[:6])})
+            rows.append({**{k: v for k, v in r.items() if k != "kept"}, "transform": json.dumps(list(t)[:6])})
         geoms = [box(*self.grid.chip_bounds(r["chip_id"])) for r in recs]
         gdf = gpd.GeoDataFrame(rows, geometry=geoms, crs=self.grid.crs)
         if gdf.empty:
             gdf = gpd.GeoDataFrame({"chip_id": []}, geometry=[], crs=self.grid.crs)
         with atomic_path(self.path / INDEX_FILE) as tmp:
             gdf.to_file(tmp, driver="GPKG", layer="chips")
-        self.meta = self.meta.with_(complete=True, n_chips=len(gdf),
-                                    build_seconds=self.meta.build_seconds if build_seconds is None else build_seconds)
+        self.meta = self.meta.with_(
+            complete=True,
+            n_chips=len(gdf),
+            build_seconds=self.meta.build_seconds if build_seconds is None else build_seconds,
+        )
         self.meta.write(self.path)
         self._reset_cached()
 
@@ -352,8 +366,9 @@ class ChipStore:
                 index = gpd.read_file(self.path / INDEX_FILE, layer="chips")
                 self._index = index.sort_values("chip_id").reset_index(drop=True)
             except Exception as exc:  # noqa: BLE001
-                raise ChipStoreError(f"cannot read {self.path / INDEX_FILE} ({exc}); rerun `landslide-app chips`"
-                                     ) from exc
+                raise ChipStoreError(
+                    f"cannot read {self.path / INDEX_FILE} ({exc}); rerun `landslide-app chips`"
+                ) from exc
         return self._index
 
     @property
@@ -407,10 +422,16 @@ class ChipStore:
                     if {"chunk_bytes", "chunk_crc32"} <= set(idx.columns):
                         recs = zip(idx["chip_id"].tolist(), idx["chunk_bytes"].tolist(), idx["chunk_crc32"].tolist())
                 else:
-                    recs = ((c, r.get("chunk_bytes"), r.get("chunk_crc32"))
-                            for c, r in self.done_records().items() if r.get("kept"))
-            self._digests = {int(c): (int(n), int(crc)) for c, n, crc in recs
-                             if n is not None and crc is not None and n == n and crc == crc}  # not NaN
+                    recs = (
+                        (c, r.get("chunk_bytes"), r.get("chunk_crc32"))
+                        for c, r in self.done_records().items()
+                        if r.get("kept")
+                    )
+            self._digests = {
+                int(c): (int(n), int(crc))
+                for c, n, crc in recs
+                if n is not None and crc is not None and n == n and crc == crc
+            }  # not NaN
         return self._digests
 
     def _read_into(self, chip_id: int, out: np.ndarray) -> str | None:
@@ -441,8 +462,10 @@ class ChipStore:
         except ChipStoreError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise ChipStoreError(f"chip {chip_id} of {self.path} is unreadable ({exc}); rebuild the store "
-                                 "(`landslide-app chips ... --overwrite`)") from exc
+            raise ChipStoreError(
+                f"chip {chip_id} of {self.path} is unreadable ({exc}); rebuild the store "
+                "(`landslide-app chips ... --overwrite`)"
+            ) from exc
         chip = out
         if self.meta.complete and np.isnan(chip[0, 0, 0]) and np.isnan(chip[0]).all():
             # a kept chip always has land data in its first channel; all-NaN is zarr's fill: no chunk on disk
@@ -459,21 +482,40 @@ class ChipStore:
         """The summary printed by ``landslide-app info`` (class counts and heads only when labelled)."""
         idx, m = self.index, self.meta
         out: dict[str, Any] = {
-            "path": str(self.path), "format": m.format, "n_chips": int(len(idx)), "channels": list(self.channels),
-            "chip_size": int(self.grid.chip_size), "crs": self.grid.crs,
-            "resolution_m": self.grid.resolution, "grid": {"n_rows": self.grid.n_rows, "n_cols": self.grid.n_cols},
+            "path": str(self.path),
+            "format": m.format,
+            "n_chips": int(len(idx)),
+            "channels": list(self.channels),
+            "chip_size": int(self.grid.chip_size),
+            "crs": self.grid.crs,
+            "resolution_m": self.grid.resolution,
+            "grid": {"n_rows": self.grid.n_rows, "n_cols": self.grid.n_cols},
             "labelled": m.labelled,
         }
         if m.labelled:
             counts = {str(c): int((idx["density_class"] == c).sum()) for c in range(3)}
-            out.update({"class_counts": counts, "n_heads": int(idx["head_count"].sum()) if len(idx) else 0,
-                        "density_thresholds": None if m.density_thresholds is None else list(m.density_thresholds),
-                        "inventory": m.inventory})
-        out.update({
-            "has_sar": m.has_sar, "dates": list(m.dates), "n_pre": m.n_pre_dates if m.has_sar else 0,
-            "n_post": m.n_post, "event_date": m.event_date, "relative_orbit": m.relative_orbit,
-            "orbit_state": m.orbit_state, "acquisitions": [a.to_dict() for a in m.acquisitions],
-            "source": m.source, "fingerprint": m.fingerprint, "code_version": m.code_version,
-            "checksums": m.checksums,
-        })
+            out.update(
+                {
+                    "class_counts": counts,
+                    "n_heads": int(idx["head_count"].sum()) if len(idx) else 0,
+                    "density_thresholds": None if m.density_thresholds is None else list(m.density_thresholds),
+                    "inventory": m.inventory,
+                }
+            )
+        out.update(
+            {
+                "has_sar": m.has_sar,
+                "dates": list(m.dates),
+                "n_pre": m.n_pre_dates if m.has_sar else 0,
+                "n_post": m.n_post,
+                "event_date": m.event_date,
+                "relative_orbit": m.relative_orbit,
+                "orbit_state": m.orbit_state,
+                "acquisitions": [a.to_dict() for a in m.acquisitions],
+                "source": m.source,
+                "fingerprint": m.fingerprint,
+                "code_version": m.code_version,
+                "checksums": m.checksums,
+            }
+        )
         return out

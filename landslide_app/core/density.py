@@ -25,14 +25,13 @@ def check_thresholds(thresholds: tuple[float, float]) -> tuple[float, float]:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"density thresholds must be two numbers (t0 t1), got {thresholds!r}") from exc
     if not (np.isfinite(t0) and np.isfinite(t1) and 0 <= t0 < t1):
-        raise ConfigError(
-            f"density thresholds ({t0}, {t1}) are impossible: need 0 <= t0 < t1 heads/km², e.g. 0 25"
-        )
+        raise ConfigError(f"density thresholds ({t0}, {t1}) are impossible: need 0 <= t0 < t1 heads/km², e.g. 0 25")
     return t0, t1
 
 
 def density_class(
-    head_count: ArrayLike, area_km2: float,
+    head_count: ArrayLike,
+    area_km2: float,
     thresholds: tuple[float, float] = DEFAULT_DENSITY_THRESHOLDS,
 ) -> np.ndarray:
     """Density class (int8: 0, 1, 2) for head counts over chips of ``area_km2``. Vectorised."""

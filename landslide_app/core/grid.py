@@ -161,20 +161,28 @@ class ChipGrid:
         y0 = math.floor(top / resolution) * resolution
         n_cols = int((right - x0 + 1e-6) // ext)
         n_rows = int((y0 - bottom + 1e-6) // ext)
-        return cls(epsg=int(epsg), x0=float(x0), y0=float(y0), n_rows=n_rows, n_cols=n_cols,
-                   chip_size=int(chip_size), resolution=float(resolution))
+        return cls(
+            epsg=int(epsg),
+            x0=float(x0),
+            y0=float(y0),
+            n_rows=n_rows,
+            n_cols=n_cols,
+            chip_size=int(chip_size),
+            resolution=float(resolution),
+        )
 
     @classmethod
     def from_lonlat_bbox(
-        cls, bbox: tuple[float, float, float, float], epsg: int, chip_size: int = CHIP_SIZE,
+        cls,
+        bbox: tuple[float, float, float, float],
+        epsg: int,
+        chip_size: int = CHIP_SIZE,
         resolution: float = PIXEL_SIZE_M,
     ) -> ChipGrid:
         """Grid over a lon/lat box ``(W, S, E, N)`` in the projected CRS ``epsg``."""
         west, south, east, north = bbox
         if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-            raise ConfigError(
-                f"--bbox {bbox} is not a lon/lat box: give W S E N in degrees with W < E and S < N"
-            )
+            raise ConfigError(f"--bbox {bbox} is not a lon/lat box: give W S E N in degrees with W < E and S < N")
         check_grid_epsg(epsg)
         tr = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(epsg), always_xy=True)
         bounds = tr.transform_bounds(west, south, east, north)

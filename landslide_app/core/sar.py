@@ -26,4 +26,3 @@ def to_db(linear: ArrayLike, floor_db: float | None = SAR_DB_FLOOR, dtype: DType
     np.log10(out, out=out)
     out *= out.dtype.type(10.0)
     return out
-

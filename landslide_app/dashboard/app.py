@@ -34,6 +34,7 @@ from landslide_app.errors import LandslideAppError
 from landslide_app.experiments.ablation import DEFAULT_EPOCHS, AblationSettings, RunSpec
 
 if TYPE_CHECKING:
+    from landslide_app.dashboard.views import ChipInspection
     from landslide_app.dashboard.workspace_view import WorkspaceApp
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ def _message_html(text: str, kind: str) -> str:
     if not text:
         return ""
     c = _COLOURS[kind]
-    return (f'<div class="ls-message ls-{kind}" style="padding:6px 10px;border-left:4px solid {c};color:{c};'
-            f'background:#fafafa">{html.escape(text)}</div>')
+    return (
+        f'<div class="ls-message ls-{kind}" style="padding:6px 10px;border-left:4px solid {c};color:{c};'
+        f'background:#fafafa">{html.escape(text)}</div>'
+    )
 
 
 def _user_text(exc: BaseException, what: str) -> str:
@@ -64,15 +67,24 @@ def _user_text(exc: BaseException, what: str) -> str:
 class Dashboard:
     """The dashboard of one data directory. ``Dashboard(...).widget`` is what the page shows."""
 
-    def __init__(self, data_dir: str | Path, *, epochs: int | None = None, seed: int = 0,
-                 train_kwargs: dict[str, Any] | None = None, autostart: bool = True, warm: bool = True,
-                 title: str | None = None, queue: RunQueue | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        epochs: int | None = None,
+        seed: int = 0,
+        train_kwargs: dict[str, Any] | None = None,
+        autostart: bool = True,
+        warm: bool = True,
+        title: str | None = None,
+        queue: RunQueue | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.queue = queue  # the page's run queue: "Run whole table" goes there as `landslide-app ablate`
         self.job = BackgroundJob("run")
         self.state: DashboardState | None = None
         self.view: MapView | None = None
-        self.inspection = None
+        self.inspection: ChipInspection | None = None
         self.inspector_bytes: bytes | None = None
         self.timings: dict[str, float] = {}
         self._running_key: tuple[str, int] | None = None
@@ -100,8 +112,11 @@ class Dashboard:
             threading.Thread(target=self._warm, name="landslide-warm", daemon=True).start()
         default = RunSpec(DEFAULT_INPUTS, DEFAULT_REVISITS)
         if autostart and not self.state.is_computed(default) and (self.state.has_sar or default.inputs == "dem"):
-            self.show(f"First launch: computing the default configuration {default.key} in the background "
-                      "(the map fills in when it is done).", "info")
+            self.show(
+                f"First launch: computing the default configuration {default.key} in the background "
+                "(the map fills in when it is done).",
+                "info",
+            )
             self._start_run([default])
 
     def _warm(self) -> None:
@@ -141,38 +156,102 @@ class Dashboard:
         st = self.state
         assert st is not None
         t0, t1 = st.store_thresholds
-        self.inputs = W.ToggleButtons(options=[("DEM only", "dem"), ("SAR only", "sar"), ("fused", "fused")],
-                                      value=DEFAULT_INPUTS, description="Inputs",
-                                      style={"button_width": "94px", "description_width": "50px"})
-        self.revisits = W.IntSlider(value=DEFAULT_REVISITS, min=1, max=3, step=1, description="Post revisits",
-                                    continuous_update=False, style={"description_width": "100px"})
-        self.t0 = W.BoundedFloatText(value=t0, min=0, max=10_000, step=1, description="Class 1 above",
-                                     style={"description_width": "100px"}, layout=W.Layout(width="200px"))
-        self.t1 = W.BoundedFloatText(value=t1, min=0, max=10_000, step=1, description="Class 2 above",
-                                     style={"description_width": "100px"}, layout=W.Layout(width="200px"))
-        self.epochs = W.BoundedIntText(value=st.epochs, min=1, max=1000, description="Epochs",
-                                       style={"description_width": "100px"}, layout=W.Layout(width="200px"))
-        self.seeds = W.IntSlider(value=1, min=1, max=10, description="Seeds", continuous_update=False,
-                                 style={"description_width": "100px"}, layout=W.Layout(width="330px"),
-                                 tooltip="Run whole table: repeats with seeds seed..seed+N-1 (ablate --seeds)")
+        self.inputs = W.ToggleButtons(
+            options=[("DEM only", "dem"), ("SAR only", "sar"), ("fused", "fused")],
+            value=DEFAULT_INPUTS,
+            description="Inputs",
+            style={"button_width": "94px", "description_width": "50px"},
+        )
+        self.revisits = W.IntSlider(
+            value=DEFAULT_REVISITS,
+            min=1,
+            max=3,
+            step=1,
+            description="Post revisits",
+            continuous_update=False,
+            style={"description_width": "100px"},
+        )
+        self.t0 = W.BoundedFloatText(
+            value=t0,
+            min=0,
+            max=10_000,
+            step=1,
+            description="Class 1 above",
+            style={"description_width": "100px"},
+            layout=W.Layout(width="200px"),
+        )
+        self.t1 = W.BoundedFloatText(
+            value=t1,
+            min=0,
+            max=10_000,
+            step=1,
+            description="Class 2 above",
+            style={"description_width": "100px"},
+            layout=W.Layout(width="200px"),
+        )
+        self.epochs = W.BoundedIntText(
+            value=st.epochs,
+            min=1,
+            max=1000,
+            description="Epochs",
+            style={"description_width": "100px"},
+            layout=W.Layout(width="200px"),
+        )
+        self.seeds = W.IntSlider(
+            value=1,
+            min=1,
+            max=10,
+            description="Seeds",
+            continuous_update=False,
+            style={"description_width": "100px"},
+            layout=W.Layout(width="330px"),
+            tooltip="Run whole table: repeats with seeds seed..seed+N-1 (ablate --seeds)",
+        )
         self.runs_list = W.HTML()
-        self.cancel_button = W.Button(description="Cancel run", icon="stop", button_style="warning", disabled=True,
-                                      layout=W.Layout(width="120px", display=None if self.queue else "none"))
+        self.cancel_button = W.Button(
+            description="Cancel run",
+            icon="stop",
+            button_style="warning",
+            disabled=True,
+            layout=W.Layout(width="120px", display=None if self.queue else "none"),
+        )
         self.cancel_button.on_click(self._guard("Cancelling the run", lambda _b: self._cancel_run()))
-        self.run_button = W.Button(description="Run", button_style="primary", icon="play", layout=W.Layout(width="180px"),
-                                   tooltip="train and evaluate the selected configuration (background)")
-        self.run_all_button = W.Button(description="Run whole table", icon="table", layout=W.Layout(width="150px"),
-                                       tooltip="every configuration of paper Table 2 (cached ones are skipped)")
-        self.progress = W.FloatProgress(value=0, min=0, max=1, description="", bar_style="info",
-                                        layout=W.Layout(width="98%"))
+        self.run_button = W.Button(
+            description="Run",
+            button_style="primary",
+            icon="play",
+            layout=W.Layout(width="180px"),
+            tooltip="train and evaluate the selected configuration (background)",
+        )
+        self.run_all_button = W.Button(
+            description="Run whole table",
+            icon="table",
+            layout=W.Layout(width="150px"),
+            tooltip="every configuration of paper Table 2 (cached ones are skipped)",
+        )
+        self.progress = W.FloatProgress(
+            value=0, min=0, max=1, description="", bar_style="info", layout=W.Layout(width="98%")
+        )
         self.progress_text = W.HTML("<span style='color:#555'>idle</span>")
-        self.colour_by = W.ToggleButtons(options=[("predicted", "pred"), ("true", "true")], value="pred",
-                                         description="Chips", style={"button_width": "90px", "description_width": "50px"})
-        self.opacity = W.FloatSlider(value=0.7, min=0, max=1, step=0.05, description="Embedding opacity",
-                                     readout_format=".2f", style={"description_width": "120px"})
+        self.colour_by = W.ToggleButtons(
+            options=[("predicted", "pred"), ("true", "true")],
+            value="pred",
+            description="Chips",
+            style={"button_width": "90px", "description_width": "50px"},
+        )
+        self.opacity = W.FloatSlider(
+            value=0.7,
+            min=0,
+            max=1,
+            step=0.05,
+            description="Embedding opacity",
+            readout_format=".2f",
+            style={"description_width": "120px"},
+        )
         self.basemap = W.Checkbox(value=False, description="online basemap (needs internet)", indent=False)
-        self.show_heads = W.Checkbox(value=False, description="landslide heads heatmap (hides the classes)",
-                                     indent=False)
+        self.show_heads = W.Checkbox(
+            value=False, description="landslide heads heatmap (hides the classes)", indent=False
+        )
         self.show_heads.add_class("ls-show-heads")
         self.summary = W.HTML()
 
@@ -212,46 +291,93 @@ class Dashboard:
         self.confusion = W.Image(format="png", layout=W.Layout(width="340px"))
         self.inspector_title = W.HTML("<i>Click a chip on the map to inspect it.</i>")
         self.inspector = W.Image(format="png", layout=W.Layout(width="100%", max_width="1180px"))
-        self.save_inspector = W.Button(description="Save inspector PNG", icon="image", disabled=True,
-                                       layout=W.Layout(width="180px"))
-        self.export_button = W.Button(description="Export density map", icon="download", layout=W.Layout(width="180px"),
-                                      tooltip="GeoTIFF + GeoPackage of the selected configuration")
+        self.save_inspector = W.Button(
+            description="Save inspector PNG", icon="image", disabled=True, layout=W.Layout(width="180px")
+        )
+        self.export_button = W.Button(
+            description="Export density map",
+            icon="download",
+            layout=W.Layout(width="180px"),
+            tooltip="GeoTIFF + GeoPackage of the selected configuration",
+        )
         self.export_out = W.HTML()
-        results = W.VBox([
-            W.HTML("<b>Paper Table 2</b> — AUC (multi-class one-vs-rest, macro); test = held-out half"),
-            self.table, W.HTML("<b>Baselines beside the CNN</b>"), self.baselines,
-            W.HBox([self.roc, self.confusion]),
-        ])
+        results = W.VBox(
+            [
+                W.HTML("<b>Paper Table 2</b> — AUC (multi-class one-vs-rest, macro); test = held-out half"),
+                self.table,
+                W.HTML("<b>Baselines beside the CNN</b>"),
+                self.baselines,
+                W.HBox([self.roc, self.confusion]),
+            ]
+        )
         inspector = W.VBox([W.HBox([self.inspector_title, self.save_inspector]), self.inspector])
-        export_box = W.VBox([
-            W.HTML(f"Files are written to <code>{html.escape(str(exports.exports_dir(st.paths.root)))}</code> "
-                   "(names from the configuration and chip id)."),
-            W.HBox([self.export_button, self.save_inspector]), self.export_out,
-        ])
+        export_box = W.VBox(
+            [
+                W.HTML(
+                    f"Files are written to <code>{html.escape(str(exports.exports_dir(st.paths.root)))}</code> "
+                    "(names from the configuration and chip id)."
+                ),
+                W.HBox([self.export_button, self.save_inspector]),
+                self.export_out,
+            ]
+        )
         self.tabs = W.Tab(children=[results, inspector, export_box])
         for i, name in enumerate(["Results (Table 2)", "Chip inspector", "Exports"]):
             self.tabs.set_title(i, name)
 
-        controls = W.VBox([
-            W.HTML("<b>Configuration</b>"), self.inputs, self.revisits,
-            W.HTML("<b>Density classes</b> (heads / km²)"), self.t0, self.t1,
-            W.HTML("<b>Training</b>"), self.epochs, self.seeds, W.HBox([self.run_button, self.run_all_button]),
-            self.progress, self.progress_text, self.cancel_button, self.runs_list,
-            W.HTML("<b>Map</b>"), self.colour_by, self.opacity, self.show_heads, self.basemap,
-        ], layout=W.Layout(width="360px", min_width="360px", padding="0 8px 0 0"))
+        controls = W.VBox(
+            [
+                W.HTML("<b>Configuration</b>"),
+                self.inputs,
+                self.revisits,
+                W.HTML("<b>Density classes</b> (heads / km²)"),
+                self.t0,
+                self.t1,
+                W.HTML("<b>Training</b>"),
+                self.epochs,
+                self.seeds,
+                W.HBox([self.run_button, self.run_all_button]),
+                self.progress,
+                self.progress_text,
+                self.cancel_button,
+                self.runs_list,
+                W.HTML("<b>Map</b>"),
+                self.colour_by,
+                self.opacity,
+                self.show_heads,
+                self.basemap,
+            ],
+            layout=W.Layout(width="360px", min_width="360px", padding="0 8px 0 0"),
+        )
         info = st.store.info()
         self.header = W.HTML(
             f"<span style='color:#444'>{info['n_chips']} chips of {info['chip_size']}×{info['chip_size']} px "
             f"({info['crs']}), {info['n_heads']} landslide heads, true classes {info['class_counts']}; "
-            f"data: <code>{html.escape(str(st.paths.root))}</code></span>")
-        self.widget = W.VBox([self.title, self.header, self.msg,
-                              W.HBox([controls, W.VBox([self.map, self.summary], layout=W.Layout(flex="1"))]),
-                              self.tabs], layout=W.Layout(width="100%"))
+            f"data: <code>{html.escape(str(st.paths.root))}</code></span>"
+        )
+        self.widget = W.VBox(
+            [
+                self.title,
+                self.header,
+                self.msg,
+                W.HBox([controls, W.VBox([self.map, self.summary], layout=W.Layout(flex="1"))]),
+                self.tabs,
+            ],
+            layout=W.Layout(width="100%"),
+        )
         self.widget.add_class("landslide-dashboard")
-        for w, cls in ((self.run_button, "ls-run"), (self.run_all_button, "ls-run-all"), (self.progress, "ls-progress"),
-                       (self.progress_text, "ls-progress-text"), (self.table, "ls-table"), (self.summary, "ls-summary"),
-                       (self.inspector, "ls-inspector"), (self.inspector_title, "ls-inspector-title"),
-                       (self.msg, "ls-messages"), (self.export_button, "ls-export")):
+        for w, cls in (
+            (self.run_button, "ls-run"),
+            (self.run_all_button, "ls-run-all"),
+            (self.progress, "ls-progress"),
+            (self.progress_text, "ls-progress-text"),
+            (self.table, "ls-table"),
+            (self.summary, "ls-summary"),
+            (self.inspector, "ls-inspector"),
+            (self.inspector_title, "ls-inspector-title"),
+            (self.msg, "ls-messages"),
+            (self.export_button, "ls-export"),
+        ):
             w.add_class(cls)
 
         # wiring
@@ -299,8 +425,9 @@ class Dashboard:
                 self.emb_layer.bounds = v.embedding_bounds
             self.emb_layer.url = v.embedding_url
         self.colourbar.value = layers.colourbar_html(v.embedding_range, f"embedding {spec.key}")
-        self.legend.legend = {lab: layers.CLASS_COLOURS[c] for c, lab in
-                              class_names(st.effective_thresholds(spec.thresholds)).items()}
+        self.legend.legend = {
+            lab: layers.CLASS_COLOURS[c] for c, lab in class_names(st.effective_thresholds(spec.thresholds)).items()
+        }
         self.timings["map_s"] = time.perf_counter() - t
         self._update_summary()
         self._update_run_button()
@@ -323,8 +450,10 @@ class Dashboard:
             return
         if v.computed and v.result is not None:
             r, f = v.result, fmt_auc
-            text = (f"<b>{spec.key}</b>: computed ({r.epochs or '?'} epochs, {r.n_chips} chips); "
-                    f"AUC train {f(r.auc.train)} / val {f(r.auc.val)} / <b>held-out {f(r.auc.test)}</b>")
+            text = (
+                f"<b>{spec.key}</b>: computed ({r.epochs or '?'} epochs, {r.n_chips} chips); "
+                f"AUC train {f(r.auc.train)} / val {f(r.auc.val)} / <b>held-out {f(r.auc.test)}</b>"
+            )
             if self.colour_by.value == "true":
                 text += " — chips show the <b>true</b> classes"
         else:
@@ -353,11 +482,18 @@ class Dashboard:
         cells = st.table(spec.thresholds, spec.split)
         running = getattr(self, "_running_key", None)
         t0, t1 = st.effective_thresholds(spec.thresholds)
-        self.table.value = table2_html(cells, (spec.inputs, spec.revisits), running,
-                                       f"{spec.split} split, classes at {t0:g} / {t1:g} heads/km²",
-                                       summary=st.seed_summary(spec.thresholds, spec.split))
-        self.baselines.value = baselines_html(st.baselines(spec.thresholds, spec.split),
-                                              self.view.result if self.view and self.view.computed else None, spec.key)
+        self.table.value = table2_html(
+            cells,
+            (spec.inputs, spec.revisits),
+            running,
+            f"{spec.split} split, classes at {t0:g} / {t1:g} heads/km²",
+            summary=st.seed_summary(spec.thresholds, spec.split),
+        )
+        self.baselines.value = baselines_html(
+            st.baselines(spec.thresholds, spec.split),
+            self.view.result if self.view and self.view.computed else None,
+            spec.key,
+        )
         v = st.view(spec, plots=plots) if self.view is not None and self.view.computed else self.view
         for img, data in ((self.roc, v.roc_png if v else None), (self.confusion, v.confusion_png if v else None)):
             img.value = data or b""
@@ -424,12 +560,28 @@ class Dashboard:
 
         st = self.state
         assert st is not None
-        args = ["ablate", "--chips", str(st.store.path), "--out", str(st.paths.ablation), "--epochs",
-                str(int(self.epochs.value)), "--seed", str(st.seed), "--seeds", str(int(self.seeds.value))]
+        args = [
+            "ablate",
+            "--chips",
+            str(st.store.path),
+            "--out",
+            str(st.paths.ablation),
+            "--epochs",
+            str(int(self.epochs.value)),
+            "--seed",
+            str(st.seed),
+            "--seeds",
+            str(int(self.seeds.value)),
+        ]
         if not st.has_sar:
             args += ["--inputs", "dem"]
-        self.queue.submit(StageRun(f"Table 2, {int(self.seeds.value)} seed(s)", cli_command(*args),
-                                   on_done=lambda _r: self._guard("Updating the table", self.refresh)()))
+        self.queue.submit(
+            StageRun(
+                f"Table 2, {int(self.seeds.value)} seed(s)",
+                cli_command(*args),
+                on_done=lambda _r: self._guard("Updating the table", self.refresh)(),
+            )
+        )
         self.show(f"Table 2 queued ({int(self.seeds.value)} seed(s), {int(self.epochs.value)} epochs).", "info")
 
     def _cancel_run(self) -> None:
@@ -451,10 +603,15 @@ class Dashboard:
 
         st = self.state
         assert st is not None
-        settings = AblationSettings(inputs=("dem", "sar", "fused") if st.has_sar else ("dem",), epochs=epochs,
-                                    seed=st.seed, thresholds=thresholds, train_kwargs=st.train_kwargs,
-                                    baselines=thresholds is None,
-                                    seeds=int(self.seeds.value) if hasattr(self, "seeds") else 1)
+        settings = AblationSettings(
+            inputs=("dem", "sar", "fused") if st.has_sar else ("dem",),
+            epochs=epochs,
+            seed=st.seed,
+            thresholds=thresholds,
+            train_kwargs=st.train_kwargs,
+            baselines=thresholds is None,
+            seeds=int(self.seeds.value) if hasattr(self, "seeds") else 1,
+        )
         total = len(settings.specs())
         state = {"done": 0}
 
@@ -466,8 +623,9 @@ class Dashboard:
             step(done / n, f"{done}/{n} configurations ({key} finished)")
             self._guard("Updating the table", self.refresh_results)()
 
-        res = run_ablation(st.store.path, st.paths.ablation, settings, progress=False, on_progress=on_progress,
-                           on_fold=on_fold)
+        res = run_ablation(
+            st.store.path, st.paths.ablation, settings, progress=False, on_progress=on_progress, on_fold=on_fold
+        )
         return {"key": f"{total} configurations", **{k: v for k, v in res.items() if k == "seconds"}}
 
     def _set_running(self, running: bool) -> None:
@@ -526,7 +684,8 @@ class Dashboard:
         proba = "" if insp.proba is None else " · p = " + " / ".join(f"{p:.2f}" for p in insp.proba)
         self.inspector_title.value = (
             f"<b>Chip {chip_id}</b> (row {insp.row}, col {insp.col}) · {insp.head_count} heads · true class "
-            f"{insp.true_class} · predicted {pred}{proba} · {html.escape(insp.key)}")
+            f"{insp.true_class} · predicted {pred}{proba} · {html.escape(insp.key)}"
+        )
         self.save_inspector.disabled = False
         self.timings["inspect_s"] = time.perf_counter() - t
 

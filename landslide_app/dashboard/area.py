@@ -113,18 +113,27 @@ class PredictionView:
 
     @property
     def files(self) -> dict[str, Path]:
-        return {k: self.path / n for k, n in (("GeoTIFF", "density.tif"), ("GeoPackage", "chips.gpkg"),
-                                              ("map.png", "map.png"), ("summary", "summary.json"))
-                if (self.path / n).exists()}
+        return {
+            k: self.path / n
+            for k, n in (
+                ("GeoTIFF", "density.tif"),
+                ("GeoPackage", "chips.gpkg"),
+                ("map.png", "map.png"),
+                ("summary", "summary.json"),
+            )
+            if (self.path / n).exists()
+        }
 
     def shift_warning(self) -> str | None:
         shifted = (self.summary.get("domain_shift") or {}).get("shifted") or []
         if not shifted:
             return None
         names = ", ".join(str(s.get("channel")) for s in shifted)
-        return (f"Domain shift: this area's inputs differ from the model's training data in {names}; the map may "
-                "be unreliable (see summary.json → domain_shift; another orbit geometry, dB input or a DEM in feet "
-                "cause this)")
+        return (
+            f"Domain shift: this area's inputs differ from the model's training data in {names}; the map may "
+            "be unreliable (see summary.json → domain_shift; another orbit geometry, dB input or a DEM in feet "
+            "cause this)"
+        )
 
     def class_table_html(self) -> str:
         classes = self.summary.get("classes") or {}
@@ -132,24 +141,35 @@ class PredictionView:
             f"<tr><td><span style='display:inline-block;width:10px;height:10px;background:"
             f"{CLASS_COLOURS.get(int(c), '#000')}'></span> {html.escape(str(v.get('name', c)))}</td>"
             f"<td style='text-align:right'>{v.get('chips', 0)}</td><td style='text-align:right'>{v.get('km2', 0):.1f}"
-            "</td></tr>" for c, v in sorted(classes.items()))
+            "</td></tr>"
+            for c, v in sorted(classes.items())
+        )
         auc = self.summary.get("auc_out_of_area", self.summary.get("auc_vs_store_labels"))
         scored = "" if auc is None else f"<div>AUC against this store's labels: <b>{auc:.3f}</b></div>"
-        return (f"<table class='ls-class-km2' style='font-size:12px'><tr><th>predicted class</th><th>chips</th>"
-                f"<th>km²</th></tr>{rows}</table>{scored}")
+        return (
+            f"<table class='ls-class-km2' style='font-size:12px'><tr><th>predicted class</th><th>chips</th>"
+            f"<th>km²</th></tr>{rows}</table>{scored}"
+        )
 
     def top(self, n: int = 20, sort: str = "p2") -> list[dict[str, Any]]:
         """The ``n`` chips most likely class 2 (``sort``: p2, chip_id or pred_class; p2 descending)."""
-        key = {"p2": lambda r: (-r["p2"], r["chip_id"]), "chip_id": lambda r: r["chip_id"],
-               "pred_class": lambda r: (-r["pred_class"], -r["p2"])}[sort]
+        key = {
+            "p2": lambda r: (-r["p2"], r["chip_id"]),
+            "chip_id": lambda r: r["chip_id"],
+            "pred_class": lambda r: (-r["pred_class"], -r["p2"]),
+        }[sort]
         best = sorted(self.rows, key=lambda r: (-r["p2"], r["chip_id"]))[:n]
         return sorted(best, key=key)
 
 
 def _feature(geom: Any, props: dict[str, Any], style: dict[str, Any]) -> dict[str, Any]:
     g = geom.__geo_interface__
-    return {"type": "Feature", "id": int(props["chip_id"]), "geometry": _round(g),
-            "properties": {**props, "style": style}}
+    return {
+        "type": "Feature",
+        "id": int(props["chip_id"]),
+        "geometry": _round(g),
+        "properties": {**props, "style": style},
+    }
 
 
 def _round(g: dict[str, Any]) -> dict[str, Any]:
@@ -175,14 +195,40 @@ def read_prediction(path: Path) -> PredictionView:
     cent = native.geometry.centroid.to_crs("EPSG:4326")
     for k, rec in enumerate(gdf.itertuples(index=False)):
         c, p2 = int(rec.pred_class), float(rec.p2)
-        props = {"chip_id": int(rec.chip_id), "class": c, "p2": round(p2, 3),
-                 "proba": [round(float(rec.p0), 3), round(float(rec.p1), 3), round(p2, 3)]}
-        by_class.append(_feature(rec.geometry, props, {"fillColor": CLASS_COLOURS.get(c, "#000"), "color": "#333",
-                                                       "weight": 0.6, "fillOpacity": FILL_OPACITY.get(c, 0.4)}))
-        by_p2.append(_feature(rec.geometry, props, {"fillColor": p2_colour(p2), "color": "#333", "weight": 0.5,
-                                                    "fillOpacity": 0.65}))
-        rows.append({"chip_id": int(rec.chip_id), "pred_class": c, "p0": float(rec.p0), "p1": float(rec.p1),
-                     "p2": p2, "lon": float(cent.iloc[k].x), "lat": float(cent.iloc[k].y)})
+        props = {
+            "chip_id": int(rec.chip_id),
+            "class": c,
+            "p2": round(p2, 3),
+            "proba": [round(float(rec.p0), 3), round(float(rec.p1), 3), round(p2, 3)],
+        }
+        by_class.append(
+            _feature(
+                rec.geometry,
+                props,
+                {
+                    "fillColor": CLASS_COLOURS.get(c, "#000"),
+                    "color": "#333",
+                    "weight": 0.6,
+                    "fillOpacity": FILL_OPACITY.get(c, 0.4),
+                },
+            )
+        )
+        by_p2.append(
+            _feature(
+                rec.geometry, props, {"fillColor": p2_colour(p2), "color": "#333", "weight": 0.5, "fillOpacity": 0.65}
+            )
+        )
+        rows.append(
+            {
+                "chip_id": int(rec.chip_id),
+                "pred_class": c,
+                "p0": float(rec.p0),
+                "p1": float(rec.p1),
+                "p2": p2,
+                "lon": float(cent.iloc[k].x),
+                "lat": float(cent.iloc[k].y),
+            }
+        )
     fc = {"type": "FeatureCollection"}
     return PredictionView(path, summary, {**fc, "features": by_class}, {**fc, "features": by_p2}, rows)
 
@@ -291,8 +337,12 @@ class AreaState:
                 out.append(ModelChoice(p, str(r.get("name") or p.name), ws.name, r.get("auc_val")))
         return out
 
-    def respond_run(self, model: Path, normalise: str = "training", on_done: Callable[[StageRun], Any] | None = None,
-                    ) -> StageRun:
+    def respond_run(
+        self,
+        model: Path,
+        normalise: str = "training",
+        on_done: Callable[[StageRun], Any] | None = None,
+    ) -> StageRun:
         """``landslide-app predict`` of ``model`` on the area's store into ``predictions/<model>``."""
         if self.store_path is None:
             raise InputError("this workspace has no chip store yet: fetch the area first (New area)")
@@ -304,10 +354,21 @@ class AreaState:
             if on_done is not None:
                 on_done(run)
 
-        return StageRun(f"predict {Path(model).name}",
-                        cli_command("predict", "--model", str(model), "--chips", str(self.store_path), "--out",
-                                    str(out), "--normalise", normalise),
-                        on_done=record)
+        return StageRun(
+            f"predict {Path(model).name}",
+            cli_command(
+                "predict",
+                "--model",
+                str(model),
+                "--chips",
+                str(self.store_path),
+                "--out",
+                str(out),
+                "--normalise",
+                normalise,
+            ),
+            on_done=record,
+        )
 
     # ---- SAR before/after -------------------------------------------------------------------
     def sar_dates(self) -> list[tuple[str, str, str]]:
@@ -330,8 +391,9 @@ class AreaState:
         if not pre or not post:
             return None
         assert self.store_path is not None
-        return self.cache.get("sar-pair", self.store_path / "store.json",
-                              lambda: self._sar_overlays([pre[-1], post[0]]))
+        return self.cache.get(
+            "sar-pair", self.store_path / "store.json", lambda: self._sar_overlays([pre[-1], post[0]])
+        )
 
     def _sar_overlays(self, picks: list[tuple[str, str, str]]) -> tuple[dict[str, Any], dict[str, Any]]:
         from landslide_app.core.sar import to_db
@@ -354,18 +416,25 @@ class AreaState:
         for k in range(len(picks)):
             tiles = []
             for i in range(0, len(ids), 64):
-                block = st.read_many(ids[i:i + 64], [chans[k]])[:, 0]
+                block = st.read_many(ids[i : i + 64], [chans[k]])[:, 0]
                 tiles.append(block_mean(to_db(block, floor_db=None), px))
             rc = np.column_stack(np.divmod(ids.astype(np.int64), g.n_cols))
             imgs.append(mosaic(g.n_rows, g.n_cols, rc, np.concatenate(tiles) if tiles else np.empty((0, px, px))))
         fin = np.concatenate([i[np.isfinite(i)] for i in imgs])
-        lo, hi = (np.percentile(fin, [2, 98]) if fin.size else (-25.0, 0.0))
+        lo, hi = np.percentile(fin, [2, 98]) if fin.size else (-25.0, 0.0)
         tr = g.transform @ g.transform.scale(g.chip_size / px, g.chip_size / px)
         out = []
         for img, (_, day, role) in zip(imgs, picks):
             warped, bounds = to_web_mercator(colour_rgba(img, "gray", float(lo), float(max(hi, lo + 1))), tr, g.crs)
-            out.append({"url": data_url(png_bytes(warped)), "bounds": bounds, "date": day, "role": role,
-                        "range_db": (float(lo), float(hi))})
+            out.append(
+                {
+                    "url": data_url(png_bytes(warped)),
+                    "bounds": bounds,
+                    "date": day,
+                    "role": role,
+                    "range_db": (float(lo), float(hi)),
+                }
+            )
         return out[0], out[1]
 
     def chip_sar_png(self, chip_id: int, channel: str) -> bytes:

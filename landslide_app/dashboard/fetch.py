@@ -1,4 +1,4 @@
-""""New area" from the page: the request, its limits, and the chip build as a stage run.
+""" "New area" from the page: the request, its limits, and the chip build as a stage run.
 
 :class:`FetchRequest` is what the form holds (area, event, orbit, pre/post, source, inventory).
 :func:`check_request` applies the limits *before anything is downloaded* and says what to change:
@@ -61,8 +61,10 @@ class FetchRequest:
 
     def describe(self) -> str:
         w, s, e, n = self.bbox
-        return (f"{self.source_arg} over ({w:.3f}, {s:.3f}, {e:.3f}, {n:.3f}), event {self.event_date}, "
-                f"orbit {self.orbit}, {self.pre} pre / {self.post or 'up to 3'} post")
+        return (
+            f"{self.source_arg} over ({w:.3f}, {s:.3f}, {e:.3f}, {n:.3f}), event {self.event_date}, "
+            f"orbit {self.orbit}, {self.pre} pre / {self.post or 'up to 3'} post"
+        )
 
 
 def bbox_area_km2(bbox: tuple[float, float, float, float]) -> float:
@@ -79,15 +81,21 @@ def check_bbox(bbox: Any) -> tuple[float, float, float, float]:
     try:
         w, s, e, n = (float(v) for v in bbox)
     except (TypeError, ValueError):
-        raise ConfigError("the area needs four numbers W S E N (lon/lat degrees), e.g. -66.3 18.1 -66.0 18.3; "
-                          "or draw a rectangle on the map") from None
+        raise ConfigError(
+            "the area needs four numbers W S E N (lon/lat degrees), e.g. -66.3 18.1 -66.0 18.3; "
+            "or draw a rectangle on the map"
+        ) from None
     if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-        raise ConfigError(f"area ({w}, {s}, {e}, {n}): need -180 <= W < E <= 180 and -90 <= S < N <= 90 "
-                          "(lon/lat degrees, west south east north)")
+        raise ConfigError(
+            f"area ({w}, {s}, {e}, {n}): need -180 <= W < E <= 180 and -90 <= S < N <= 90 "
+            "(lon/lat degrees, west south east north)"
+        )
     km2 = bbox_area_km2((w, s, e, n))
     if km2 > MAX_AREA_KM2:
-        raise ConfigError(f"the area is {km2:,.0f} km², over the page's limit of {MAX_AREA_KM2:,.0f} km²: draw a "
-                          "smaller rectangle, or build it with `landslide-app chips --bbox ...` (hours, tens of GB)")
+        raise ConfigError(
+            f"the area is {km2:,.0f} km², over the page's limit of {MAX_AREA_KM2:,.0f} km²: draw a "
+            "smaller rectangle, or build it with `landslide-app chips --bbox ...` (hours, tens of GB)"
+        )
     return (w, s, e, n)
 
 
@@ -121,9 +129,11 @@ def check_reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
     err = result["error"] if not t.is_alive() else TimeoutError(f"no answer within {timeout:g} s")
     if err is not None:
         what = "the Planetary Computer" if "planetarycomputer" in host or url == _pc_url() else host
-        raise SourceError(f"cannot reach {what} ({host}:{port}: {getattr(err, 'strerror', None) or err}): this "
-                          "machine looks offline. Connect it to the internet, or choose a STAC catalog on disk "
-                          "(e.g. the demo's data/demo/scene/catalog.json)")
+        raise SourceError(
+            f"cannot reach {what} ({host}:{port}: {getattr(err, 'strerror', None) or err}): this "
+            "machine looks offline. Connect it to the internet, or choose a STAC catalog on disk "
+            "(e.g. the demo's data/demo/scene/catalog.json)"
+        )
 
 
 def _pc_url() -> str:
@@ -147,14 +157,16 @@ def check_request(req: FetchRequest) -> FetchRequest:
         raise ConfigError("give the STAC API URL or the catalog path/URL (e.g. data/demo/scene/catalog.json)")
     if req.source_kind == "api" and not req.source.startswith(("http://", "https://")):
         raise ConfigError(f"{req.source!r} is not a STAC API URL (http:// or https://)")
-    if req.source_kind == "catalog" and not req.source.startswith(("http://", "https://")) \
-            and not Path(req.source).exists():
+    if (
+        req.source_kind == "catalog"
+        and not req.source.startswith(("http://", "https://"))
+        and not Path(req.source).exists()
+    ):
         raise InputError(f"no STAC catalog at {req.source}: give the path of a catalog.json (or its folder)")
     url = service_url(req)
     if url is not None:
         check_reachable(url)
-    return FetchRequest(bbox, req.event_date, req.source_kind, req.source, req.orbit, req.pre, req.post,
-                        req.inventory)
+    return FetchRequest(bbox, req.event_date, req.source_kind, req.source, req.orbit, req.pre, req.post, req.inventory)
 
 
 def save_inventory(folder: Path, name: str, content: bytes) -> Path:
@@ -163,8 +175,10 @@ def save_inventory(folder: Path, name: str, content: bytes) -> Path:
     name = Path(name).name
     suffix = Path(name).suffix.lower()
     if suffix not in INVENTORY_SUFFIXES:
-        raise InputError(f"inventory {name}: upload a GeoPackage (.gpkg), GeoJSON (.geojson/.json), a zipped "
-                         "shapefile (.zip) or a CSV with lon/lat columns")
+        raise InputError(
+            f"inventory {name}: upload a GeoPackage (.gpkg), GeoJSON (.geojson/.json), a zipped "
+            "shapefile (.zip) or a CSV with lon/lat columns"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     target.write_bytes(content)
@@ -188,8 +202,24 @@ def save_inventory(folder: Path, name: str, content: bytes) -> Path:
 def chips_args(req: FetchRequest, out: Path) -> list[str]:
     """The ``landslide-app chips`` arguments of a request."""
     w, s, e, n = req.bbox
-    args = ["chips", "--source", req.source_arg, "--bbox", str(w), str(s), str(e), str(n),
-            "--event-date", req.event_date, "--orbit", str(req.orbit), "--pre", str(req.pre), "--out", str(out)]
+    args = [
+        "chips",
+        "--source",
+        req.source_arg,
+        "--bbox",
+        str(w),
+        str(s),
+        str(e),
+        str(n),
+        "--event-date",
+        req.event_date,
+        "--orbit",
+        str(req.orbit),
+        "--pre",
+        str(req.pre),
+        "--out",
+        str(out),
+    ]
     if req.post is not None:
         args += ["--post", str(req.post)]
     if req.inventory is not None:
@@ -233,7 +263,12 @@ def built_chips(store: Path) -> tuple[list[dict[str, Any]], int]:
             continue
         x0, y0, x1, y1 = g.chip_bounds(cid)
         xs, ys = tr.transform([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0])
-        feats.append({"type": "Feature", "id": int(cid), "properties": {"chip_id": int(cid)},
-                      "geometry": {"type": "Polygon",
-                                   "coordinates": [[[round(x, 6), round(y, 6)] for x, y in zip(xs, ys)]]}})
+        feats.append(
+            {
+                "type": "Feature",
+                "id": int(cid),
+                "properties": {"chip_id": int(cid)},
+                "geometry": {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in zip(xs, ys)]]},
+            }
+        )
     return feats, g.n_chips

@@ -14,7 +14,11 @@ import ipywidgets as W
 import numpy as np
 
 from landslide_app.dashboard.rendering import (
-    EMPTY_PNG_URL, lonlat_bounds, png_data_url, terrain_rgba, to_web_mercator,
+    EMPTY_PNG_URL,
+    lonlat_bounds,
+    png_data_url,
+    terrain_rgba,
+    to_web_mercator,
 )
 from landslide_app.dashboard.style import CLASS_COLOURS
 
@@ -58,8 +62,11 @@ def chip_layer(data: dict, name: str = "chips") -> ipyleaflet.GeoJSON:
 
 def selected_chip_layer() -> ipyleaflet.GeoJSON:
     """The outline of the chip open in the inspector."""
-    return ipyleaflet.GeoJSON(data={"type": "FeatureCollection", "features": []}, name="selected chip",
-                              style={"color": "#00e5ff", "weight": 3, "fill": False, "fillOpacity": 0})
+    return ipyleaflet.GeoJSON(
+        data={"type": "FeatureCollection", "features": []},
+        name="selected chip",
+        style={"color": "#00e5ff", "weight": 3, "fill": False, "fillOpacity": 0},
+    )
 
 
 def heads_layer(inventory_path: Path, max_points: int | None = None) -> ipyleaflet.Heatmap:
@@ -76,8 +83,15 @@ def heads_layer(inventory_path: Path, max_points: int | None = None) -> ipyleafl
     # leaflet.heat scales each point by 2^-(max_zoom - zoom): max_zoom 12 keeps heads visible at
     # the island-wide view (zoom ~10-12) instead of fading them 64-fold; max 4: hot spots stand
     # out, single heads stay faint
-    return ipyleaflet.Heatmap(locations=pts.tolist(), radius=5, blur=6, max=4.0, max_zoom=12, min_opacity=0.1,
-                              name=f"landslide heads ({len(pts)})")
+    return ipyleaflet.Heatmap(
+        locations=pts.tolist(),
+        radius=5,
+        blur=6,
+        max=4.0,
+        max_zoom=12,
+        min_opacity=0.1,
+        name=f"landslide heads ({len(pts)})",
+    )
 
 
 def embedding_layer() -> ipyleaflet.ImageOverlay:
@@ -86,8 +100,9 @@ def embedding_layer() -> ipyleaflet.ImageOverlay:
 
 
 def legend_control(labels: dict[int, str]) -> ipyleaflet.LegendControl:
-    return ipyleaflet.LegendControl({labels[k]: v for k, v in CLASS_COLOURS.items()},
-                                    title="Density class", position="bottomright")
+    return ipyleaflet.LegendControl(
+        {labels[k]: v for k, v in CLASS_COLOURS.items()}, title="Density class", position="bottomright"
+    )
 
 
 def colourbar_html(rng: tuple[float, float] | None, title: str = "embedding") -> str:
@@ -97,11 +112,13 @@ def colourbar_html(rng: tuple[float, float] | None, title: str = "embedding") ->
     from matplotlib import colormaps
 
     stops = ",".join(
-        "#%02x%02x%02x" % tuple(int(255 * c) for c in colormaps["magma"](x)[:3]) for x in np.linspace(0, 1, 6)
+        "#{:02x}{:02x}{:02x}".format(*(int(255 * c) for c in colormaps["magma"](x)[:3])) for x in np.linspace(0, 1, 6)
     )
-    return ("<div style='font-size:11px;padding:2px 6px;background:rgba(255,255,255,.85)'>"
-            f"{title}<div style='width:140px;height:10px;background:linear-gradient(to right,{stops})'></div>"
-            f"<span>{rng[0]:.2f}</span><span style='float:right'>{rng[1]:.2f}</span></div>")
+    return (
+        "<div style='font-size:11px;padding:2px 6px;background:rgba(255,255,255,.85)'>"
+        f"{title}<div style='width:140px;height:10px;background:linear-gradient(to right,{stops})'></div>"
+        f"<span>{rng[0]:.2f}</span><span style='float:right'>{rng[1]:.2f}</span></div>"
+    )
 
 
 def basemap_layer() -> ipyleaflet.TileLayer:
@@ -112,8 +129,13 @@ def basemap_layer() -> ipyleaflet.TileLayer:
 def map_widget(bounds) -> ipyleaflet.Map:
     """An empty map (no online basemap) fitted to ``bounds`` ((south, west), (north, east))."""
     (s, w), (n, e) = bounds
-    m = ipyleaflet.Map(center=((s + n) / 2, (w + e) / 2), zoom=fit_zoom(bounds), zoom_snap=0.25,
-                       scroll_wheel_zoom=True, layout=W.Layout(height="620px", width="100%"))
+    m = ipyleaflet.Map(
+        center=((s + n) / 2, (w + e) / 2),
+        zoom=fit_zoom(bounds),
+        zoom_snap=0.25,
+        scroll_wheel_zoom=True,
+        layout=W.Layout(height="620px", width="100%"),
+    )
     for layer in list(m.layers):  # the default online basemap: added on request only
         m.remove(layer)
     return m

@@ -20,9 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from landslide_app.experiments.records import RunRecord
 
 
-def _figure(
-    w: float, h: float, dpi: int = 100, layout: Literal["constrained", "compressed", "tight"] | None = None
-):
+def _figure(w: float, h: float, dpi: int = 100, layout: Literal["constrained", "compressed", "tight"] | None = None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -37,8 +35,9 @@ def _png(fig, tight: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def roc_png(pred: dict[str, np.ndarray], key: str, baselines: list[RunRecord] | None = None,
-            ids: np.ndarray | None = None) -> bytes:
+def roc_png(
+    pred: dict[str, np.ndarray], key: str, baselines: list[RunRecord] | None = None, ids: np.ndarray | None = None
+) -> bytes:
     """Held-out ROC of one configuration: one-vs-rest per class, macro mean, and the baselines."""
     fig = _figure(4.6, 3.8)
     ax = fig.add_subplot()
@@ -58,8 +57,13 @@ def roc_png(pred: dict[str, np.ndarray], key: str, baselines: list[RunRecord] | 
             if mb is not None:
                 ax.plot(*mb, lw=1.2, ls="--", label=f"{BASELINE_LABELS.get(b.name or '', b.name)} (macro)")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.6)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01),
-           title=f"Held-out ROC — {key}")
+    ax.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        title=f"Held-out ROC — {key}",
+    )
     ax.legend(fontsize=7, loc="lower right")
     return _png(fig)
 
@@ -73,8 +77,15 @@ def confusion_png(matrix: np.ndarray, key: str, labels: dict[int, str] | None = 
     for (i, j), v in np.ndenumerate(m):
         ax.text(j, i, str(v), ha="center", va="center", color="white" if v > m.max() / 2 else "black")
     ticks = [labels[c].split(":")[0] if labels else str(c) for c in range(m.shape[0])]
-    ax.set(xticks=range(m.shape[1]), yticks=range(m.shape[0]), xticklabels=ticks, yticklabels=ticks,
-           xlabel="predicted class", ylabel="true class", title=f"Confusion (held-out) — {key}")
+    ax.set(
+        xticks=range(m.shape[1]),
+        yticks=range(m.shape[0]),
+        xticklabels=ticks,
+        yticklabels=ticks,
+        xlabel="predicted class",
+        ylabel="true class",
+        title=f"Confusion (held-out) — {key}",
+    )
     return _png(fig)
 
 
@@ -82,8 +93,17 @@ def _db(x: np.ndarray) -> np.ndarray:
     return to_db(x, floor_db=None)  # display: no floor, non-positive power is NaN
 
 
-def _panel(fig, ax, img: np.ndarray | None, title: str, cmap: str, heads: np.ndarray | None = None,
-           vmin: float | None = None, vmax: float | None = None, unit: str = "") -> None:
+def _panel(
+    fig,
+    ax,
+    img: np.ndarray | None,
+    title: str,
+    cmap: str,
+    heads: np.ndarray | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    unit: str = "",
+) -> None:
     ax.set_title(title, fontsize=8)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -113,15 +133,27 @@ def inspector_png(insp: ChipInspection) -> bytes:
     post = sorted(int(k.split("_t")[1]) for k in L if k.startswith("vv_t") and int(k.split("_t")[1]) >= 3)
     sar_keys = [("vv", 2), *[("vv", t) for t in post], ("vh", 2), *[("vh", t) for t in post]]
     slots = [axes[1, 0], axes[1, 1], axes[1, 2], axes[1, 3], axes[2, 0], axes[2, 1]]
-    vals = {pol: np.concatenate([_db(L[f"{pol}_t{t}"]).ravel() for t in [2, *post] if f"{pol}_t{t}" in L] or [np.array([np.nan])])
-            for pol in ("vv", "vh")}
+    vals = {
+        pol: np.concatenate(
+            [_db(L[f"{pol}_t{t}"]).ravel() for t in [2, *post] if f"{pol}_t{t}" in L] or [np.array([np.nan])]
+        )
+        for pol in ("vv", "vh")
+    }
     lim = {pol: (np.nanpercentile(v, [2, 98]) if np.isfinite(v).any() else (None, None)) for pol, v in vals.items()}
     for ax, (pol, t) in zip(slots, sar_keys[: len(slots)]):
         name = f"{pol}_t{t}"
         when = "before (t2)" if t == 2 else f"after (t{t})"
-        _panel(fig, ax, _db(L[name]) if name in L else None, f"SAR {pol.upper()} {when}", "gray",
-               vmin=lim[pol][0], vmax=lim[pol][1], unit="dB")
-    for ax in slots[len(sar_keys):]:
+        _panel(
+            fig,
+            ax,
+            _db(L[name]) if name in L else None,
+            f"SAR {pol.upper()} {when}",
+            "gray",
+            vmin=lim[pol][0],
+            vmax=lim[pol][1],
+            unit="dB",
+        )
+    for ax in slots[len(sar_keys) :]:
         ax.axis("off")
     ax = axes[2, 2]
     if insp.percentiles is not None:
@@ -148,14 +180,25 @@ def inspector_png(insp: ChipInspection) -> bytes:
         ax.tick_params(axis="y", labelsize=7)
         ax.set_title(f"class probabilities (true class {insp.true_class} hatched)", fontsize=8)
     else:
-        ax.text(0.5, 0.5, f"true class {insp.true_class}\n(no prediction: not computed)", ha="center", va="center",
-                fontsize=8, transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            f"true class {insp.true_class}\n(no prediction: not computed)",
+            ha="center",
+            va="center",
+            fontsize=8,
+            transform=ax.transAxes,
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     verdict = "" if insp.pred_class is None else ("  ✓ correct" if insp.pred_class == insp.true_class else "  ✗ wrong")
-    fig.suptitle(f"Chip {insp.chip_id} (row {insp.row}, col {insp.col}) — {insp.head_count} heads, "
-                 f"{insp.density_per_km2:.1f} /km², true class {insp.true_class}"
-                 + ("" if insp.pred_class is None else f", predicted {insp.pred_class}") + verdict
-                 + f" — {insp.key}", fontsize=10)
+    fig.suptitle(
+        f"Chip {insp.chip_id} (row {insp.row}, col {insp.col}) — {insp.head_count} heads, "
+        f"{insp.density_per_km2:.1f} /km², true class {insp.true_class}"
+        + ("" if insp.pred_class is None else f", predicted {insp.pred_class}")
+        + verdict
+        + f" — {insp.key}",
+        fontsize=10,
+    )
     fig.subplots_adjust(left=0.02, right=0.96, bottom=0.07, top=0.92, wspace=0.4, hspace=0.28)
     return _png(fig, tight=False)

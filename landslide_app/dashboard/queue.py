@@ -89,8 +89,13 @@ class StageRun:
         self.state, self.started, self.text = RUNNING, time.monotonic(), "starting"
         try:
             self._proc = subprocess.Popen(
-                list(self.argv), cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, start_new_session=True)
+                list(self.argv),
+                cwd=self.cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                start_new_session=True,
+            )
         except OSError as exc:
             self._finish(FAILED, f"could not start {self.label}: {exc}")
             return
@@ -159,7 +164,7 @@ class StageRun:
             self.text = line.split(": ", 1)[-1][:200]
 
     def _error_text(self) -> str:
-        errors = [ln[len("error: "):] for ln in self.log_tail if ln.startswith("error: ")]
+        errors = [ln[len("error: ") :] for ln in self.log_tail if ln.startswith("error: ")]
         if errors:
             return errors[-1]
         tail = "; ".join(self.log_tail[-3:])
@@ -282,6 +287,9 @@ def runs_html(runs: Sequence[StageRun]) -> str:
         f"<tr class='ls-run-row ls-run-{r.state}'><td>{html.escape(r.label)}</td>"
         f"<td style='color:{colours[r.state]}'><b>{r.state}</b></td>"
         f"<td>{r.fraction:.0%}</td><td>{r.seconds:.0f} s</td><td>{html.escape(r.text[:160])}</td></tr>"
-        for r in runs[-12:])
-    return ("<table class='ls-runs' style='border-collapse:collapse;font-size:12px'><tr><th>run</th><th>state</th>"
-            f"<th>progress</th><th>time</th><th>status</th></tr>{rows}</table>")
+        for r in runs[-12:]
+    )
+    return (
+        "<table class='ls-runs' style='border-collapse:collapse;font-size:12px'><tr><th>run</th><th>state</th>"
+        f"<th>progress</th><th>time</th><th>status</th></tr>{rows}</table>"
+    )

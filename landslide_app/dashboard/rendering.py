@@ -16,7 +16,8 @@ import numpy as np
 
 #: A fully transparent 1 x 1 PNG (an overlay with nothing to show).
 EMPTY_PNG_URL = (
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
 
 
@@ -67,7 +68,9 @@ def terrain_rgba(elevation: np.ndarray, cell_size: float, sea_level: float = 0.0
     return rgba
 
 
-def lonlat_bounds(bounds: tuple[float, float, float, float], crs: str) -> tuple[tuple[float, float], tuple[float, float]]:
+def lonlat_bounds(
+    bounds: tuple[float, float, float, float], crs: str
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """``((south, west), (north, east))`` of projected ``bounds`` for ipyleaflet."""
     from pyproj import Transformer
 
@@ -75,8 +78,12 @@ def lonlat_bounds(bounds: tuple[float, float, float, float], crs: str) -> tuple[
     return ((s, w), (n, e))
 
 
-def to_web_mercator(rgba: np.ndarray, transform, crs: str, max_px: int = 2048,
-                    ) -> tuple[np.ndarray, tuple[tuple[float, float], tuple[float, float]]]:
+def to_web_mercator(
+    rgba: np.ndarray,
+    transform,
+    crs: str,
+    max_px: int = 2048,
+) -> tuple[np.ndarray, tuple[tuple[float, float], tuple[float, float]]]:
     """Warp an ``(H, W, 4)`` uint8 RGBA image on a projected grid to Web Mercator (nearest).
 
     Returns the warped image (transparent outside the source) and its ``((south, west),
@@ -97,8 +104,17 @@ def to_web_mercator(rgba: np.ndarray, transform, crs: str, max_px: int = 2048,
         dw, dh = int(np.ceil(dw / scale)), int(np.ceil(dh / scale))
         dt = dt @ dt.scale(scale, scale)
     dst = np.zeros((4, dh, dw), np.uint8)
-    reproject(src, dst, src_transform=transform, src_crs=crs, dst_transform=dt, dst_crs=dst_crs,
-              resampling=Resampling.nearest, src_nodata=None, dst_nodata=0)
+    reproject(
+        src,
+        dst,
+        src_transform=transform,
+        src_crs=crs,
+        dst_transform=dt,
+        dst_crs=dst_crs,
+        resampling=Resampling.nearest,
+        src_nodata=None,
+        dst_nodata=0,
+    )
     b = array_bounds(dh, dw, dt)
     return np.moveaxis(dst, 0, -1), lonlat_bounds(b, "EPSG:3857")
 

@@ -57,10 +57,15 @@ class RespondView:
             has chips.
     """
 
-    def __init__(self, area: AreaState, queue: RunQueue, show: Callable[[str, str], None],
-                 guard: Callable[[str, Callable[..., Any]], Callable[..., Any]],
-                 on_new_store: Callable[[Path], Any] | None = None,
-                 new_workspace: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        area: AreaState,
+        queue: RunQueue,
+        show: Callable[[str, str], None],
+        guard: Callable[[str, Callable[..., Any]], Callable[..., Any]],
+        on_new_store: Callable[[Path], Any] | None = None,
+        new_workspace: Callable[[str], Any] | None = None,
+    ) -> None:
         self.area, self.queue, self.show, self._guard = area, queue, show, guard
         self.on_new_store, self.new_workspace = on_new_store, new_workspace
         self.pred: PredictionView | None = None
@@ -73,23 +78,38 @@ class RespondView:
         self.runs_html = W.HTML(runs_html([]))
         self.progress = W.FloatProgress(value=0, min=0, max=1, bar_style="info", layout=W.Layout(width="98%"))
         self.progress_text = W.HTML("<span style='color:#555'>idle</span>")
-        self.cancel_button = W.Button(description="Cancel run", icon="stop", button_style="warning", disabled=True,
-                                      layout=W.Layout(width="140px"))
+        self.cancel_button = W.Button(
+            description="Cancel run", icon="stop", button_style="warning", disabled=True, layout=W.Layout(width="140px")
+        )
         self.cancel_button.on_click(self._guard("Cancelling the run", lambda _b: self.queue.cancel()))
         runs = W.VBox([self.progress, self.progress_text, self.cancel_button, W.HTML("<b>Runs</b>"), self.runs_html])
-        self.tabs = W.Tab(children=[self.respond_box, self.fetch_box, self.sar_box, runs],
-                          layout=W.Layout(width="430px", min_width="430px"))
+        self.tabs = W.Tab(
+            children=[self.respond_box, self.fetch_box, self.sar_box, runs],
+            layout=W.Layout(width="430px", min_width="430px"),
+        )
         for i, t in enumerate(["Respond", "New area", "SAR change", "Runs"]):
             self.tabs.set_title(i, t)
         self.inspect_title = W.HTML("<i>Click a chip (map or list) to inspect it.</i>")
-        self.widget = W.VBox([W.HBox([self.tabs, W.VBox([self.map], layout=W.Layout(flex="1"))]),
-                              W.HBox([W.VBox([self.inspect_title, self.chip_image]), self.chip_slider_box])])
+        self.widget = W.VBox(
+            [
+                W.HBox([self.tabs, W.VBox([self.map], layout=W.Layout(flex="1"))]),
+                W.HBox([W.VBox([self.inspect_title, self.chip_image]), self.chip_slider_box]),
+            ]
+        )
         self.widget.add_class("ls-respond-view")
-        for w, cls in ((self.apply_button, "ls-apply"), (self.fetch_button, "ls-fetch"),
-                       (self.cancel_button, "ls-cancel"), (self.progress_text, "ls-run-status"),
-                       (self.runs_html, "ls-run-list"), (self.km2, "ls-km2"), (self.top_list, "ls-top-list"),
-                       (self.shift, "ls-shift"), (self.files, "ls-files"), (self.split_toggle, "ls-split-toggle"),
-                       (self.inspect_title, "ls-chip-title")):
+        for w, cls in (
+            (self.apply_button, "ls-apply"),
+            (self.fetch_button, "ls-fetch"),
+            (self.cancel_button, "ls-cancel"),
+            (self.progress_text, "ls-run-status"),
+            (self.runs_html, "ls-run-list"),
+            (self.km2, "ls-km2"),
+            (self.top_list, "ls-top-list"),
+            (self.shift, "ls-shift"),
+            (self.files, "ls-files"),
+            (self.split_toggle, "ls-split-toggle"),
+            (self.inspect_title, "ls-chip-title"),
+        ):
             w.add_class(cls)
         self.refresh_predictions()
         self.update_runs()
@@ -100,23 +120,33 @@ class RespondView:
         bounds = a.bounds() or DEFAULT_BOUNDS
         self.map = layers.map_widget(bounds)
         self.map.panes = SPLIT_PANES
-        self.sar_pre = ipyleaflet.ImageOverlay(url=EMPTY_PNG_URL, bounds=((0, 0), (0, 0)), name="VH before (dB)",
-                                               pane="sar_pre")
-        self.sar_post = ipyleaflet.ImageOverlay(url=EMPTY_PNG_URL, bounds=((0, 0), (0, 0)), name="VH after (dB)",
-                                                pane="sar_post")
+        self.sar_pre = ipyleaflet.ImageOverlay(
+            url=EMPTY_PNG_URL, bounds=((0, 0), (0, 0)), name="VH before (dB)", pane="sar_pre"
+        )
+        self.sar_post = ipyleaflet.ImageOverlay(
+            url=EMPTY_PNG_URL, bounds=((0, 0), (0, 0)), name="VH after (dB)", pane="sar_post"
+        )
         self.chip_layer = layers.chip_layer(a.chips_geojson(), name="area chips")
         self.pred_layer = ipyleaflet.GeoJSON(data=_empty(), name="prediction", hover_style={"weight": 2})
         self.building_layer = ipyleaflet.GeoJSON(data=_empty(), name="chips being built", style=BUILDING_STYLE)
         self.selected_layer = layers.selected_chip_layer()
-        self.area_box = ipyleaflet.GeoJSON(data=_empty(), name="new area",
-                                           style={"color": "#6a1b9a", "weight": 2, "fillOpacity": 0.05})
+        self.area_box = ipyleaflet.GeoJSON(
+            data=_empty(), name="new area", style={"color": "#6a1b9a", "weight": 2, "fillOpacity": 0.05}
+        )
         for layer in (self.chip_layer, self.pred_layer, self.building_layer, self.selected_layer, self.area_box):
             self.map.add(layer)
         self.legend = ipyleaflet.LegendControl({}, title="Prediction", position="bottomright")
         self.map.add(self.legend)
         self.draw = ipyleaflet.DrawControl(
             rectangle={"shapeOptions": {"color": "#6a1b9a", "weight": 2, "fillOpacity": 0.05}},
-            polygon={}, polyline={}, circlemarker={}, circle={}, marker={}, edit=False, remove=False)
+            polygon={},
+            polyline={},
+            circlemarker={},
+            circle={},
+            marker={},
+            edit=False,
+            remove=False,
+        )
         self.draw.on_draw(self._guard("Drawing the area", self._on_draw))
         self.map.add(self.draw)
         self.map.add(ipyleaflet.LayersControl(position="topright"))
@@ -143,52 +173,90 @@ class RespondView:
         for box, v in zip(self.bbox_fields, bbox):
             box.value = round(float(v), 5)
         w, s, e, n = bbox
-        self.area_box.data = {"type": "FeatureCollection", "features": [{
-            "type": "Feature", "properties": {},
-            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}]}
+        self.area_box.data = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {},
+                    "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+                }
+            ],
+        }
 
     # ---- respond ---------------------------------------------------------------------------
     def _build_respond(self) -> None:
         models = self.area.models()
-        self.model = W.Dropdown(options=[(m.label, str(m.path)) for m in models] or [("no trained model found", "")],
-                                description="Model", layout=W.Layout(width="410px"),
-                                style={"description_width": "60px"})
-        self.normalise = W.ToggleButtons(options=[("training stats", "training"), ("scene stats", "scene")],
-                                         value="training", description="Normalise",
-                                         style={"button_width": "110px", "description_width": "60px"})
-        self.apply_button = W.Button(description="Apply model to this area", icon="play", button_style="primary",
-                                     layout=W.Layout(width="220px"),
-                                     disabled=not models or self.area.store_path is None)
+        self.model = W.Dropdown(
+            options=[(m.label, str(m.path)) for m in models] or [("no trained model found", "")],
+            description="Model",
+            layout=W.Layout(width="410px"),
+            style={"description_width": "60px"},
+        )
+        self.normalise = W.ToggleButtons(
+            options=[("training stats", "training"), ("scene stats", "scene")],
+            value="training",
+            description="Normalise",
+            style={"button_width": "110px", "description_width": "60px"},
+        )
+        self.apply_button = W.Button(
+            description="Apply model to this area",
+            icon="play",
+            button_style="primary",
+            layout=W.Layout(width="220px"),
+            disabled=not models or self.area.store_path is None,
+        )
         self.apply_button.on_click(self._guard("Applying the model", lambda _b: self.apply_model()))
-        self.prediction_pick = W.Dropdown(options=[], description="Map", layout=W.Layout(width="410px"),
-                                          style={"description_width": "60px"})
-        self.colour_by = W.ToggleButtons(options=[("predicted class", "class"), ("p(class 2)", "p2")], value="class",
-                                         description="Colour", style={"button_width": "110px",
-                                                                      "description_width": "60px"})
+        self.prediction_pick = W.Dropdown(
+            options=[], description="Map", layout=W.Layout(width="410px"), style={"description_width": "60px"}
+        )
+        self.colour_by = W.ToggleButtons(
+            options=[("predicted class", "class"), ("p(class 2)", "p2")],
+            value="class",
+            description="Colour",
+            style={"button_width": "110px", "description_width": "60px"},
+        )
         self.km2 = W.HTML()
         self.shift = W.HTML()
         self.files = W.HTML()
-        self.sort = W.Dropdown(options=[("p(class 2) ↓", "p2"), ("chip id", "chip_id"),
-                                        ("predicted class", "pred_class")], value="p2", description="Sort",
-                               layout=W.Layout(width="220px"),
-                               style={"description_width": "40px"})
+        self.sort = W.Dropdown(
+            options=[("p(class 2) ↓", "p2"), ("chip id", "chip_id"), ("predicted class", "pred_class")],
+            value="p2",
+            description="Sort",
+            layout=W.Layout(width="220px"),
+            style={"description_width": "40px"},
+        )
         self.top_list = W.Select(options=[], rows=10, layout=W.Layout(width="410px"))
         self.prediction_pick.observe(self._guard("Showing the prediction", lambda _c: self.show_prediction()), "value")
         self.colour_by.observe(self._guard("Colouring the map", lambda _c: self._apply_colours()), "value")
         self.sort.observe(self._guard("Sorting", lambda _c: self._fill_top()), "value")
         self.top_list.observe(self._guard("Inspecting the chip", self._on_top_pick), "value")
-        self.respond_box = W.VBox([
-            W.HTML("<b>Apply a trained model</b> (this or another workspace)"), self.model, self.normalise,
-            self.apply_button, W.HTML("<b>Predicted map</b>"), self.prediction_pick, self.colour_by, self.shift,
-            self.km2, W.HTML("<b>Chips most likely class 2</b> (click: zoom and inspect)"), self.sort, self.top_list,
-            self.files])
+        self.respond_box = W.VBox(
+            [
+                W.HTML("<b>Apply a trained model</b> (this or another workspace)"),
+                self.model,
+                self.normalise,
+                self.apply_button,
+                W.HTML("<b>Predicted map</b>"),
+                self.prediction_pick,
+                self.colour_by,
+                self.shift,
+                self.km2,
+                W.HTML("<b>Chips most likely class 2</b> (click: zoom and inspect)"),
+                self.sort,
+                self.top_list,
+                self.files,
+            ]
+        )
 
     def apply_model(self) -> StageRun:
         if not self.model.value:
-            raise InputError("no trained model to apply: train one (`landslide-app train`) or open a workspace "
-                             "that has one")
-        run = self.area.respond_run(Path(self.model.value), self.normalise.value,
-                                    on_done=lambda r: self._after_predict())
+            raise InputError(
+                "no trained model to apply: train one (`landslide-app train`) or open a workspace that has one"
+            )
+        run = self.area.respond_run(
+            Path(self.model.value), self.normalise.value, on_done=lambda r: self._after_predict()
+        )
         self.show(f"Predicting this area with {Path(self.model.value).name} in the background…", "info")
         return self._submit(run)
 
@@ -221,9 +289,12 @@ class RespondView:
         self._apply_colours()
         self.km2.value = self.pred.class_table_html()
         warning = self.pred.shift_warning()
-        self.shift.value = ("" if warning is None else
-                            f"<div style='padding:4px 8px;border-left:4px solid #e65100;color:#e65100'>"
-                            f"{html.escape(warning)}</div>")
+        self.shift.value = (
+            ""
+            if warning is None
+            else f"<div style='padding:4px 8px;border-left:4px solid #e65100;color:#e65100'>"
+            f"{html.escape(warning)}</div>"
+        )
         items = "".join(f"<li>{k}: <code>{html.escape(str(p))}</code></li>" for k, p in self.pred.files.items())
         self.files.value = f"<b>Exports</b> (written by predict)<ul style='margin:2px'>{items}</ul>"
         self._fill_top()
@@ -247,8 +318,9 @@ class RespondView:
             self.top_list.options = []
             return
         rows = self.pred.top(20, self.sort.value)
-        self.top_list.options = [(f"chip {r['chip_id']:>5}  p2 {r['p2']:.2f}  class {r['pred_class']}", r["chip_id"])
-                                 for r in rows]
+        self.top_list.options = [
+            (f"chip {r['chip_id']:>5}  p2 {r['p2']:.2f}  class {r['pred_class']}", r["chip_id"]) for r in rows
+        ]
 
     def _on_top_pick(self, change: dict) -> None:
         if change.get("new") is not None:
@@ -281,47 +353,105 @@ class RespondView:
     def _build_fetch(self) -> None:
         ws = self.area.ws
         bbox = ws.area.get("bbox_lonlat") or (None, None, None, None)
-        self.bbox_fields = [W.FloatText(value=v if v is not None else 0.0, description=d,
-                                        layout=W.Layout(width="200px"), style={"description_width": "20px"})
-                            for v, d in zip(bbox, "WSEN")]
-        self.event_date = W.Text(value=ws.event_date or date.today().isoformat(), description="Event date",
-                                 placeholder="YYYY-MM-DD", style={"description_width": "80px"})
-        self.orbit = W.Text(value="auto", description="Orbit", placeholder="auto or 1-175",
-                            style={"description_width": "80px"}, layout=W.Layout(width="200px"))
+        self.bbox_fields = [
+            W.FloatText(
+                value=v if v is not None else 0.0,
+                description=d,
+                layout=W.Layout(width="200px"),
+                style={"description_width": "20px"},
+            )
+            for v, d in zip(bbox, "WSEN")
+        ]
+        self.event_date = W.Text(
+            value=ws.event_date or date.today().isoformat(),
+            description="Event date",
+            placeholder="YYYY-MM-DD",
+            style={"description_width": "80px"},
+        )
+        self.orbit = W.Text(
+            value="auto",
+            description="Orbit",
+            placeholder="auto or 1-175",
+            style={"description_width": "80px"},
+            layout=W.Layout(width="200px"),
+        )
         self.pre = W.IntSlider(value=3, min=1, max=3, description="Pre", style={"description_width": "80px"})
-        self.post = W.Dropdown(options=[("as many as exist (≤ 3)", 0), ("1", 1), ("2", 2), ("3", 3)], value=0,
-                               description="Post", style={"description_width": "80px"})
-        self.source_kind = W.ToggleButtons(options=list(SOURCE_KINDS), value="pc", description="Source",
-                                           style={"button_width": "128px", "description_width": "50px"})
-        self.source = W.Text(value="", placeholder="STAC API URL, or catalog.json path / URL",
-                             description="", layout=W.Layout(width="410px", display="none"))
-        self.source_kind.observe(lambda c: setattr(self.source.layout, "display", None if c["new"] != "pc" else "none"),
-                                 "value")
-        self.inventory = W.FileUpload(accept=".gpkg,.geojson,.json,.zip,.csv", multiple=False,
-                                      description="Inventory (optional)", layout=W.Layout(width="230px"))
-        self.inventory_note = W.HTML("<span style='color:#555'>GeoPackage, GeoJSON, zipped shapefile or CSV "
-                                     "lon/lat; without one the store is unlabelled</span>")
-        self.new_name = W.Text(value=f"area-{time.strftime('%Y%m%d-%H%M')}", description="Workspace",
-                               style={"description_width": "80px"})
-        self.fetch_button = W.Button(description="Fetch chips", icon="cloud-download", button_style="primary",
-                                     layout=W.Layout(width="160px"))
+        self.post = W.Dropdown(
+            options=[("as many as exist (≤ 3)", 0), ("1", 1), ("2", 2), ("3", 3)],
+            value=0,
+            description="Post",
+            style={"description_width": "80px"},
+        )
+        self.source_kind = W.ToggleButtons(
+            options=list(SOURCE_KINDS),
+            value="pc",
+            description="Source",
+            style={"button_width": "128px", "description_width": "50px"},
+        )
+        self.source = W.Text(
+            value="",
+            placeholder="STAC API URL, or catalog.json path / URL",
+            description="",
+            layout=W.Layout(width="410px", display="none"),
+        )
+        self.source_kind.observe(
+            lambda c: setattr(self.source.layout, "display", None if c["new"] != "pc" else "none"), "value"
+        )
+        self.inventory = W.FileUpload(
+            accept=".gpkg,.geojson,.json,.zip,.csv",
+            multiple=False,
+            description="Inventory (optional)",
+            layout=W.Layout(width="230px"),
+        )
+        self.inventory_note = W.HTML(
+            "<span style='color:#555'>GeoPackage, GeoJSON, zipped shapefile or CSV "
+            "lon/lat; without one the store is unlabelled</span>"
+        )
+        self.new_name = W.Text(
+            value=f"area-{time.strftime('%Y%m%d-%H%M')}", description="Workspace", style={"description_width": "80px"}
+        )
+        self.fetch_button = W.Button(
+            description="Fetch chips", icon="cloud-download", button_style="primary", layout=W.Layout(width="160px")
+        )
         self.fetch_button.on_click(self._guard("Fetching the area", lambda _b: self.fetch()))
         self.inventory.add_class("ls-inventory")
         self.fit_button = W.Button(description="Zoom to the area", icon="crosshairs", layout=W.Layout(width="160px"))
         self.fit_button.on_click(self._guard("Zooming", lambda _b: self.fit()))
         self.fit_button.add_class("ls-fit")
-        self.fetch_box = W.VBox([
-            W.HTML("<b>New area</b>: draw a rectangle on the map (▭ tool) or type W S E N"), self.fit_button,
-            W.HBox(self.bbox_fields[:2]), W.HBox(self.bbox_fields[2:]), self.event_date, self.orbit, self.pre,
-            self.post, self.source_kind, self.source, W.HBox([self.inventory]), self.inventory_note,
-            W.HTML("<span style='color:#555'>The chips go to this workspace when it has none, else to a new "
-                   "workspace:</span>"), self.new_name, self.fetch_button])
+        self.fetch_box = W.VBox(
+            [
+                W.HTML("<b>New area</b>: draw a rectangle on the map (▭ tool) or type W S E N"),
+                self.fit_button,
+                W.HBox(self.bbox_fields[:2]),
+                W.HBox(self.bbox_fields[2:]),
+                self.event_date,
+                self.orbit,
+                self.pre,
+                self.post,
+                self.source_kind,
+                self.source,
+                W.HBox([self.inventory]),
+                self.inventory_note,
+                W.HTML(
+                    "<span style='color:#555'>The chips go to this workspace when it has none, else to a new "
+                    "workspace:</span>"
+                ),
+                self.new_name,
+                self.fetch_button,
+            ]
+        )
 
     def request(self) -> FetchRequest:
         """The form as a request (not yet checked)."""
-        return FetchRequest(tuple(float(b.value) for b in self.bbox_fields), self.event_date.value.strip(),  # type: ignore[arg-type]
-                            self.source_kind.value, self.source.value.strip(), self.orbit.value.strip() or "auto",
-                            int(self.pre.value), int(self.post.value) or None)
+        return FetchRequest(
+            tuple(float(b.value) for b in self.bbox_fields),  # type: ignore[arg-type]
+            self.event_date.value.strip(),
+            self.source_kind.value,
+            self.source.value.strip(),
+            self.orbit.value.strip() or "auto",
+            int(self.pre.value),
+            int(self.post.value) or None,
+        )
 
     def fetch(self) -> StageRun | None:
         """Check the form, then build the area's chips in the background (chips appear as built)."""
@@ -335,8 +465,9 @@ class RespondView:
             ws = self.new_workspace(self.new_name.value)
         upload = _upload(self.inventory.value)
         inventory = save_inventory(ws.root / "inventory", *upload) if upload else None
-        req = FetchRequest(req.bbox, req.event_date, req.source_kind, req.source, req.orbit, req.pre, req.post,
-                           inventory)
+        req = FetchRequest(
+            req.bbox, req.event_date, req.source_kind, req.source, req.orbit, req.pre, req.post, inventory
+        )
         ws.set_area(req.bbox, req.event_date, req.source_arg, orbit=req.orbit)
         ws.save()
         self.set_area(req.bbox)
@@ -361,20 +492,29 @@ class RespondView:
     # ---- SAR change ------------------------------------------------------------------------
     def _build_sar(self) -> None:
         dates = self.area.sar_dates()
-        self.split_toggle = W.Checkbox(value=False, indent=False,
-                                       description="before/after VH split map (hides the classes)",
-                                       disabled=not dates)
+        self.split_toggle = W.Checkbox(
+            value=False, indent=False, description="before/after VH split map (hides the classes)", disabled=not dates
+        )
         self.split_toggle.observe(self._guard("The split map", lambda c: self.set_split(c["new"])), "value")
         self.split_note = W.HTML("" if dates else "<i>This store has no SAR (DEM only).</i>")
-        self.chip_slider = W.SelectionSlider(options=[(f"{d} ({r})", c) for c, d, r in dates] or [("-", "")],
-                                             description="Date", continuous_update=False,
-                                             layout=W.Layout(width="420px"), disabled=not dates)
+        self.chip_slider = W.SelectionSlider(
+            options=[(f"{d} ({r})", c) for c, d, r in dates] or [("-", "")],
+            description="Date",
+            continuous_update=False,
+            layout=W.Layout(width="420px"),
+            disabled=not dates,
+        )
         self.chip_image = W.Image(format="png", layout=W.Layout(width="256px", height="256px", display="none"))
         self.chip_slider.observe(self._guard("The chip's date", lambda _c: self._show_chip_sar()), "value")
         self.chip_slider_box = W.VBox([W.HTML("<b>Selected chip: VH (dB) by acquisition</b>"), self.chip_slider])
         self.chip_slider.add_class("ls-date-slider")
-        self.sar_box = W.VBox([W.HTML("<b>SAR change</b>: latest pre-event vs first post-event VH (dB); drag the "
-                                      "divider on the map"), self.split_toggle, self.split_note])
+        self.sar_box = W.VBox(
+            [
+                W.HTML("<b>SAR change</b>: latest pre-event vs first post-event VH (dB); drag the divider on the map"),
+                self.split_toggle,
+                self.split_note,
+            ]
+        )
 
     def set_split(self, on: bool) -> None:
         """Show (or hide) the before/after VH images under a split control."""
@@ -390,8 +530,9 @@ class RespondView:
             self._split = ipyleaflet.SplitMapControl(left_layer=self.sar_pre, right_layer=self.sar_post)
             self.map.add(self._split)
             lo, hi = pre["range_db"]
-            self.split_note.value = (f"left: {pre['date']} (pre) · right: {post['date']} (post) · grey "
-                                     f"{lo:.0f} … {hi:.0f} dB")
+            self.split_note.value = (
+                f"left: {pre['date']} (pre) · right: {post['date']} (post) · grey {lo:.0f} … {hi:.0f} dB"
+            )
             self.pred_layer.style = {"fillOpacity": 0.0}
         elif not on and self._split is not None:
             self.map.remove(self._split)  # and with it, its two layers
@@ -425,8 +566,10 @@ class RespondView:
             return
         self.progress.value = show.fraction
         self.progress.bar_style = {DONE: "success", FAILED: "danger"}.get(show.state, "info")
-        self.progress_text.value = (f"<span style='color:#0d47a1'>{html.escape(show.label)}: {show.state} — "
-                                    f"{html.escape(show.text[:200])}</span>")
+        self.progress_text.value = (
+            f"<span style='color:#0d47a1'>{html.escape(show.label)}: {show.state} — "
+            f"{html.escape(show.text[:200])}</span>"
+        )
         if show.state == FAILED and getattr(show, "_reported", False) is False:
             show._reported = True  # type: ignore[attr-defined]
             self.show(show.error or f"{show.label} failed", "error")

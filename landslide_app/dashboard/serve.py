@@ -32,9 +32,15 @@ def notebook_path() -> Path:
 def voila_command(port: int, open_browser: bool, ip: str = "127.0.0.1") -> list[str]:
     """The Voila command line for the dashboard."""
     return [
-        sys.executable, "-m", "voila", str(notebook_path()), f"--port={port}", f"--Voila.ip={ip}",
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook_path()),
+        f"--port={port}",
+        f"--Voila.ip={ip}",
         "--Voila.port_retries=0",  # a busy port fails instead of serving elsewhere than the URL printed
-        "--strip_sources=True", "--show_tracebacks=False",
+        "--strip_sources=True",
+        "--show_tracebacks=False",
         f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
         "--MappingKernelManager.cull_connected=False",  # an open page keeps its kernel
@@ -53,8 +59,10 @@ def serve(data_dir: str | Path, port: int = 8866, open_browser: bool = True, roo
 
     data = Path(data_dir).resolve()
     if not data.is_dir() or not (is_workspace(data) or list_workspaces(data)):
-        raise InputError(f"no workspace at {data}: run `landslide-app demo --data {data_dir}` for the demo, or "
-                         "give a folder made by `chips`, `train`, `predict` or `respond` (or a folder of them)")
+        raise InputError(
+            f"no workspace at {data}: run `landslide-app demo --data {data_dir}` for the demo, or "
+            "give a folder made by `chips`, `train`, `predict` or `respond` (or a folder of them)"
+        )
     env = {**os.environ, "LANDSLIDE_APP_DATA": str(data)}
     if root is not None:
         env["LANDSLIDE_APP_ROOT"] = str(Path(root).resolve())

@@ -76,8 +76,13 @@ class DashboardState:
         train_kwargs: extra arguments of the network training (e.g. ``{"width": 8}``).
     """
 
-    def __init__(self, data_dir: str | Path, epochs: int = DEFAULT_EPOCHS, seed: int = 0,
-                 train_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        epochs: int = DEFAULT_EPOCHS,
+        seed: int = 0,
+        train_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         self.paths = DemoPaths(Path(data_dir).resolve())
         if not (self.paths.chips / "store.json").exists():
             raise InputError(
@@ -110,8 +115,9 @@ class DashboardState:
     def effective_thresholds(self, thresholds: tuple[float, float] | None) -> tuple[float, float]:
         return self.store_thresholds if thresholds is None else thresholds
 
-    def selection(self, inputs: str, revisits: int, t0: float | None = None, t1: float | None = None,
-                  split: str = "random") -> Selection:
+    def selection(
+        self, inputs: str, revisits: int, t0: float | None = None, t1: float | None = None, split: str = "random"
+    ) -> Selection:
         if inputs not in INPUTS:
             raise ConfigError(f"unknown inputs {inputs!r}: use dem, sar or fused")
         if int(revisits) not in REVISITS:
@@ -134,16 +140,21 @@ class DashboardState:
         if res is None:
             return None
         if res.n_chips != len(self.ids):
-            log.warning("%s was computed on another chip store (%s chips, this one %d); ignoring it",
-                        spec.computes_as.key, res.n_chips, len(self.ids))
+            log.warning(
+                "%s was computed on another chip store (%s chips, this one %d); ignoring it",
+                spec.computes_as.key,
+                res.n_chips,
+                len(self.ids),
+            )
             return None
         return res
 
     def is_computed(self, spec: RunSpec) -> bool:
         return self.result(spec) is not None
 
-    def table(self, thresholds: tuple[float, float] | None = None,
-              split: str = "random") -> dict[tuple[str, int], RunRecord]:
+    def table(
+        self, thresholds: tuple[float, float] | None = None, split: str = "random"
+    ) -> dict[tuple[str, int], RunRecord]:
         """Computed Table 2 cells: ``(inputs, revisits) -> result``."""
         cells = {}
         for i in INPUTS:
@@ -153,8 +164,9 @@ class DashboardState:
                     cells[(i, k)] = r
         return cells
 
-    def seed_summary(self, thresholds: tuple[float, float] | None = None,
-                     split: str = "random") -> dict[tuple[str, int], dict[str, Any]]:
+    def seed_summary(
+        self, thresholds: tuple[float, float] | None = None, split: str = "random"
+    ) -> dict[tuple[str, int], dict[str, Any]]:
         """Means over seeds of a multi-seed ``ablate --seeds N`` on this store (``results.json``
         ``summary``), ``(inputs, revisits) -> row``; empty for one seed, custom thresholds or another store."""
         from landslide_app.experiments.report_stats import summary_cells
@@ -164,8 +176,9 @@ class DashboardState:
             return {}
         return summary_cells(res, split)
 
-    def baselines(self, thresholds: tuple[float, float] | None = None, split: str = "random",
-                  revisits: int | None = None) -> list[RunRecord]:
+    def baselines(
+        self, thresholds: tuple[float, float] | None = None, split: str = "random", revisits: int | None = None
+    ) -> list[RunRecord]:
         """Cached baseline results (computed at the store's thresholds only), as ``ablate`` and a
         dashboard run write them (``ablation/baselines/NAME-rK-SPLIT.json``): the slope model,
         then the change ratio for each revisit count (only ``revisits`` when given)."""
@@ -191,18 +204,31 @@ class DashboardState:
         feats = []
         for cid, hc, geom in zip(gdf["chip_id"], gdf["head_count"], gdf.geometry):
             g = geom.__geo_interface__
-            feats.append({"type": "Feature", "id": int(cid),
-                          "geometry": {"type": g["type"], "coordinates": _round_coords(g["coordinates"])},
-                          "properties": {"chip_id": int(cid), "head_count": int(hc)}})
+            feats.append(
+                {
+                    "type": "Feature",
+                    "id": int(cid),
+                    "geometry": {"type": g["type"], "coordinates": _round_coords(g["coordinates"])},
+                    "properties": {"chip_id": int(cid), "head_count": int(hc)},
+                }
+            )
         return feats
 
     def _geojson(self, cls: np.ndarray, true_cls: np.ndarray, proba: np.ndarray | None = None) -> dict[str, Any]:
         feats = []
         for k, f in enumerate(self._features):
             c = int(cls[k])
-            props = {**f["properties"], "class": c, "true_class": int(true_cls[k]),
-                     "style": {"fillColor": CLASS_COLOURS.get(c, "#000"), "color": "#333", "weight": 0.6,
-                               "fillOpacity": FILL_OPACITY.get(c, 0.4)}}
+            props = {
+                **f["properties"],
+                "class": c,
+                "true_class": int(true_cls[k]),
+                "style": {
+                    "fillColor": CLASS_COLOURS.get(c, "#000"),
+                    "color": "#333",
+                    "weight": 0.6,
+                    "fillOpacity": FILL_OPACITY.get(c, 0.4),
+                },
+            }
             if proba is not None:
                 props["proba"] = [round(float(p), 3) for p in proba[k]]
             feats.append({**f, "properties": props})
@@ -251,17 +277,32 @@ class DashboardState:
         true_cls = self.true_classes(spec.thresholds)
         chips_true = self.chips_true(spec.thresholds)
         if res is None:
-            return MapView(spec.computes_as.key, False, chips_true, embedding_url=EMPTY_PNG_URL,
-                           note=f"{spec.computes_as.key} has not been computed yet: press Run to compute it")
+            return MapView(
+                spec.computes_as.key,
+                False,
+                chips_true,
+                embedding_url=EMPTY_PNG_URL,
+                note=f"{spec.computes_as.key} has not been computed yet: press Run to compute it",
+            )
         try:
             pred = read_predictions(self.paths.ablation, spec)
         except InputError:
-            return MapView(spec.key, False, chips_true, embedding_url=EMPTY_PNG_URL,
-                           note=f"{spec.key} has no stored predictions: press Run to compute it again")
+            return MapView(
+                spec.key,
+                False,
+                chips_true,
+                embedding_url=EMPTY_PNG_URL,
+                note=f"{spec.key} has no stored predictions: press Run to compute it again",
+            )
         pos = {int(c): k for k, c in enumerate(pred["chip_id"])}
         if set(pos) != set(int(i) for i in self.ids):
-            return MapView(spec.key, False, chips_true, embedding_url=EMPTY_PNG_URL,
-                           note=f"{spec.key} was computed on other chips: press Run to compute it again")
+            return MapView(
+                spec.key,
+                False,
+                chips_true,
+                embedding_url=EMPTY_PNG_URL,
+                note=f"{spec.key} was computed on other chips: press Run to compute it again",
+            )
         order = np.array([pos[int(i)] for i in self.ids])
         pred_cls, proba = pred["pred_class"][order], pred["proba"][order]
         chips_pred = self._geojson(pred_cls, true_cls, proba)
@@ -272,12 +313,17 @@ class DashboardState:
             self._emb_index[spec.computes_as.key] = {int(c): k for k, c in enumerate(eids)}
             g = self.grid
             px = mosaic_px(g.n_rows, g.n_cols, g.chip_size)
-            tiles = np.concatenate([block_mean(np.asarray(emb[i:i + 256], np.float32), px)
-                                    for i in range(0, len(eids), 256)]) if len(eids) else np.empty((0, px, px))
+            tiles = (
+                np.concatenate(
+                    [block_mean(np.asarray(emb[i : i + 256], np.float32), px) for i in range(0, len(eids), 256)]
+                )
+                if len(eids)
+                else np.empty((0, px, px))
+            )
             rc = np.column_stack(np.divmod(np.asarray(eids, np.int64), g.n_cols))
             img = mosaic(g.n_rows, g.n_cols, rc, tiles)
             fin = img[np.isfinite(img)]
-            lo, hi = (np.percentile(fin, [2, 98]) if fin.size else (0.0, 1.0))
+            lo, hi = np.percentile(fin, [2, 98]) if fin.size else (0.0, 1.0)
             hi = max(hi, lo + 1e-3)
             rgba = colour_rgba(img, "magma", lo, hi)
             tr = g.transform @ g.transform.scale(g.chip_size / px, g.chip_size / px)
@@ -289,8 +335,18 @@ class DashboardState:
         if res.shared_with or spec.computes_as != spec:
             note = f"DEM only: the same result for every revisit count ({spec.computes_as.key})"
         log.debug("view %s built in %.3f s", spec.key, time.perf_counter() - t0)
-        return MapView(spec.computes_as.key, True, chips_true, chips_pred, url, bounds, rng, res,
-                       {"chip_id": self.ids, "true_class": true_cls, "pred_class": pred_cls, "proba": proba}, note=note)
+        return MapView(
+            spec.computes_as.key,
+            True,
+            chips_true,
+            chips_pred,
+            url,
+            bounds,
+            rng,
+            res,
+            {"chip_id": self.ids, "true_class": true_cls, "pred_class": pred_cls, "proba": proba},
+            note=note,
+        )
 
     def _add_plots(self, spec: RunSpec, v: MapView) -> None:
         from landslide_app.dashboard.plots import confusion_png, roc_png
@@ -298,8 +354,9 @@ class DashboardState:
         assert v.result is not None and v.predictions is not None
         bl = [b for b in self.baselines(spec.thresholds, spec.split, spec.revisits) if b.test_proba]
         v.roc_png = roc_png(v.predictions, v.key, bl, self.ids)
-        v.confusion_png = confusion_png(np.asarray(v.result.confusion), v.key,
-                                        class_names(self.effective_thresholds(spec.thresholds)))
+        v.confusion_png = confusion_png(
+            np.asarray(v.result.confusion), v.key, class_names(self.effective_thresholds(spec.thresholds))
+        )
 
     def warm(self, specs: list[RunSpec] | None = None) -> int:
         """Build the views of every computed configuration (run in the background at start)."""
@@ -317,12 +374,19 @@ class DashboardState:
 
     # ---- runs ---------------------------------------------------------------------------
     def settings(self, spec: RunSpec, epochs: int | None = None) -> AblationSettings:
-        return AblationSettings(inputs=[spec.inputs], revisits=[spec.revisits], splits=[spec.split],
-                                epochs=int(epochs or self.epochs), seed=self.seed, thresholds=spec.thresholds,
-                                train_kwargs=self.train_kwargs)
+        return AblationSettings(
+            inputs=[spec.inputs],
+            revisits=[spec.revisits],
+            splits=[spec.split],
+            epochs=int(epochs or self.epochs),
+            seed=self.seed,
+            thresholds=spec.thresholds,
+            train_kwargs=self.train_kwargs,
+        )
 
-    def run(self, spec: RunSpec, epochs: int | None = None, on_step: StepHook | None = None,
-            baselines: bool = True) -> dict[str, Any]:
+    def run(
+        self, spec: RunSpec, epochs: int | None = None, on_step: StepHook | None = None, baselines: bool = True
+    ) -> dict[str, Any]:
         """Compute ``spec`` (or load it when already computed with these settings), then the
         baselines (store thresholds only), and prepare its map view. Blocking: the dashboard
         calls it from a background thread. Only one run at a time."""
@@ -345,8 +409,9 @@ class DashboardState:
             if baselines and spec.thresholds is None:
                 step(0.93, "baselines")
                 try:
-                    run_baselines(self.store, self.paths.ablation,
-                                  AblationSettings(splits=[spec.split], seed=self.seed))
+                    run_baselines(
+                        self.store, self.paths.ablation, AblationSettings(splits=[spec.split], seed=self.seed)
+                    )
                 except Exception as exc:  # noqa: BLE001 - baselines are a comparison, not the result
                     log.warning("baselines failed: %s", exc)
             step(0.96, f"{label}: drawing the map")
@@ -376,9 +441,18 @@ class DashboardState:
         label = chip[ch("label")] if "label" in self.store.channels else np.zeros(chip.shape[1:], np.float32)
         heads_rc = np.argwhere(np.nan_to_num(label) > 0)
         t_cls = int(self.true_classes(spec.thresholds)[int(np.flatnonzero(self.ids == chip_id)[0])])
-        insp = ChipInspection(chip_id, int(rec["row"]), int(rec["col"]), spec.key, int(rec["head_count"]),
-                              float(rec["head_count"]) / self.grid.chip_area_km2, t_cls, layers, heads_rc,
-                              class_labels=class_names(self.effective_thresholds(spec.thresholds)))
+        insp = ChipInspection(
+            chip_id,
+            int(rec["row"]),
+            int(rec["col"]),
+            spec.key,
+            int(rec["head_count"]),
+            float(rec["head_count"]) / self.grid.chip_area_km2,
+            t_cls,
+            layers,
+            heads_rc,
+            class_labels=class_names(self.effective_thresholds(spec.thresholds)),
+        )
         v = self.view(spec, plots=False)
         if v.computed and v.predictions is not None:
             k = int(np.flatnonzero(v.predictions["chip_id"] == chip_id)[0])
@@ -409,7 +483,13 @@ class DashboardState:
         from landslide_app import __version__
 
         res = self.result(spec)
-        return {"config": spec.key, "model_fingerprint": res.fingerprint if res else None,
-                "data_fingerprint": self.store.meta.fingerprint, "epochs": res.epochs if res else None,
-                "seed": res.seed if res else None, "thresholds": list(self.effective_thresholds(spec.thresholds)),
-                "code_version": __version__, "software": "landslide_app dashboard"}
+        return {
+            "config": spec.key,
+            "model_fingerprint": res.fingerprint if res else None,
+            "data_fingerprint": self.store.meta.fingerprint,
+            "epochs": res.epochs if res else None,
+            "seed": res.seed if res else None,
+            "thresholds": list(self.effective_thresholds(spec.thresholds)),
+            "code_version": __version__,
+            "software": "landslide_app dashboard",
+        }

@@ -9,8 +9,15 @@ from __future__ import annotations
 from landslide_app.experiments.report import BASELINE_NAMES, ROW_NAMES, fmt_auc
 
 __all__ = [
-    "BASELINE_LABELS", "BASELINE_NAMES", "BASELINE_ORDER", "CLASS_COLOURS", "CLASS_CURVE_COLOURS", "FILL_OPACITY",
-    "MESSAGE_COLOURS", "ROW_NAMES", "fmt_auc",
+    "BASELINE_LABELS",
+    "BASELINE_NAMES",
+    "BASELINE_ORDER",
+    "CLASS_COLOURS",
+    "CLASS_CURVE_COLOURS",
+    "FILL_OPACITY",
+    "MESSAGE_COLOURS",
+    "ROW_NAMES",
+    "fmt_auc",
 ]
 
 #: Chip fill colour per density class (map, legend, probability bars).
@@ -25,4 +32,3 @@ MESSAGE_COLOURS: dict[str, str] = {"error": "#b71c1c", "info": "#0d47a1", "ok": 
 BASELINE_ORDER: tuple[str, ...] = ("slope", "change_ratio")
 #: Short baseline names (figure legends).
 BASELINE_LABELS: dict[str, str] = {"change_ratio": "SAR change ratio", "slope": "DEM slope model"}
-

@@ -10,15 +10,21 @@ from landslide_app.dashboard.style import fmt_auc as _fmt
 from landslide_app.experiments.records import RunRecord
 from landslide_app.experiments.seed_stats import fmt_mean_ci
 
-_CSS = ("<style>.ls-t2{border-collapse:collapse;font-size:12px}"
-        ".ls-t2 td,.ls-t2 th{border:1px solid #ccc;padding:2px 6px;text-align:center}"
-        ".ls-t2 .sel{background:#fff3c4;outline:2px solid #e6a700}.ls-t2 .test{font-weight:bold}"
-        ".ls-t2 th.row{text-align:left}</style>")
+_CSS = (
+    "<style>.ls-t2{border-collapse:collapse;font-size:12px}"
+    ".ls-t2 td,.ls-t2 th{border:1px solid #ccc;padding:2px 6px;text-align:center}"
+    ".ls-t2 .sel{background:#fff3c4;outline:2px solid #e6a700}.ls-t2 .test{font-weight:bold}"
+    ".ls-t2 th.row{text-align:left}</style>"
+)
 
 
-def table2_html(cells: dict[tuple[str, int], RunRecord], selected: tuple[str, int] | None = None,
-                running: tuple[str, int] | None = None, caption: str = "",
-                summary: dict[tuple[str, int], dict] | None = None) -> str:
+def table2_html(
+    cells: dict[tuple[str, int], RunRecord],
+    selected: tuple[str, int] | None = None,
+    running: tuple[str, int] | None = None,
+    caption: str = "",
+    summary: dict[tuple[str, int], dict] | None = None,
+) -> str:
     """Paper Table 2: rows DEM only / SAR only / fused, columns 1-3 revisits x train/val/test AUC.
 
     ``cells`` maps ``(inputs, revisits)`` to a result; missing cells show "–" (or "running…").
@@ -37,23 +43,29 @@ def table2_html(cells: dict[tuple[str, int], RunRecord], selected: tuple[str, in
             m = summary.get((i, k))
             if m is not None:
                 test_cls = " class='sel test'" if cls else " class='test'"
-                tds.append(f"<td{cls}>{fmt_mean_ci(m['train_mean'], m['train_ci95'])}</td>"
-                           f"<td{cls}>{fmt_mean_ci(m['val_mean'], m['val_ci95'])}</td>"
-                           f"<td{test_cls}>{fmt_mean_ci(m['test_mean'], m['test_ci95'])}</td>")
+                tds.append(
+                    f"<td{cls}>{fmt_mean_ci(m['train_mean'], m['train_ci95'])}</td>"
+                    f"<td{cls}>{fmt_mean_ci(m['val_mean'], m['val_ci95'])}</td>"
+                    f"<td{test_cls}>{fmt_mean_ci(m['test_mean'], m['test_ci95'])}</td>"
+                )
             elif r is None:
                 txt = "running…" if running == (i, k) else "–"
                 tds.append(f"<td{cls}>{txt}</td><td{cls}>–</td><td{cls}>–</td>")
             else:
                 test_cls = " class='sel test'" if cls else " class='test'"
-                tds.append(f"<td{cls}>{_fmt(r.auc.train)}</td><td{cls}>{_fmt(r.auc.val)}</td>"
-                           f"<td{test_cls}>{_fmt(r.auc.test)}</td>")
+                tds.append(
+                    f"<td{cls}>{_fmt(r.auc.train)}</td><td{cls}>{_fmt(r.auc.val)}</td>"
+                    f"<td{test_cls}>{_fmt(r.auc.test)}</td>"
+                )
         rows.append(f"<tr><th class='row'>{ROW_NAMES[i]}</th>{''.join(tds)}</tr>")
     if summary:
         n = max(int(m.get("n_seeds", 1)) for m in summary.values())
         caption = f"{caption}; mean ± 95 % t interval over {n} seeds".lstrip("; ")
     cap = f"<caption style='caption-side:top;text-align:left'>{html.escape(caption)}</caption>" if caption else ""
-    return (f"{_CSS}<table class='ls-t2'>{cap}<tr><th rowspan=2>post-event data</th>{head1}</tr>"
-            f"<tr>{head2}</tr>{''.join(rows)}</table>")
+    return (
+        f"{_CSS}<table class='ls-t2'>{cap}<tr><th rowspan=2>post-event data</th>{head1}</tr>"
+        f"<tr>{head2}</tr>{''.join(rows)}</table>"
+    )
 
 
 def baselines_html(baselines: list[RunRecord], cnn: RunRecord | None = None, cnn_key: str = "") -> str:
@@ -61,17 +73,25 @@ def baselines_html(baselines: list[RunRecord], cnn: RunRecord | None = None, cnn
     rows = []
     if cnn is not None:
         a = cnn.auc
-        rows.append(f"<tr><th class='row'>CNN {html.escape(cnn_key)}</th><td>{_fmt(a.train)}</td>"
-                    f"<td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td></tr>")
+        rows.append(
+            f"<tr><th class='row'>CNN {html.escape(cnn_key)}</th><td>{_fmt(a.train)}</td>"
+            f"<td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td></tr>"
+        )
     for b in baselines:
         a = b.auc
         name = BASELINE_NAMES.get(b.name or "", b.name or "?")
         if b.revisits:
             name += f", {b.revisits} revisit{'s' if b.revisits != 1 else ''}"
-        rows.append(f"<tr><th class='row'>{html.escape(name)}</th><td>{_fmt(a.train)}</td>"
-                    f"<td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td></tr>")
+        rows.append(
+            f"<tr><th class='row'>{html.escape(name)}</th><td>{_fmt(a.train)}</td>"
+            f"<td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td></tr>"
+        )
     if not baselines:
-        rows.append("<tr><td colspan=4><i>baselines not computed yet (they run with the store's density "
-                    "thresholds after a run, or with <code>landslide-app ablate</code>)</i></td></tr>")
-    return (f"{_CSS}<table class='ls-t2'><tr><th>model</th><th>train</th><th>val</th><th>test</th></tr>"
-            f"{''.join(rows)}</table>")
+        rows.append(
+            "<tr><td colspan=4><i>baselines not computed yet (they run with the store's density "
+            "thresholds after a run, or with <code>landslide-app ablate</code>)</i></td></tr>"
+        )
+    return (
+        f"{_CSS}<table class='ls-t2'><tr><th>model</th><th>train</th><th>val</th><th>test</th></tr>"
+        f"{''.join(rows)}</table>"
+    )

@@ -44,8 +44,10 @@ def message_html(text: str, kind: str = "error") -> str:
     if not text:
         return ""
     c = MESSAGE_COLOURS[kind]
-    return (f'<div class="ls-message ls-{kind}" style="padding:6px 10px;border-left:4px solid {c};color:{c};'
-            f'background:#fafafa">{html.escape(text)}</div>')
+    return (
+        f'<div class="ls-message ls-{kind}" style="padding:6px 10px;border-left:4px solid {c};color:{c};'
+        f'background:#fafafa">{html.escape(text)}</div>'
+    )
 
 
 def is_analyst_workspace(ws: Workspace) -> bool:
@@ -65,8 +67,12 @@ class WorkspaceApp:
             analyst workspace (an object with ``.widget``; None: never).
     """
 
-    def __init__(self, data_dir: str | Path, root: str | Path | None = None,
-                 analyst: Callable[[Path, str, RunQueue], Any] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        root: str | Path | None = None,
+        analyst: Callable[[Path, str, RunQueue], Any] | None = None,
+    ) -> None:
         data = Path(data_dir).resolve()
         self.analyst_factory = analyst
         self.queue = RunQueue(on_change=self._on_queue)
@@ -83,15 +89,21 @@ class WorkspaceApp:
         listed = list_workspaces(data) if data.is_dir() else []
         holds = bool(listed) and data not in listed
         self.root = Path(root).resolve() if root is not None else (data if holds else data.parent)
-        self.picker = W.Dropdown(description="Workspace", layout=W.Layout(width="360px"),
-                                 style={"description_width": "80px"})
+        self.picker = W.Dropdown(
+            description="Workspace", layout=W.Layout(width="360px"), style={"description_width": "80px"}
+        )
         self.open_button = W.Button(description="Open", icon="folder-open", layout=W.Layout(width="90px"))
         self.new_name = W.Text(placeholder="name of a new workspace", layout=W.Layout(width="220px"))
         self.new_button = W.Button(description="New workspace", icon="plus", layout=W.Layout(width="150px"))
         self.open_button.on_click(self.guard("Opening the workspace", lambda _b: self.open(Path(self.picker.value))))
         self.new_button.on_click(self.guard("Creating the workspace", lambda _b: self.create(self.new_name.value)))
-        for w, cls in ((self.picker, "ls-picker"), (self.open_button, "ls-open"), (self.new_name, "ls-new-name"),
-                       (self.new_button, "ls-new-workspace"), (self.header, "ls-header")):
+        for w, cls in (
+            (self.picker, "ls-picker"),
+            (self.open_button, "ls-open"),
+            (self.new_name, "ls-new-name"),
+            (self.new_button, "ls-new-workspace"),
+            (self.header, "ls-header"),
+        ):
             w.add_class(cls)
         bar = W.HBox([self.picker, self.open_button, self.new_name, self.new_button])
         self.widget = W.VBox([self.title, bar, self.header, self.msg, self.body], layout=W.Layout(width="100%"))
@@ -136,8 +148,11 @@ class WorkspaceApp:
         """Open the workspace at ``path`` (rebuilds the page body); ``show_respond``: with the
         responder's panel open (after a fetch)."""
         if self.queue.busy:
-            self.show("A run is in progress: its results go to the workspace it started in; open another "
-                      "workspace when it has finished (or cancel it in Runs).", "warn")
+            self.show(
+                "A run is in progress: its results go to the workspace it started in; open another "
+                "workspace when it has finished (or cancel it in Runs).",
+                "warn",
+            )
             return
         ws = Workspace.load(path)
         self.ws = ws
@@ -150,8 +165,9 @@ class WorkspaceApp:
             section = W.Accordion(children=[W.VBox()], selected_index=None)
             section.set_title(0, "Respond, new area, SAR change (opens the responder's map)")
             section.add_class("ls-respond-section")
-            section.observe(self.guard("Opening the responder's panel", lambda c: self._fill_section(section, c)),
-                            "selected_index")
+            section.observe(
+                self.guard("Opening the responder's panel", lambda c: self._fill_section(section, c)), "selected_index"
+            )
             self.body.children = [self.analyst.widget, section]
             if show_respond:
                 section.selected_index = 0
@@ -160,15 +176,24 @@ class WorkspaceApp:
             self.body.children = [self.respond.widget]
         store = self.area.header()
         runs = f"{len(ws.runs)} trained run(s), {len(ws.predictions)} prediction(s)"
-        self.header.value = (f"<span style='color:#444'>{html.escape(store)}; {runs}; folder "
-                             f"<code>{html.escape(str(ws.root))}</code></span>")
+        self.header.value = (
+            f"<span style='color:#444'>{html.escape(store)}; {runs}; folder "
+            f"<code>{html.escape(str(ws.root))}</code></span>"
+        )
         self.refresh_picker()
         self.show("")
         self.opened += 1
+
     def _respond_view(self) -> RespondView:
         assert self.area is not None
-        return RespondView(self.area, self.queue, self.show, self.guard, on_new_store=self._on_new_store,
-                           new_workspace=self._new_for_fetch)
+        return RespondView(
+            self.area,
+            self.queue,
+            self.show,
+            self.guard,
+            on_new_store=self._on_new_store,
+            new_workspace=self._new_for_fetch,
+        )
 
     def _fill_section(self, section: W.Accordion, change: dict) -> None:
         if change.get("new") is None or self.respond is not None:
@@ -177,7 +202,7 @@ class WorkspaceApp:
         section.children = [self.respond.widget]
 
     def create(self, name: str) -> Workspace:
-        """"New workspace": an empty folder under the root, opened (then use New area)."""
+        """ "New workspace": an empty folder under the root, opened (then use New area)."""
         ws = new_workspace(self.root, name)
         self.open(ws.root)
         if self.respond is not None:

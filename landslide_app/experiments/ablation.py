@@ -116,8 +116,9 @@ class AblationSettings:
         check_rule(self.decision)
         unknown = sorted(set(self.train_kwargs) - TRAIN_KEYS)
         if unknown:
-            raise ConfigError(f"unknown training setting(s) {', '.join(map(repr, unknown))}; "
-                              f"known: {', '.join(sorted(TRAIN_KEYS))}")
+            raise ConfigError(
+                f"unknown training setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(TRAIN_KEYS))}"
+            )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AblationSettings:
@@ -127,8 +128,10 @@ class AblationSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            hints = [f"{k!r}" + (f" (did you mean {m[0]!r}?)" if (m := get_close_matches(k, known, 1)) else "")
-                     for k in unknown]
+            hints = [
+                f"{k!r}" + (f" (did you mean {m[0]!r}?)" if (m := get_close_matches(k, known, 1)) else "")
+                for k in unknown
+            ]
             raise ConfigError(f"unknown ablation setting(s) {', '.join(hints)}; known: {', '.join(sorted(known))}")
         return cls(**d)
 
@@ -167,15 +170,30 @@ def _split_key(store: ChipStore, split: str, s: AblationSettings) -> dict[str, A
 
 def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> str:
     # custom thresholds are part of the key (spec.computes_as.key), hence of the fingerprint
-    return fingerprint({
-        "store": store.meta.fingerprint, "run": spec.computes_as.key, "epochs": s.epochs,
-        "seed": s.seed, "precision": _resolved_precision(s), "train": s.train_kwargs, "code": __version__,
-        "decision": s.decision, **_split_key(store, spec.split, s),
-    })
+    return fingerprint(
+        {
+            "store": store.meta.fingerprint,
+            "run": spec.computes_as.key,
+            "epochs": s.epochs,
+            "seed": s.seed,
+            "precision": _resolved_precision(s),
+            "train": s.train_kwargs,
+            "code": __version__,
+            "decision": s.decision,
+            **_split_key(store, spec.split, s),
+        }
+    )
 
 
-def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettings, progress: bool = True,
-            reader: Any = None, on_fold: OnFold | None = None) -> dict[str, Any]:
+def run_one(
+    store: ChipStore,
+    spec: RunSpec,
+    out: Path,
+    settings: AblationSettings,
+    progress: bool = True,
+    reader: Any = None,
+    on_fold: OnFold | None = None,
+) -> dict[str, Any]:
     """Run (or load from cache) one configuration; returns its result dict.
 
     ``reader``: where the chips are read from (default ``store``; e.g. a
@@ -204,10 +222,18 @@ def run_one(store: ChipStore, spec: RunSpec, out: Path, settings: AblationSettin
     return result
 
 
-def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSettings, fp: str,
-             progress: bool, reader: Any = None, on_fold: OnFold | None = None) -> dict[str, Any]:
+def _compute(
+    store: ChipStore,
+    base: RunSpec,
+    out: Path,
+    settings: AblationSettings,
+    fp: str,
+    progress: bool,
+    reader: Any = None,
+    on_fold: OnFold | None = None,
+) -> dict[str, Any]:
+    from landslide_app.model.cnn_protocol import run_configuration
     from landslide_app.model.map_classes import map_classes
-    from landslide_app.model.pipeline import run_configuration
 
     log.info("computing configuration %s", base.key)
     t0 = time.perf_counter()
@@ -216,15 +242,25 @@ def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSetti
     ids = np.sort(store.ids)
     # held-out embeddings go straight to a float16 memory-mapped .npy (nothing sits in memory);
     # repeats after the first seed keep only what the statistics read (no embeddings, no fold models)
-    writer = (artifacts.embedding_writer(d, ids, store.grid.chip_size) if settings.save_models
-              else contextlib.nullcontext(None))
+    writer = (
+        artifacts.embedding_writer(d, ids, store.grid.chip_size)
+        if settings.save_models
+        else contextlib.nullcontext(None)
+    )
     with writer as sink:
         res = run_configuration(
-            reader if reader is not None else store, store.ids, chip_classes(store, base.thresholds), base.config,
-            split=base.split, epochs=settings.epochs, seed=settings.seed,  # type: ignore[arg-type]
-            device=settings.device, progress=progress,
+            reader if reader is not None else store,
+            store.ids,
+            chip_classes(store, base.thresholds),
+            base.config,
+            split=base.split,  # type: ignore[arg-type]
+            epochs=settings.epochs,
+            seed=settings.seed,
+            device=settings.device,
+            progress=progress,
             block_size=_block_size(store, settings),
-            embedding_sink=sink, train_kwargs={"precision": settings.precision, **settings.train_kwargs},
+            embedding_sink=sink,
+            train_kwargs={"precision": settings.precision, **settings.train_kwargs},
             on_fold=on_fold,
         )
         assert np.array_equal(res.ids, ids)
@@ -235,9 +271,14 @@ def _compute(store: ChipStore, base: RunSpec, out: Path, settings: AblationSetti
         model_file, forest_file = artifacts.fold_model_paths(d, k)
         model.save(model_file)
         forest.save(forest_file)
-    cached = {**res.to_dict(), **map_classes(res.cv, settings.decision).to_dict(),  # the map's classes
-              "key": base.key, "fingerprint": fp, "wall_seconds": round(time.perf_counter() - t0, 2),
-              "thresholds": None if base.thresholds is None else list(base.thresholds)}
+    cached = {
+        **res.to_dict(),
+        **map_classes(res.cv, settings.decision).to_dict(),  # the map's classes
+        "key": base.key,
+        "fingerprint": fp,
+        "wall_seconds": round(time.perf_counter() - t0, 2),
+        "thresholds": None if base.thresholds is None else list(base.thresholds),
+    }
     artifacts.write_result(d, cached)  # last: marks the configuration finished
     return cached
 
@@ -250,18 +291,26 @@ def check_store(store: ChipStore, settings: AblationSettings) -> None:
     specs = settings.specs()
     sar = [s for s in specs if s.inputs != "dem"]
     if sar and not store.meta.has_sar:
-        raise ConfigError(f"{', '.join(s.key for s in sar)}: these configurations need SAR but the chip store "
-                          f"{store.path} is DEM-only; use --inputs dem")
-    revisits = [s.revisits for s in sar] + (list(settings.revisits) if settings.baselines and store.meta.has_sar
-                                            else [])
+        raise ConfigError(
+            f"{', '.join(s.key for s in sar)}: these configurations need SAR but the chip store "
+            f"{store.path} is DEM-only; use --inputs dem"
+        )
+    revisits = [s.revisits for s in sar] + (
+        list(settings.revisits) if settings.baselines and store.meta.has_sar else []
+    )
     if revisits:
-        store.check_revisits(max(revisits), use="`ablate --revisits` with values up to {n} (or --inputs dem "
-                                                "--no-baselines)")
+        store.check_revisits(
+            max(revisits), use="`ablate --revisits` with values up to {n} (or --inputs dem --no-baselines)"
+        )
 
 
 def run_ablation(
-    store_path: str | Path, out: str | Path, settings: AblationSettings | None = None,
-    progress: bool = True, on_progress: ProgressHook | None = None, on_fold: OnFold | None = None,
+    store_path: str | Path,
+    out: str | Path,
+    settings: AblationSettings | None = None,
+    progress: bool = True,
+    on_progress: ProgressHook | None = None,
+    on_fold: OnFold | None = None,
 ) -> dict[str, Any]:
     """Run every configuration of ``settings`` (cached) for every seed, the baselines, and write the report.
 
@@ -288,20 +337,32 @@ def run_ablation(
     for n, (i, seed, spec) in enumerate(bar):
         bar.set_postfix_str(spec.key + (f" seed {seed}" if len(seeds) > 1 else ""))
         s_i = replace(settings, seed=seed, save_models=settings.save_models and i == 0)
-        runs[i].append(run_one(store, spec, repeat_dir(out, i, seed), s_i, progress=False, reader=reader,
-                               on_fold=on_fold))
+        runs[i].append(
+            run_one(store, spec, repeat_dir(out, i, seed), s_i, progress=False, reader=reader, on_fold=on_fold)
+        )
         if on_progress:
             on_progress(n + 1, len(jobs), spec.key)
     repeats = []
     for i, seed in enumerate(seeds):
         s_i = replace(settings, seed=seed)
         baselines = run_baselines(store, repeat_dir(out, i, seed), s_i) if settings.baselines else []
-        repeats.append({"seed": seed, "dir": repeat_dir(out, i, seed).relative_to(out).as_posix(),
-                        "runs": runs[i], "baselines": baselines})
+        repeats.append(
+            {
+                "seed": seed,
+                "dir": repeat_dir(out, i, seed).relative_to(out).as_posix(),
+                "runs": runs[i],
+                "baselines": baselines,
+            }
+        )
     results = {
-        "store": str(store.path), "store_fingerprint": store.meta.fingerprint,
-        "epochs": settings.epochs, "seed": settings.seed, "code_version": __version__,
-        "runs": repeats[0]["runs"], "baselines": repeats[0]["baselines"], "seconds": round(time.perf_counter() - t0, 2),
+        "store": str(store.path),
+        "store_fingerprint": store.meta.fingerprint,
+        "epochs": settings.epochs,
+        "seed": settings.seed,
+        "code_version": __version__,
+        "runs": repeats[0]["runs"],
+        "baselines": repeats[0]["baselines"],
+        "seconds": round(time.perf_counter() - t0, 2),
         **repeat_summary(repeats, settings),
         "environment": environment(_resolved_precision(settings), settings.device),
     }
@@ -320,9 +381,14 @@ def repeat_summary(repeats: list[dict[str, Any]], settings: AblationSettings) ->
     """``seeds, decision, interval_method, repeats, summary, paired`` of results.json."""
     from landslide_app.experiments.seed_stats import INTERVAL_METHOD, paired_claims, summarise
 
-    return {"seeds": [r["seed"] for r in repeats], "decision": settings.decision,
-            "interval_method": INTERVAL_METHOD, "repeats": repeats,
-            "summary": summarise(repeats), "paired": paired_claims(repeats)}
+    return {
+        "seeds": [r["seed"] for r in repeats],
+        "decision": settings.decision,
+        "interval_method": INTERVAL_METHOD,
+        "repeats": repeats,
+        "summary": summarise(repeats),
+        "paired": paired_claims(repeats),
+    }
 
 
 def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> list[dict[str, Any]]:
@@ -336,17 +402,36 @@ def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> li
     res = []
     for split in settings.splits:
         for name, k in jobs:
-            fp = fingerprint({"store": store.meta.fingerprint, "baseline": name, "split": split, "revisits": k,
-                              "seed": settings.seed, "thresholds": settings.thresholds, "code": __version__,
-                              "decision": settings.decision, **_split_key(store, split, settings)})
+            fp = fingerprint(
+                {
+                    "store": store.meta.fingerprint,
+                    "baseline": name,
+                    "split": split,
+                    "revisits": k,
+                    "seed": settings.seed,
+                    "thresholds": settings.thresholds,
+                    "code": __version__,
+                    "decision": settings.decision,
+                    **_split_key(store, split, settings),
+                }
+            )
             f = baseline_path(out, name, k, split)
             cached = load_cached_baseline(f, fp)
             if cached is None:
-                cached = {**run_baseline(store, name, split=split, seed=settings.seed,  # type: ignore[arg-type]
-                                         revisits=k, progress=False,
-                                         classes=classes, block_size=_block_size(store, settings),
-                                         decision=settings.decision),
-                          "fingerprint": fp}
+                cached = {
+                    **run_baseline(
+                        store,
+                        name,  # type: ignore[arg-type]
+                        split=split,  # type: ignore[arg-type]
+                        seed=settings.seed,
+                        revisits=k,
+                        progress=False,
+                        classes=classes,
+                        block_size=_block_size(store, settings),
+                        decision=settings.decision,
+                    ),
+                    "fingerprint": fp,
+                }
                 artifacts.write_baseline(f, cached)
             if name == "slope":
                 cached["revisits"] = None

@@ -69,8 +69,14 @@ def pending_tasks(store: ChipStore, out: Path, settings: AblationSettings) -> li
     return todo
 
 
-def compute_on_cluster(client: Any, store: ChipStore, out: Path, settings: AblationSettings,
-                       progress: bool = True, threads: int | None = None) -> int:
+def compute_on_cluster(
+    client: Any,
+    store: ChipStore,
+    out: Path,
+    settings: AblationSettings,
+    progress: bool = True,
+    threads: int | None = None,
+) -> int:
     """Compute the pending (configuration, seed) tasks on ``client``'s workers; returns how many ran."""
     import torch
     from distributed import as_completed
@@ -81,11 +87,19 @@ def compute_on_cluster(client: Any, store: ChipStore, out: Path, settings: Ablat
         return 0
     n_threads = int(threads or torch.get_num_threads())
     base = asdict(settings)
-    futures = [client.submit(_task, str(store.path), (spec.inputs, spec.revisits, spec.split, spec.thresholds),
-                             str(d), {**base, "seed": seed, "seeds": 1,
-                                      "save_models": settings.save_models and d == out}, n_threads, pure=False,
-                             key=f"ablate-{spec.key}-seed{seed}-{id(todo)}")
-               for spec, d, seed in todo]
+    futures = [
+        client.submit(
+            _task,
+            str(store.path),
+            (spec.inputs, spec.revisits, spec.split, spec.thresholds),
+            str(d),
+            {**base, "seed": seed, "seeds": 1, "save_models": settings.save_models and d == out},
+            n_threads,
+            pure=False,
+            key=f"ablate-{spec.key}-seed{seed}-{id(todo)}",
+        )
+        for spec, d, seed in todo
+    ]
     log.info("ablation: %d (configuration, seed) tasks on the Dask cluster (%d threads each)", len(futures), n_threads)
     try:
         with tqdm(total=len(futures), desc="ablation (dask)", unit="config", disable=not progress) as bar:
@@ -97,9 +111,16 @@ def compute_on_cluster(client: Any, store: ChipStore, out: Path, settings: Ablat
     return len(futures)
 
 
-def run_ablation_distributed(store_path: str | Path, out: str | Path, settings: AblationSettings | None = None,
-                             scheduler: Any = LOCAL, progress: bool = True, on_progress: ProgressHook | None = None,
-                             on_fold: OnFold | None = None, threads: int | None = None) -> dict[str, Any]:
+def run_ablation_distributed(
+    store_path: str | Path,
+    out: str | Path,
+    settings: AblationSettings | None = None,
+    scheduler: Any = LOCAL,
+    progress: bool = True,
+    on_progress: ProgressHook | None = None,
+    on_fold: OnFold | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """:func:`~landslide_app.experiments.ablation.run_ablation` with the configurations computed on a Dask cluster.
 
     Args:

@@ -76,8 +76,12 @@ class RunSpec:
         if thr is None and "-t" in str(result.get("key", "")):
             a, b = str(result["key"]).rsplit("-t", 1)[1].split("_")
             thr = (float(a), float(b))
-        return cls(result["inputs"], int(result["revisits"]), result.get("split", "random"),
-                   None if thr is None else (float(thr[0]), float(thr[1])))
+        return cls(
+            result["inputs"],
+            int(result["revisits"]),
+            result.get("split", "random"),
+            None if thr is None else (float(thr[0]), float(thr[1])),
+        )
 
 
 def run_dir(out: Path, spec: RunSpec) -> Path:

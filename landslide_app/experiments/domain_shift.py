@@ -64,8 +64,13 @@ class ChannelStats:
             v = d.get(key)
             return None if v is None else float(v)  # type: ignore[arg-type]
 
-        return cls(n=int(d.get("n", 0)), mean=num("mean"), std=num("std"),  # type: ignore[call-overload]
-                   nonpositive=num("nonpositive"), valid=num("valid"))
+        return cls(
+            n=int(d.get("n", 0)),  # type: ignore[call-overload]
+            mean=num("mean"),
+            std=num("std"),
+            nonpositive=num("nonpositive"),
+            valid=num("valid"),
+        )
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,9 @@ def scene_norm_stats(sample: np.ndarray, channels: Sequence[str]) -> NormStats:
     return fit_norm_stats(full)
 
 
-def compare(train: Mapping[str, Mapping[str, object]], new: Mapping[str, ChannelStats],
-            channels: Sequence[str] | None = None) -> list[ShiftedChannel]:
+def compare(
+    train: Mapping[str, Mapping[str, object]], new: Mapping[str, ChannelStats], channels: Sequence[str] | None = None
+) -> list[ShiftedChannel]:
     """The channels (of ``channels``, default all compared) whose statistics moved beyond the thresholds.
 
     Args:
@@ -171,9 +177,19 @@ def compare(train: Mapping[str, Mapping[str, object]], new: Mapping[str, Channel
             if not 1 / STD_RATIO <= ratio <= STD_RATIO:
                 reasons.append(f"std x{ratio:.2f} (outside x1/{STD_RATIO:g}..x{STD_RATIO:g})")
         if reasons:
-            shifted.append(ShiftedChannel(name, t.mean, t.std, s.mean, s.std,
-                                          None if shift is None else round(shift, 3),
-                                          None if ratio is None else round(ratio, 3), "; ".join(reasons), looks_db))
+            shifted.append(
+                ShiftedChannel(
+                    name,
+                    t.mean,
+                    t.std,
+                    s.mean,
+                    s.std,
+                    None if shift is None else round(shift, 3),
+                    None if ratio is None else round(ratio, 3),
+                    "; ".join(reasons),
+                    looks_db,
+                )
+            )
     return shifted
 
 
@@ -190,18 +206,24 @@ def hint(shifted: Sequence[ShiftedChannel]) -> str:
         else:
             tips.append("elevation differs: another vertical unit or datum, or a very different relief")
     if any(n.startswith(C.POLARISATIONS) for n in names) and not tips:
-        tips.append("the SAR differs: another orbit geometry (relative orbit / ascending vs descending), "
-                    "another processing level, or another season")
+        tips.append(
+            "the SAR differs: another orbit geometry (relative orbit / ascending vs descending), "
+            "another processing level, or another season"
+        )
     return "; ".join(tips) or "a very different landscape"
 
 
 def describe(shifted: Sequence[ShiftedChannel], store_path: object, model_name: str) -> str:
     """One warning naming the shifted channels."""
+
     def here(s: ShiftedChannel) -> str:
         return "no valid pixel" if s.new_mean is None else f"{s.new_mean:.3g}±{s.new_std:.3g}"
 
-    parts = ", ".join(f"{s.channel} (train {s.train_mean:.3g}±{s.train_std:.3g}, here {here(s)}: {s.reason})"
-                      for s in shifted)
-    return (f"{store_path} differs from the chips {model_name} was trained on in {len(shifted)} channel(s): "
-            f"{parts}. Likely cause: {hint(shifted)}. The map may be unreliable; try --normalise scene or "
-            "fix the input.")
+    parts = ", ".join(
+        f"{s.channel} (train {s.train_mean:.3g}±{s.train_std:.3g}, here {here(s)}: {s.reason})" for s in shifted
+    )
+    return (
+        f"{store_path} differs from the chips {model_name} was trained on in {len(shifted)} channel(s): "
+        f"{parts}. Likely cause: {hint(shifted)}. The map may be unreliable; try --normalise scene or "
+        "fix the input."
+    )

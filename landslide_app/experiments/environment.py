@@ -57,7 +57,12 @@ def environment(precision: str | None = None, device: str | None = None) -> dict
     from landslide_app import __version__
 
     return {
-        "cpu": cpu_info(), "precision": precision, "device": device, "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(), "platform": platform.platform(), "libraries": library_versions(),
+        "cpu": cpu_info(),
+        "precision": precision,
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "libraries": library_versions(),
         "landslide_app": __version__,
     }

@@ -34,21 +34,29 @@ def write_density_geotiff(path: str | Path, grid: ChipGrid, chip_ids, pred, prob
 
     arr = density_raster(grid, chip_ids, pred, proba)
     ext = grid.chip_extent_m
-    profile = dict(driver="GTiff", width=grid.n_cols, height=grid.n_rows, count=4, dtype="float32",
-                   crs=grid.crs, transform=Affine(ext, 0.0, grid.x0, 0.0, -ext, grid.y0), nodata=np.nan,
-                   compress="deflate")
+    profile = dict(
+        driver="GTiff",
+        width=grid.n_cols,
+        height=grid.n_rows,
+        count=4,
+        dtype="float32",
+        crs=grid.crs,
+        transform=Affine(ext, 0.0, grid.x0, 0.0, -ext, grid.y0),
+        nodata=np.nan,
+        compress="deflate",
+    )
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as ds:
-            ds.write(arr)
-            for i, name in enumerate(DENSITY_BANDS, start=1):
-                ds.set_band_description(i, name)
-            ds.update_tags(**{k: json.dumps(v) if not isinstance(v, str) else v for k, v in provenance.items()})
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as ds:
+        ds.write(arr)
+        for i, name in enumerate(DENSITY_BANDS, start=1):
+            ds.set_band_description(i, name)
+        ds.update_tags(**{k: json.dumps(v) if not isinstance(v, str) else v for k, v in provenance.items()})
     return path
 
 
-def write_chips_gpkg(path: str | Path, index, chip_ids, pred, proba, provenance: dict[str, Any],
-                     labelled: bool = True) -> Path:
+def write_chips_gpkg(
+    path: str | Path, index, chip_ids, pred, proba, provenance: dict[str, Any], labelled: bool = True
+) -> Path:
     """Chip polygons with ``chip_id``, ``row``, ``col``, ``pred_class`` and the class probabilities
     ``p0``, ``p1``, ``p2``; on a labelled store also the head count and the true class."""
     gdf = index.set_index("chip_id").loc[np.asarray(chip_ids)].reset_index()

@@ -61,22 +61,24 @@ class ElevationOverview:
             coarse = np.nanmean(block, axis=(2, 4))
         for cid, c_el in zip(ids, coarse):
             r, c = self.grid.chip_rc(int(cid))
-            self.elevation[r * k:(r + 1) * k, c * k:(c + 1) * k] = c_el
+            self.elevation[r * k : (r + 1) * k, c * k : (c + 1) * k] = c_el
         self.n_filled += len(ids)
 
     def tap(self, get_batch: BatchGetter) -> BatchGetter:
         """``get_batch`` that also records every batch it returns."""
+
         def tapped(ids: np.ndarray) -> np.ndarray:
             batch = get_batch(ids)
             self.add(ids, batch)
             return batch
+
         return tapped
 
     def fill_from(self, read_many: Callable[[list[int]], np.ndarray], ids: np.ndarray, batch: int = 32) -> None:
         """Read ``ids`` (when the prediction did not stream them here, e.g. on a Dask cluster)."""
         ids = np.asarray(ids)
         for i in range(0, len(ids), batch):
-            sel = ids[i:i + batch]
+            sel = ids[i : i + batch]
             self.add(sel, read_many([int(v) for v in sel]))
 
 
@@ -101,9 +103,16 @@ def _nice_length(max_m: float) -> float:
     return float(exp)
 
 
-def write_map_png(path: str | Path, overview: ElevationOverview, ids: np.ndarray, pred: np.ndarray,
-                  title: str, subtitle: str = "", thresholds: tuple[float, float] = (0.0, 25.0),
-                  dpi: int = 110) -> Path:
+def write_map_png(
+    path: str | Path,
+    overview: ElevationOverview,
+    ids: np.ndarray,
+    pred: np.ndarray,
+    title: str,
+    subtitle: str = "",
+    thresholds: tuple[float, float] = (0.0, 25.0),
+    dpi: int = 110,
+) -> Path:
     """Write the quick-look map: hillshade, predicted classes (semi-transparent), legend, scale bar."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import to_rgb
@@ -139,14 +148,24 @@ def write_map_png(path: str | Path, overview: ElevationOverview, ids: np.ndarray
     h = 0.012 * (top - bottom) + 0.004 * (right - left)
     ax.add_patch(Rectangle((x0, y0), length, h, facecolor="black", edgecolor="white", linewidth=0.8))
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    ax.text(x0 + length / 2, y0 + 1.6 * h, label, ha="center", va="bottom", fontsize=8,
-            bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=1.0))
+    ax.text(
+        x0 + length / 2,
+        y0 + 1.6 * h,
+        label,
+        ha="center",
+        va="bottom",
+        fontsize=8,
+        bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=1.0),
+    )
     names = class_names(tuple(thresholds))  # type: ignore[arg-type]
     counts = {c: int((np.asarray(pred) == c).sum()) for c in range(3)}
-    handles = [Patch(facecolor=CLASS_COLOURS[c], edgecolor="#333", alpha=0.8, label=f"{names[c]} ({counts[c]} chips)")
-               for c in range(3)]
-    ax.legend(handles=handles, loc="upper right", fontsize=8, title="predicted density", title_fontsize=8,
-              framealpha=0.85)
+    handles = [
+        Patch(facecolor=CLASS_COLOURS[c], edgecolor="#333", alpha=0.8, label=f"{names[c]} ({counts[c]} chips)")
+        for c in range(3)
+    ]
+    ax.legend(
+        handles=handles, loc="upper right", fontsize=8, title="predicted density", title_fontsize=8, framealpha=0.85
+    )
     fig.suptitle(title, fontsize=11, y=0.99)
     if subtitle:
         fig.text(0.5, 0.935, subtitle, ha="center", va="center", fontsize=8, color="#444")

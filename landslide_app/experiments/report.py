@@ -68,8 +68,10 @@ def table_markdown(results: dict[str, Any], split: str = "random") -> str:
     if bl:
         lines += ["", "| baseline | revisits | train | val | test |", "|---|---|---|---|---|"]
         for b in bl:
-            lines.append(f"| {BASELINE_NAMES.get(b.name or '', b.name)} | {b.revisits or '–'} | "
-                         f"{_fmt(b.auc.train)} | {_fmt(b.auc.val)} | **{_fmt(b.auc.test)}** |")
+            lines.append(
+                f"| {BASELINE_NAMES.get(b.name or '', b.name)} | {b.revisits or '–'} | "
+                f"{_fmt(b.auc.train)} | {_fmt(b.auc.val)} | **{_fmt(b.auc.test)}** |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -82,8 +84,10 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         text += "".join("\n" + part for part in (paired_markdown(results, s), map_markdown(results, s)) if part)
     seeds = results.get("seeds") or [results["seed"]]
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
-    text += (f"\nEpochs {results['epochs']}, {seed_text}, {runs[0].n_chips if runs else 0} chips, "
-             f"{results['seconds']:.0f} s in all.\n")
+    text += (
+        f"\nEpochs {results['epochs']}, {seed_text}, {runs[0].n_chips if runs else 0} chips, "
+        f"{results['seconds']:.0f} s in all.\n"
+    )
     write_bytes_atomic(out / TABLE_FILE, text.encode())
     try:
         plot_roc(results, out / ROC_FILE)
@@ -127,8 +131,12 @@ def plot_roc(results: dict[str, Any], path: Path) -> None:
             continue
         pts = _roc_points(out, r)
         if pts:
-            ax.plot(pts[0], pts[1], label=f"{r.inputs} r{r.revisits} ({fmt_auc(pts[2])})",
-                    ls={"dem": ":", "sar": "--", "fused": "-"}[r.inputs])
+            ax.plot(
+                pts[0],
+                pts[1],
+                label=f"{r.inputs} r{r.revisits} ({fmt_auc(pts[2])})",
+                ls={"dem": ":", "sar": "--", "fused": "-"}[r.inputs],
+            )
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Held-out ROC (macro one-vs-rest)")
     ax.legend(fontsize=7, loc="lower right")

@@ -33,9 +33,13 @@ def summary_cells(results: dict[str, Any], split: str = "random") -> dict[tuple[
     results hold two seeds or more (else empty: a single seed has no interval)."""
     if n_seeds(results) < 2:
         return {}
-    return {(r["inputs"], int(r["revisits"])): r for r in results.get("summary", [])
-            if not r.get("name") and r.get("key") == f"{r['inputs']}-r{int(r['revisits'])}-{split}"
-            and r.get("split") == split}
+    return {
+        (r["inputs"], int(r["revisits"])): r
+        for r in results.get("summary", [])
+        if not r.get("name")
+        and r.get("key") == f"{r['inputs']}-r{int(r['revisits'])}-{split}"
+        and r.get("split") == split
+    }
 
 
 def table_markdown_ci(results: dict[str, Any], split: str = "random") -> str:
@@ -46,23 +50,36 @@ def table_markdown_ci(results: dict[str, Any], split: str = "random") -> str:
     inputs = [i for i in ("dem", "sar", "fused") if any(i == j for j, _ in runs)]
     n = n_seeds(results)
     cols = " | ".join(f"{k} revisit{'s' if k > 1 else ''} train | val | test" for k in revisits)
-    lines = [f"AUC (multi-class one-vs-rest, macro), {split} split, held-out = test: mean ± 95 % t interval "
-             f"over {n} seeds", "", f"| post-event data | {cols} |", "|---|" + "---|---|---|" * len(revisits)]
+    lines = [
+        f"AUC (multi-class one-vs-rest, macro), {split} split, held-out = test: mean ± 95 % t interval over {n} seeds",
+        "",
+        f"| post-event data | {cols} |",
+        "|---|" + "---|---|---|" * len(revisits),
+    ]
     for i in inputs:
         cells = []
         for k in revisits:
             r = runs.get((i, k))
-            cells += ([fmt_mean_ci(r["train_mean"], r["train_ci95"]), fmt_mean_ci(r["val_mean"], r["val_ci95"]),
-                       f"**{fmt_mean_ci(r['test_mean'], r['test_ci95'])}**"] if r else ["–"] * 3)
+            cells += (
+                [
+                    fmt_mean_ci(r["train_mean"], r["train_ci95"]),
+                    fmt_mean_ci(r["val_mean"], r["val_ci95"]),
+                    f"**{fmt_mean_ci(r['test_mean'], r['test_ci95'])}**",
+                ]
+                if r
+                else ["–"] * 3
+            )
         lines.append(f"| {ROW_NAMES[i]} | " + " | ".join(cells) + " |")
     bl = [r for r in rows.values() if r.get("name")]
     if bl:
         lines += ["", "| baseline | revisits | train | val | test |", "|---|---|---|---|---|"]
         for b in bl:
-            lines.append(f"| {BASELINE_NAMES.get(b['name'], b['name'])} | {b['revisits'] or '–'} | "
-                         f"{fmt_mean_ci(b['train_mean'], b['train_ci95'])} | "
-                         f"{fmt_mean_ci(b['val_mean'], b['val_ci95'])} | "
-                         f"**{fmt_mean_ci(b['test_mean'], b['test_ci95'])}** |")
+            lines.append(
+                f"| {BASELINE_NAMES.get(b['name'], b['name'])} | {b['revisits'] or '–'} | "
+                f"{fmt_mean_ci(b['train_mean'], b['train_ci95'])} | "
+                f"{fmt_mean_ci(b['val_mean'], b['val_ci95'])} | "
+                f"**{fmt_mean_ci(b['test_mean'], b['test_ci95'])}** |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -71,9 +88,13 @@ def paired_markdown(results: dict[str, Any], split: str = "random") -> str:
     claims = [c for c in results.get("paired", []) if c.get("split") == split]
     if not claims:
         return ""
-    lines = [f"Paired differences over the same seeds ({split} split; 95 % paired t interval; "
-             "an interval that excludes 0 supports the claim's sign)", "",
-             "| claim | metric | mean difference | 95 % interval | n |", "|---|---|---|---|---|"]
+    lines = [
+        f"Paired differences over the same seeds ({split} split; 95 % paired t interval; "
+        "an interval that excludes 0 supports the claim's sign)",
+        "",
+        "| claim | metric | mean difference | 95 % interval | n |",
+        "|---|---|---|---|---|",
+    ]
     for c in claims:
         ci = "–" if not c.get("ci95") else f"[{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"
         mean = "–" if c.get("mean") is None else f"{c['mean']:+.3f}"
@@ -88,10 +109,14 @@ def map_markdown(results: dict[str, Any], split: str = "random") -> str:
         return ""
     rows = _rows(results, split)
     rule = results.get("decision", "?")
-    lines = [f"The map's classes ({split} split, decision rule '{rule}' fitted on validation chips; "
-             f"mean ± 95 % interval over {n_seeds(results)} seed(s); counts of seed {results.get('seed', 0)})", "",
-             "| configuration | test AUC | accuracy | majority baseline | balanced acc. | macro-F1 | Brier | "
-             "shown vs true chips per class | missed landslide chips |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"The map's classes ({split} split, decision rule '{rule}' fitted on validation chips; "
+        f"mean ± 95 % interval over {n_seeds(results)} seed(s); counts of seed {results.get('seed', 0)})",
+        "",
+        "| configuration | test AUC | accuracy | majority baseline | balanced acc. | macro-F1 | Brier | "
+        "shown vs true chips per class | missed landslide chips |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
         key = r.get("key") or f"{r['inputs']}-r{r['revisits']}-{split}"
         s = rows.get(key, {})
@@ -102,19 +127,21 @@ def map_markdown(results: dict[str, Any], split: str = "random") -> str:
                 return fmt_mean_ci(m[name]["mean"], m[name]["ci95"])
             return fmt_mean_ci(r["map"].get(name), None)
 
-        counts = (f"{'/'.join(map(str, r['map']['pred_counts']))} vs "
-                  f"{'/'.join(map(str, r['map']['true_counts']))}")
-        lines.append(f"| {key} | {fmt_mean_ci(s.get('test_mean', r['auc']['test']), s.get('test_ci95'))} | "
-                     f"{cell('accuracy')} | {cell('majority_accuracy')} | {cell('balanced_accuracy')} | "
-                     f"{cell('macro_f1')} | {cell('brier')} | {counts} | {r['map']['missed_landslide_chips']} |")
+        counts = f"{'/'.join(map(str, r['map']['pred_counts']))} vs {'/'.join(map(str, r['map']['true_counts']))}"
+        lines.append(
+            f"| {key} | {fmt_mean_ci(s.get('test_mean', r['auc']['test']), s.get('test_ci95'))} | "
+            f"{cell('accuracy')} | {cell('majority_accuracy')} | {cell('balanced_accuracy')} | "
+            f"{cell('macro_f1')} | {cell('brier')} | {counts} | {r['map']['missed_landslide_chips']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def plot_reliability(results: dict[str, Any], path: Path) -> bool:
     """One-vs-rest reliability curves of the calibrated map probabilities (random-split runs with the
     most revisits, first seed); False when no run carries them."""
-    runs = [r for r in results.get("runs", [])
-            if r.get("split") == "random" and (r.get("map") or {}).get("reliability")]
+    runs = [
+        r for r in results.get("runs", []) if r.get("split") == "random" and (r.get("map") or {}).get("reliability")
+    ]
     if not runs:
         return False
     top = max(int(r.get("revisits") or 1) for r in runs)
@@ -128,12 +155,18 @@ def plot_reliability(results: dict[str, Any], path: Path) -> bool:
         ax = fig.add_subplot(1, len(runs), n + 1)
         for k, pts in sorted(r["map"]["reliability"].items()):
             if pts:
-                ax.plot([p["mean_predicted"] for p in pts], [p["observed"] for p in pts], "o-", ms=3,
-                        label=f"class {k}")
+                ax.plot(
+                    [p["mean_predicted"] for p in pts], [p["observed"] for p in pts], "o-", ms=3, label=f"class {k}"
+                )
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
         brier = r["map"].get("brier")
-        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean calibrated probability", ylabel="observed share",
-               title=f"{r['inputs']} r{r['revisits']}" + ("" if brier is None else f" (Brier {brier:.3f})"))
+        ax.set(
+            xlim=(0, 1),
+            ylim=(0, 1),
+            xlabel="mean calibrated probability",
+            ylabel="observed share",
+            title=f"{r['inputs']} r{r['revisits']}" + ("" if brier is None else f" (Brier {brier:.3f})"),
+        )
         ax.legend(fontsize=7, loc="upper left")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")

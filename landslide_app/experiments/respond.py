@@ -7,7 +7,7 @@
    a model that needs more post-event passes than exist is refused here, before any download;
 2. **chips**: the unlabelled chip store ``DIR/chips`` (:func:`~landslide_app.chips.build.build_chips`
    without an inventory, the model's chip size and density thresholds); resumable chip row by row;
-3. **predict**: :func:`~landslide_app.experiments.single.predict_run` into ``DIR`` (``density.tif``,
+3. **predict**: :func:`~landslide_app.experiments.production.predict_run` into ``DIR`` (``density.tif``,
    ``chips.gpkg``, ``map.png``, ``summary.json``); skipped on a rerun when ``summary.json`` already
    comes from this model, this store and this normalisation;
 4. **workspace**: ``DIR/workspace.json`` (area, event, sources, stores, runs, predictions) for the
@@ -33,7 +33,7 @@ from typing import Any
 from landslide_app import __version__
 from landslide_app.atomic import check_output_dir, write_json_atomic
 from landslide_app.errors import ConfigError
-from landslide_app.experiments.single import DEFAULT_NORMALISE, SUMMARY_FILE, load_run, predict_run
+from landslide_app.experiments.production import DEFAULT_NORMALISE, SUMMARY_FILE, load_run, predict_run
 from landslide_app.experiments.workspace import WORKSPACE_FILE, Workspace
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def _peak_rss_mb() -> float:
 
 
 def _post_days(source: Any) -> list[str]:
-    return [str(d) for d, _ in source.sar_days[source.n_pre:]]
+    return [str(d) for d, _ in source.sar_days[source.n_pre :]]
 
 
 def check_post_passes(source: Any, revisits: int, model_name: str) -> None:
@@ -72,15 +72,23 @@ def check_post_passes(source: Any, revisits: int, model_name: str) -> None:
     post = _post_days(source)
     if len(post) < revisits:
         have = f"{len(post)} post-event acquisition{'s' if len(post) != 1 else ''}" + (
-            f" ({', '.join(post)})" if post else "")
+            f" ({', '.join(post)})" if post else ""
+        )
         use = f"use a model trained with --revisits {len(post)}" if post else "use a DEM-only model (--inputs dem)"
-        raise ConfigError(f"the source has {have} but the model {model_name} needs {revisits}: {use}, "
-                          "or rerun after the next pass")
+        raise ConfigError(
+            f"the source has {have} but the model {model_name} needs {revisits}: {use}, or rerun after the next pass"
+        )
 
 
 def respond(
-    open_source: Callable[[], Any], model: str | Path, out: str | Path, *, bbox: Sequence[float] | None = None,
-    normalise: str = DEFAULT_NORMALISE, device: str | None = None, progress: bool = True,
+    open_source: Callable[[], Any],
+    model: str | Path,
+    out: str | Path,
+    *,
+    bbox: Sequence[float] | None = None,
+    normalise: str = DEFAULT_NORMALISE,
+    device: str | None = None,
+    progress: bool = True,
     source_label: str | None = None,
 ) -> RespondResult:
     """Acquisitions -> unlabelled chip store -> density map, into ``out`` (see module docstring).
@@ -136,17 +144,27 @@ def respond(
 
     t = time.perf_counter()
     log.info("respond 4/4 workspace: %s", out / WORKSPACE_FILE)
-    write_workspace(out, store_path, Path(model), summary, str(source_label or getattr(source, "description", "")),
-                    bbox)
+    write_workspace(
+        out, store_path, Path(model), summary, str(source_label or getattr(source, "description", "")), bbox
+    )
     seconds["workspace"] = round(time.perf_counter() - t, 3)
     result = RespondResult(out, store_path, summary, seconds, int(summary.get("n_chips", 0)), resumed)
-    write_json_atomic(out / RESPOND_FILE, {
-        "seconds": seconds, "total_seconds": result.total_seconds, "n_chips": result.n_chips,
-        "chips_built": report.n_built, "resumed": resumed, "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "normalise": normalise, "model": str(Path(model).resolve()), "code_version": __version__,
-        "started": started.isoformat(timespec="milliseconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-    })
+    write_json_atomic(
+        out / RESPOND_FILE,
+        {
+            "seconds": seconds,
+            "total_seconds": result.total_seconds,
+            "n_chips": result.n_chips,
+            "chips_built": report.n_built,
+            "resumed": resumed,
+            "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "normalise": normalise,
+            "model": str(Path(model).resolve()),
+            "code_version": __version__,
+            "started": started.isoformat(timespec="milliseconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        },
+    )
     return result
 
 
@@ -159,19 +177,29 @@ def _finished_prediction(out: Path, model_fp: Any, data_fp: Any, normalise: str)
         s = json.loads(f.read_text())
     except (OSError, ValueError):
         return None
-    same = (isinstance(s, dict) and s.get("model_fingerprint") == model_fp and s.get("data_fingerprint") == data_fp
-            and s.get("normalise") == normalise)
+    same = (
+        isinstance(s, dict)
+        and s.get("model_fingerprint") == model_fp
+        and s.get("data_fingerprint") == data_fp
+        and s.get("normalise") == normalise
+    )
     return s if same else None
 
 
-def write_workspace(out: Path, store: Path, model: Path, summary: dict[str, Any], source: str,
-                    bbox: Sequence[float] | None) -> Path:
+def write_workspace(
+    out: Path, store: Path, model: Path, summary: dict[str, Any], source: str, bbox: Sequence[float] | None
+) -> Path:
     """``out/workspace.json`` (format and reading: :mod:`landslide_app.experiments.workspace`): the area,
     the event, the source, and this store, model and prediction added to what the folder already lists."""
     data = summary.get("data") or {}
     ws = Workspace.load(out, discover_artifacts=False)
-    ws.set_area(list(bbox) if bbox is not None else data.get("bbox_lonlat"), data.get("event_date"), source,
-                dates=data.get("dates"), acquisitions=data.get("acquisitions"))
+    ws.set_area(
+        list(bbox) if bbox is not None else data.get("bbox_lonlat"),
+        data.get("event_date"),
+        source,
+        dates=data.get("dates"),
+        acquisitions=data.get("acquisitions"),
+    )
     if data.get("crs"):
         ws.area["crs"] = data["crs"]
     ws.add_store(store)

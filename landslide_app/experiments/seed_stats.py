@@ -28,8 +28,10 @@ import numpy as np
 from scipy import stats as _st
 
 #: The interval the summary and the paired claims state (written into results.json).
-INTERVAL_METHOD = ("two-sided 95 % Student t interval over seeds: mean ± t(0.975, n-1)·s/√n; paired claims: "
-                   "the same interval on the per-seed differences of two results on the same split (paired t)")
+INTERVAL_METHOD = (
+    "two-sided 95 % Student t interval over seeds: mean ± t(0.975, n-1)·s/√n; paired claims: "
+    "the same interval on the per-seed differences of two results on the same split (paired t)"
+)
 LEVEL = 0.95
 SETS = ("train", "val", "test")
 #: Map metrics summarised over seeds (scalars of ``result["map"]``).
@@ -89,8 +91,14 @@ def summarise(repeats: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         for key, by_seed in _by_key(repeats, part).items():
             seeds = sorted(by_seed)
             first = by_seed[seeds[0]]
-            row: dict[str, Any] = {"key": key, "inputs": first.get("inputs"), "revisits": first.get("revisits"),
-                                   "split": first.get("split", "random"), "seeds": seeds, "n_seeds": len(seeds)}
+            row: dict[str, Any] = {
+                "key": key,
+                "inputs": first.get("inputs"),
+                "revisits": first.get("revisits"),
+                "split": first.get("split", "random"),
+                "seeds": seeds,
+                "n_seeds": len(seeds),
+            }
             if part == "baselines":
                 row["name"] = first.get("name")
             for s in SETS:
@@ -105,8 +113,9 @@ def summarise(repeats: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def paired_difference(a: Mapping[int, Mapping[str, Any]], b: Mapping[int, Mapping[str, Any]], metric: str,
-                      metric_b: str | None = None) -> dict[str, Any]:
+def paired_difference(
+    a: Mapping[int, Mapping[str, Any]], b: Mapping[int, Mapping[str, Any]], metric: str, metric_b: str | None = None
+) -> dict[str, Any]:
     """``a − b`` of ``metric`` (``metric_b`` on the b side, default the same) over the seeds both have."""
     seeds = sorted(set(a) & set(b))
     diffs, used = [], []
@@ -149,19 +158,35 @@ def paired_claims(repeats: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     minus its majority-class baseline, over the same seeds (see the module docstring)."""
     runs = _by_key(repeats, "runs")
     every = {**runs, **_by_key(repeats, "baselines")}
-    splits = sorted({str(r.get("split", "random")) for d in every.values() for r in d.values()},
-                    key=lambda s: s != "random")
+    splits = sorted(
+        {str(r.get("split", "random")) for d in every.values() for r in d.values()}, key=lambda s: s != "random"
+    )
     out = []
     for split in splits:
         keys = {k for k in every if k.endswith(f"-{split}")}
         for claim, a, b in _claims(keys, split):
-            out.append({"claim": claim, "split": split, "a": a, "b": b, "metric": "auc_test",
-                        **paired_difference(every[a], every[b], "auc_test")})
+            out.append(
+                {
+                    "claim": claim,
+                    "split": split,
+                    "a": a,
+                    "b": b,
+                    "metric": "auc_test",
+                    **paired_difference(every[a], every[b], "auc_test"),
+                }
+            )
         for key in sorted(k for k in keys if k in runs):
             if any("map" in r for r in runs[key].values()):
-                out.append({"claim": f"{key}: map accuracy − majority-class baseline", "split": split, "a": key,
-                            "b": "majority class", "metric": "map_accuracy",
-                            **paired_difference(runs[key], runs[key], "map_accuracy", "map_majority_accuracy")})
+                out.append(
+                    {
+                        "claim": f"{key}: map accuracy − majority-class baseline",
+                        "split": split,
+                        "a": key,
+                        "b": "majority class",
+                        "metric": "map_accuracy",
+                        **paired_difference(runs[key], runs[key], "map_accuracy", "map_majority_accuracy"),
+                    }
+                )
     return out
 
 

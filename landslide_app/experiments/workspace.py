@@ -92,15 +92,19 @@ class Workspace:
         :func:`discover` finds there; area and event default to the first chip store's."""
         root = Path(root).resolve()
         if not root.is_dir():
-            raise InputError(f"{root} is not a folder: give a workspace folder (made by `landslide-app demo`, "
-                             "`respond`, `chips`/`train`, or the dashboard's New workspace)")
+            raise InputError(
+                f"{root} is not a folder: give a workspace folder (made by `landslide-app demo`, "
+                "`respond`, `chips`/`train`, or the dashboard's New workspace)"
+            )
         ws = cls(root, name=root.name)
         f = root / WORKSPACE_FILE
         if f.exists():
             d = _read_json(f)
             if d is None:
-                raise InputError(f"{f} is damaged (not a JSON object); delete it and reopen the folder "
-                                 "(its artifacts are found again)")
+                raise InputError(
+                    f"{f} is damaged (not a JSON object); delete it and reopen the folder "
+                    "(its artifacts are found again)"
+                )
             fmt = d.get("format", WORKSPACE_FORMAT)
             if fmt != WORKSPACE_FORMAT:
                 raise InputError(f"{f} has format {fmt!r}; this version reads {WORKSPACE_FORMAT!r}")
@@ -115,9 +119,18 @@ class Workspace:
         return ws
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": WORKSPACE_FORMAT, "name": self.name, "area": self.area, "event": self.event,
-                "sources": self.sources, "stores": self.stores, "runs": self.runs, "ablations": self.ablations,
-                "predictions": self.predictions, "code_version": __version__}
+        return {
+            "format": WORKSPACE_FORMAT,
+            "name": self.name,
+            "area": self.area,
+            "event": self.event,
+            "sources": self.sources,
+            "stores": self.stores,
+            "runs": self.runs,
+            "ablations": self.ablations,
+            "predictions": self.predictions,
+            "code_version": __version__,
+        }
 
     def save(self) -> Path:
         """Write ``workspace.json`` atomically."""
@@ -157,11 +170,17 @@ class Workspace:
         return self._upsert("runs", {"path": _rel(Path(run), self.root), **run_entry(Path(run)), **fields})
 
     def add_prediction(self, out: str | Path, **fields: Any) -> dict[str, Any]:
-        return self._upsert("predictions", {"path": _rel(Path(out), self.root), **prediction_entry(Path(out)),
-                                            **fields})
+        return self._upsert(
+            "predictions", {"path": _rel(Path(out), self.root), **prediction_entry(Path(out)), **fields}
+        )
 
-    def set_area(self, bbox_lonlat: list[float] | tuple[float, ...] | None, event_date: str | None = None,
-                 source: str | None = None, **event: Any) -> None:
+    def set_area(
+        self,
+        bbox_lonlat: list[float] | tuple[float, ...] | None,
+        event_date: str | None = None,
+        source: str | None = None,
+        **event: Any,
+    ) -> None:
         if bbox_lonlat is not None:
             self.area["bbox_lonlat"] = [round(float(v), 6) for v in bbox_lonlat]
         if event_date:
@@ -219,10 +238,18 @@ def store_entry(path: Path) -> dict[str, Any]:
     w, s, e, n = g.bounds
     tr = Transformer.from_crs(g.crs, "EPSG:4326", always_xy=True)
     xs, ys = tr.transform([w, e, w, e], [s, s, n, n])
-    return {"labelled": bool(meta.labelled), "complete": bool(meta.complete), "n_chips": meta.n_chips,
-            "fingerprint": meta.fingerprint, "has_sar": bool(meta.has_sar), "crs": g.crs,
-            "event_date": meta.event_date, "n_post": meta.n_post, "relative_orbit": meta.relative_orbit,
-            "bbox_lonlat": [round(min(xs), 6), round(min(ys), 6), round(max(xs), 6), round(max(ys), 6)]}
+    return {
+        "labelled": bool(meta.labelled),
+        "complete": bool(meta.complete),
+        "n_chips": meta.n_chips,
+        "fingerprint": meta.fingerprint,
+        "has_sar": bool(meta.has_sar),
+        "crs": g.crs,
+        "event_date": meta.event_date,
+        "n_post": meta.n_post,
+        "relative_orbit": meta.relative_orbit,
+        "bbox_lonlat": [round(min(xs), 6), round(min(ys), 6), round(max(xs), 6), round(max(ys), 6)],
+    }
 
 
 def run_entry(path: Path) -> dict[str, Any]:
@@ -230,17 +257,30 @@ def run_entry(path: Path) -> dict[str, Any]:
     d = _read_json(path / RUN_MARK) or {}
     cfg = d.get("config") or {}
     name = d.get("name") or "-".join(str(cfg.get(k)) for k in ("inputs", "revisits") if cfg.get(k) is not None)
-    return {"name": name or path.name, "fingerprint": d.get("fingerprint"), "auc_val": d.get("auc_val"),
-            "epochs": d.get("epochs")}
+    return {
+        "name": name or path.name,
+        "fingerprint": d.get("fingerprint"),
+        "auc_val": d.get("auc_val"),
+        "epochs": d.get("epochs"),
+    }
 
 
 def prediction_entry(path: Path) -> dict[str, Any]:
     """What the workspace records of a prediction folder (its ``summary.json``)."""
     d = _read_json(path / PREDICTION_MARK) or {}
     m = d.get("model") or {}
-    return {"run": m.get("name"), "run_path": m.get("path"), "labelled": d.get("labelled"),
-            "n_chips": d.get("n_chips"), "class_counts": d.get("class_counts"), "normalise": d.get("normalise"),
-            "density": "density.tif", "chips": "chips.gpkg", "map": "map.png", "summary": PREDICTION_MARK}
+    return {
+        "run": m.get("name"),
+        "run_path": m.get("path"),
+        "labelled": d.get("labelled"),
+        "n_chips": d.get("n_chips"),
+        "class_counts": d.get("class_counts"),
+        "normalise": d.get("normalise"),
+        "density": "density.tif",
+        "chips": "chips.gpkg",
+        "map": "map.png",
+        "summary": PREDICTION_MARK,
+    }
 
 
 def _walk(root: Path, depth: int) -> Iterator[Path]:
@@ -248,8 +288,9 @@ def _walk(root: Path, depth: int) -> Iterator[Path]:
     if depth <= 0 or (root / STORE_MARK).exists():
         return
     try:
-        children = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in _SKIP
-                          and not p.name.startswith("."))
+        children = sorted(
+            p for p in root.iterdir() if p.is_dir() and p.name not in _SKIP and not p.name.startswith(".")
+        )
     except OSError:
         return
     for c in children:
@@ -293,8 +334,11 @@ def list_workspaces(root: str | Path) -> list[Path]:
         subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError:
         return out
-    out += [p.resolve() for p in subs if (p / WORKSPACE_FILE).exists() or
-            (p.name not in _SKIP and not _is_artifact(p) and is_workspace(p))]
+    out += [
+        p.resolve()
+        for p in subs
+        if (p / WORKSPACE_FILE).exists() or (p.name not in _SKIP and not _is_artifact(p) and is_workspace(p))
+    ]
     return out
 
 
@@ -317,8 +361,10 @@ def check_name(name: str) -> str:
     """A workspace name usable as a folder name."""
     name = name.strip()
     if not _NAME.match(name) or name in (".", ".."):
-        raise ConfigError(f"workspace name {name!r}: use 1-64 letters, digits, spaces, '.', '_' or '-' "
-                          "(starting with a letter or digit)")
+        raise ConfigError(
+            f"workspace name {name!r}: use 1-64 letters, digits, spaces, '.', '_' or '-' "
+            "(starting with a letter or digit)"
+        )
     return name
 
 

@@ -81,8 +81,10 @@ class FoldEvent:
     def describe(self) -> str:
         if self.auc is None:
             return f"fold {self.name} ({self.k + 1}/{self.n_folds}) started"
-        return (f"fold {self.name} done: AUC train {self.auc['train']:.3f}, val {self.auc['val']:.3f}, "
-                f"test {self.auc['test']:.3f}")
+        return (
+            f"fold {self.name} done: AUC train {self.auc['train']:.3f}, val {self.auc['val']:.3f}, "
+            f"test {self.auc['test']:.3f}"
+        )
 
 
 OnFold = Callable[[FoldEvent], None]
@@ -104,8 +106,12 @@ class FoldOutcome:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (the model's info keys first, then sizes, AUCs, seconds)."""
         return {
-            "name": self.name, **self.info,
-            "n_train": self.n_train, "n_val": self.n_val, "n_test": self.n_test, "n_excluded": self.n_excluded,
+            "name": self.name,
+            **self.info,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "n_test": self.n_test,
+            "n_excluded": self.n_excluded,
             "auc": {k: nan_to_none(v.macro) for k, v in self.auc.items()},
             "seconds": round(self.seconds, 3),
         }
@@ -174,8 +180,14 @@ def _train_scores(model: Any, fold: Fold, train_auc: TrainAuc) -> np.ndarray:
 
 
 def cross_predict(
-    split: ProtocolSplit, ids: np.ndarray, classes: np.ndarray, fit_fold: FitFold, *,
-    on_fold: OnFold | None = None, train_auc: TrainAuc = "oob", label: str = "",
+    split: ProtocolSplit,
+    ids: np.ndarray,
+    classes: np.ndarray,
+    fit_fold: FitFold,
+    *,
+    on_fold: OnFold | None = None,
+    train_auc: TrainAuc = "oob",
+    label: str = "",
 ) -> CrossValResult:
     """Fit one model per fold of ``split`` and pool its predictions (see the module docstring).
 
@@ -205,8 +217,14 @@ def cross_predict(
     n = len(split.folds)
     for k, fold in enumerate(split.folds):
         tf = time.perf_counter()
-        logger.info("%s, fold %s: %d train / %d val / %d test chips.", label, fold.name,
-                    len(fold.train), len(fold.val), len(fold.test))
+        logger.info(
+            "%s, fold %s: %d train / %d val / %d test chips.",
+            label,
+            fold.name,
+            len(fold.train),
+            len(fold.val),
+            len(fold.test),
+        )
         if on_fold:
             on_fold(FoldEvent(k, n, fold.name, "start"))
         model = fit_fold(FoldData(k, fold, y_s[pos(fold.train)], y_s[pos(fold.val)]))
@@ -220,27 +238,54 @@ def cross_predict(
         test_fold[pos(fold.test)] = fold.name
         feats = _keep_features(model, fold.test, pos(fold.test), feats, len(ids_s))
         info_fn = getattr(model, "info", None)
-        outcomes.append(FoldOutcome(fold.name, len(fold.train), len(fold.val), len(fold.test), len(fold.excluded),
-                                    fold_auc, time.perf_counter() - tf, dict(info_fn()) if callable(info_fn) else {}))
+        outcomes.append(
+            FoldOutcome(
+                fold.name,
+                len(fold.train),
+                len(fold.val),
+                len(fold.test),
+                len(fold.excluded),
+                fold_auc,
+                time.perf_counter() - tf,
+                dict(info_fn()) if callable(info_fn) else {},
+            )
+        )
         models.append(model)
         macro = {s: a.macro for s, a in fold_auc.items()}
-        logger.info("%s, fold %s: AUC train %.3f, val %.3f, test %.3f.", label, fold.name,
-                    macro["train"], macro["val"], macro["test"])
+        logger.info(
+            "%s, fold %s: AUC train %.3f, val %.3f, test %.3f.",
+            label,
+            fold.name,
+            macro["train"],
+            macro["val"],
+            macro["test"],
+        )
         if on_fold:
             on_fold(FoldEvent(k, n, fold.name, "done", macro))
     if np.isnan(test_proba).any():
         raise InputError("the split's test sets do not cover every chip: some chip got no held-out prediction.")
-    auc = {s: multiclass_auc(np.concatenate([p[0] for p in pooled[s]]), np.concatenate([p[1] for p in pooled[s]]))
-           for s in SETS}
-    res = CrossValResult(split, ids_s, y_s, test_proba, test_fold.astype(str), auc, outcomes,
-                         time.perf_counter() - t0, models, feats)
-    logger.info("%s (%s split): AUC train %.3f, val %.3f, test %.3f in %.1f s.", label, split.kind,
-                auc["train"].macro, auc["val"].macro, auc["test"].macro, res.seconds)
+    auc = {
+        s: multiclass_auc(np.concatenate([p[0] for p in pooled[s]]), np.concatenate([p[1] for p in pooled[s]]))
+        for s in SETS
+    }
+    res = CrossValResult(
+        split, ids_s, y_s, test_proba, test_fold.astype(str), auc, outcomes, time.perf_counter() - t0, models, feats
+    )
+    logger.info(
+        "%s (%s split): AUC train %.3f, val %.3f, test %.3f in %.1f s.",
+        label,
+        split.kind,
+        auc["train"].macro,
+        auc["val"].macro,
+        auc["test"].macro,
+        res.seconds,
+    )
     return res
 
 
-def _keep_features(model: Any, test_ids: np.ndarray, rows: np.ndarray, feats: np.ndarray | None,
-                   n: int) -> np.ndarray | None:
+def _keep_features(
+    model: Any, test_ids: np.ndarray, rows: np.ndarray, feats: np.ndarray | None, n: int
+) -> np.ndarray | None:
     fn = getattr(model, "features", None)
     if not callable(fn):
         return feats

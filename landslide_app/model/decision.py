@@ -154,8 +154,13 @@ def fit_calibration(
     theta0 = np.r_[1.0, centre[1:]]
     res = minimize(objective, theta0, jac=True, method="L-BFGS-B", bounds=[(0.05, 10.0)] + [(None, None)] * (k - 1))
     slope, bias = float(res.x[0]), (0.0, *(float(v) for v in res.x[1:]))
-    logger.debug("Calibration on %d validation chips: slope %.3f, bias %s (prior %s)", len(y), slope,
-                 np.round(bias, 3).tolist(), np.round(centre, 3).tolist())
+    logger.debug(
+        "Calibration on %d validation chips: slope %.3f, bias %s (prior %s)",
+        len(y),
+        slope,
+        np.round(bias, 3).tolist(),
+        np.round(centre, 3).tolist(),
+    )
     return Calibration(slope, bias)
 
 
@@ -169,8 +174,9 @@ def check_rule(rule: str) -> DecisionRule:
 def _check_cost(cost: Any, k: int) -> np.ndarray:
     c = np.asarray(cost, dtype=np.float64)
     if c.shape != (k, k) or not np.all(np.isfinite(c)) or np.any(c < 0) or np.any(np.diag(c) != 0):
-        raise ConfigError(f"A cost matrix must be {k}x{k}, finite, non-negative, with a zero diagonal; "
-                          f"got {c.tolist()}.")
+        raise ConfigError(
+            f"A cost matrix must be {k}x{k}, finite, non-negative, with a zero diagonal; got {c.tolist()}."
+        )
     return c
 
 
@@ -207,16 +213,25 @@ class Decision:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
-        return {"rule": self.rule, "slope": self.calibration.slope, "bias": list(self.calibration.bias),
-                "weights": list(self.weights), "cost": [list(r) for r in self.cost], "n_val": self.n_val}
+        return {
+            "rule": self.rule,
+            "slope": self.calibration.slope,
+            "bias": list(self.calibration.bias),
+            "weights": list(self.weights),
+            "cost": [list(r) for r in self.cost],
+            "n_val": self.n_val,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Decision:
         """Inverse of :meth:`to_dict`."""
-        return cls(rule=check_rule(str(d["rule"])),
-                   calibration=Calibration(float(d["slope"]), tuple(float(v) for v in d["bias"])),
-                   weights=tuple(float(v) for v in d["weights"]),
-                   cost=tuple(tuple(float(v) for v in r) for r in d["cost"]), n_val=int(d.get("n_val", 0)))
+        return cls(
+            rule=check_rule(str(d["rule"])),
+            calibration=Calibration(float(d["slope"]), tuple(float(v) for v in d["bias"])),
+            weights=tuple(float(v) for v in d["weights"]),
+            cost=tuple(tuple(float(v) for v in r) for r in d["cost"]),
+            n_val=int(d.get("n_val", 0)),
+        )
 
 
 def fit_decision(
@@ -262,5 +277,6 @@ def fit_decision(
                 if score > best[0] + 1e-12 or (abs(score - best[0]) <= 1e-12 and closer):
                     best = (score, w)
         weights = best[1]
-    return Decision(rule, cal, tuple(float(v) for v in weights), tuple(tuple(float(v) for v in r) for r in cost_m),
-                    n_val=len(y))
+    return Decision(
+        rule, cal, tuple(float(v) for v in weights), tuple(tuple(float(v) for v in r) for r in cost_m), n_val=len(y)
+    )

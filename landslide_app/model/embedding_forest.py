@@ -46,10 +46,21 @@ class EmbeddingForest:
         feature_batch: chips per embedding batch of the feature extraction.
     """
 
-    def __init__(self, get_batch: Callable[[np.ndarray], np.ndarray], config: ModelConfig, *, epochs: int,
-                 seed: int, batch_size: int = 8, device: str | None = None, progress: bool = True,
-                 train_kwargs: dict[str, Any] | None = None, forest_kwargs: dict[str, Any] | None = None,
-                 embedding_sink: EmbeddingSink | None = None, feature_batch: int = FEATURE_BATCH) -> None:
+    def __init__(
+        self,
+        get_batch: Callable[[np.ndarray], np.ndarray],
+        config: ModelConfig,
+        *,
+        epochs: int,
+        seed: int,
+        batch_size: int = 8,
+        device: str | None = None,
+        progress: bool = True,
+        train_kwargs: dict[str, Any] | None = None,
+        forest_kwargs: dict[str, Any] | None = None,
+        embedding_sink: EmbeddingSink | None = None,
+        feature_batch: int = FEATURE_BATCH,
+    ) -> None:
         self.get_batch, self.config = get_batch, config
         self.epochs, self.seed, self.batch_size = int(epochs), int(seed), int(batch_size)
         self.device, self.progress = device, progress
@@ -67,9 +78,15 @@ class EmbeddingForest:
         fold = data.fold
         self._name, self._held_out, self._train_ids = fold.name, fold.test, fold.train
         self.model = fit_embedding_model(
-            ChipSubset(self.get_batch, fold.train), ChipSubset(self.get_batch, fold.val), self.config,
-            epochs=self.epochs, batch_size=self.batch_size, seed=self.seed, device=self.device,
-            progress=self.progress, **self.train_kwargs,
+            ChipSubset(self.get_batch, fold.train),
+            ChipSubset(self.get_batch, fold.val),
+            self.config,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            device=self.device,
+            progress=self.progress,
+            **self.train_kwargs,
         )
         f_train = self.transform(fold.train, "train")
         self.forest = DensityForest(seed=self.seed, **self.forest_kwargs).fit(f_train, data.y_train)
@@ -81,8 +98,10 @@ class EmbeddingForest:
         sink = self.embedding_sink if len(ids) and np.array_equal(ids, self._held_out) else None
         rows = []
         for bid, emb, valid in self.model.iter_embeddings(
-            ChipSubset(self.get_batch, ids), batch_size=max(self.batch_size, self.feature_batch),
-            progress=self.progress, desc=f"embed {self.config.name} {self._name}/{role}".rstrip("/"),
+            ChipSubset(self.get_batch, ids),
+            batch_size=max(self.batch_size, self.feature_batch),
+            progress=self.progress,
+            desc=f"embed {self.config.name} {self._name}/{role}".rstrip("/"),
         ):
             f = percentile_features(emb, valid)
             rows.append(f)
@@ -116,8 +135,9 @@ class EmbeddingForest:
         assert self.model is not None, "fit() first"
         return {
             "best_epoch": self.model.best_epoch,
-            "history": [{k: v if isinstance(v, int) else nan_to_none(v) for k, v in h.items()}
-                        for h in self.model.history],
+            "history": [
+                {k: v if isinstance(v, int) else nan_to_none(v) for k, v in h.items()} for h in self.model.history
+            ],
         }
 
 

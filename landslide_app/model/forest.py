@@ -26,9 +26,8 @@ The map's classes come from :mod:`landslide_app.model.decision` on top of either
 
 from __future__ import annotations
 
-import re
-
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -107,7 +106,8 @@ class DensityForest:
         if len(present) < self.n_classes:
             logger.warning(
                 "Training chips hold only classes %s of 0..%d; the others get probability 0.",
-                present.tolist(), self.n_classes - 1,
+                present.tolist(),
+                self.n_classes - 1,
             )
         self.model = RandomForestClassifier(random_state=self.seed, **self.params)
         self.train_counts = tuple(int(v) for v in np.bincount(y, minlength=self.n_classes))
@@ -119,8 +119,12 @@ class DensityForest:
         if self.params.get("oob_score"):
             n_missing = int(np.isnan(self.oob_proba()).any(axis=1).sum())
             if n_missing:
-                logger.debug("%d of %d training chips were in every tree's bootstrap sample: no out-of-bag "
-                             "prediction for them (the train AUC uses their in-sample one)", n_missing, len(y))
+                logger.debug(
+                    "%d of %d training chips were in every tree's bootstrap sample: no out-of-bag "
+                    "prediction for them (the train AUC uses their in-sample one)",
+                    n_missing,
+                    len(y),
+                )
         return self
 
     def _check_x(self, features: np.ndarray) -> np.ndarray:
@@ -225,8 +229,10 @@ class DensityForest:
                 "(`landslide-app train`), or retrain."
             ) from err
         except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
-            raise ModelFileError(f"{path} is not a readable skops file ({type(err).__name__}: {err}): it is "
-                                 "truncated or damaged; retrain the model or copy the file again.") from err
+            raise ModelFileError(
+                f"{path} is not a readable skops file ({type(err).__name__}: {err}): it is "
+                "truncated or damaged; retrain the model or copy the file again."
+            ) from err
         if not isinstance(obj, dict) or obj.get("format") != FORMAT or not {"n_classes", "seed", "forest"} <= set(obj):
             raise ModelFileError(f"{path} is not a landslide_app forest ({FORMAT}); retrain it.")
         forest = cls(n_classes=int(obj["n_classes"]), seed=int(obj["seed"]))

@@ -93,8 +93,9 @@ class EagerRuntime:
 
     name = "eager"
 
-    def __init__(self, net: EmbeddingNet, config: ModelConfig, stats: NormStats, device: torch.device,
-                 precision: str = "fp32") -> None:
+    def __init__(
+        self, net: EmbeddingNet, config: ModelConfig, stats: NormStats, device: torch.device, precision: str = "fp32"
+    ) -> None:
         self.net, self.config, self.stats, self.device = net, config, stats, device
         self.precision = native_precision(precision, device)
 
@@ -102,8 +103,11 @@ class EagerRuntime:
         prep = prepare_inputs(chips, self.config, self.stats)
         x = torch.from_numpy(prep.x).to(self.device).contiguous(memory_format=torch.channels_last)
         self.net.eval()
-        cast = (torch.autocast(device_type=self.device.type, dtype=torch.bfloat16) if self.precision == "bf16"
-                else contextlib.nullcontext())
+        cast = (
+            torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+            if self.precision == "bf16"
+            else contextlib.nullcontext()
+        )
         with torch.inference_mode(), cast:
             emb = self.net(x)
         out = emb.float()[:, 0].cpu().numpy()
@@ -121,8 +125,14 @@ class OpenVINORuntime:
 
     name = "openvino"
 
-    def __init__(self, net: EmbeddingNet, config: ModelConfig, stats: NormStats, precision: str = "fp32",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        net: EmbeddingNet,
+        config: ModelConfig,
+        stats: NormStats,
+        precision: str = "fp32",
+        threads: int | None = None,
+    ) -> None:
         try:
             import openvino as ov
         except ImportError:
@@ -131,8 +141,11 @@ class OpenVINORuntime:
         self.precision = native_precision(precision, torch.device("cpu"))
         self.threads = int(threads or torch.get_num_threads())
         model = build_openvino_model(net, config, stats)
-        props = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": self.threads,
-                 "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32"}
+        props = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": self.threads,
+            "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
+        }
         self._compiled = ov.Core().compile_model(model, "CPU", props)
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()  # an infer request serves one call at a time
@@ -152,11 +165,14 @@ def build_openvino_model(net: EmbeddingNet, config: ModelConfig, stats: NormStat
     Outputs: the embedding ``(n, H, W)`` (NaN where invalid) and the validity mask ``(n, H, W)``.
     """
     import openvino as ov
+
     ops = _opset()
 
     if (net.n_dem, net.n_sar) != (config.n_dem, config.n_sar):
-        raise ConfigError(f"The network has {net.n_dem} DEM + {net.n_sar} SAR inputs; {config.name} needs "
-                          f"{config.n_dem} + {config.n_sar}.")
+        raise ConfigError(
+            f"The network has {net.n_dem} DEM + {net.n_sar} SAR inputs; {config.name} needs "
+            f"{config.n_dem} + {config.n_sar}."
+        )
 
     def f32(v: Any) -> Any:
         return ops.constant(np.asarray(v, dtype=np.float32))
@@ -172,8 +188,9 @@ def build_openvino_model(net: EmbeddingNet, config: ModelConfig, stats: NormStat
         return ops.clamp(out, -CLIP_SIGMA, CLIP_SIGMA)
 
     chips = ops.parameter(ov.PartialShape([-1, -1, -1, -1]), ov.Type.f32, name="chips")
-    valid = ops.reduce_logical_and(ops.is_finite(channels(chips, list(config.chip_channels))),
-                                   ops.constant(np.int64(1)), keep_dims=True)
+    valid = ops.reduce_logical_and(
+        ops.is_finite(channels(chips, list(config.chip_channels))), ops.constant(np.int64(1)), keep_dims=True
+    )
     zero = f32(0.0)
 
     def masked(node: Any) -> Any:  # non-finite values and masked pixels -> 0 (as prepare_inputs)
@@ -218,8 +235,12 @@ def _opset() -> Any:
 def _conv(node: Any, conv: nn.Module) -> Any:
     ops = _opset()
 
-    if not isinstance(conv, nn.Conv2d) or conv.groups != 1 or tuple(conv.stride) != (1, 1) \
-            or not isinstance(conv.padding, tuple):
+    if (
+        not isinstance(conv, nn.Conv2d)
+        or conv.groups != 1
+        or tuple(conv.stride) != (1, 1)
+        or not isinstance(conv.padding, tuple)
+    ):
         raise NotImplementedError(f"no OpenVINO translation for {conv!r}")
     w = conv.weight.detach().float().cpu().contiguous().numpy()
     pad = [int(p) for p in conv.padding]
@@ -247,13 +268,20 @@ def requested_runtime(runtime: str = "auto") -> str:
     if runtime == "auto":
         runtime = os.environ.get(RUNTIME_ENV, "").strip().lower() or "auto"
     if runtime not in RUNTIMES:
-        raise ConfigError(f"Inference runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r} "
-                          f"(check ${RUNTIME_ENV}).")
+        raise ConfigError(
+            f"Inference runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r} (check ${RUNTIME_ENV})."
+        )
     return runtime
 
 
-def make_runtime(net: EmbeddingNet, config: ModelConfig, stats: NormStats, device: torch.device,
-                 precision: str = "fp32", runtime: str = "auto") -> EmbeddingRuntime:
+def make_runtime(
+    net: EmbeddingNet,
+    config: ModelConfig,
+    stats: NormStats,
+    device: torch.device,
+    precision: str = "fp32",
+    runtime: str = "auto",
+) -> EmbeddingRuntime:
     """The runtime for a model: see the module docstring for what ``"auto"`` picks.
 
     Raises:
@@ -265,21 +293,23 @@ def make_runtime(net: EmbeddingNet, config: ModelConfig, stats: NormStats, devic
         return EagerRuntime(net, config, stats, device, precision)
     if device.type != "cpu":
         if want == "openvino":
-            raise ConfigError(f"The OpenVINO runtime runs on the CPU; the model is on {device}. Load it with "
-                              "device='cpu' or use runtime='eager'.")
+            raise ConfigError(
+                f"The OpenVINO runtime runs on the CPU; the model is on {device}. Load it with "
+                "device='cpu' or use runtime='eager'."
+            )
         return EagerRuntime(net, config, stats, device, precision)
     if want == "auto" and not openvino_available():
         if not _fallback_logged:
-            logger.info("OpenVINO is not installed: embedding with eager PyTorch (2.5-3x slower); %s.",
-                        _INSTALL_HINT)
+            logger.info("OpenVINO is not installed: embedding with eager PyTorch (2.5-3x slower); %s.", _INSTALL_HINT)
             _fallback_logged = True
         return EagerRuntime(net, config, stats, device, precision)
     try:
         return OpenVINORuntime(net, config, stats, precision)
     except (NotImplementedError, RuntimeError) as err:  # an untranslatable layer, a compile failure
         if want == "openvino":
-            raise ConfigError(f"The OpenVINO runtime could not compile this network ({err}); use "
-                              "runtime='eager'.") from err
+            raise ConfigError(
+                f"The OpenVINO runtime could not compile this network ({err}); use runtime='eager'."
+            ) from err
         logger.warning("OpenVINO could not compile the network (%s); embedding with eager PyTorch.", err)
         return EagerRuntime(net, config, stats, device, precision)
 

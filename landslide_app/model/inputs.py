@@ -83,13 +83,9 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.inputs not in INPUTS:
-            raise ConfigError(
-                f"Unknown model inputs {self.inputs!r}: use one of {', '.join(INPUTS)}."
-            )
+            raise ConfigError(f"Unknown model inputs {self.inputs!r}: use one of {', '.join(INPUTS)}.")
         if isinstance(self.revisits, bool) or not isinstance(self.revisits, (int, np.integer)):
-            raise ConfigError(
-                f"revisits must be an integer 1..{C.N_POST_DATES}, got {self.revisits!r}."
-            )
+            raise ConfigError(f"revisits must be an integer 1..{C.N_POST_DATES}, got {self.revisits!r}.")
         if not 1 <= int(self.revisits) <= C.N_POST_DATES:
             raise ConfigError(
                 f"revisits={self.revisits} is impossible: the chips hold {C.N_POST_DATES} "
@@ -244,8 +240,7 @@ def check_chips(chips: np.ndarray, *, need_label: bool = False) -> np.ndarray:
     n_ch = arr.shape[1]
     if n_ch not in (N_CHIP_CHANNELS, N_CHIP_CHANNELS - 1):
         raise InputError(
-            f"Chip batch has {n_ch} channels; expected {N_CHIP_CHANNELS} in the order "
-            f"{', '.join(C.CHANNELS)}."
+            f"Chip batch has {n_ch} channels; expected {N_CHIP_CHANNELS} in the order {', '.join(C.CHANNELS)}."
         )
     if need_label and n_ch != N_CHIP_CHANNELS:
         raise InputError("Chip batch has no label channel; training needs the 17-channel chips.")

@@ -57,9 +57,7 @@ def _squeeze(t: torch.Tensor, name: str) -> torch.Tensor:
     return t
 
 
-def loss_parts(
-    embedding: torch.Tensor, label: torch.Tensor, valid: torch.Tensor | None = None
-) -> LossParts:
+def loss_parts(embedding: torch.Tensor, label: torch.Tensor, valid: torch.Tensor | None = None) -> LossParts:
     """Sums and counts of ``E+`` and ``E-`` for one batch.
 
     Args:
@@ -86,9 +84,7 @@ def loss_parts(
     return LossParts(pos_sum, int(pos.sum().item()), neg_sum, int(neg.sum().item()))
 
 
-def embedding_loss(
-    embedding: torch.Tensor, label: torch.Tensor, valid: torch.Tensor | None = None
-) -> torch.Tensor:
+def embedding_loss(embedding: torch.Tensor, label: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
     """Batch loss ``(1 - mean(E+)) + mean(E-)`` over the valid pixels of the whole batch.
 
     See the module docstring for masking and the empty-set rules.

@@ -68,15 +68,18 @@ def map_classes(cv: CrossValResult, rule: str = DEFAULT_DECISION) -> MapClasses:
     return MapClasses(pred, calibrated, decisions, metrics)
 
 
-def fit_run_decisions(val_proba: np.ndarray, val_y: np.ndarray, model: Any,
-                      default: str = DEFAULT_DECISION) -> dict[str, Any]:
+def fit_run_decisions(
+    val_proba: np.ndarray, val_y: np.ndarray, model: Any, default: str = DEFAULT_DECISION
+) -> dict[str, Any]:
     """A single run's map decisions (``run.json``'s ``decision``): every rule fitted on the run's
     validation chips, and the default one ``predict`` applies unless told another (``--decision``)."""
     from landslide_app.model.decision import DECISION_RULES
 
     shift = prior_shift_of(model)
-    return {"default": check_rule(default),
-            "rules": {r: fit_decision(val_proba, val_y, r, prior_shift=shift).to_dict() for r in DECISION_RULES}}
+    return {
+        "default": check_rule(default),
+        "rules": {r: fit_decision(val_proba, val_y, r, prior_shift=shift).to_dict() for r in DECISION_RULES},
+    }
 
 
 def run_decision(meta: dict[str, Any], rule: str | None = None) -> Decision | None:
@@ -87,8 +90,9 @@ def run_decision(meta: dict[str, Any], rule: str | None = None) -> Decision | No
         if rule is not None:
             from landslide_app.errors import ConfigError
 
-            raise ConfigError(f"--decision {rule}: this run records no map decision (trained by an older "
-                              "version); train it again")
+            raise ConfigError(
+                f"--decision {rule}: this run records no map decision (trained by an older version); train it again"
+            )
         return None
     name = check_rule(rule or rec.get("default", DEFAULT_DECISION))
     return Decision.from_dict(rec["rules"][name])

@@ -140,8 +140,15 @@ def reliability_curve(
         for i in range(n_bins):
             m = b == i
             if m.any():
-                rows.append({"lo": float(edges[i]), "hi": float(edges[i + 1]), "n": int(m.sum()),
-                             "mean_predicted": float(p[m, k].mean()), "observed": float((y[m] == k).mean())})
+                rows.append(
+                    {
+                        "lo": float(edges[i]),
+                        "hi": float(edges[i + 1]),
+                        "n": int(m.sum()),
+                        "mean_predicted": float(p[m, k].mean()),
+                        "observed": float((y[m] == k).mean()),
+                    }
+                )
         out[str(k)] = rows
     return out
 

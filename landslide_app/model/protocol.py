@@ -146,9 +146,7 @@ def _check_ids(ids: np.ndarray) -> np.ndarray:
     if len(np.unique(arr)) != len(arr):
         raise InputError("Chip ids must be unique.")
     if len(arr) < 4:
-        raise InputError(
-            f"The protocol needs at least 4 chips (2 halves x train/validation), got {len(arr)}."
-        )
+        raise InputError(f"The protocol needs at least 4 chips (2 halves x train/validation), got {len(arr)}.")
     return arr.astype(np.int64)
 
 
@@ -255,12 +253,15 @@ def random_split(
         vals.append(_stratified_val(h, h_cls, _n_val(len(h), vf)))
     empty = np.empty(0, dtype=np.int64)
     split = ProtocolSplit(
-        kind="random", folds=_make_folds(halves, vals, [empty, empty]), seed=int(seed),
+        kind="random",
+        folds=_make_folds(halves, vals, [empty, empty]),
+        seed=int(seed),
         params={"val_fraction": vf, "stratified": classes is not None},
     )
     split.validate(arr)
     logger.info(
-        "Random split of %d chips: fold A train/val/test %d/%d/%d, fold B %d/%d/%d.", len(arr),
+        "Random split of %d chips: fold A train/val/test %d/%d/%d, fold B %d/%d/%d.",
+        len(arr),
         *(len(s) for f in split.folds for s in (f.train, f.val, f.test)),
     )
     if classes is not None:
@@ -358,15 +359,26 @@ def blocked_split(
         order = rng.permutation(np.flatnonzero(usable))
         vals.append(_stratified_val(arr[order], cls[order], _n_val(n_usable, vf)))
     split = ProtocolSplit(
-        kind="blocked", folds=_make_folds(halves, vals, excluded), seed=int(seed),
-        params={"val_fraction": vf, "block_size": int(block_size), "buffer": int(buffer),
-                "stratified": classes is not None},
+        kind="blocked",
+        folds=_make_folds(halves, vals, excluded),
+        seed=int(seed),
+        params={
+            "val_fraction": vf,
+            "block_size": int(block_size),
+            "buffer": int(buffer),
+            "stratified": classes is not None,
+        },
     )
     split.validate(arr)
     logger.info(
         "Blocked split (%dx%d blocks, buffer %d) of %d chips in %d blocks: fold A train/val/test/"
-        "excluded %d/%d/%d/%d, fold B %d/%d/%d/%d.", block_size, block_size, buffer, len(arr),
-        len(blocks), *(len(s) for f in split.folds for s in (f.train, f.val, f.test, f.excluded)),
+        "excluded %d/%d/%d/%d, fold B %d/%d/%d/%d.",
+        block_size,
+        block_size,
+        buffer,
+        len(arr),
+        len(blocks),
+        *(len(s) for f in split.folds for s in (f.train, f.val, f.test, f.excluded)),
     )
     if classes is not None:
         logger.debug("Class counts per fold: %s", _class_counts(split, arr, cls))
@@ -393,9 +405,16 @@ def make_split(
 
 
 def resolve_split(
-    split: ProtocolSplit | SplitKind, ids: np.ndarray, seed: int, reader: Any,
-    rows: np.ndarray | None = None, cols: np.ndarray | None = None, *,
-    classes: np.ndarray | None = None, block_size: int | None = None, buffer: int | None = None,
+    split: ProtocolSplit | SplitKind,
+    ids: np.ndarray,
+    seed: int,
+    reader: Any,
+    rows: np.ndarray | None = None,
+    cols: np.ndarray | None = None,
+    *,
+    classes: np.ndarray | None = None,
+    block_size: int | None = None,
+    buffer: int | None = None,
 ) -> ProtocolSplit:
     """The protocol split over ``ids``, built exactly as the CNN pipeline builds it.
 

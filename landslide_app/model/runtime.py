@@ -102,8 +102,15 @@ def conv_flops(net: nn.Module, in_channels: int, height: int, width: int) -> dic
     def hook(mod: nn.Conv2d, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         kh, kw = mod.kernel_size
         macs = out.shape[1] * out.shape[2] * out.shape[3] * (mod.in_channels // mod.groups) * kh * kw
-        layers.append({"in": mod.in_channels, "out": mod.out_channels, "kernel": (kh, kw),
-                       "macs": int(macs), "input_grad": bool(inputs[0].requires_grad)})
+        layers.append(
+            {
+                "in": mod.in_channels,
+                "out": mod.out_channels,
+                "kernel": (kh, kw),
+                "macs": int(macs),
+                "input_grad": bool(inputs[0].requires_grad),
+            }
+        )
 
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
     p = next(net.parameters())

@@ -124,8 +124,7 @@ def as_batch_getter(reader: Any) -> BatchGetter:
     if callable(reader):
         return reader
     raise InputError(
-        f"Cannot read chips from a {type(reader).__name__}: pass a chip store, an array or a "
-        "callable get_batch(ids)."
+        f"Cannot read chips from a {type(reader).__name__}: pass a chip store, an array or a callable get_batch(ids)."
     )
 
 
@@ -263,7 +262,8 @@ class TrainedModel:
     #: (see :mod:`landslide_app.model.inference`).
     runtime: RuntimeArg = "auto"
     _runtime_cache: tuple[tuple[Any, ...], EmbeddingRuntime] | None = field(
-        default=None, init=False, repr=False, compare=False)
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def width(self) -> int:
@@ -279,8 +279,16 @@ class TrainedModel:
         """The runtime that embeds chips (built once, rebuilt when the weights, statistics,
         configuration, precision, device, runtime choice or torch thread count change)."""
         # the statistics by identity (NaN != NaN); the cached runtime holds them, so the id is not reused
-        key = (id(self.net), weights_signature(self.net), id(self.stats), self.config, self.precision, self.device,
-               requested_runtime(self.runtime), torch.get_num_threads())
+        key = (
+            id(self.net),
+            weights_signature(self.net),
+            id(self.stats),
+            self.config,
+            self.precision,
+            self.device,
+            requested_runtime(self.runtime),
+            torch.get_num_threads(),
+        )
         cached = self._runtime_cache
         if cached is None or cached[0] != key:
             rt = make_runtime(self.net, self.config, self.stats, self.device, self.precision, self.runtime)
@@ -375,8 +383,9 @@ class TrainedModel:
                 "retrain the model or copy the file again."
             ) from err
         if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ModelFileError(f"{path} is not a landslide_app embedding checkpoint ({CHECKPOINT_FORMAT}); "
-                                 "retrain the model.")
+            raise ModelFileError(
+                f"{path} is not a landslide_app embedding checkpoint ({CHECKPOINT_FORMAT}); retrain the model."
+            )
         missing = [k for k in ("config", "width", "stats", "state_dict", "best_epoch") if k not in ckpt]
         if missing:
             raise ModelFileError(f"Checkpoint {path} lacks {', '.join(missing)}; it is damaged, retrain the model.")
@@ -434,8 +443,14 @@ class _PreparedChips:
 
 
 def _prepare_in_memory(
-    subset: ChipSubset, config: ModelConfig, stats: NormStats, budget: int, x_dtype: torch.dtype,
-    what: str, batch_size: int = 32, raw: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    subset: ChipSubset,
+    config: ModelConfig,
+    stats: NormStats,
+    budget: int,
+    x_dtype: torch.dtype,
+    what: str,
+    batch_size: int = 32,
+    raw: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> _PreparedChips | None:
     """Read and prepare ``subset`` once into memory, or ``None`` when it does not fit ``budget``.
 
@@ -463,25 +478,36 @@ def _prepare_in_memory(
             _, c, h, w = prep.x.shape
             per_chip = h * w * (c * torch.empty((), dtype=x_dtype).element_size() + 4 + 1)
             if per_chip * n > budget:
-                logger.debug("%s chips need %.0f MB > cache budget %.0f MB: streaming them.",
-                             what, per_chip * n / 2**20, budget / 2**20)
+                logger.debug(
+                    "%s chips need %.0f MB > cache budget %.0f MB: streaming them.",
+                    what,
+                    per_chip * n / 2**20,
+                    budget / 2**20,
+                )
                 return None
             cache = _PreparedChips(
-                x=torch.empty((n, h, w, c), dtype=x_dtype), label=torch.empty((n, h, w), dtype=torch.float32),
+                x=torch.empty((n, h, w, c), dtype=x_dtype),
+                label=torch.empty((n, h, w), dtype=torch.float32),
                 valid=torch.empty((n, h, w), dtype=torch.bool),
                 row={int(i): j for j, i in enumerate(subset.ids)},
             )
         m = len(ids)
-        cache.x[k:k + m] = torch.from_numpy(prep.x).permute(0, 2, 3, 1)
-        cache.label[k:k + m] = torch.from_numpy(prep.label)
-        cache.valid[k:k + m] = torch.from_numpy(prep.valid)
+        cache.x[k : k + m] = torch.from_numpy(prep.x).permute(0, 2, 3, 1)
+        cache.label[k : k + m] = torch.from_numpy(prep.label)
+        cache.valid[k : k + m] = torch.from_numpy(prep.valid)
         k += m
     return cache
 
 
 def _iter_batches(
-    subset: ChipSubset, cache: _PreparedChips | None, config: ModelConfig, stats: NormStats,
-    batch_size: int, device: torch.device, what: str, order: np.ndarray | None = None,
+    subset: ChipSubset,
+    cache: _PreparedChips | None,
+    config: ModelConfig,
+    stats: NormStats,
+    batch_size: int,
+    device: torch.device,
+    what: str,
+    order: np.ndarray | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``(x, label, valid)`` tensors batch by batch, ``x`` channels_last on ``device``."""
     ids = subset.ids if order is None else order
@@ -498,13 +524,17 @@ def _iter_batches(
 
 
 def _validation_loss(
-    model: TrainedModel, val: ChipSubset, batch_size: int, cache: _PreparedChips | None = None,
+    model: TrainedModel,
+    val: ChipSubset,
+    batch_size: int,
+    cache: _PreparedChips | None = None,
 ) -> tuple[float, int]:
     acc = LossAccumulator()
     model.net.eval()
     with torch.no_grad():
-        for x, label, valid in _iter_batches(val, cache, model.config, model.stats, batch_size, model.device,
-                                             "Validation"):
+        for x, label, valid in _iter_batches(
+            val, cache, model.config, model.stats, batch_size, model.device, "Validation"
+        ):
             with _autocast(model.device, model.precision):
                 emb = model.net(x)
             acc.add(loss_parts(emb.float(), label, valid))
@@ -589,8 +619,9 @@ def fit_embedding_model(
     x_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     train_cache = _prepare_in_memory(train, config, stats, budget, x_dtype, "Training", raw=raw)
     raw = None
-    val_cache = _prepare_in_memory(val, config, stats, budget - (train_cache.nbytes if train_cache else 0),
-                                   x_dtype, "Validation")
+    val_cache = _prepare_in_memory(
+        val, config, stats, budget - (train_cache.nbytes if train_cache else 0), x_dtype, "Validation"
+    )
 
     with seeded(seed, dev):
         # nn.Module.to accepts memory_format at runtime; torch's overload stubs omit it.
@@ -607,8 +638,9 @@ def fit_embedding_model(
                 t0 = time.perf_counter()
                 net.train()
                 losses: list[float] = []
-                for x, label, valid in _iter_batches(train, train_cache, config, stats, batch_size, dev, "Training",
-                                                     order=rng.permutation(train.ids)):
+                for x, label, valid in _iter_batches(
+                    train, train_cache, config, stats, batch_size, dev, "Training", order=rng.permutation(train.ids)
+                ):
                     with _autocast(dev, precision):
                         emb = net(x)
                     parts = loss_parts(emb.float(), label, valid)
@@ -626,13 +658,19 @@ def fit_embedding_model(
                 else:
                     val_loss, val_pos = float("nan"), 0
                 train_loss = float(np.mean(losses)) if losses else float("nan")
-                model.history.append({
-                    "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                    "seconds": time.perf_counter() - t0, "train_seconds": t_train,
-                })
+                model.history.append(
+                    {
+                        "epoch": epoch,
+                        "train_loss": train_loss,
+                        "val_loss": val_loss,
+                        "seconds": time.perf_counter() - t0,
+                        "train_seconds": t_train,
+                    }
+                )
                 bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-                logger.debug("%s epoch %d: train loss %.4f, validation loss %.4f", config.name, epoch, train_loss,
-                             val_loss)
+                logger.debug(
+                    "%s epoch %d: train loss %.4f, validation loss %.4f", config.name, epoch, train_loss, val_loss
+                )
                 selectable = val_pos > 0 and np.isfinite(val_loss)
                 if not selectable and not warned:
                     logger.warning(
@@ -650,6 +688,11 @@ def fit_embedding_model(
             net.load_state_dict(best_state)
     logger.info(
         "Trained %s on %d chips (%d validation) for %d epochs in %.1f s; selected epoch %d.",
-        config.name, len(train), len(val), epochs, time.perf_counter() - t_start, model.best_epoch,
+        config.name,
+        len(train),
+        len(val),
+        epochs,
+        time.perf_counter() - t_start,
+        model.best_epoch,
     )
     return model

@@ -59,7 +59,8 @@ Landslides (:mod:`.landslides`)
     Density classes use the whole chip's area (1.6384 km²), as the paper and the chip store
     (``chips/labels.py``) do, not the land area of coastal chips: stated choice, measured harmless
     here (demo seed 0: 52 of 383 land chips are < 99 % land, none changes class with land-area
-    density; coastal chips are low and gentle, far from the 25 /km² edge). Footprints start at the head and follow the downslope direction
+    density; coastal chips are low and gentle, far from the 25 /km² edge).
+    Footprints start at the head and follow the downslope direction
     of the smoothed DEM: length lognormal (median 40 m, log-std 0.75, clip 20-300 m), width
     lognormal (median 9 m, log-std 0.35, clip 5-20 m), mean area ~500 m²; rasterised as covered
     fraction by sub-sampling (2 m along x 8 across). Paper §2: ~45 % of the landslides are
@@ -94,12 +95,12 @@ Randomness: ``numpy.random.SeedSequence(seed, spawn_key=(crc32(stage), ...))`` s
 
 from __future__ import annotations
 
+from landslide_app.scene.catalog import scene_items
 from landslide_app.scene.generate import SceneSummary, generate_scene, read_scene_metadata
 from landslide_app.scene.grid import SceneGrid
 from landslide_app.scene.sar import ENL
 from landslide_app.scene.simulate import GENERATOR_VERSION, SceneFields, simulate_scene
 from landslide_app.scene.sizes import SCENE_SIZES, SceneSize, check_seed, parse_scene_size
-from landslide_app.scene.stac import scene_items
 
 __all__ = [
     "ENL",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from landslide_app import config
-from landslide_app.scene import landslides, terrain
+from landslide_app.scene import landslides, relief
 from landslide_app.scene.simulate import SceneFields
 
 #: Slope bins (deg) whose land shares enter the slope-only model.
@@ -68,7 +68,7 @@ def r2_ols(x: np.ndarray, y: np.ndarray) -> float:
 def slope_features(fields: SceneFields, chip: int = config.CHIP_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Per-chip slope-only features ``(n_chips, k)`` and the land-chip mask of the chip grid."""
     land = fields.land
-    slope = terrain.slope_deg(fields.elevation, fields.grid.pixel_m)
+    slope = relief.slope_deg(fields.elevation, fields.grid.pixel_m)
     land_px = _chip_sum(land.astype(np.float32), chip)
     is_land_chip = land_px / chip**2 > LAND_CHIP_FRACTION
     n = np.maximum(land_px, 1.0)

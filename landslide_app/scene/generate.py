@@ -126,9 +126,7 @@ def _check_replaceable(out_dir: Path) -> None:
         )
 
 
-def generate_scene(
-    out_dir: str | Path, size: str = "demo", seed: int = 0, progress: bool = True
-) -> SceneSummary:
+def generate_scene(out_dir: str | Path, size: str = "demo", seed: int = 0, progress: bool = True) -> SceneSummary:
     """Simulate the offline demo scene and write its public products under ``out_dir``.
 
     Args:

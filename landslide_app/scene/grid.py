@@ -85,10 +85,12 @@ class SceneGrid:
         """``(west, south, east, north)`` in WGS84 of the densified grid outline."""
         xmin, ymin, xmax, ymax = self.bounds
         t = np.linspace(0.0, 1.0, 33)
-        xs = np.concatenate([xmin + t * (xmax - xmin), np.full_like(t, xmax),
-                             xmax - t * (xmax - xmin), np.full_like(t, xmin)])
-        ys = np.concatenate([np.full_like(t, ymin), ymin + t * (ymax - ymin),
-                             np.full_like(t, ymax), ymax - t * (ymax - ymin)])
+        xs = np.concatenate(
+            [xmin + t * (xmax - xmin), np.full_like(t, xmax), xmax - t * (xmax - xmin), np.full_like(t, xmin)]
+        )
+        ys = np.concatenate(
+            [np.full_like(t, ymin), ymin + t * (ymax - ymin), np.full_like(t, ymax), ymax - t * (ymax - ymin)]
+        )
         lon, lat = self.to_lonlat(xs, ys)
         return (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from landslide_app.scene.grid import SceneGrid
 from landslide_app.scene.noise import fractal_field, upsample
-from landslide_app.scene.terrain import coarse_shape
+from landslide_app.scene.relief import coarse_shape
 
 WATER, FOREST, GRASS, BARE, URBAN = 0, 1, 2, 3, 4
 

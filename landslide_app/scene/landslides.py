@@ -114,9 +114,7 @@ def sample_heads(lam: np.ndarray, rng: np.random.Generator) -> Landslides:
     return Landslides(rows, cols, length, width)
 
 
-def footprint_fraction(
-    slides: Landslides, elevation: np.ndarray, land: np.ndarray, pixel_m: float
-) -> np.ndarray:
+def footprint_fraction(slides: Landslides, elevation: np.ndarray, land: np.ndarray, pixel_m: float) -> np.ndarray:
     """Fraction of each pixel covered by landslide footprints (float32 in [0, 1])."""
     shape = elevation.shape
     frac = np.zeros(shape[0] * shape[1], dtype=np.float32)

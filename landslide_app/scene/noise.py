@@ -69,9 +69,7 @@ def fractal_field(
     return np.ascontiguousarray(field, dtype=np.float32)
 
 
-def upsample(
-    coarse: np.ndarray, factor: int, shape: tuple[int, int], rows: slice | None = None
-) -> np.ndarray:
+def upsample(coarse: np.ndarray, factor: int, shape: tuple[int, int], rows: slice | None = None) -> np.ndarray:
     """Bilinearly interpolate a coarse grid (sample ``i`` at fine pixel ``factor * i``) onto ``shape``.
 
     The coarse grid must have at least ``ceil(n / factor) + 1`` samples per axis so that every

@@ -44,8 +44,8 @@ import numpy as np
 from landslide_app import config
 from landslide_app.scene.hidden import BARE, FOREST, GRASS, URBAN, WATER, RainField
 from landslide_app.scene.noise import upsample
+from landslide_app.scene.relief import gradients
 from landslide_app.scene.rng import stream
-from landslide_app.scene.terrain import gradients
 
 Polarisation = Literal["vv", "vh"]
 

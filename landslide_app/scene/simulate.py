@@ -15,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from landslide_app import config
-from landslide_app.scene import hidden, landslides, sar, terrain
+from landslide_app.scene import hidden, landslides, relief, sar
 from landslide_app.scene.grid import SceneGrid
 from landslide_app.scene.noise import fractal_field
 from landslide_app.scene.rng import stream
@@ -123,9 +123,9 @@ class SceneFields:
 
 def _sar_fields(grid: SceneGrid, rain: hidden.RainField, seed: int) -> sar.SarFields:
     """The hidden smooth fields of the SAR simulation, each from its own random stream."""
-    cshape = terrain.coarse_shape(grid.shape, TEXTURE_COARSEN)
+    cshape = relief.coarse_shape(grid.shape, TEXTURE_COARSEN)
     fine_m = grid.pixel_m * TEXTURE_COARSEN
-    wshape = terrain.coarse_shape(grid.shape, WEATHER_COARSEN)
+    wshape = relief.coarse_shape(grid.shape, WEATHER_COARSEN)
     smooth_m = grid.pixel_m * WEATHER_COARSEN
     texture = fractal_field(stream(seed, "sar-texture"), cshape, fine_m, beta=3.0, corner_m=800.0)
     flood = fractal_field(stream(seed, "sar-flood"), cshape, fine_m, beta=3.0, corner_m=1000.0)
@@ -158,11 +158,11 @@ def simulate_scene(size: str | SceneSize = "demo", seed: int = 0, progress: bool
         bar.set_postfix_str(name)
         bar.update(1)
 
-    land, coast = terrain.land_mask(grid, stream(seed, "coast"))
+    land, coast = relief.land_mask(grid, stream(seed, "coast"))
     done("land")
-    elev = terrain.elevation(grid, land, coast, stream(seed, "terrain"))
+    elev = relief.elevation(grid, land, coast, stream(seed, "terrain"))
     done("terrain")
-    slope = terrain.slope_deg(elev, grid.pixel_m)
+    slope = relief.slope_deg(elev, grid.pixel_m)
     rain = hidden.rainfall(grid, stream(seed, "rain"))
     cover = hidden.land_cover(grid, land, elev, slope, coast, stream(seed, "cover"))
     del coast
@@ -170,7 +170,7 @@ def simulate_scene(size: str | SceneSize = "demo", seed: int = 0, progress: bool
     lam = landslides.intensity(
         land,
         slope,
-        terrain.hollowness(elev, grid.pixel_m),
+        relief.hollowness(elev, grid.pixel_m),
         rain.block(elev, slice(0, grid.height)),
         hidden.soil_factor(grid, stream(seed, "soil")),
         cover,
@@ -187,6 +187,12 @@ def simulate_scene(size: str | SceneSize = "demo", seed: int = 0, progress: bool
     fields = SceneFields(size, seed, grid, elev, land, cover, rain, lam, slides, frac, sar_fields)
     log.info(
         "Simulated scene %s (seed %d): %d x %d px, %.1f km² land, %d landslide heads (%.2f /km²)",
-        size.name, seed, grid.width, grid.height, fields.land_area_km2, fields.n_heads, fields.mean_density_per_km2,
+        size.name,
+        seed,
+        grid.width,
+        grid.height,
+        fields.land_area_km2,
+        fields.n_heads,
+        fields.mean_density_per_km2,
     )
     return fields

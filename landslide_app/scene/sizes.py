@@ -122,7 +122,7 @@ def check_scene_memory(size: str | SceneSize, available: int | None = None) -> S
         return sz
     # the largest square size that fits, as a suggestion
     px = max(0, (avail - SCENE_BASE_BYTES) // (2 * SCENE_BYTES_PER_PIXEL))  # half the estimate: a margin
-    edge = max(MIN_CHIPS_PER_AXIS, min(MAX_CHIPS_PER_AXIS, int((px ** 0.5) // config.CHIP_SIZE)))
+    edge = max(MIN_CHIPS_PER_AXIS, min(MAX_CHIPS_PER_AXIS, int((px**0.5) // config.CHIP_SIZE)))
     gib = 2**30
     raise ConfigError(
         f"scene size {sz.name!r} ({sz.width:,} x {sz.height:,} px) needs at least {need / gib:.1f} GiB of memory to "

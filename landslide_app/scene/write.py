@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 
 import landslide_app
 from landslide_app import config
-from landslide_app.scene import landslides, sar, stac
+from landslide_app.scene import catalog, landslides, sar
 from landslide_app.scene.cog import SAR_NODATA, write_cog
-from landslide_app.scene.inventory import INVENTORY_LAYER, write_inventory
+from landslide_app.scene.heads import INVENTORY_LAYER, write_inventory
 from landslide_app.scene.simulate import GENERATOR_VERSION, SceneFields
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,18 @@ def public_parameters() -> dict[str, Any]:
         },
         "landslides": {
             "target_mean_density_per_km2": landslides.TARGET_DENSITY_PER_KM2,
-            "length_m": {"distribution": "lognormal", "median": landslides.LENGTH_MEDIAN_M,
-                         "log_std": landslides.LENGTH_LOG_STD, "clip": list(landslides.LENGTH_RANGE_M)},
-            "width_m": {"distribution": "lognormal", "median": landslides.WIDTH_MEDIAN_M,
-                        "log_std": landslides.WIDTH_LOG_STD, "clip": list(landslides.WIDTH_RANGE_M)},
+            "length_m": {
+                "distribution": "lognormal",
+                "median": landslides.LENGTH_MEDIAN_M,
+                "log_std": landslides.LENGTH_LOG_STD,
+                "clip": list(landslides.LENGTH_RANGE_M),
+            },
+            "width_m": {
+                "distribution": "lognormal",
+                "median": landslides.WIDTH_MEDIAN_M,
+                "log_std": landslides.WIDTH_LOG_STD,
+                "clip": list(landslides.WIDTH_RANGE_M),
+            },
         },
         "dem": {"sea_elevation_m": 0.0, "units": "m"},
     }
@@ -101,7 +109,7 @@ def write_products(fields: SceneFields, root: str | Path, progress: bool = True)
     root = Path(root)
     (root / "dem").mkdir(parents=True, exist_ok=True)
     (root / "sar").mkdir(parents=True, exist_ok=True)
-    acqs = stac.acquisitions()
+    acqs = catalog.acquisitions()
     n_tasks = 1 + 2 * len(acqs) + 3
     bar = tqdm(total=n_tasks, desc=f"write {fields.size.name}", disable=not progress, unit="file")
     g = fields.grid
@@ -112,8 +120,13 @@ def write_products(fields: SceneFields, root: str | Path, progress: bool = True)
         pol_paths: tuple[tuple[sar.Polarisation, str], ...] = (("vv", acq.vv), ("vh", acq.vh))
         for pol, rel in pol_paths:
             bar.set_postfix_str(Path(rel).name)
-            write_cog(root / rel, g, _sar_blocks(fields, t, pol), nodata=SAR_NODATA,
-                      description=f"{pol.upper()} gamma0 (linear power)")
+            write_cog(
+                root / rel,
+                g,
+                _sar_blocks(fields, t, pol),
+                nodata=SAR_NODATA,
+                description=f"{pol.upper()} gamma0 (linear power)",
+            )
             bar.update(1)
     bar.set_postfix_str("inventory")
     x, y = fields.heads_xy()
@@ -124,7 +137,7 @@ def write_products(fields: SceneFields, root: str | Path, progress: bool = True)
         f"Simulated landslide demo scene '{fields.size.name}' (seed {fields.seed}): "
         f"{fields.size.n_cols}x{fields.size.n_rows} chips of {config.CHIP_SIZE} px at {g.pixel_m:g} m, {g.crs}."
     )
-    stac.write_catalog(root, g, DEM_PATH, description)
+    catalog.write_catalog(root, g, DEM_PATH, description)
     bar.update(1)
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) + [SCENE_JSON]
     meta = scene_metadata(fields, files)

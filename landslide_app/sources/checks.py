@@ -82,7 +82,7 @@ def utm_epsg_for_lonlat_bbox(bbox: Sequence[float], what: str = "the DEM") -> in
 
 def _local_path(href: str) -> Path | None:
     if href.startswith("file://"):
-        href = href[len("file://"):]
+        href = href[len("file://") :]
     if "://" in href or href.startswith("/vsi"):
         return None
     return Path(href)
@@ -150,8 +150,10 @@ def _check_antimeridian(ds, path: Path) -> None:
     left, right = min(left, right), max(left, right)
     if left >= -180.0 and right <= 180.0:
         return
-    epsg = utm_epsg_for_lonlat_bbox(((left + 180) % 360 - 180, min(bottom, top), (right + 180) % 360 - 180,
-                                     max(bottom, top)), f"the DEM {path.name}")
+    epsg = utm_epsg_for_lonlat_bbox(
+        ((left + 180) % 360 - 180, min(bottom, top), (right + 180) % 360 - 180, max(bottom, top)),
+        f"the DEM {path.name}",
+    )
     raise RasterError(
         f"the DEM {path} spans longitudes {left:.6g} to {right:.6g}, across the antimeridian (±180°): on one chip "
         f"grid the part beyond 180° would be read as no data (sea). Reproject it to the UTM zone there and pass the "
@@ -173,7 +175,7 @@ def _check_elevations(ds, path: Path) -> None:
     if unit in _FEET:
         raise RasterError(
             f"the DEM {path} has elevations in {unit}, but chips read elevations as metres; convert them: gdal_calc.py "
-            f"-A {path.name} --calc=\"A*0.3048\" --outfile {path.stem}_m.tif (then gdal_edit.py -units m), and pass "
+            f'-A {path.name} --calc="A*0.3048" --outfile {path.stem}_m.tif (then gdal_edit.py -units m), and pass '
             f"--dem {path.stem}_m.tif"
         )
     z = _sample(ds)
@@ -209,6 +211,6 @@ def _check_linear_power(ds, day, key: str, path: Path) -> None:
         raise RasterError(
             f"the SAR of {day} ({key.upper()}, {path}) looks like decibels: {neg:.0%} of its values are negative "
             f"(median {median:.1f}), but chips are built from gamma0 in linear power (> 0). Convert the file: "
-            f"gdal_calc.py -A {path.name} --calc=\"10**(A/10)\" --NoDataValue=-32768 --outfile {path.stem}_linear.tif "
+            f'gdal_calc.py -A {path.name} --calc="10**(A/10)" --NoDataValue=-32768 --outfile {path.stem}_linear.tif '
             "and point the catalog at it (or remove that date from the catalog), then rerun"
         )

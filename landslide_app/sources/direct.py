@@ -30,7 +30,7 @@ READ_THREADS = 2
 
 def _local_path(href: str) -> Path | None:
     if href.startswith("file://"):
-        href = href[len("file://"):]
+        href = href[len("file://") :]
     if "://" in href or href.startswith("/vsi"):
         return None
     p = Path(href)
@@ -72,8 +72,10 @@ class DirectReader:
 
         try:
             dem = [open_aligned(i, source.dem_asset) for i in _sorted_items(source.dem_items)]
-            sar = [[(open_aligned(i, "vv"), open_aligned(i, "vh")) for i in _sorted_items(items)]
-                   for _, items in source.sar_days]
+            sar = [
+                [(open_aligned(i, "vv"), open_aligned(i, "vh")) for i in _sorted_items(items)]
+                for _, items in source.sar_days
+            ]
         except Exception:  # noqa: BLE001
             dem, sar = [None], []
         if not dem or any(d is None for d in dem) or any(d is None for day in sar for pair in day for d in pair):
@@ -118,7 +120,7 @@ class DirectReader:
                 vals[np.isnan(vals) if np.isnan(nodata) else vals == np.float32(nodata)] = np.nan
         else:  # an internal mask or alpha band: let GDAL apply it
             vals = ds.read(1, window=win, masked=True).filled(np.nan).astype(np.float32, copy=False)
-        out[r0 - r_off:r1 - r_off, c0 - c_off:c1 - c_off] = vals
+        out[r0 - r_off : r1 - r_off, c0 - c_off : c1 - c_off] = vals
         return out
 
     @staticmethod

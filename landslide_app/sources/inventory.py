@@ -65,8 +65,20 @@ OUTSIDE = "outside area"
 #: Spreadsheet formats: refused with the advice to save a CSV.
 SHEET_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".xls", ".xlsm", ".xlsb", ".ods"})
 #: OGR geometry type names of point layers (pyogrio ``list_layers``).
-POINT_TYPES: frozenset[str] = frozenset({"Point", "MultiPoint", "Point Z", "MultiPoint Z", "Point M", "MultiPoint M",
-                                         "Point ZM", "MultiPoint ZM", "Point25D", "MultiPoint25D"})
+POINT_TYPES: frozenset[str] = frozenset(
+    {
+        "Point",
+        "MultiPoint",
+        "Point Z",
+        "MultiPoint Z",
+        "Point M",
+        "MultiPoint M",
+        "Point ZM",
+        "MultiPoint ZM",
+        "Point25D",
+        "MultiPoint25D",
+    }
+)
 
 
 @dataclass
@@ -174,8 +186,7 @@ def read_inventory(
         bounds = tuple(float(v) for v in bounds)  # type: ignore[assignment]
         if len(bounds) != 4 or not (bounds[0] < bounds[2] and bounds[1] < bounds[3]):
             raise InventoryError(
-                f"area bounds {bounds} must be (xmin, ymin, xmax, ymax) with xmin < xmax and "
-                "ymin < ymax."
+                f"area bounds {bounds} must be (xmin, ymin, xmax, ymax) with xmin < xmax and ymin < ymax."
             )
 
     layer_read: str | None = None
@@ -186,9 +197,7 @@ def read_inventory(
         x, y, empty, src_crs, attrs, converted = _read_vector(path, layer_read, csv_crs)
     n_read = len(x)
     if n_read == 0:
-        raise InventoryError(
-            f"inventory {path} has no rows/features; give a file with landslide points."
-        )
+        raise InventoryError(f"inventory {path} has no rows/features; give a file with landslide points.")
 
     x, wrapped = _wrap_longitudes(x, y, src_crs, path)
     # Coordinates: finite, in range for geographic CRSs, and reprojectable.
@@ -208,20 +217,31 @@ def read_inventory(
 
     dropped = {
         reason: int(n)
-        for reason, n in ((EMPTY, empty.sum()), (INVALID, invalid.sum()), (DUPLICATE, duplicate.sum()),
-                          (OUTSIDE, outside.sum()))
+        for reason, n in (
+            (EMPTY, empty.sum()),
+            (INVALID, invalid.sum()),
+            (DUPLICATE, duplicate.sum()),
+            (OUTSIDE, outside.sum()),
+        )
         if n
     }
     for reason, n in dropped.items():
         # Points outside the area are expected (an island-wide inventory, a smaller area).
         level = logging.INFO if reason == OUTSIDE else logging.WARNING
-        extra = (" (identical coordinates and attributes: the same landslide listed again; the first is kept)"
-                 if reason == DUPLICATE else "")
+        extra = (
+            " (identical coordinates and attributes: the same landslide listed again; the first is kept)"
+            if reason == DUPLICATE
+            else ""
+        )
         logger.log(level, "inventory %s: dropped %d of %d point(s): %s%s", path.name, n, n_read,
                    reason, extra)  # fmt: skip
     if coincident:
-        logger.warning("inventory %s: %d point(s) lie at exactly the coordinates of another point but differ in "
-                       "an attribute; kept (check for duplicates in the file)", path.name, coincident)
+        logger.warning(
+            "inventory %s: %d point(s) lie at exactly the coordinates of another point but differ in "
+            "an attribute; kept (check for duplicates in the file)",
+            path.name,
+            coincident,
+        )
     if converted:
         logger.info("inventory %s: non-point geometries converted to points: %s", path.name,
                     converted)  # fmt: skip
@@ -235,9 +255,7 @@ def read_inventory(
     table = attrs.iloc[ids].reset_index(drop=True)
     table = table.rename(columns={c: f"source_{c}" for c in table.columns if c.lower() == "id"})
     table.insert(0, "id", ids.astype(np.int64))
-    points = gpd.GeoDataFrame(
-        table, geometry=gpd.points_from_xy(tx[keep], ty[keep]), crs=dst_crs
-    )
+    points = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(tx[keep], ty[keep]), crs=dst_crs)
     result = InventoryResult(
         points=points,
         n_read=n_read,
@@ -272,8 +290,7 @@ def _read_table(path: Path, lon_col: str | None, lat_col: str | None, csv_crs):
                     break
     except pd.errors.EmptyDataError as err:
         raise InventoryError(
-            f"inventory {path} is empty (no header, no rows); give a CSV with a header and one "
-            "row per landslide."
+            f"inventory {path} is empty (no header, no rows); give a CSV with a header and one row per landslide."
         ) from err
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as err:
         raise InventoryError(
@@ -344,8 +361,11 @@ def _user_crs(crs):
 def _check_kind(path: Path) -> None:
     """Refuse inputs that are not an inventory file: a folder, a spreadsheet."""
     if path.is_dir() and path.suffix.lower() != ".gdb":  # an Esri File Geodatabase is a folder
-        found = sorted(p.name for p in path.iterdir()
-                       if p.suffix.lower() in {".gpkg", ".shp", ".geojson", ".json", ".csv", ".tsv", ".fgb", ".kml"})
+        found = sorted(
+            p.name
+            for p in path.iterdir()
+            if p.suffix.lower() in {".gpkg", ".shp", ".geojson", ".json", ".csv", ".tsv", ".fgb", ".kml"}
+        )
         hint = f" It holds {', '.join(found[:6])}{' ...' if len(found) > 6 else ''}: pass one of them." if found else ""
         raise InventoryError(
             f"the inventory {path} is a folder, not a file; pass the inventory file itself (--inventory "
@@ -385,19 +405,27 @@ def _pick_layer(path: Path, layer: str | int | None) -> str | None:
         if isinstance(layer, int) or str(layer).isdigit():
             i = int(layer)
             if not 0 <= i < len(names):
-                raise InventoryError(f"inventory {path} has {len(names)} layer(s), no layer {i}: {listing()}; "
-                                     "pass --layer NAME.")
+                raise InventoryError(
+                    f"inventory {path} has {len(names)} layer(s), no layer {i}: {listing()}; pass --layer NAME."
+                )
             return names[i]
         if str(layer) not in names:
-            raise InventoryError(f"inventory {path} has no layer {str(layer)!r}; its layers are {listing()}. "
-                                 "Pass one of them with --layer.")
+            raise InventoryError(
+                f"inventory {path} has no layer {str(layer)!r}; its layers are {listing()}. "
+                "Pass one of them with --layer."
+            )
         return str(layer)
     if len(layers) <= 1:
         return None
     points = [n for n, t in layers if t in POINT_TYPES]
     if len(points) == 1:
-        logger.warning("inventory %s has %d layers; reading its point layer %r (pass --layer to read another): %s",
-                       path.name, len(layers), points[0], listing())
+        logger.warning(
+            "inventory %s has %d layers; reading its point layer %r (pass --layer to read another): %s",
+            path.name,
+            len(layers),
+            points[0],
+            listing(),
+        )
         return points[0]
     what = "several point layers" if points else "no point layer"
     raise InventoryError(
@@ -426,8 +454,13 @@ def _read_vector(path: Path, layer, fallback_crs=None):
     if len(gdf) and gdf.crs is None and fallback_crs is not None:
         gdf = gdf.set_crs(_user_crs(fallback_crs))
     elif gdf.crs is not None and fallback_crs is not None and _user_crs(fallback_crs) != gdf.crs:
-        logger.warning("inventory %s declares its CRS (%s); the --crs %s given is not used (it is for CSV tables and "
-                       "files without a CRS)", path.name, gdf.crs.to_string(), fallback_crs)
+        logger.warning(
+            "inventory %s declares its CRS (%s); the --crs %s given is not used (it is for CSV tables and "
+            "files without a CRS)",
+            path.name,
+            gdf.crs.to_string(),
+            fallback_crs,
+        )
     if len(gdf) and gdf.crs is None:
         raise InventoryError(
             f"inventory {path} has no coordinate reference system; set one (e.g. add the .prj "
@@ -502,8 +535,12 @@ def _wrap_longitudes(x: np.ndarray, y: np.ndarray, crs, path: Path) -> tuple[np.
     if n:
         x = x.copy()
         x[east] -= 360.0
-        logger.warning("inventory %s: %d longitude(s) between 180 and 360 degrees (0-360 convention) converted to "
-                       "-180..180 (e.g. 190 -> -170)", path.name, n)
+        logger.warning(
+            "inventory %s: %d longitude(s) between 180 and 360 degrees (0-360 convention) converted to "
+            "-180..180 (e.g. 190 -> -170)",
+            path.name,
+            n,
+        )
     return x, n
 
 
@@ -564,9 +601,11 @@ def _projected_hint(x: np.ndarray, y: np.ndarray, src_crs, dst_crs, bounds) -> s
     big = (np.abs(x) > 360.0) | (np.abs(y) > 90.0)
     if big.mean() < 0.5:
         return ""
-    hint = (f" The coordinates look projected (metres, e.g. x={x[big][0]:.10g}, y={y[big][0]:.10g}), not "
-            "longitude/latitude in degrees: pass their CRS with --crs EPSG:NNNN (for UTM: EPSG:326ZZ north, "
-            "EPSG:327ZZ south of the equator)")
+    hint = (
+        f" The coordinates look projected (metres, e.g. x={x[big][0]:.10g}, y={y[big][0]:.10g}), not "
+        "longitude/latitude in degrees: pass their CRS with --crs EPSG:NNNN (for UTM: EPSG:326ZZ north, "
+        "EPSG:327ZZ south of the equator)"
+    )
     if bounds is not None and not _is_geographic(dst_crs) and _inside(x, y, bounds).mean() >= 0.5:
         hint += f"; read in the chip grid's CRS they fall inside the area: --crs {dst_crs.to_string()}"
     return hint + "."

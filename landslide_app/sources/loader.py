@@ -62,6 +62,7 @@ def _describe(exc: BaseException) -> tuple[str, str]:
         detail = f"{detail} ({root})"
     return name, detail
 
+
 #: GDAL options for remote reads: GDAL's own HTTP retries below ours, no directory listings.
 GDAL_ENV = stackstac.DEFAULT_GDAL_ENV.updated(
     always={
@@ -79,8 +80,9 @@ DEM_HALO = 1
 class GridReader:
     """Reads per-chip DEM (with halo) and SAR stacks of ``source`` on ``grid``."""
 
-    def __init__(self, source: SceneSource, grid: ChipGrid, retry: RetryPolicy | None = None,
-                 direct: bool = True) -> None:
+    def __init__(
+        self, source: SceneSource, grid: ChipGrid, retry: RetryPolicy | None = None, direct: bool = True
+    ) -> None:
         self.source = source
         self.grid = grid
         self.retry = retry or RetryPolicy()
@@ -98,19 +100,34 @@ class GridReader:
     # ---- lazy arrays --------------------------------------------------------------------
     def _stack(self, items: list[dict], assets: list[str], bounds, resampling: Resampling) -> xr.DataArray:
         return stackstac.stack(
-            items, assets=assets, epsg=self.grid.epsg, resolution=self.grid.resolution,
-            bounds=bounds, snap_bounds=False, chunksize=(1, 1, self.grid.chip_size, -1),  # one chip row a chunk
-            dtype=np.dtype("float32"), fill_value=np.float32(np.nan), rescale=False,
-            resampling=resampling, xy_coords="center", properties=False, band_coords=False,
-            gdal_env=GDAL_ENV, errors_as_nodata=(),
+            items,
+            assets=assets,
+            epsg=self.grid.epsg,
+            resolution=self.grid.resolution,
+            bounds=bounds,
+            snap_bounds=False,
+            chunksize=(1, 1, self.grid.chip_size, -1),  # one chip row a chunk
+            dtype=np.dtype("float32"),
+            fill_value=np.float32(np.nan),
+            rescale=False,
+            resampling=resampling,
+            xy_coords="center",
+            properties=False,
+            band_coords=False,
+            gdal_env=GDAL_ENV,
+            errors_as_nodata=(),
         )
 
     def _build(self) -> None:
         g, h = self.grid, DEM_HALO * self.grid.resolution
         left, bottom, right, top = g.bounds
         try:
-            dem = self._stack(self.source.dem_items, [self.source.dem_asset],
-                              (left - h, bottom - h, right + h, top + h), Resampling.bilinear)
+            dem = self._stack(
+                self.source.dem_items,
+                [self.source.dem_asset],
+                (left - h, bottom - h, right + h, top + h),
+                Resampling.bilinear,
+            )
             self._dem = stackstac.mosaic(dem, dim="time").isel(band=0)
             self._sar = []
             for _day, items in self.source.sar_days:
@@ -138,8 +155,9 @@ class GridReader:
             if not self.remote:
                 return fn()
             try:
-                return call_with_retry(fn, self.retry, what, on_expired=self._resign,
-                                       on_retry=_forget_failure, transient=_remote_transient)
+                return call_with_retry(
+                    fn, self.retry, what, on_expired=self._resign, on_retry=_forget_failure, transient=_remote_transient
+                )
             except SourceError as exc:
                 if _REFUSED.search(str(exc)):
                     raise SourceError(

@@ -139,8 +139,9 @@ def search_stac_api(
     req = request or AcquisitionRequest()
     retry = retry or RetryPolicy()
     bbox = tuple(float(v) for v in bbox)
-    client = call_with_retry(lambda: pystac_client.Client.open(url, stac_io=_retrying_api_io(retry)), retry,
-                             f"the STAC API {url}")
+    client = call_with_retry(
+        lambda: pystac_client.Client.open(url, stac_io=_retrying_api_io(retry)), retry, f"the STAC API {url}"
+    )
     if not client.conforms_to(pystac_client.ConformanceClasses.ITEM_SEARCH):
         raise SourceError(f"{url} is not a STAC API with item search; for a static catalog pass its catalog.json")
 
@@ -186,10 +187,21 @@ def search_stac_api(
             sign_items(list(a.items))
         sign_items(dem)
         resign = resign_items
-    log.info("%s: %d Sentinel-1 acquisitions %s, %d DEM tiles", url, len(acqs),
-             [f"{a.datetime:%Y-%m-%d %H:%M} {a.platform} {a.role}" for a in acqs], len(dem))
-    return SceneSource.from_acquisitions(description or f"STAC API {url}", acqs, req.event_date if acqs else None,
-                                         dem, DEM_ASSETS[dem_collection], resign=resign)
+    log.info(
+        "%s: %d Sentinel-1 acquisitions %s, %d DEM tiles",
+        url,
+        len(acqs),
+        [f"{a.datetime:%Y-%m-%d %H:%M} {a.platform} {a.role}" for a in acqs],
+        len(dem),
+    )
+    return SceneSource.from_acquisitions(
+        description or f"STAC API {url}",
+        acqs,
+        req.event_date if acqs else None,
+        dem,
+        DEM_ASSETS[dem_collection],
+        resign=resign,
+    )
 
 
 def _retrying_api_io(retry: RetryPolicy) -> Any:
@@ -202,9 +214,15 @@ def _retrying_api_io(retry: RetryPolicy) -> Any:
     from pystac_client.stac_api_io import StacApiIO
     from urllib3 import Retry
 
-    policy = Retry(total=retry.attempts, backoff_factor=retry.base_delay_s, backoff_max=retry.max_delay_s,
-                   status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None, raise_on_status=False,
-                   respect_retry_after_header=True)
+    policy = Retry(
+        total=retry.attempts,
+        backoff_factor=retry.base_delay_s,
+        backoff_max=retry.max_delay_s,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
     return StacApiIO(max_retries=policy, timeout=(10, 60))
 
 
@@ -221,5 +239,13 @@ def search_planetary_computer(
     The default request reproduces paper Table 1 (Puerto Rico, relative orbit 135, ascending).
     """
     url = url or pc_stac_url()
-    return search_stac_api(url, bbox, request, "planetary-computer", dem_collection, window_days, retry,
-                           description=f"Planetary Computer {url}")
+    return search_stac_api(
+        url,
+        bbox,
+        request,
+        "planetary-computer",
+        dem_collection,
+        window_days,
+        retry,
+        description=f"Planetary Computer {url}",
+    )

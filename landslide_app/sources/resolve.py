@@ -56,7 +56,8 @@ def open_source(
         if source == PLANETARY_COMPUTER:
             if signing != "planetary-computer":
                 raise ConfigError(
-                    "--source planetary-computer needs --sign planetary-computer (its assets are private)")
+                    "--source planetary-computer needs --sign planetary-computer (its assets are private)"
+                )
             return search_planetary_computer(bbox, request, dem_collection=dem_collection, retry=retry)
         return search_stac_api(source, bbox, request, signing, dem_collection, retry=retry)  # type: ignore[arg-type]
     if sign not in (None, "none"):

@@ -75,7 +75,7 @@ class RetryPolicy:
     faults_survived: int = field(default=0)
 
     def delay(self, attempt: int) -> float:
-        d = min(self.max_delay_s, self.base_delay_s * (2 ** attempt))
+        d = min(self.max_delay_s, self.base_delay_s * (2**attempt))
         return d * (0.5 + random.random() / 2)  # jitter
 
 

@@ -69,8 +69,11 @@ class Acquisition:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record (no item bodies, only their ids)."""
         return {
-            "datetime": self.datetime.isoformat(), "platform": self.platform,
-            "relative_orbit": self.relative_orbit, "orbit_state": self.orbit_state, "role": self.role,
+            "datetime": self.datetime.isoformat(),
+            "platform": self.platform,
+            "relative_orbit": self.relative_orbit,
+            "orbit_state": self.orbit_state,
+            "role": self.role,
             "items": sorted(str(i.get("id")) for i in self.items),
         }
 
@@ -245,14 +248,17 @@ def select_acquisitions(
             "Choose one of those with --orbit N --orbit-state STATE, or --orbit auto."
         )
     for c in cands:
-        c.pre = [d for d in sorted(c.days) if d < event][-req.n_pre:] if req.n_pre else []
+        c.pre = [d for d in sorted(c.days) if d < event][-req.n_pre :] if req.n_pre else []
         limit = MAX_POST if req.n_post is None else req.n_post
         c.post = [d for d in sorted(c.days) if d > event][:limit] if limit else []
         if event in c.days:
             log.info("%s: the pass on the event day %s is neither pre- nor post-event; skipped", c.name, event)
         if c.partial:
-            log.info("%s: days that cover only part of the area (fraction) skipped: %s", c.name,
-                     ", ".join(f"{d} ({f})" for d, f in c.partial))
+            log.info(
+                "%s: days that cover only part of the area (fraction) skipped: %s",
+                c.name,
+                ", ".join(f"{d} ({f})" for d, f in c.partial),
+            )
     wants_post = req.n_post is None or req.n_post > 0
     usable = [c for c in cands if len(c.pre) == req.n_pre and (c.post or not wants_post)]
     if not usable:
@@ -262,21 +268,42 @@ def select_acquisitions(
         others = "; ".join(
             f"{c.name}: first post-event pass {c.post[0] if c.post else 'none'}"
             + ("" if len(c.pre) == req.n_pre else f", only {len(c.pre)} of {req.n_pre} pre-event passes")
-            for c in cands if c is not best
+            for c in cands
+            if c is not best
         )
-        log.info("picked %s: its first post-event pass covering the area, %s, is the earliest%s",
-                 best.name, best.post[0] if best.post else "none", f" (others: {others})" if others else "")
+        log.info(
+            "picked %s: its first post-event pass covering the area, %s, is the earliest%s",
+            best.name,
+            best.post[0] if best.post else "none",
+            f" (others: {others})" if others else "",
+        )
     asked = MAX_POST if req.n_post is None else req.n_post
     if wants_post and len(best.post) < asked:
         level = logging.WARNING if req.n_post is not None else logging.INFO
-        log.log(level, "%s: %d post-event acquisition(s) after %s (%s), %s asked; using what exists",
-                best.name, len(best.post), event, ", ".join(map(str, best.post)), asked)
+        log.log(
+            level,
+            "%s: %d post-event acquisition(s) after %s (%s), %s asked; using what exists",
+            best.name,
+            len(best.post),
+            event,
+            ", ".join(map(str, best.post)),
+            asked,
+        )
     out = []
-    for role, days in (("pre", best.pre), ("post", best.post)):
+    roles: tuple[tuple[Role, list], ...] = (("pre", best.pre), ("post", best.post))
+    for role, days in roles:
         for d in days:
             its = sorted(best.days[d], key=lambda i: (item_datetime(i), str(i.get("id"))))
-            out.append(Acquisition(min(item_datetime(i) for i in its), _platform(its), best.orbit, best.state,
-                                   role, tuple(its)))  # type: ignore[arg-type]
+            out.append(
+                Acquisition(
+                    min(item_datetime(i) for i in its),
+                    _platform(its),
+                    best.orbit,
+                    best.state,
+                    role,
+                    tuple(its),
+                )
+            )
     return out
 
 
@@ -286,8 +313,14 @@ def _why_none(cands: list[_Candidate], req: AcquisitionRequest) -> NoItemsFoundE
     if no_post:
         c = min(no_post, key=lambda c: c.next_pass_after(event) or date.max)
         nxt = c.next_pass_after(event)
-        when = (f"; the first pass of orbit {c.orbit} ({c.state}) is expected on {nxt} "
-                f"({c.repeat_days}-day repeat after {max(c.days)})") if nxt else ""
+        when = (
+            (
+                f"; the first pass of orbit {c.orbit} ({c.state}) is expected on {nxt} "
+                f"({c.repeat_days}-day repeat after {max(c.days)})"
+            )
+            if nxt
+            else ""
+        )
         return NoItemsFoundError(
             f"no Sentinel-1 acquisition over the area after {event} yet{when}. Rerun then, "
             "or check --event-date / --orbit."

@@ -54,9 +54,15 @@ class SceneSource:
     event_date: date | None = None
 
     @classmethod
-    def from_acquisitions(cls, description: str, acquisitions: list[Acquisition], event_date: date | None,
-                          dem_items: list[dict], dem_asset: str,
-                          resign: Callable[[list[dict]], None] | None = None) -> SceneSource:
+    def from_acquisitions(
+        cls,
+        description: str,
+        acquisitions: list[Acquisition],
+        event_date: date | None,
+        dem_items: list[dict],
+        dem_asset: str,
+        resign: Callable[[list[dict]], None] | None = None,
+    ) -> SceneSource:
         """A source whose ``sar_days`` are the slices of ``acquisitions`` (shared item dicts:
         re-signing them in place re-signs both views)."""
         days = [(a.day, list(a.items)) for a in acquisitions]
@@ -118,6 +124,7 @@ class SceneSource:
         sar = union([i for _, items in self.sar_days for i in items])
         both = (max(dem[0], sar[0]), max(dem[1], sar[1]), min(dem[2], sar[2]), min(dem[3], sar[3]))
         if not (both[0] < both[2] and both[1] < both[3]):
+
             def fmt(b):
                 return "(" + ", ".join(f"{float(v):.0f}" for v in b) + ")"
 
@@ -207,10 +214,16 @@ def open_local_catalog(
     # need not cover a larger box: its days are not dropped for that)
     area = _clip(bbox, dem) if bbox is not None else None
     acqs = select_acquisitions(sar, req, area) if sar and req.wants_sar else []
-    log.info("catalog %s: %d SAR acquisitions %s, %d DEM items", href, len(acqs),
-             [f"{a.day} {a.role}" for a in acqs], len(dem))
-    return SceneSource.from_acquisitions(f"catalog {href}", acqs, req.event_date if acqs else None, dem,
-                                         LOCAL_DEM_ASSET)
+    log.info(
+        "catalog %s: %d SAR acquisitions %s, %d DEM items",
+        href,
+        len(acqs),
+        [f"{a.day} {a.role}" for a in acqs],
+        len(dem),
+    )
+    return SceneSource.from_acquisitions(
+        f"catalog {href}", acqs, req.event_date if acqs else None, dem, LOCAL_DEM_ASSET
+    )
 
 
 def _clip(bbox: Sequence[float], items: list[dict]) -> tuple[float, float, float, float] | None:
@@ -225,8 +238,11 @@ def _clip(bbox: Sequence[float], items: list[dict]) -> tuple[float, float, float
 
 def _intersecting(items: list[dict], bbox: Sequence[float]) -> list[dict]:
     w, s, e, n = bbox
-    return [i for i in items if i.get("bbox") and i["bbox"][0] < e and w < i["bbox"][2] and i["bbox"][1] < n
-            and s < i["bbox"][3]]
+    return [
+        i
+        for i in items
+        if i.get("bbox") and i["bbox"][0] < e and w < i["bbox"][2] and i["bbox"][1] < n and s < i["bbox"][3]
+    ]
 
 
 def _retrying_stac_io(retry: RetryPolicy):
@@ -278,12 +294,19 @@ def item_from_geotiff(path: str | Path, asset: str) -> dict:
         raise RasterError(f"cannot read {p} as a GeoTIFF ({exc}); check the file is complete") from exc
     w, s, e, n = bbox
     return {
-        "type": "Feature", "stac_version": "1.0.0", "id": p.stem,
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": p.stem,
         "stac_extensions": ["https://stac-extensions.github.io/projection/v1.1.0/schema.json"],
         "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
         "bbox": [w, s, e, n],
-        "properties": {"datetime": "2000-01-01T00:00:00Z", "proj:epsg": epsg,
-                       "proj:transform": list(t)[:6], "proj:shape": shape, "proj:bbox": bounds},
+        "properties": {
+            "datetime": "2000-01-01T00:00:00Z",
+            "proj:epsg": epsg,
+            "proj:transform": list(t)[:6],
+            "proj:shape": shape,
+            "proj:bbox": bounds,
+        },
         "assets": {asset: {"href": str(p.resolve()), "type": "image/tiff; application=geotiff"}},
         "links": [],
     }

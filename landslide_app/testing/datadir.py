@@ -17,8 +17,16 @@ from landslide_app.errors import InputError
 log = logging.getLogger(__name__)
 
 
-def link_data_dir(root: str | Path, scene: str | Path, chips: str | Path, *, train_default: bool = True,
-                  epochs: int = 1, seed: int = 0, train_kwargs: dict[str, Any] | None = None) -> DemoPaths:
+def link_data_dir(
+    root: str | Path,
+    scene: str | Path,
+    chips: str | Path,
+    *,
+    train_default: bool = True,
+    epochs: int = 1,
+    seed: int = 0,
+    train_kwargs: dict[str, Any] | None = None,
+) -> DemoPaths:
     """``root/scene`` -> ``scene``, ``root/chips`` -> ``chips`` (symbolic links), then run the
     default configuration (fused, 3 revisits) into ``root/ablation`` when ``train_default``.
     Idempotent: existing links and computed configurations are reused."""
@@ -36,6 +44,11 @@ def link_data_dir(root: str | Path, scene: str | Path, chips: str | Path, *, tra
             continue
         link.symlink_to(target.resolve(), target_is_directory=True)
     if train_default:
-        run_one(ChipStore.open(paths.chips), RunSpec(DEFAULT_INPUTS, DEFAULT_REVISITS), paths.ablation,
-                AblationSettings(epochs=epochs, seed=seed, train_kwargs=dict(train_kwargs or {})), progress=False)
+        run_one(
+            ChipStore.open(paths.chips),
+            RunSpec(DEFAULT_INPUTS, DEFAULT_REVISITS),
+            paths.ablation,
+            AblationSettings(epochs=epochs, seed=seed, train_kwargs=dict(train_kwargs or {})),
+            progress=False,
+        )
     return paths

@@ -102,8 +102,16 @@ def archive_passes() -> list[Pass]:
     for k in range(6):
         when = first + timedelta(days=12 * k)
         post = when.date() > date(2017, 9, 20)
-        out.append(Pass(98, "descending", when, "SENTINEL-1A", 3 if post else 2,
-                        ("west",) if when.date() == date(2017, 9, 21) else ("west", "east")))
+        out.append(
+            Pass(
+                98,
+                "descending",
+                when,
+                "SENTINEL-1A",
+                3 if post else 2,
+                ("west",) if when.date() == date(2017, 9, 21) else ("west", "east"),
+            )
+        )
     return out
 
 
@@ -131,9 +139,19 @@ def _write_cog(path: Path, arr: np.ndarray, crs: str, transform: Any, nodata: fl
     import rasterio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    profile = {"driver": "COG", "width": arr.shape[1], "height": arr.shape[0], "count": 1, "dtype": arr.dtype.name,
-               "crs": crs, "transform": transform, "nodata": nodata, "compress": "deflate", "blocksize": 256,
-               "overviews": "none"}
+    profile = {
+        "driver": "COG",
+        "width": arr.shape[1],
+        "height": arr.shape[0],
+        "count": 1,
+        "dtype": arr.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "compress": "deflate",
+        "blocksize": 256,
+        "overviews": "none",
+    }
     with rasterio.open(path, "w", **profile) as ds:
         ds.write(arr, 1)
 
@@ -179,38 +197,67 @@ def _sar_slices(truth: np.ndarray, which: str) -> tuple[np.ndarray, int, Any, di
     bx1, by1 = np.ceil(bx1 / 10) * 10, np.ceil(by1 / 10) * 10
     dst_t = Affine(10.0, 0.0, bx0, 0.0, -10.0, by1)
     dst = np.full((int((by1 - by0) / 10), int((bx1 - bx0) / 10)), SAR_NODATA, np.float32)
-    reproject(src, dst, src_transform=t_src, src_crs="EPSG:32619", dst_transform=dst_t, dst_crs="EPSG:32620",
-              src_nodata=SAR_NODATA, dst_nodata=SAR_NODATA, resampling=Resampling.bilinear)
+    reproject(
+        src,
+        dst,
+        src_transform=t_src,
+        src_crs="EPSG:32619",
+        dst_transform=dst_t,
+        dst_crs="EPSG:32620",
+        src_nodata=SAR_NODATA,
+        dst_nodata=SAR_NODATA,
+        resampling=Resampling.bilinear,
+    )
     return dst, 32620, dst_t, _footprint(32619, xmin, ymin, xmax, ymax)
 
 
-def _s1_item(p: Pass, which: str, k: int, paths: dict[str, str], arr: np.ndarray, epsg: int, transform: Any,
-             geom: dict) -> dict:
+def _s1_item(
+    p: Pass, which: str, k: int, paths: dict[str, str], arr: np.ndarray, epsg: int, transform: Any, geom: dict
+) -> dict:
     start = p.when + timedelta(seconds=25 * k)
     end = start + timedelta(seconds=25)
     code = p.platform[-2:].replace("-", "")  # "1A"
     item_id = f"S{code}_IW_GRDH_1SDV_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}_{p.orbit:03d}{k}_rtc"
     return {
-        "type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": "sentinel-1-rtc",
-        "stac_extensions": ["https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-                            "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
-                            "https://stac-extensions.github.io/sar/v1.0.0/schema.json"],
-        "geometry": geom, "bbox": _bbox_of(geom),
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": item_id,
+        "collection": "sentinel-1-rtc",
+        "stac_extensions": [
+            "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+            "https://stac-extensions.github.io/sar/v1.0.0/schema.json",
+        ],
+        "geometry": geom,
+        "bbox": _bbox_of(geom),
         "properties": {
             "datetime": start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "start_datetime": start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "end_datetime": end.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "platform": p.platform, "constellation": "Sentinel-1", "instruments": ["c-sar"],
-            "sat:relative_orbit": p.orbit, "sat:orbit_state": p.state, "sat:platform_international_designator":
-                "2014-016A" if p.platform.endswith("A") else "2016-025A",
-            "sar:polarizations": ["VV", "VH"], "sar:instrument_mode": "IW", "sar:product_type": "GRD",
-            "sar:frequency_band": "C", "s1:processing_level": "1", "slice": which,
-            "proj:epsg": epsg, "proj:shape": list(arr.shape), "proj:transform": list(transform)[:6],
+            "platform": p.platform,
+            "constellation": "Sentinel-1",
+            "instruments": ["c-sar"],
+            "sat:relative_orbit": p.orbit,
+            "sat:orbit_state": p.state,
+            "sat:platform_international_designator": "2014-016A" if p.platform.endswith("A") else "2016-025A",
+            "sar:polarizations": ["VV", "VH"],
+            "sar:instrument_mode": "IW",
+            "sar:product_type": "GRD",
+            "sar:frequency_band": "C",
+            "s1:processing_level": "1",
+            "slice": which,
+            "proj:epsg": epsg,
+            "proj:shape": list(arr.shape),
+            "proj:transform": list(transform)[:6],
         },
         "assets": {
-            pol: {"href": paths[pol], "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-                  "roles": ["data"], "title": f"{pol.upper()}: RTC gamma0 (linear power)",
-                  "raster:bands": [{"nodata": SAR_NODATA, "data_type": "float32", "spatial_resolution": 10}]}
+            pol: {
+                "href": paths[pol],
+                "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                "roles": ["data"],
+                "title": f"{pol.upper()}: RTC gamma0 (linear power)",
+                "raster:bands": [{"nodata": SAR_NODATA, "data_type": "float32", "spatial_resolution": 10}],
+            }
             for pol in ("vv", "vh")
         },
         "links": [],
@@ -224,8 +271,9 @@ def _dem_items(truth_dem: np.ndarray, blob_root: Path) -> list[dict]:
 
     h, w = truth_dem.shape
     t_truth = Affine(10.0, 0.0, ARCHIVE_X0, 0.0, -10.0, ARCHIVE_Y0)
-    west, south, east, north = transform_bounds("EPSG:32619", "EPSG:4326", ARCHIVE_X0, ARCHIVE_Y0 - 10 * h,
-                                                ARCHIVE_X0 + 10 * w, ARCHIVE_Y0, densify_pts=21)
+    west, south, east, north = transform_bounds(
+        "EPSG:32619", "EPSG:4326", ARCHIVE_X0, ARCHIVE_Y0 - 10 * h, ARCHIVE_X0 + 10 * w, ARCHIVE_Y0, densify_pts=21
+    )
     margin = 30  # arc-seconds around the scene
     c0, c1 = int(np.floor(west * 3600)) - margin, int(np.ceil(east * 3600)) + margin
     r0, r1 = int(np.floor(south * 3600)) - margin, int(np.ceil(north * 3600)) + margin
@@ -236,26 +284,56 @@ def _dem_items(truth_dem: np.ndarray, blob_root: Path) -> list[dict]:
             continue
         tile_t = Affine(ARCSEC, 0.0, a * ARCSEC, 0.0, -ARCSEC, r1 * ARCSEC)
         dst = np.zeros((r1 - r0, b - a), np.float32)
-        reproject(truth_dem.astype(np.float32), dst, src_transform=t_truth, src_crs="EPSG:32619",
-                  dst_transform=tile_t, dst_crs="EPSG:4326", resampling=Resampling.bilinear)
+        reproject(
+            truth_dem.astype(np.float32),
+            dst,
+            src_transform=t_truth,
+            src_crs="EPSG:32619",
+            dst_transform=tile_t,
+            dst_crs="EPSG:4326",
+            resampling=Resampling.bilinear,
+        )
         name = f"NASADEM_HGT_n{int(np.floor(south)):02d}w{-lo_deg:03d}"
         path = blob_root / DEM_ACCOUNT / DEM_CONTAINER / "v001" / f"{name}.tif"
         _write_cog(path, np.round(dst).astype(np.int16), "EPSG:4326", tile_t, None)
-        geom = {"type": "Polygon", "coordinates": [[[a * ARCSEC, r0 * ARCSEC], [b * ARCSEC, r0 * ARCSEC],
-                                                    [b * ARCSEC, r1 * ARCSEC], [a * ARCSEC, r1 * ARCSEC],
-                                                    [a * ARCSEC, r0 * ARCSEC]]]}
-        items.append({
-            "type": "Feature", "stac_version": "1.0.0", "id": name, "collection": "nasadem",
-            "stac_extensions": ["https://stac-extensions.github.io/projection/v1.1.0/schema.json"],
-            "geometry": geom, "bbox": _bbox_of(geom),
-            "properties": {"datetime": "2000-02-20T00:00:00Z", "proj:epsg": 4326, "proj:shape": list(dst.shape),
-                           "proj:transform": list(tile_t)[:6]},
-            "assets": {"elevation": {
-                "href": _blob_href(DEM_ACCOUNT, DEM_CONTAINER, f"v001/{name}.tif"),
-                "type": "image/tiff; application=geotiff; profile=cloud-optimized", "roles": ["data"],
-                "raster:bands": [{"data_type": "int16", "spatial_resolution": 30, "unit": "metre"}]}},
-            "links": [],
-        })
+        geom = {
+            "type": "Polygon",
+            "coordinates": [
+                [
+                    [a * ARCSEC, r0 * ARCSEC],
+                    [b * ARCSEC, r0 * ARCSEC],
+                    [b * ARCSEC, r1 * ARCSEC],
+                    [a * ARCSEC, r1 * ARCSEC],
+                    [a * ARCSEC, r0 * ARCSEC],
+                ]
+            ],
+        }
+        items.append(
+            {
+                "type": "Feature",
+                "stac_version": "1.0.0",
+                "id": name,
+                "collection": "nasadem",
+                "stac_extensions": ["https://stac-extensions.github.io/projection/v1.1.0/schema.json"],
+                "geometry": geom,
+                "bbox": _bbox_of(geom),
+                "properties": {
+                    "datetime": "2000-02-20T00:00:00Z",
+                    "proj:epsg": 4326,
+                    "proj:shape": list(dst.shape),
+                    "proj:transform": list(tile_t)[:6],
+                },
+                "assets": {
+                    "elevation": {
+                        "href": _blob_href(DEM_ACCOUNT, DEM_CONTAINER, f"v001/{name}.tif"),
+                        "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                        "roles": ["data"],
+                        "raster:bands": [{"data_type": "int16", "spatial_resolution": 30, "unit": "metre"}],
+                    }
+                },
+                "links": [],
+            }
+        )
     return items
 
 
@@ -264,7 +342,7 @@ def build_archive(scene_dir: str | Path, out: str | Path) -> Archive:
     import rasterio
     from affine import Affine
 
-    from landslide_app.scene import stac as scene_stac
+    from landslide_app.scene import catalog as scene_stac
 
     scene_dir, out = Path(scene_dir), Path(out)
     blob_root = out / "blobs"
@@ -290,8 +368,10 @@ def build_archive(scene_dir: str | Path, out: str | Path) -> Archive:
                 if key not in slice_cache:
                     slice_cache[key] = _sar_slices(bands[p.scene_index][pol], which)
                 arr, epsg, transform, geom = last = slice_cache[key]
-                rel = (f"GRD/{p.when:%Y/%-m/%-d}/IW/DV/{p.platform[-2:].replace('-', '')}_{p.when:%Y%m%dT%H%M%S}"
-                       f"_{p.orbit:03d}_{which}_rtc/measurement/iw-{pol}.rtc.tiff")
+                rel = (
+                    f"GRD/{p.when:%Y/%-m/%-d}/IW/DV/{p.platform[-2:].replace('-', '')}_{p.when:%Y%m%dT%H%M%S}"
+                    f"_{p.orbit:03d}_{which}_rtc/measurement/iw-{pol}.rtc.tiff"
+                )
                 _write_cog(blob_root / S1_ACCOUNT / S1_CONTAINER / rel, arr, f"EPSG:{epsg}", transform, SAR_NODATA)
                 paths[pol] = _blob_href(S1_ACCOUNT, S1_CONTAINER, rel)
             assert last is not None
@@ -301,10 +381,15 @@ def build_archive(scene_dir: str | Path, out: str | Path) -> Archive:
     items = {"sentinel-1-rtc": sar_items, "nasadem": dem_items}
     (out / "items.json").write_text(json.dumps(items))
     h, w = truth_dem.shape
-    inner = _bbox_of(_footprint(32619, ARCHIVE_X0 + 1000, ARCHIVE_Y0 - 10 * h + 1000, ARCHIVE_X0 + 10 * w - 1000,
-                                ARCHIVE_Y0 - 1000))
-    bbox = (round(inner[0] + 0.002, 4), round(inner[1] + 0.002, 4), round(inner[2] - 0.002, 4),
-            round(inner[3] - 0.002, 4))
+    inner = _bbox_of(
+        _footprint(32619, ARCHIVE_X0 + 1000, ARCHIVE_Y0 - 10 * h + 1000, ARCHIVE_X0 + 10 * w - 1000, ARCHIVE_Y0 - 1000)
+    )
+    bbox = (
+        round(inner[0] + 0.002, 4),
+        round(inner[1] + 0.002, 4),
+        round(inner[2] - 0.002, 4),
+        round(inner[3] - 0.002, 4),
+    )
     return Archive(out, items, _write_local_catalog(out, items), _move_inventory(scene_dir, out), truth_path, bbox)
 
 
@@ -314,7 +399,7 @@ def _write_truth_catalog(out: Path, truth_dem: np.ndarray, bands: list[dict[str,
     import pystac
     from affine import Affine
 
-    from landslide_app.scene import stac as scene_stac
+    from landslide_app.scene import catalog as scene_stac
 
     root = out / "truth"
     t = Affine(10.0, 0.0, ARCHIVE_X0, 0.0, -10.0, ARCHIVE_Y0)
@@ -325,9 +410,13 @@ def _write_truth_catalog(out: Path, truth_dem: np.ndarray, bands: list[dict[str,
     ext = pystac.Extent(pystac.SpatialExtent([_bbox_of(geom)]), pystac.TemporalExtent([None, None]))
     s1, dem = pystac.Collection("sentinel-1-rtc", "truth SAR", ext), pystac.Collection("dem", "truth DEM", ext)
     for acq, b in zip(scene_stac.acquisitions(), bands):
-        item = pystac.Item(acq.item_id, geom, _bbox_of(geom), acq.datetime,
-                           {**props, "platform": acq.platform, "sat:relative_orbit": 135,
-                            "sat:orbit_state": "ascending"})
+        item = pystac.Item(
+            acq.item_id,
+            geom,
+            _bbox_of(geom),
+            acq.datetime,
+            {**props, "platform": acq.platform, "sat:relative_orbit": 135, "sat:orbit_state": "ascending"},
+        )
         for pol in ("vv", "vh"):
             path = root / "sar" / f"{acq.item_id}_{pol}.tif"
             _write_cog(path, b[pol], "EPSG:32619", t, SAR_NODATA)
@@ -361,16 +450,28 @@ def _write_local_catalog(out: Path, items: dict[str, list[dict]]) -> Path:
             d["links"] = [{"rel": "root", "href": "../catalog.json"}, {"rel": "parent", "href": "./collection.json"}]
             (cdir / f"{it['id']}.json").write_text(json.dumps(d))
             item_links.append({"rel": "item", "href": f"./{it['id']}.json", "type": "application/geo+json"})
-        coll_doc = {"type": "Collection", "stac_version": "1.0.0", "id": coll, "description": coll,
-                    "license": "proprietary",
-                    "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
-                    "links": [{"rel": "root", "href": "../catalog.json"}, {"rel": "parent", "href": "../catalog.json"},
-                              *item_links]}
+        coll_doc = {
+            "type": "Collection",
+            "stac_version": "1.0.0",
+            "id": coll,
+            "description": coll,
+            "license": "proprietary",
+            "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
+            "links": [
+                {"rel": "root", "href": "../catalog.json"},
+                {"rel": "parent", "href": "../catalog.json"},
+                *item_links,
+            ],
+        }
         (cdir / "collection.json").write_text(json.dumps(coll_doc))
         links.append({"rel": "child", "href": f"./{coll}/collection.json", "type": "application/json"})
-    cat = {"type": "Catalog", "stac_version": "1.0.0", "id": "emulated-local",
-           "description": "same rasters, local hrefs",
-           "links": [{"rel": "root", "href": "./catalog.json"}, *links]}
+    cat = {
+        "type": "Catalog",
+        "stac_version": "1.0.0",
+        "id": "emulated-local",
+        "description": "same rasters, local hrefs",
+        "links": [{"rel": "root", "href": "./catalog.json"}, *links],
+    }
     (root / "catalog.json").write_text(json.dumps(cat))
     return root / "catalog.json"
 
@@ -391,8 +492,13 @@ class BurstFaults:
     """Deterministic fault bursts: of every ``every`` matching requests, the first ``length`` fail
     with the statuses in turn (429, 503, ...). ``only``: path suffixes that may fail."""
 
-    def __init__(self, every: int = 6, length: int = 2, statuses: Sequence[int] = (429, 503),
-                 only: tuple[str, ...] = ("/search", ".tif", ".tiff")) -> None:
+    def __init__(
+        self,
+        every: int = 6,
+        length: int = 2,
+        statuses: Sequence[int] = (429, 503),
+        only: tuple[str, ...] = ("/search", ".tif", ".tiff"),
+    ) -> None:
         self.every, self.length, self.statuses, self.only = every, length, tuple(statuses), only
         self._n = 0
         self._lock = threading.Lock()
@@ -440,9 +546,13 @@ def _parse_dt(text: str, end: bool) -> datetime | None:
 
 def _matches_query(props: dict, query: dict) -> bool:
     ops: dict[str, Callable[[Any, Any], bool]] = {
-        "eq": lambda a, b: a == b, "neq": lambda a, b: a != b, "lt": lambda a, b: a is not None and a < b,
-        "lte": lambda a, b: a is not None and a <= b, "gt": lambda a, b: a is not None and a > b,
-        "gte": lambda a, b: a is not None and a >= b, "in": lambda a, b: a in b,
+        "eq": lambda a, b: a == b,
+        "neq": lambda a, b: a != b,
+        "lt": lambda a, b: a is not None and a < b,
+        "lte": lambda a, b: a is not None and a <= b,
+        "gt": lambda a, b: a is not None and a > b,
+        "gte": lambda a, b: a is not None and a >= b,
+        "in": lambda a, b: a in b,
     }
     for prop, conds in query.items():
         for op, value in conds.items():
@@ -461,9 +571,15 @@ class PlanetaryComputerEmulator:
     and the ``planetary_computer`` SDK's cached settings and tokens are cleared on entry and exit.
     """
 
-    def __init__(self, archive: Archive, page_size: int = 4, faults: Callable[[str], Fault] | None = None,
-                 token_ttl_s: float = 3600.0, revoke_first_token_after: int | None = None,
-                 refuse_tokens: bool = False) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        page_size: int = 4,
+        faults: Callable[[str], Fault] | None = None,
+        token_ttl_s: float = 3600.0,
+        revoke_first_token_after: int | None = None,
+        refuse_tokens: bool = False,
+    ) -> None:
         self.archive = archive
         self.page_size = page_size
         self.token_ttl_s = token_ttl_s
@@ -494,9 +610,15 @@ class PlanetaryComputerEmulator:
     def environ(self) -> dict[str, str]:
         """The environment a process needs to use the emulation instead of the real service."""
         proxy = self.url
-        return {"LANDSLIDE_APP_PC_STAC_URL": self.stac_url, "PC_SDK_SAS_URL": self.sas_url,
-                "HTTP_PROXY": proxy, "http_proxy": proxy, "GDAL_HTTP_PROXY": proxy.split("://", 1)[1],
-                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        return {
+            "LANDSLIDE_APP_PC_STAC_URL": self.stac_url,
+            "PC_SDK_SAS_URL": self.sas_url,
+            "HTTP_PROXY": proxy,
+            "http_proxy": proxy,
+            "GDAL_HTTP_PROXY": proxy.split("://", 1)[1],
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
 
     # ---- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> PlanetaryComputerEmulator:
@@ -597,7 +719,7 @@ class PlanetaryComputerEmulator:
         limit = min(int(params.get("limit") or self.page_size), self.page_size)
         token = params.get("token") or "next:0"
         offset = int(str(token).split(":", 1)[1])
-        page = items[offset:offset + limit]
+        page = items[offset : offset + limit]
         base = self.stac_url
         links: list[dict[str, Any]] = [{"rel": "root", "href": base + "/", "type": "application/json"}]
         with self.stats.lock:
@@ -613,23 +735,42 @@ class PlanetaryComputerEmulator:
             if method == "POST":
                 body = {k: v for k, v in params.items() if k != "token"}
                 body["token"] = nxt
-                links.append({"rel": "next", "href": base + "/search", "method": "POST", "body": body,
-                              "merge": False, "type": "application/geo+json"})
+                links.append(
+                    {
+                        "rel": "next",
+                        "href": base + "/search",
+                        "method": "POST",
+                        "body": body,
+                        "merge": False,
+                        "type": "application/geo+json",
+                    }
+                )
             else:
-                q = {k: (json.dumps(v) if isinstance(v, dict) else ",".join(map(str, v)) if isinstance(v, list) else v)
-                     for k, v in params.items() if k != "token"}
+                q = {
+                    k: (json.dumps(v) if isinstance(v, dict) else ",".join(map(str, v)) if isinstance(v, list) else v)
+                    for k, v in params.items()
+                    if k != "token"
+                }
                 q["token"] = nxt
                 href = base + "/search?" + "&".join(f"{k}={quote(str(v))}" for k, v in q.items())
                 links.append({"rel": "next", "href": href, "method": "GET", "type": "application/geo+json"})
-        features = [dict(i, links=[{"rel": "collection", "href": f"{base}/collections/{i['collection']}"}])
-                    for i in page]
-        return {"type": "FeatureCollection", "features": features, "links": links,
-                "numberMatched": total, "numberReturned": len(page)}
+        features = [
+            dict(i, links=[{"rel": "collection", "href": f"{base}/collections/{i['collection']}"}]) for i in page
+        ]
+        return {
+            "type": "FeatureCollection",
+            "features": features,
+            "links": links,
+            "numberMatched": total,
+            "numberReturned": len(page),
+        }
 
     def _landing(self) -> dict:
         base = self.stac_url
         return {
-            "type": "Catalog", "id": "microsoft-pc-emulated", "stac_version": "1.0.0",
+            "type": "Catalog",
+            "id": "microsoft-pc-emulated",
+            "stac_version": "1.0.0",
             "description": "Offline emulation of the Microsoft Planetary Computer STAC API",
             "conformsTo": CONFORMANCE,
             "links": [
@@ -639,17 +780,28 @@ class PlanetaryComputerEmulator:
                 {"rel": "conformance", "href": base + "/conformance", "type": "application/json"},
                 {"rel": "search", "href": base + "/search", "type": "application/geo+json", "method": "GET"},
                 {"rel": "search", "href": base + "/search", "type": "application/geo+json", "method": "POST"},
-                *[{"rel": "child", "href": f"{base}/collections/{c}", "type": "application/json"}
-                  for c in self.archive.items],
+                *[
+                    {"rel": "child", "href": f"{base}/collections/{c}", "type": "application/json"}
+                    for c in self.archive.items
+                ],
             ],
         }
 
     def _collection(self, cid: str) -> dict:
         base = self.stac_url
-        return {"type": "Collection", "id": cid, "stac_version": "1.0.0", "description": cid, "license": "proprietary",
-                "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
-                "links": [{"rel": "root", "href": base + "/"}, {"rel": "self", "href": f"{base}/collections/{cid}"},
-                          {"rel": "items", "href": f"{base}/collections/{cid}/items"}]}
+        return {
+            "type": "Collection",
+            "id": cid,
+            "stac_version": "1.0.0",
+            "description": cid,
+            "license": "proprietary",
+            "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
+            "links": [
+                {"rel": "root", "href": base + "/"},
+                {"rel": "self", "href": f"{base}/collections/{cid}"},
+                {"rel": "items", "href": f"{base}/collections/{cid}/items"},
+            ],
+        }
 
     # ---- HTTP ------------------------------------------------------------------------------
     def _handler_class(self, faults: Callable[[str], Fault] | None) -> type:
@@ -668,9 +820,10 @@ class PlanetaryComputerEmulator:
                 self.wfile.write(body)
 
             def _azure_error(self, code: int, reason: str) -> None:
-                body = ("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthenticationFailed</Code>"
-                        f"<Message>Server failed to authenticate the request ({reason} signature).</Message></Error>"
-                        ).encode()
+                body = (
+                    '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code>'
+                    f"<Message>Server failed to authenticate the request ({reason} signature).</Message></Error>"
+                ).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(body)))
@@ -702,7 +855,7 @@ class PlanetaryComputerEmulator:
                 u = urlsplit(self.path)
                 path = u.path.rstrip("/")
                 if path.startswith(SAS_PREFIX + "/"):
-                    parts = path[len(SAS_PREFIX) + 1:].split("/")
+                    parts = path[len(SAS_PREFIX) + 1 :].split("/")
                     if emu.refuse_tokens:
                         with emu.stats.lock:
                             emu.stats.tokens_refused += 1

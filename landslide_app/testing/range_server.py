@@ -41,6 +41,7 @@ class ServerStats:
             if kind:
                 self.faults[kind] = self.faults.get(kind, 0) + 1
 
+
 class FaultSchedule:
     """A seeded random fault decision per request, usable as ``RangeServer(faults=...)``.
 
@@ -50,8 +51,15 @@ class FaultSchedule:
     one of these suffixes (default: every path).
     """
 
-    def __init__(self, seed: int = 0, rate: float = 0.3, slow_rate: float = 0.0, slow_s: float = 0.05,
-                 kinds: dict[str, float] | None = None, only: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        rate: float = 0.3,
+        slow_rate: float = 0.0,
+        slow_s: float = 0.05,
+        kinds: dict[str, float] | None = None,
+        only: tuple[str, ...] | None = None,
+    ) -> None:
         self.rate, self.slow_rate, self.slow_s, self.only = rate, slow_rate, slow_s, only
         self.kinds = kinds or {"429": 1.0, "503": 1.0, "reset": 1.0}
         self._rng = random.Random(seed)
@@ -70,8 +78,7 @@ class FaultSchedule:
         return None
 
 
-def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: ServerStats,
-                  gone: threading.Event):
+def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: ServerStats, gone: threading.Event):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -165,6 +172,7 @@ def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: Serv
                 stats.count(None)
                 return
             with open(p, "rb") as fh:
+
                 def chunk(s: int, e: int) -> bytes:
                     fh.seek(s)
                     return fh.read(e - s + 1)
@@ -181,7 +189,10 @@ def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: Serv
                     for s, e in spans:
                         parts.append(
                             f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
-                            f"Content-Range: bytes {s}-{e}/{size}\r\n\r\n".encode() + chunk(s, e) + b"\r\n")
+                            f"Content-Range: bytes {s}-{e}/{size}\r\n\r\n".encode()
+                            + chunk(s, e)
+                            + b"\r\n"
+                        )
                     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
                     self.send_response(206)
                     self.send_header("Content-Type", f"multipart/byteranges; boundary={boundary}")
@@ -198,13 +209,13 @@ def _make_handler(root: Path, faults: Callable[[str], Fault] | None, stats: Serv
 class RangeServer:
     """Context manager: ``with RangeServer(dir) as srv: srv.url`` -> ``http://127.0.0.1:PORT``."""
 
-    def __init__(self, root: str | os.PathLike, faults: Callable[[str], Fault] | None = None,
-                 port: int = 0) -> None:
+    def __init__(self, root: str | os.PathLike, faults: Callable[[str], Fault] | None = None, port: int = 0) -> None:
         self.root = Path(root).resolve()
         self.stats = ServerStats()
         self._gone = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port),
-                                           _make_handler(self.root, faults, self.stats, self._gone))
+        self._server = ThreadingHTTPServer(
+            ("127.0.0.1", port), _make_handler(self.root, faults, self.stats, self._gone)
+        )
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._closed = False

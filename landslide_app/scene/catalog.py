@@ -99,7 +99,9 @@ def build_catalog(root: Path, grid: SceneGrid, dem_href: str, description: str) 
         ),
         license="CC-BY-4.0",
         title="Sentinel-1 RTC (simulated)",
-        summaries=pystac.Summaries({"platform": sorted({a.platform for a in acqs}), "sat:relative_orbit": [config.RELATIVE_ORBIT]}),
+        summaries=pystac.Summaries(
+            {"platform": sorted({a.platform for a in acqs}), "sat:relative_orbit": [config.RELATIVE_ORBIT]}
+        ),
     )
     for acq in acqs:
         props = {

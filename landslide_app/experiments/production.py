@@ -66,10 +66,12 @@ class LoadedRun:
         """What made an output: configuration, model and data fingerprints (the data one only when
         the output comes from a chip store), code version."""
         prov = {
-            "config": self.config.name, "model_fingerprint": self.meta.get("fingerprint"),
+            "config": self.config.name,
+            "model_fingerprint": self.meta.get("fingerprint"),
             "trained_on": self.meta.get("store_fingerprint"),
             "data_fingerprint": store.meta.fingerprint if store else None,
-            "code_version": __version__, "software": "landslide_app",
+            "code_version": __version__,
+            "software": "landslide_app",
         }
         return {k: v for k, v in prov.items() if v is not None}
 
@@ -77,7 +79,9 @@ class LoadedRun:
 def _check_out_file(path: str | Path) -> None:
     p = Path(path)
     if p.is_dir():
-        raise OutputError(f"--out {p} is a directory; give the path of the GeoTIFF to write, e.g. {p / 'embedding.tif'}")
+        raise OutputError(
+            f"--out {p} is a directory; give the path of the GeoTIFF to write, e.g. {p / 'embedding.tif'}"
+        )
     check_output_dir(p.parent, "output folder", create=False)
 
 
@@ -86,14 +90,25 @@ FEATURE_BATCH = 16
 
 
 def _features(model: TrainedModel, get_batch, ids: np.ndarray, progress: bool, desc: str) -> np.ndarray:
-    rows = [percentile_features(emb, valid) for _, emb, valid in
-            model.iter_embeddings(ChipSubset(get_batch, ids), batch_size=FEATURE_BATCH, progress=progress, desc=desc)]
+    rows = [
+        percentile_features(emb, valid)
+        for _, emb, valid in model.iter_embeddings(
+            ChipSubset(get_batch, ids), batch_size=FEATURE_BATCH, progress=progress, desc=desc
+        )
+    ]
     return np.concatenate(rows) if rows else np.empty((0, N_FEATURES), np.float32)
 
 
 def train_run(
-    store_path: str | Path, config: ModelConfig, out: str | Path, epochs: int = 5, seed: int = 0,
-    val_fraction: float = 0.2, device: str | None = None, precision: str = "auto", progress: bool = True,
+    store_path: str | Path,
+    config: ModelConfig,
+    out: str | Path,
+    epochs: int = 5,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    device: str | None = None,
+    precision: str = "auto",
+    progress: bool = True,
     decision: str = DEFAULT_DECISION,
 ) -> dict[str, Any]:
     """Train one configuration on a store: random train / validation split (model selection on
@@ -118,9 +133,16 @@ def train_run(
     t0 = time.perf_counter()
     # the cross-prediction's fold model on one train/validation "fold" (no test chips)
     fold = Fold("single", ids[train_pos], ids[val_pos], np.empty(0, np.int64))
-    fitted = EmbeddingForest(as_batch_getter(store), config, epochs=epochs, seed=seed, device=device,
-                             progress=progress, train_kwargs={"precision": precision},
-                             feature_batch=FEATURE_BATCH).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
+    fitted = EmbeddingForest(
+        as_batch_getter(store),
+        config,
+        epochs=epochs,
+        seed=seed,
+        device=device,
+        progress=progress,
+        train_kwargs={"precision": precision},
+        feature_batch=FEATURE_BATCH,
+    ).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
     model, forest = fitted.model, fitted.forest
     assert model is not None and forest is not None
     val_proba = fitted.predict_proba(fold.val)
@@ -142,14 +164,25 @@ def train_run(
 
 def _run_meta(config, epochs, seed, precision, model, store, train_pos, val_pos, auc_val, t0) -> dict[str, Any]:
     return {
-        "format": "landslide-app-run/1", "config": config.to_dict(), "name": config.name, "epochs": epochs,
-        "seed": seed, "precision": precision, "best_epoch": model.best_epoch, "store": str(store.path),
-        "store_fingerprint": store.meta.fingerprint, "chip_size": store.grid.chip_size,
-        "resolution_m": store.grid.resolution, "channels": list(store.channels),
-        "n_train": int(len(train_pos)), "n_val": int(len(val_pos)),
-        "auc_val": nan_to_none(auc_val.macro), "auc_val_weighted": nan_to_none(auc_val.weighted),
+        "format": "landslide-app-run/1",
+        "config": config.to_dict(),
+        "name": config.name,
+        "epochs": epochs,
+        "seed": seed,
+        "precision": precision,
+        "best_epoch": model.best_epoch,
+        "store": str(store.path),
+        "store_fingerprint": store.meta.fingerprint,
+        "chip_size": store.grid.chip_size,
+        "resolution_m": store.grid.resolution,
+        "channels": list(store.channels),
+        "n_train": int(len(train_pos)),
+        "n_val": int(len(val_pos)),
+        "auc_val": nan_to_none(auc_val.macro),
+        "auc_val_weighted": nan_to_none(auc_val.weighted),
         "auc_val_per_class": [nan_to_none(v) for v in auc_val.per_class],
-        "seconds": round(time.perf_counter() - t0, 2), "code_version": __version__,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "code_version": __version__,
     }
 
 
@@ -174,13 +207,27 @@ def store_provenance(store: ChipStore) -> dict[str, Any]:
     left, bottom, right, top = store.grid.bounds
     tr = Transformer.from_crs(store.grid.crs, "EPSG:4326", always_xy=True)
     xs, ys = tr.transform([left, right, left, right], [bottom, bottom, top, top])
-    keys = ("event_date", "orbit", "relative_orbit", "orbit_state", "dates", "acquisitions", "source", "inventory",
-            "has_sar", "labelled")
+    keys = (
+        "event_date",
+        "orbit",
+        "relative_orbit",
+        "orbit_state",
+        "dates",
+        "acquisitions",
+        "source",
+        "inventory",
+        "has_sar",
+        "labelled",
+    )
     meta = store.meta.to_json()
-    out = {"store": str(store.path), "fingerprint": store.meta.fingerprint, "crs": store.grid.crs,
-           "bbox_lonlat": [round(min(xs), 5), round(min(ys), 5), round(max(xs), 5), round(max(ys), 5)],
-           "n_chips": int(store.meta.n_chips if store.meta.n_chips is not None else len(store.ids)),
-           **{k: meta[k] for k in keys if meta.get(k) is not None}}
+    out = {
+        "store": str(store.path),
+        "fingerprint": store.meta.fingerprint,
+        "crs": store.grid.crs,
+        "bbox_lonlat": [round(min(xs), 5), round(min(ys), 5), round(max(xs), 5), round(max(ys), 5)],
+        "n_chips": int(store.meta.n_chips if store.meta.n_chips is not None else len(store.ids)),
+        **{k: meta[k] for k in keys if meta.get(k) is not None},
+    }
     return out
 
 
@@ -227,8 +274,10 @@ def check_domain_shift(run: LoadedRun, store: ChipStore, sample: np.ndarray) -> 
 
     train = run.meta.get("channel_stats")
     if not train:
-        log.info("%s records no training channel statistics (trained before they were recorded): "
-                 "no domain-shift check", run.path)
+        log.info(
+            "%s records no training channel statistics (trained before they were recorded): no domain-shift check",
+            run.path,
+        )
         return []
     used = [CHANNELS[i] for i in run.config.chip_channels]
     shifted = compare(train, stats_of_sample(sample, store.channels), used)
@@ -242,9 +291,16 @@ def _check_normalise(normalise: str) -> None:
         raise ConfigError(f"--normalise {normalise!r} is unknown; use one of {', '.join(NORMALISE_MODES)}")
 
 
-def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, device: str | None = None,
-                progress: bool = True, features: FeatureFn | None = None,
-                normalise: str = DEFAULT_NORMALISE, decision: str | None = None) -> dict[str, Any]:
+def predict_run(
+    run_path: str | Path,
+    store_path: str | Path,
+    out: str | Path,
+    device: str | None = None,
+    progress: bool = True,
+    features: FeatureFn | None = None,
+    normalise: str = DEFAULT_NORMALISE,
+    decision: str | None = None,
+) -> dict[str, Any]:
     """Predict every chip of a store (labelled or not); write ``density.tif``, ``chips.gpkg``,
     the quick-look ``map.png`` and ``summary.json``.
 
@@ -300,15 +356,24 @@ def predict_run(run_path: str | Path, store_path: str | Path, out: str | Path, d
     event = (store.meta.event_date or "")[:10] or "unknown date"
     title = f"Predicted landslide density, event {event} (model {run.config.name})"
     trained = (run.meta.get("training_data") or {}).get("event_date", "")[:10]
-    subtitle = (f"{len(ids)} chips of {store.grid.chip_extent_m / 1000:g} km; SAR dates "
-                f"{', '.join(store.meta.dates) or 'none'}; model trained on "
-                f"{run.meta.get('n_train', '?')} chips" + (f" (event {trained})" if trained else ""))
+    subtitle = (
+        f"{len(ids)} chips of {store.grid.chip_extent_m / 1000:g} km; SAR dates "
+        f"{', '.join(store.meta.dates) or 'none'}; model trained on "
+        f"{run.meta.get('n_train', '?')} chips" + (f" (event {trained})" if trained else "")
+    )
     with output_lock(out, f"prediction {out}"):
         remove_stale_temps(out, recursive=False)
         write_density_geotiff(out / "density.tif", store.grid, ids, pred, proba, prov)
         write_chips_gpkg(out / "chips.gpkg", store.index, ids, pred, proba, prov, labelled=summary["labelled"])
-        write_map_png(out / "map.png", overview, ids, pred, title, subtitle,
-                      thresholds=tuple(store.meta.density_thresholds or (0.0, 25.0)))  # type: ignore[arg-type]
+        write_map_png(
+            out / "map.png",
+            overview,
+            ids,
+            pred,
+            title,
+            subtitle,
+            thresholds=tuple(store.meta.density_thresholds or (0.0, 25.0)),  # type: ignore[arg-type]
+        )
         write_json_atomic(out / SUMMARY_FILE, summary)  # last: marks the prediction finished
     return summary
 
@@ -322,9 +387,15 @@ def _shift_report(shifted: list[Any]) -> dict[str, Any]:
 
     from landslide_app.experiments.domain_shift import MEAN_SHIFT_SIGMA, NONPOSITIVE_SAR, STD_RATIO, VALID_RATIO
 
-    return {"thresholds": {"mean_shift_sigma": MEAN_SHIFT_SIGMA, "std_ratio": STD_RATIO,
-                           "valid_ratio": VALID_RATIO, "nonpositive_sar": NONPOSITIVE_SAR},
-            "shifted": [asdict(s) for s in shifted]}
+    return {
+        "thresholds": {
+            "mean_shift_sigma": MEAN_SHIFT_SIGMA,
+            "std_ratio": STD_RATIO,
+            "valid_ratio": VALID_RATIO,
+            "nonpositive_sar": NONPOSITIVE_SAR,
+        },
+        "shifted": [asdict(s) for s in shifted],
+    }
 
 
 def is_labelled(store: ChipStore) -> bool:
@@ -332,8 +403,14 @@ def is_labelled(store: ChipStore) -> bool:
     return store.meta.labelled and "density_class" in store.index.columns
 
 
-def prediction_summary(run: LoadedRun, store: ChipStore, ids: np.ndarray, proba: np.ndarray,
-                       prov: dict[str, Any], pred: np.ndarray | None = None) -> dict[str, Any]:
+def prediction_summary(
+    run: LoadedRun,
+    store: ChipStore,
+    ids: np.ndarray,
+    proba: np.ndarray,
+    prov: dict[str, Any],
+    pred: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Chips and km² per predicted class, the chips most likely of class 2, provenance, and the AUC
     against the store's labels when it has them (flagged in-sample on the training store)."""
     from pyproj import Transformer
@@ -350,18 +427,35 @@ def prediction_summary(run: LoadedRun, store: ChipStore, ids: np.ndarray, proba:
     tr = Transformer.from_crs(store.grid.crs, "EPSG:4326", always_xy=True)
     lon, lat = tr.transform(cent.x.to_numpy(), cent.y.to_numpy())
     summary: dict[str, Any] = {
-        **prov, "n_chips": int(len(ids)), "class_counts": counts,
-        "classes": {str(c): {"name": names[c], "chips": counts[str(c)], "km2": round(counts[str(c)] * area, 3)}
-                    for c in range(3)},
+        **prov,
+        "n_chips": int(len(ids)),
+        "class_counts": counts,
+        "classes": {
+            str(c): {"name": names[c], "chips": counts[str(c)], "km2": round(counts[str(c)] * area, 3)}
+            for c in range(3)
+        },
         "chip_area_km2": area,
-        "top_class2": [{"chip_id": int(ids[j]), "p2": round(float(proba[j, 2]), 4), "pred_class": int(pred[j]),
-                        "lon": round(float(x), 5), "lat": round(float(y), 5)}
-                       for j, x, y in zip(top, np.atleast_1d(lon), np.atleast_1d(lat))],
-        "model": {"path": str(run.path), "name": run.config.name, "fingerprint": run.meta.get("fingerprint"),
-                  "code_version": run.meta.get("code_version"), "epochs": run.meta.get("epochs"),
-                  "n_train": run.meta.get("n_train"), "auc_val": run.meta.get("auc_val"),
-                  "trained_on": run.meta.get("training_data") or {"store": run.meta.get("store"),
-                                                                   "fingerprint": run.meta.get("store_fingerprint")}},
+        "top_class2": [
+            {
+                "chip_id": int(ids[j]),
+                "p2": round(float(proba[j, 2]), 4),
+                "pred_class": int(pred[j]),
+                "lon": round(float(x), 5),
+                "lat": round(float(y), 5),
+            }
+            for j, x, y in zip(top, np.atleast_1d(lon), np.atleast_1d(lat))
+        ],
+        "model": {
+            "path": str(run.path),
+            "name": run.config.name,
+            "fingerprint": run.meta.get("fingerprint"),
+            "code_version": run.meta.get("code_version"),
+            "epochs": run.meta.get("epochs"),
+            "n_train": run.meta.get("n_train"),
+            "auc_val": run.meta.get("auc_val"),
+            "trained_on": run.meta.get("training_data")
+            or {"store": run.meta.get("store"), "fingerprint": run.meta.get("store_fingerprint")},
+        },
         "data": store_provenance(store),
     }
     summary["labelled"] = labelled = is_labelled(store)
@@ -369,21 +463,33 @@ def prediction_summary(run: LoadedRun, store: ChipStore, ids: np.ndarray, proba:
         return summary
     auc = multiclass_auc(store.classes, proba)
     in_sample = prov.get("trained_on") is not None and prov.get("trained_on") == prov.get("data_fingerprint")
-    summary.update({"auc_vs_store_labels": nan_to_none(auc.macro),
-                    "auc_per_class": [nan_to_none(v) for v in auc.per_class], "in_sample": in_sample})
+    summary.update(
+        {
+            "auc_vs_store_labels": nan_to_none(auc.macro),
+            "auc_per_class": [nan_to_none(v) for v in auc.per_class],
+            "in_sample": in_sample,
+        }
+    )
     if in_sample:
-        summary["auc_note"] = ("in-sample: the model was trained on chips of this store, so this AUC is "
-                               "optimistic; held-out AUC comes from `landslide-app ablate`")
-        log.warning("%s was trained on chips of %s: its AUC against the store's labels (%.3f) is in-sample, not "
-                    "a held-out score (use `landslide-app ablate` for that)", run.config.name, store.path,
-                    auc.macro)
+        summary["auc_note"] = (
+            "in-sample: the model was trained on chips of this store, so this AUC is "
+            "optimistic; held-out AUC comes from `landslide-app ablate`"
+        )
+        log.warning(
+            "%s was trained on chips of %s: its AUC against the store's labels (%.3f) is in-sample, not "
+            "a held-out score (use `landslide-app ablate` for that)",
+            run.config.name,
+            store.path,
+            auc.macro,
+        )
     else:
         summary["auc_out_of_area"] = nan_to_none(auc.macro)
     return summary
 
 
-def embed_store(run_path: str | Path, store_path: str | Path, out_tif: str | Path, device: str | None = None,
-                progress: bool = True) -> Path:
+def embed_store(
+    run_path: str | Path, store_path: str | Path, out_tif: str | Path, device: str | None = None, progress: bool = True
+) -> Path:
     """The per-pixel embedding of every chip of a store, as one GeoTIFF on the chip grid."""
     import rasterio
     from rasterio.windows import Window
@@ -394,24 +500,43 @@ def embed_store(run_path: str | Path, store_path: str | Path, out_tif: str | Pat
     if run.config.uses_sar and not store.meta.has_sar:
         raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only")
     g, s = store.grid, store.grid.chip_size
-    profile = dict(driver="GTiff", width=g.width, height=g.height, count=1, dtype="float32", crs=g.crs,
-                   transform=g.transform, nodata=np.nan, tiled=True, blockxsize=min(256, s * 2) // 16 * 16 or 16,
-                   blockysize=min(256, s * 2) // 16 * 16 or 16, compress="deflate", BIGTIFF="IF_SAFER")
+    profile = dict(
+        driver="GTiff",
+        width=g.width,
+        height=g.height,
+        count=1,
+        dtype="float32",
+        crs=g.crs,
+        transform=g.transform,
+        nodata=np.nan,
+        tiled=True,
+        blockxsize=min(256, s * 2) // 16 * 16 or 16,
+        blockysize=min(256, s * 2) // 16 * 16 or 16,
+        compress="deflate",
+        BIGTIFF="IF_SAFER",
+    )
     out_tif = Path(out_tif)
-    with atomic_path(out_tif) as tmp:
-        with rasterio.open(tmp, "w", **profile) as ds:
-            ds.set_band_description(1, f"embedding {run.config.name}")
-            ds.update_tags(**{k: str(v) for k, v in run.provenance(store).items()})
-            for ids, emb, _ in run.model.iter_embeddings(ChipSubset(as_batch_getter(store), store.ids), batch_size=16,
-                                                        progress=progress, desc="embed"):
-                for cid, e in zip(ids, emb):
-                    r, c = g.chip_rc(int(cid))
-                    ds.write(e.astype(np.float32), 1, window=Window(c * s, r * s, s, s))
+    with atomic_path(out_tif) as tmp, rasterio.open(tmp, "w", **profile) as ds:
+        ds.set_band_description(1, f"embedding {run.config.name}")
+        ds.update_tags(**{k: str(v) for k, v in run.provenance(store).items()})
+        for ids, emb, _ in run.model.iter_embeddings(
+            ChipSubset(as_batch_getter(store), store.ids), batch_size=16, progress=progress, desc="embed"
+        ):
+            for cid, e in zip(ids, emb):
+                r, c = g.chip_rc(int(cid))
+                ds.write(e.astype(np.float32), 1, window=Window(c * s, r * s, s, s))
     return out_tif
 
 
-def embed_dem(run_path: str | Path, dem_path: str | Path, out_tif: str | Path, tile: int = 256, halo: int = 16,
-              device: str | None = None, progress: bool = True) -> Path:
+def embed_dem(
+    run_path: str | Path,
+    dem_path: str | Path,
+    out_tif: str | Path,
+    tile: int = 256,
+    halo: int = 16,
+    device: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Embedding of any DEM GeoTIFF with a DEM-only model, on the DEM's own grid (tiles with a halo)."""
     import tempfile
 
@@ -429,11 +554,26 @@ def embed_dem(run_path: str | Path, dem_path: str | Path, out_tif: str | Path, t
         with rasterio.open(terrain) as src:
             res = abs(src.transform.a)
             if src.crs.is_projected and abs(res - run.meta.get("resolution_m", res)) > 0.25 * res:
-                log.warning("DEM cells are %.1f m but the model was trained on %.1f m cells; embeddings may differ",
-                            res, run.meta.get("resolution_m"))
-            profile = dict(driver="GTiff", width=src.width, height=src.height, count=1, dtype="float32",
-                           crs=src.crs, transform=src.transform, nodata=np.nan, tiled=True, blockxsize=256,
-                           blockysize=256, compress="deflate", BIGTIFF="IF_SAFER")
+                log.warning(
+                    "DEM cells are %.1f m but the model was trained on %.1f m cells; embeddings may differ",
+                    res,
+                    run.meta.get("resolution_m"),
+                )
+            profile = dict(
+                driver="GTiff",
+                width=src.width,
+                height=src.height,
+                count=1,
+                dtype="float32",
+                crs=src.crs,
+                transform=src.transform,
+                nodata=np.nan,
+                tiled=True,
+                blockxsize=256,
+                blockysize=256,
+                compress="deflate",
+                BIGTIFF="IF_SAFER",
+            )
             windows = [(r, c) for r in range(0, src.height, tile) for c in range(0, src.width, tile)]
             out_tif = Path(out_tif)
             with atomic_path(out_tif) as tmp, rasterio.open(tmp, "w", **profile) as dst:
@@ -448,5 +588,5 @@ def embed_dem(run_path: str | Path, dem_path: str | Path, out_tif: str | Path, t
                     chip[0, -1] = 0.0
                     emb, _ = run.model.embed_batch(chip)
                     h, w = min(tile, src.height - r), min(tile, src.width - c)
-                    dst.write(emb[0, r - r0:r - r0 + h, c - c0:c - c0 + w], 1, window=Window(c, r, w, h))
+                    dst.write(emb[0, r - r0 : r - r0 + h, c - c0 : c - c0 + w], 1, window=Window(c, r, w, h))
     return out_tif

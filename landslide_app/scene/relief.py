@@ -97,9 +97,7 @@ def range_peak_m(grid: SceneGrid) -> float:
     return RANGE_PEAK_M * float(np.clip(half_height_km / 11.0, 0.45, 1.0))
 
 
-def elevation(
-    grid: SceneGrid, land: np.ndarray, coast_distance: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def elevation(grid: SceneGrid, land: np.ndarray, coast_distance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Simulate the elevation (float32 m): 0.0 at sea, > 0 on land."""
     h_m = grid.height * grid.pixel_m
     w_m = grid.width * grid.pixel_m
@@ -112,7 +110,7 @@ def elevation(
     phase = rng.uniform(0, 2 * np.pi)
     crest = h_m / 2 + 0.07 * h_m * np.sin(2 * np.pi * 1.3 * x / w_m + phase)
     sigma = min(0.33 * h_m / 2, 8000.0)
-    uu = (2 * x / w_m - 1)
+    uu = 2 * x / w_m - 1
     along = (0.55 + 0.45 * np.cos(np.pi * 0.8 * uu)).astype(np.float32)
     ridge = np.exp(-0.5 * ((y[:, None] - crest[None, :]) / np.float32(sigma)) ** 2)
     base = (range_peak_m(grid) * ridge * along[None, :] + 25.0).astype(np.float32) * ramp

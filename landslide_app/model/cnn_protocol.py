@@ -93,8 +93,13 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (NaN -> ``None``): ``inputs, revisits``, the engine's summary
         keys (:meth:`CrossValResult.summary`), ``seed, epochs``."""
-        return {"inputs": self.config.inputs, "revisits": self.config.revisits, **self.cv.summary(),
-                "seed": self.seed, "epochs": self.epochs}
+        return {
+            "inputs": self.config.inputs,
+            "revisits": self.config.revisits,
+            **self.cv.summary(),
+            "seed": self.seed,
+            "epochs": self.epochs,
+        }
 
 
 def run_configuration(
@@ -158,8 +163,16 @@ def run_configuration(
 
     def fit_fold(data: FoldData) -> EmbeddingForest:
         return EmbeddingForest(
-            get_batch, config, epochs=epochs, seed=seed + data.k, batch_size=batch_size, device=device,
-            progress=progress, train_kwargs=train_kwargs, forest_kwargs=forest_kwargs, embedding_sink=sink,
+            get_batch,
+            config,
+            epochs=epochs,
+            seed=seed + data.k,
+            batch_size=batch_size,
+            device=device,
+            progress=progress,
+            train_kwargs=train_kwargs,
+            forest_kwargs=forest_kwargs,
+            embedding_sink=sink,
         ).fit(data)
 
     cv = cross_predict(the_split, ids, y, fit_fold, on_fold=on_fold, train_auc=train_auc, label=config.name)
