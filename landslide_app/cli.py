@@ -357,6 +357,7 @@ def cmd_respond(a: argparse.Namespace) -> int:
         device=a.device,
         progress=not a.quiet,
         source_label=a.source,
+        overwrite=a.overwrite,
     )
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items())
     _out(
@@ -634,6 +635,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="DEM collection searched on an API",
     )
     s.add_argument("--device", default=None)
+    s.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="rebuild OUT/chips when it holds other acquisitions or another area (e.g. after a new post-event pass)",
+    )
     _add_source_options(s, event_required=True)
     _add_normalise_option(s)
     s.set_defaults(func=cmd_respond)

@@ -310,3 +310,26 @@ def test_respond_needs_the_event_date(tmp_path, capsys):
         main(["respond", "--source", "catalog.json", "--model", str(tmp_path / "run"), "--out", str(tmp_path / "o")])
     assert exc.value.code == 2
     assert "--event-date" in capsys.readouterr().err
+
+
+def test_respond_rerun_on_another_area_needs_overwrite(dem_run, scene_dir, tmp_path, capsys):
+    """The store message's advice (--overwrite) is an option of respond, and it rebuilds the chips."""
+    from pyproj import Transformer
+
+    grid = json.loads((scene_dir / "scene.json").read_text())["grid"]
+    w, s, e, n = grid["bounds"]
+    to_ll = Transformer.from_crs(grid["crs"], "EPSG:4326", always_xy=True)
+    lon0, lat0 = to_ll.transform(w + 0.25 * (e - w), s + 0.25 * (n - s))
+    lon1, lat1 = to_ll.transform(w + 0.75 * (e - w), s + 0.75 * (n - s))
+    out = tmp_path / "event"
+    base = ["-q", "respond", "--source", str(scene_dir / "catalog.json"), "--event-date", "2017-09-20"]
+    base += ["--model", str(dem_run), "--out", str(out)]
+    assert main(base) == 0
+    n_whole = json.loads((out / "summary.json").read_text())["n_chips"]
+    capsys.readouterr()
+    area = ["--bbox", str(lon0), str(lat0), str(lon1), str(lat1)]
+    assert main([*base, *area]) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "Traceback" not in err
+    assert main([*base, *area, "--overwrite"]) == 0
+    assert 0 < json.loads((out / "summary.json").read_text())["n_chips"] < n_whole

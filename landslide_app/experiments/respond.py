@@ -90,6 +90,7 @@ def respond(
     device: str | None = None,
     progress: bool = True,
     source_label: str | None = None,
+    overwrite: bool = False,
 ) -> RespondResult:
     """Acquisitions -> unlabelled chip store -> density map, into ``out`` (see module docstring).
 
@@ -99,6 +100,8 @@ def respond(
         model: a run directory (``train``, or one ablation fold).
         bbox: area in lon/lat; default: the whole source.
         source_label: how ``workspace.json`` names the source (default: the source's description).
+        overwrite: rebuild ``out/chips`` when it was built from other acquisitions or another area
+            (e.g. a rerun after a new post-event pass); without it such a store is refused.
     """
     from landslide_app.chips.build import ChipBuildSettings, build_chips, grid_for_area
 
@@ -126,7 +129,9 @@ def respond(
     log.info("respond 2/4 chips: building the unlabelled store %s", out / CHIPS_DIR)
     settings = ChipBuildSettings(chip_size=chip_size, density_thresholds=thresholds)
     grid = grid_for_area(source, chip_size, bbox)
-    report = build_chips(source, None, out / CHIPS_DIR, grid=grid, settings=settings, progress=progress)
+    report = build_chips(
+        source, None, out / CHIPS_DIR, grid=grid, settings=settings, progress=progress, overwrite=overwrite
+    )
     if report.n_skipped:
         resumed.append("chips")
     seconds["chips"] = round(time.perf_counter() - t, 3)
