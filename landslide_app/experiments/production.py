@@ -487,6 +487,25 @@ def prediction_summary(
     return summary
 
 
+def _embedding_profile(width: int, height: int, crs: Any, transform: Any, block: int) -> dict[str, Any]:
+    """GeoTIFF profile of a one-band float32 embedding raster (NaN nodata, tiled, deflate)."""
+    return dict(
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+        nodata=np.nan,
+        tiled=True,
+        blockxsize=block,
+        blockysize=block,
+        compress="deflate",
+        BIGTIFF="IF_SAFER",
+    )
+
+
 def embed_store(
     run_path: str | Path, store_path: str | Path, out_tif: str | Path, device: str | None = None, progress: bool = True
 ) -> Path:
@@ -500,21 +519,7 @@ def embed_store(
     if run.config.uses_sar and not store.meta.has_sar:
         raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only")
     g, s = store.grid, store.grid.chip_size
-    profile = dict(
-        driver="GTiff",
-        width=g.width,
-        height=g.height,
-        count=1,
-        dtype="float32",
-        crs=g.crs,
-        transform=g.transform,
-        nodata=np.nan,
-        tiled=True,
-        blockxsize=min(256, s * 2) // 16 * 16 or 16,
-        blockysize=min(256, s * 2) // 16 * 16 or 16,
-        compress="deflate",
-        BIGTIFF="IF_SAFER",
-    )
+    profile = _embedding_profile(g.width, g.height, g.crs, g.transform, min(256, s * 2) // 16 * 16 or 16)
     out_tif = Path(out_tif)
     with atomic_path(out_tif) as tmp, rasterio.open(tmp, "w", **profile) as ds:
         ds.set_band_description(1, f"embedding {run.config.name}")
@@ -559,21 +564,7 @@ def embed_dem(
                     res,
                     run.meta.get("resolution_m"),
                 )
-            profile = dict(
-                driver="GTiff",
-                width=src.width,
-                height=src.height,
-                count=1,
-                dtype="float32",
-                crs=src.crs,
-                transform=src.transform,
-                nodata=np.nan,
-                tiled=True,
-                blockxsize=256,
-                blockysize=256,
-                compress="deflate",
-                BIGTIFF="IF_SAFER",
-            )
+            profile = _embedding_profile(src.width, src.height, src.crs, src.transform, 256)
             windows = [(r, c) for r in range(0, src.height, tile) for c in range(0, src.width, tile)]
             out_tif = Path(out_tif)
             with atomic_path(out_tif) as tmp, rasterio.open(tmp, "w", **profile) as dst:
