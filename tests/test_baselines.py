@@ -14,11 +14,11 @@ from landslide_app.baselines import run_baseline
 from landslide_app.baselines.change_ratio import (
     ChangeRatioParams,
     ChangeStats,
-    ScoreClassifier,
     compute_change_stats,
     flag_pixels,
     vh_change_db,
 )
+from landslide_app.baselines.change_ratio_model import ScoreClassifier
 from landslide_app.baselines.slope_model import FEATURE_NAMES, slope_features
 from landslide_app.config import CHANNELS
 from landslide_app.errors import ConfigError, InputError

@@ -43,8 +43,8 @@ from landslide_app.baselines.change_ratio import (
     ChangeRatioParams,
     ChangeStats,
     compute_change_stats,
-    fit_selecting_slope,
 )
+from landslide_app.baselines.change_ratio_model import fit_selecting_slope
 from landslide_app.baselines.slope_model import FEATURE_NAMES, N_TREES, compute_slope_features
 from landslide_app.core.vocabulary import N_CLASSES, SplitKind
 from landslide_app.errors import ConfigError
