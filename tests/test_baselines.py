@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from result_fields import RESULT_KEYS
 
 from landslide_app.baselines import change_ratio as cr
 from landslide_app.baselines import evaluate as ev
@@ -298,19 +299,7 @@ def test_baselines_on_tiny_scene(scene_dir, tmp_path):
         open_local_catalog(scene_dir / "catalog.json"), scene_dir / "inventory.gpkg", tmp_path / "chips", progress=False
     )
     store = ChipStore.open(rep.store.path)
-    keys = {
-        "name",
-        "inputs",
-        "revisits",
-        "split",
-        "auc",
-        "auc_weighted",
-        "auc_per_class",
-        "confusion",
-        "n_chips",
-        "seconds",
-        "test_proba",
-    }
+    keys = RESULT_KEYS | {"name", "test_proba"}
     for name, split in (("change_ratio", "random"), ("slope", "random"), ("change_ratio", "blocked")):
         res = run_baseline(store, name, split=split, seed=0, revisits=3, progress=False)
         assert keys <= set(res)

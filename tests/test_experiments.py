@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import rasterio
+from result_fields import RESULT_KEYS
 
 from landslide_app.chips.store import ChipStore
 from landslide_app.cli import main
@@ -100,17 +101,7 @@ def test_ablation_writes_results_and_caches(tiny_store, tmp_path, monkeypatch):
     keys = [r["key"] for r in res["runs"]]
     assert keys == ["dem-r1-random", "dem-r2-random", "fused-r1-random", "fused-r2-random"]
     r0 = res["runs"][0]
-    assert {
-        "inputs",
-        "revisits",
-        "split",
-        "auc",
-        "auc_weighted",
-        "auc_per_class",
-        "confusion",
-        "n_chips",
-        "seconds",
-    } <= set(r0)
+    assert RESULT_KEYS <= set(r0)
     assert set(r0["auc"]) == {"train", "val", "test"}
     assert res["runs"][1]["shared_with"] == "dem-r1-random" and res["runs"][1]["auc"] == r0["auc"]
     table = (tmp_path / "abl" / "table.md").read_text()
