@@ -90,6 +90,19 @@ def build_catalog(root: Path, grid: SceneGrid, dem_href: str, description: str) 
     root = Path(root).resolve()
     bbox = list(grid.lonlat_bbox())
     catalog = pystac.Catalog(id="landslide-demo-scene", description=description, title="Landslide demo scene")
+    s1 = _sar_collection(root, grid, bbox)
+    dem = _dem_collection(root, grid, bbox, dem_href)
+    catalog.add_child(s1)
+    catalog.add_child(dem)
+    catalog.set_self_href(str(root / "catalog.json"))
+    s1.set_self_href(str(root / "stac" / SAR_COLLECTION / "collection.json"))
+    dem.set_self_href(str(root / "stac" / LOCAL_DEM_COLLECTION / "collection.json"))
+    catalog.make_all_asset_hrefs_relative()
+    return catalog
+
+
+def _sar_collection(root: Path, grid: SceneGrid, bbox: list[float]) -> pystac.Collection:
+    """The Sentinel-1 RTC collection: one item per acquisition of paper Table 1, assets vv and vh."""
     acqs = acquisitions()
     s1 = pystac.Collection(
         id=SAR_COLLECTION,
@@ -129,6 +142,11 @@ def build_catalog(root: Path, grid: SceneGrid, dem_href: str, description: str) 
         item.add_asset("vh", _asset(str(root / acq.vh), "VH: gamma0 (linear power)", SAR_NODATA))
         s1.add_item(item)
         item.set_self_href(str(root / "stac" / SAR_COLLECTION / "items" / f"{acq.item_id}.json"))
+    return s1
+
+
+def _dem_collection(root: Path, grid: SceneGrid, bbox: list[float], dem_href: str) -> pystac.Collection:
+    """The DEM collection: one item, asset elevation."""
     dem = pystac.Collection(
         id=LOCAL_DEM_COLLECTION,
         description="Simulated digital elevation model (metres above sea level; sea is 0).",
@@ -147,13 +165,7 @@ def build_catalog(root: Path, grid: SceneGrid, dem_href: str, description: str) 
     dem_item.add_asset("elevation", _asset(str(root / dem_href), "Elevation (m)", None))
     dem.add_item(dem_item)
     dem_item.set_self_href(str(root / "stac" / LOCAL_DEM_COLLECTION / "items" / f"{DEM_ITEM_ID}.json"))
-    catalog.add_child(s1)
-    catalog.add_child(dem)
-    catalog.set_self_href(str(root / "catalog.json"))
-    s1.set_self_href(str(root / "stac" / SAR_COLLECTION / "collection.json"))
-    dem.set_self_href(str(root / "stac" / LOCAL_DEM_COLLECTION / "collection.json"))
-    catalog.make_all_asset_hrefs_relative()
-    return catalog
+    return dem
 
 
 def write_catalog(root: Path, grid: SceneGrid, dem_href: str, description: str) -> Path:

@@ -136,6 +136,26 @@ class SarFields:
     smooth_factor: int
 
 
+@dataclass
+class _Block:
+    """A block of rows of the scene: its land cover, and the hidden fields upsampled onto it."""
+
+    shape: tuple[int, int]
+    rows: slice
+    cover: np.ndarray
+    fields: SarFields
+
+    @property
+    def land(self) -> np.ndarray:
+        return self.cover != WATER
+
+    def fine(self, coarse: np.ndarray) -> np.ndarray:
+        return upsample(coarse, self.fields.fine_factor, self.shape, self.rows)
+
+    def smooth(self, coarse: np.ndarray) -> np.ndarray:
+        return upsample(coarse, self.fields.smooth_factor, self.shape, self.rows)
+
+
 def sar_block(
     *,
     date_index: int,
@@ -160,20 +180,44 @@ def sar_block(
     p = _POL_INDEX[pol]
     shape = elevation.shape
     r0, r1, _ = rows.indices(shape[0])
-    block = slice(r0, r1)
-    cover = land_cover[r0:r1]
-    land = cover != WATER
-
-    def fine(coarse: np.ndarray) -> np.ndarray:
-        return upsample(coarse, fields.fine_factor, shape, block)
-
-    def smooth(coarse: np.ndarray) -> np.ndarray:
-        return upsample(coarse, fields.smooth_factor, shape, block)
+    blk = _Block(shape, slice(r0, r1), land_cover[r0:r1], fields)
+    cover, land = blk.cover, blk.land
 
     # Base backscatter and date-independent texture.
     db = _lut({k: v[p] for k, v in BACKSCATTER_DB.items()})[cover]
-    db += np.float32(TEXTURE_STD_DB * (1.0 if p == 0 else 1.2)) * fine(fields.texture)
-    # Terrain: local incidence from the DEM (one-row halo for the gradient).
+    db += np.float32(TEXTURE_STD_DB * (1.0 if p == 0 else 1.2)) * blk.fine(fields.texture)
+    terrain_db, cos_loc, gx, flat = _terrain(elevation, r0, r1, pixel_m, land)
+    db += terrain_db
+    del terrain_db
+    # Season: every date, on land.
+    season = np.float32(SEASON_OFFSET_DB[date_index]) + np.float32(SEASON_STD_DB) * blk.smooth(
+        fields.season[date_index]
+    )
+    db += np.where(land, season, 0.0).astype(np.float32)
+    del season
+    layover = land & (gx > np.float32(np.tan(np.radians(INCIDENCE_DEG))))
+    post = date_index - config.N_PRE_DATES
+    flooded = np.zeros(cover.shape, dtype=bool)
+    if post >= 0:
+        flooded = _add_post_event_db(db, blk, post, pol, elevation[r0:r1], rain, flat, layover)
+    lin = np.power(np.float32(10.0), db / np.float32(10.0)).astype(np.float32)
+    del db
+    if post >= 0:
+        _apply_scar_and_flood(lin, cover, p, footprint[r0:r1], layover, flooded)
+    lin[layover] *= np.float32(10.0 ** (LAYOVER_GAIN_DB / 10.0))
+    shadow = land & (cos_loc <= 0)
+    lin[shadow] = np.float32(10.0 ** (SHADOW_DB[pol] / 10.0))
+    if speckle:
+        _apply_speckle(lin, seed, date_index, p, r0, r1, shape)
+    return lin
+
+
+def _terrain(
+    elevation: np.ndarray, r0: int, r1: int, pixel_m: float, land: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Terrain modulation (dB, 0 off land), cosine of the local incidence, range slope ``gx`` and the
+    flat land mask of rows ``r0:r1``, from the DEM with a one-row halo for the gradient."""
+    shape = elevation.shape
     h0, h1 = max(r0 - 1, 0), min(r1 + 1, shape[0])
     gx, gy = gradients(elevation[h0:h1], pixel_m)
     gx = gx[r0 - h0 : r1 - h0]
@@ -184,52 +228,65 @@ def sar_block(
     flat = land & (norm < np.float32(1.0 / np.cos(np.radians(FLOOD_MAX_SLOPE_DEG))))
     del gy, norm
     mod = np.clip(cos_loc, 0.05, None) / np.float32(np.cos(theta))
-    db += np.where(land, np.float32(10.0 * TERRAIN_EXPONENT) * np.log10(mod), 0.0).astype(np.float32)
-    del mod
-    # Season: every date, on land.
-    season = np.float32(SEASON_OFFSET_DB[date_index]) + np.float32(SEASON_STD_DB) * smooth(fields.season[date_index])
-    db += np.where(land, season, 0.0).astype(np.float32)
-    del season
-    layover = land & (gx > np.float32(np.tan(theta)))
-    post = date_index - config.N_PRE_DATES
+    terrain_db = np.where(land, np.float32(10.0 * TERRAIN_EXPONENT) * np.log10(mod), 0.0).astype(np.float32)
+    return terrain_db, cos_loc, gx, flat
+
+
+def _add_post_event_db(
+    db: np.ndarray,
+    blk: _Block,
+    post: int,
+    pol: Polarisation,
+    elevation: np.ndarray,
+    rain: RainField,
+    flat: np.ndarray,
+    layover: np.ndarray,
+) -> np.ndarray:
+    """Add, in place, the post-event wet soil, weather, wind stripping and layover change of post
+    date ``post`` to ``db``; return the flooded pixels (``elevation``: the block's rows)."""
+    cover, land, fields = blk.cover, blk.land, blk.fields
     flooded = np.zeros(cover.shape, dtype=bool)
-    if post >= 0:
-        rain_mm = rain.block(elevation[r0:r1], block)
-        r = np.clip((rain_mm - np.float32(RAIN_NORM_MM[0])) / np.float32(RAIN_NORM_MM[1] - RAIN_NORM_MM[0]), 0.0, 1.5)
-        del rain_mm
-        db += np.float32(WET_DB[pol][post]) * r * _lut(WET_COVER)[cover]
-        db += np.where(land, np.float32(WEATHER_STD_DB) * smooth(fields.weather[post]), 0.0).astype(np.float32)
-        strip = np.float32(STRIP_DB[pol] * STRIP_RECOVERY**post) * smooth(fields.wind) * _lut(STRIP_COVER)[cover]
-        db += strip
-        del strip
-        low = flat & (elevation[r0:r1] < np.float32(FLOOD_MAX_ELEV_M))
-        if low.any():
-            patch = fine(fields.flood_patch)
-            flooded = low & (patch + np.float32(FLOOD_RAIN_GAIN) * r > np.float32(FLOOD_THRESHOLD[post]))
-            del patch
-        del low, r
-        if layover.any():
-            db[layover] += np.float32(LAYOVER_CHANGE_DB) * fine(fields.layover_change[post])[layover]
-    lin = np.power(np.float32(10.0), db / np.float32(10.0)).astype(np.float32)
-    del db
-    if post >= 0:
-        f = np.where(layover, 0.0, footprint[r0:r1]).astype(np.float32)
-        scar = np.power(np.float32(10.0), _lut({k: v[p] for k, v in SCAR_DB.items()})[cover] / np.float32(10.0))
-        lin *= (1.0 - f) + f * scar
-        del f, scar
-        urban = cover == URBAN
-        lin[flooded & ~urban] = np.float32(10.0 ** (FLOOD_DB[p] / 10.0))
-        lin[flooded & urban] *= np.float32(10.0 ** (FLOOD_URBAN_GAIN_DB / 10.0))
-    lin[layover] *= np.float32(10.0 ** (LAYOVER_GAIN_DB / 10.0))
-    shadow = land & (cos_loc <= 0)
-    lin[shadow] = np.float32(10.0 ** (SHADOW_DB[pol] / 10.0))
-    if speckle:
-        if r0 % BLOCK_ROWS:
-            raise ValueError(f"speckled blocks must start on a multiple of {BLOCK_ROWS} rows, got {r0}")
-        for b0 in range(r0, r1, BLOCK_ROWS):
-            b1 = min(b0 + BLOCK_ROWS, r1)
-            full = min(b0 + BLOCK_ROWS, shape[0]) - b0  # always draw the whole block
-            rng = stream(seed, "speckle", date_index, p, b0 // BLOCK_ROWS)
-            g = rng.standard_gamma(ENL, size=(full, shape[1]), dtype=np.float32)[: b1 - b0]
-            lin[b0 - r0 : b1 - r0] *= g / np.float32(ENL)
-    return lin
+    rain_mm = rain.block(elevation, blk.rows)
+    r = np.clip((rain_mm - np.float32(RAIN_NORM_MM[0])) / np.float32(RAIN_NORM_MM[1] - RAIN_NORM_MM[0]), 0.0, 1.5)
+    del rain_mm
+    db += np.float32(WET_DB[pol][post]) * r * _lut(WET_COVER)[cover]
+    db += np.where(land, np.float32(WEATHER_STD_DB) * blk.smooth(fields.weather[post]), 0.0).astype(np.float32)
+    strip = np.float32(STRIP_DB[pol] * STRIP_RECOVERY**post) * blk.smooth(fields.wind) * _lut(STRIP_COVER)[cover]
+    db += strip
+    del strip
+    low = flat & (elevation < np.float32(FLOOD_MAX_ELEV_M))
+    if low.any():
+        patch = blk.fine(fields.flood_patch)
+        flooded = low & (patch + np.float32(FLOOD_RAIN_GAIN) * r > np.float32(FLOOD_THRESHOLD[post]))
+        del patch
+    del low, r
+    if layover.any():
+        db[layover] += np.float32(LAYOVER_CHANGE_DB) * blk.fine(fields.layover_change[post])[layover]
+    return flooded
+
+
+def _apply_scar_and_flood(
+    lin: np.ndarray, cover: np.ndarray, p: int, footprint: np.ndarray, layover: np.ndarray, flooded: np.ndarray
+) -> None:
+    """Multiply in the landslide scars (not in layover) and set flood water / urban double bounce."""
+    f = np.where(layover, 0.0, footprint).astype(np.float32)
+    scar = np.power(np.float32(10.0), _lut({k: v[p] for k, v in SCAR_DB.items()})[cover] / np.float32(10.0))
+    lin *= (1.0 - f) + f * scar
+    del f, scar
+    urban = cover == URBAN
+    lin[flooded & ~urban] = np.float32(10.0 ** (FLOOD_DB[p] / 10.0))
+    lin[flooded & urban] *= np.float32(10.0 ** (FLOOD_URBAN_GAIN_DB / 10.0))
+
+
+def _apply_speckle(
+    lin: np.ndarray, seed: int, date_index: int, p: int, r0: int, r1: int, shape: tuple[int, ...]
+) -> None:
+    """Multiply in unit-mean gamma speckle, drawn per whole block of :data:`BLOCK_ROWS` rows."""
+    if r0 % BLOCK_ROWS:
+        raise ValueError(f"speckled blocks must start on a multiple of {BLOCK_ROWS} rows, got {r0}")
+    for b0 in range(r0, r1, BLOCK_ROWS):
+        b1 = min(b0 + BLOCK_ROWS, r1)
+        full = min(b0 + BLOCK_ROWS, shape[0]) - b0  # always draw the whole block
+        rng = stream(seed, "speckle", date_index, p, b0 // BLOCK_ROWS)
+        g = rng.standard_gamma(ENL, size=(full, shape[1]), dtype=np.float32)[: b1 - b0]
+        lin[b0 - r0 : b1 - r0] *= g / np.float32(ENL)
