@@ -35,8 +35,8 @@ from pathlib import Path
 from common import report
 
 from landslide_app.dashboard.app import Dashboard
-from landslide_app.demo import DemoPaths
 from landslide_app.experiments.ablation import RunSpec
+from landslide_app.experiments.workspace_layout import WorkspaceLayout
 
 log = logging.getLogger("bench_dashboard")
 CHROMIUM = "/usr/bin/chromium"
@@ -170,7 +170,7 @@ def browser_figures(data: Path, loads: int, heads: int, screenshots: bool) -> di
 
     from landslide_app.chips.store import ChipStore
 
-    n_chips = len(ChipStore.open(DemoPaths(data).chips).ids)
+    n_chips = len(ChipStore.open(WorkspaceLayout(data).chips).ids)
     out: dict = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -204,7 +204,7 @@ def browser_figures(data: Path, loads: int, heads: int, screenshots: bool) -> di
                     times.append(time.perf_counter() - t)
                 out["switch_browser_s"] = round(statistics.median(times), 3)
                 if screenshots:
-                    k = int(ChipStore.open(DemoPaths(data).chips).index["head_count"].to_numpy().argmax())
+                    k = int(ChipStore.open(WorkspaceLayout(data).chips).index["head_count"].to_numpy().argmax())
                     page.locator(CHIP_PATHS).nth(k).click(force=True)  # paths follow chip ids
                     page.wait_for_selector("text=/Chip \\d+ \\(row/", timeout=60_000)
                     page.set_viewport_size({"width": 1500, "height": 2000})
@@ -227,8 +227,8 @@ def _with_synthetic_heads(data: Path, tmp: Path, n: int) -> Path:
     import geopandas as gpd
     import numpy as np
 
-    src = DemoPaths(data)
-    dst = DemoPaths(tmp / "data")
+    src = WorkspaceLayout(data)
+    dst = WorkspaceLayout(tmp / "data")
     (dst.scene / "dem").mkdir(parents=True)
     dst.dem.symlink_to(src.dem.resolve())
     dst.chips.symlink_to(src.chips.resolve(), target_is_directory=True)

@@ -255,12 +255,12 @@ def main() -> None:
     args = ap.parse_args()
 
     from landslide_app.chips.store import ChipStore
-    from landslide_app.demo import DemoPaths
+    from landslide_app.experiments.workspace_layout import WorkspaceLayout
 
     data = Path(args.data).resolve()
     if not (data / "chips" / "store.json").exists():
         raise SystemExit(f"no demo data under {data}: run `landslide-app demo --data {args.data}` first")
-    n_chips = len(ChipStore.open(DemoPaths(data).chips).ids)
+    n_chips = len(ChipStore.open(WorkspaceLayout(data).chips).ids)
 
     quiet, waited = wait_for_quiet(args.max_load, args.load_wait)
     load_before = _loadavg()

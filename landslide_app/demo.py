@@ -1,44 +1,17 @@
-"""Prepare the offline demo: the generated scene and its chip store, once (later runs reuse them)."""
+"""Prepare the offline demo: the generated scene and its chip store, once (later runs reuse them).
+
+The demo folder has the labelled workspace layout
+(:class:`~landslide_app.experiments.workspace_layout.WorkspaceLayout`).
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
+from landslide_app.experiments.workspace_layout import WorkspaceLayout
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DemoPaths:
-    """Where the demo artifacts live under a data directory."""
-
-    root: Path
-
-    @property
-    def scene(self) -> Path:
-        return self.root / "scene"
-
-    @property
-    def catalog(self) -> Path:
-        return self.scene / "catalog.json"
-
-    @property
-    def inventory(self) -> Path:
-        return self.scene / "inventory.gpkg"
-
-    @property
-    def dem(self) -> Path:
-        return self.scene / "dem" / "elevation.tif"
-
-    @property
-    def chips(self) -> Path:
-        return self.root / "chips"
-
-    @property
-    def ablation(self) -> Path:
-        """Ablation outputs (``runs/<key>/`` per configuration, results.json, table.md)."""
-        return self.root / "ablation"
 
 
 #: How the demo workspace is named in the page's title (workspace.json).
@@ -50,14 +23,14 @@ DEFAULT_INPUTS, DEFAULT_REVISITS = "fused", 3
 
 def prepare_demo(
     data_dir: str | Path, size: str = "demo", seed: int = 0, progress: bool = True, train_default: bool = True
-) -> DemoPaths:
+) -> WorkspaceLayout:
     """Generate the demo scene, build its chip store and run the default configuration (fused,
     3 revisits) under ``data_dir``. Idempotent and resumable: finished steps are reused."""
     from landslide_app.chips.build import build_chips
     from landslide_app.scene import generate_scene
     from landslide_app.sources.stac import open_local_catalog
 
-    paths = DemoPaths(Path(data_dir))
+    paths = WorkspaceLayout(Path(data_dir))
     summary = generate_scene(paths.scene, size=size, seed=seed, progress=progress)
     log.info("demo scene ready: %s heads in %d x %d chips", summary.n_heads, summary.n_cols, summary.n_rows)
     report = build_chips(open_local_catalog(paths.catalog), paths.inventory, paths.chips, progress=progress)
@@ -77,7 +50,7 @@ def prepare_demo(
     return paths
 
 
-def write_demo_workspace(paths: DemoPaths, event_date: str | None) -> None:
+def write_demo_workspace(paths: WorkspaceLayout, event_date: str | None) -> None:
     """``workspace.json`` of the demo folder: its name, area (from the chip store), event and source."""
     from landslide_app.experiments.workspace import Workspace
 

@@ -356,10 +356,11 @@ def test_voila_culls_idle_kernels_and_serve_opens_any_workspace(tmp_path: Path, 
 
 
 def test_demo_folder_names_its_area_and_event(tiny_store: Path, tmp_path: Path):
-    from landslide_app.demo import DEMO_NAME, DemoPaths, write_demo_workspace
+    from landslide_app.demo import DEMO_NAME, write_demo_workspace
+    from landslide_app.experiments.workspace_layout import WorkspaceLayout
 
     (tmp_path / "chips").symlink_to(tiny_store, target_is_directory=True)
-    write_demo_workspace(DemoPaths(tmp_path), "2017-09-20")
+    write_demo_workspace(WorkspaceLayout(tmp_path), "2017-09-20")
     d = json.loads((tmp_path / WORKSPACE_FILE).read_text())
     assert d["name"] == DEMO_NAME and d["event"]["date"] == "2017-09-20"
     assert d["stores"][0]["labelled"] and len(d["area"]["bbox_lonlat"]) == 4

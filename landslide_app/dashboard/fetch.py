@@ -39,7 +39,6 @@ CONNECT_TIMEOUT_S = 4.0
 PLANETARY_COMPUTER = "planetary-computer"
 SOURCE_KINDS = (("Planetary Computer", "pc"), ("STAC API URL", "api"), ("STAC catalog (path or URL)", "catalog"))
 INVENTORY_SUFFIXES = (".gpkg", ".geojson", ".json", ".zip", ".csv")
-CHIPS_DIR = "chips"
 
 
 @dataclass(frozen=True)

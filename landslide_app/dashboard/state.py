@@ -29,12 +29,13 @@ from landslide_app.core.density import check_thresholds, class_names
 from landslide_app.core.vocabulary import INPUTS, REVISITS
 from landslide_app.dashboard.style import BASELINE_ORDER, CLASS_COLOURS, FILL_OPACITY, fmt_auc
 from landslide_app.dashboard.views import ChipInspection, MapView
-from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS, DemoPaths
+from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.experiments import artifacts
 from landslide_app.experiments.ablation import DEFAULT_EPOCHS, AblationSettings, chip_classes
 from landslide_app.experiments.artifacts import RunSpec, read_embeddings, read_predictions
 from landslide_app.experiments.records import RunRecord
+from landslide_app.experiments.workspace_layout import WorkspaceLayout
 from landslide_app.model.crossval import FoldEvent
 
 __all__ = ["ChipInspection", "DashboardState", "MapView", "Selection", "StepHook"]
@@ -83,7 +84,7 @@ class DashboardState:
         seed: int = 0,
         train_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        self.paths = DemoPaths(Path(data_dir).resolve())
+        self.paths = WorkspaceLayout(Path(data_dir).resolve())
         if not (self.paths.chips / "store.json").exists():
             raise InputError(
                 f"no chip store under {self.paths.root}: run `landslide-app demo --data {self.paths.root}` first"

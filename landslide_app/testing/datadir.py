@@ -1,8 +1,8 @@
 """Test fixture: assemble a dashboard data directory from an existing scene and chip store.
 
 ``landslide-app demo`` is the normal way to get one; this links already built artifacts into the
-same layout (:class:`~landslide_app.demo.DemoPaths`: ``scene/``, ``chips/``, ``ablation/``)
-without copying them, and optionally computes the default configuration.
+same layout (:class:`~landslide_app.experiments.workspace_layout.WorkspaceLayout`: ``scene/``,
+``chips/``, ``ablation/``) without copying them, and optionally computes the default configuration.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS, DemoPaths
+from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS
 from landslide_app.errors import InputError
+from landslide_app.experiments.workspace_layout import WorkspaceLayout
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +27,14 @@ def link_data_dir(
     epochs: int = 1,
     seed: int = 0,
     train_kwargs: dict[str, Any] | None = None,
-) -> DemoPaths:
+) -> WorkspaceLayout:
     """``root/scene`` -> ``scene``, ``root/chips`` -> ``chips`` (symbolic links), then run the
     default configuration (fused, 3 revisits) into ``root/ablation`` when ``train_default``.
     Idempotent: existing links and computed configurations are reused."""
     from landslide_app.chips.store import ChipStore
     from landslide_app.experiments.ablation import AblationSettings, RunSpec, run_one
 
-    paths = DemoPaths(Path(root))
+    paths = WorkspaceLayout(Path(root))
     paths.root.mkdir(parents=True, exist_ok=True)
     for link, target in ((paths.scene, Path(scene)), (paths.chips, Path(chips))):
         if not target.exists():
