@@ -24,11 +24,11 @@ from typing import Any
 import ipywidgets as W
 
 from landslide_app.dashboard.area import AreaState
+from landslide_app.dashboard.messages import guarded, message_html
 from landslide_app.dashboard.queue import RunQueue
 from landslide_app.dashboard.respond_view import RespondView
-from landslide_app.dashboard.style import MESSAGE_COLOURS
-from landslide_app.errors import LandslideAppError
 from landslide_app.experiments.workspace import Workspace, list_workspaces, new_workspace
+from landslide_app.experiments.workspace_layout import CHIPS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +40,10 @@ def title_html(ws: Workspace | None) -> str:
     return f"<h2 class='ls-title' style='margin:4px 0'>{APP_NAME}: {what}</h2>"
 
 
-def message_html(text: str, kind: str = "error") -> str:
-    if not text:
-        return ""
-    c = MESSAGE_COLOURS[kind]
-    return (
-        f'<div class="ls-message ls-{kind}" style="padding:6px 10px;border-left:4px solid {c};color:{c};'
-        f'background:#fafafa">{html.escape(text)}</div>'
-    )
-
-
 def is_analyst_workspace(ws: Workspace) -> bool:
-    """A labelled, complete chip store at ``chips/`` (the analyst dashboard's layout)."""
-    e = next((s for s in ws.stores if ws.path(s) == (ws.root / "chips").resolve()), None)
+    """A labelled, complete chip store at ``chips/`` (the analyst dashboard's layout,
+    :class:`~landslide_app.experiments.workspace_layout.WorkspaceLayout`)."""
+    e = next((s for s in ws.stores if ws.path(s) == (ws.root / CHIPS_DIR).resolve()), None)
     return bool(e and e.get("labelled") and e.get("complete", True))
 
 
@@ -121,19 +112,7 @@ class WorkspaceApp:
 
     def guard(self, what: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Wrap a callback: an exception becomes one message in the page (never a traceback)."""
-
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001
-                if isinstance(exc, LandslideAppError):
-                    self.show(str(exc))
-                else:
-                    log.exception("%s failed", what)
-                    self.show(f"{what} failed: {type(exc).__name__}: {exc}")
-                return None
-
-        return wrapped
+        return guarded(what, fn, self.show)
 
     # ---- workspaces --------------------------------------------------------------------------
     def refresh_picker(self) -> None:
