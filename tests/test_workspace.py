@@ -222,7 +222,8 @@ def test_stage_runs_progress_failure_and_cancel():
 
 # ---- the responder's view model and the page -------------------------------------------------
 def test_area_state_of_an_unlabelled_workspace(root: Path):
-    from landslide_app.dashboard.area import AreaState, p2_legend
+    from landslide_app.dashboard.area import AreaState
+    from landslide_app.dashboard.prediction_view import p2_legend
 
     a = AreaState(Workspace.load(root / "event"), root=root)
     assert not a.labelled and "unlabelled" in a.header()
