@@ -130,9 +130,26 @@ def inspector_png(insp: ChipInspection) -> bytes:
     _panel(fig, axes[0, 1], L.get("slope"), "slope", "viridis", unit="°")
     _panel(fig, axes[0, 2], insp.embedding, f"embedding {insp.key}", "magma")
     _panel(fig, axes[0, 3], insp.embedding, "embedding + heads ○", "magma", insp.heads_rc)
+    _sar_panels(fig, [axes[1, 0], axes[1, 1], axes[1, 2], axes[1, 3], axes[2, 0], axes[2, 1]], L)
+    _percentiles_panel(axes[2, 2], insp.percentiles)
+    _probabilities_panel(axes[2, 3], insp)
+    verdict = "" if insp.pred_class is None else ("  ✓ correct" if insp.pred_class == insp.true_class else "  ✗ wrong")
+    fig.suptitle(
+        f"Chip {insp.chip_id} (row {insp.row}, col {insp.col}) — {insp.head_count} heads, "
+        f"{insp.density_per_km2:.1f} /km², true class {insp.true_class}"
+        + ("" if insp.pred_class is None else f", predicted {insp.pred_class}")
+        + verdict
+        + f" — {insp.key}",
+        fontsize=10,
+    )
+    fig.subplots_adjust(left=0.02, right=0.96, bottom=0.07, top=0.92, wspace=0.4, hspace=0.28)
+    return _png(fig, tight=False)
+
+
+def _sar_panels(fig, slots: list, L: dict[str, np.ndarray]) -> None:
+    """VV then VH, before (t2) and after (post-event slots), in dB on one grey scale per polarisation."""
     post = sorted(int(k.split("_t")[1]) for k in L if k.startswith("vv_t") and int(k.split("_t")[1]) >= 3)
     sar_keys = [("vv", 2), *[("vv", t) for t in post], ("vh", 2), *[("vh", t) for t in post]]
-    slots = [axes[1, 0], axes[1, 1], axes[1, 2], axes[1, 3], axes[2, 0], axes[2, 1]]
     vals = {
         pol: np.concatenate(
             [_db(L[f"{pol}_t{t}"]).ravel() for t in [2, *post] if f"{pol}_t{t}" in L] or [np.array([np.nan])]
@@ -155,12 +172,15 @@ def inspector_png(insp: ChipInspection) -> bytes:
         )
     for ax in slots[len(sar_keys) :]:
         ax.axis("off")
-    ax = axes[2, 2]
-    if insp.percentiles is not None:
+
+
+def _percentiles_panel(ax, percentiles: np.ndarray | None) -> None:
+    """The forest's input: the 19-percentile vector of the chip's embedding."""
+    if percentiles is not None:
         from landslide_app.model.features import PERCENTILES
 
-        ax.plot(PERCENTILES, insp.percentiles, marker="o", ms=3, color="#6a1b9a")
-        lo, hi = float(np.nanmin(insp.percentiles)), float(np.nanmax(insp.percentiles))
+        ax.plot(PERCENTILES, percentiles, marker="o", ms=3, color="#6a1b9a")
+        lo, hi = float(np.nanmin(percentiles)), float(np.nanmax(percentiles))
         pad = max(0.02, 0.1 * (hi - lo))
         ax.set(xlabel="percentile", ylim=(max(0.0, lo - pad), min(1.0, hi + pad)), xticks=[5, 25, 50, 75, 95])
         ax.tick_params(labelsize=7)
@@ -169,7 +189,10 @@ def inspector_png(insp: ChipInspection) -> bytes:
         ax.set_xticks([])
         ax.set_yticks([])
     ax.set_title("19-percentile vector (forest input)", fontsize=8)
-    ax = axes[2, 3]
+
+
+def _probabilities_panel(ax, insp: ChipInspection) -> None:
+    """The predicted class probabilities, the true class hatched (or the true class alone)."""
     if insp.proba is not None:
         bars = ax.bar(range(3), insp.proba, color=[CLASS_COLOURS[c] for c in range(3)], edgecolor="#333")
         bars[insp.true_class].set_hatch("//")
@@ -191,14 +214,3 @@ def inspector_png(insp: ChipInspection) -> bytes:
         )
         ax.set_xticks([])
         ax.set_yticks([])
-    verdict = "" if insp.pred_class is None else ("  ✓ correct" if insp.pred_class == insp.true_class else "  ✗ wrong")
-    fig.suptitle(
-        f"Chip {insp.chip_id} (row {insp.row}, col {insp.col}) — {insp.head_count} heads, "
-        f"{insp.density_per_km2:.1f} /km², true class {insp.true_class}"
-        + ("" if insp.pred_class is None else f", predicted {insp.pred_class}")
-        + verdict
-        + f" — {insp.key}",
-        fontsize=10,
-    )
-    fig.subplots_adjust(left=0.02, right=0.96, bottom=0.07, top=0.92, wspace=0.4, hspace=0.28)
-    return _png(fig, tight=False)
