@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from landslide_app.core.vocabulary import DEM_ASSETS
 from landslide_app.errors import ConfigError, NoItemsFoundError, PartialCoverageError, SigningError, SourceError
 from landslide_app.sources.retry import RetryPolicy, call_with_retry
-from landslide_app.sources.selection import AcquisitionRequest, coverage_fraction, select_acquisitions
+from landslide_app.sources.selection import Acquisition, AcquisitionRequest, coverage_fraction, select_acquisitions
 from landslide_app.sources.stac import SAR_COLLECTION, SceneSource, normalise_item
 
 log = logging.getLogger(__name__)
@@ -130,8 +130,6 @@ def search_stac_api(
         window_days: days searched before and after the event.
         retry: retries of the API requests (429, 5xx, resets).
     """
-    import pystac_client
-
     if dem_collection not in DEM_ASSETS:
         raise ConfigError(f"unknown DEM collection {dem_collection!r}; use one of {sorted(DEM_ASSETS)}")
     if sign not in ("planetary-computer", "none"):
@@ -139,43 +137,8 @@ def search_stac_api(
     req = request or AcquisitionRequest()
     retry = retry or RetryPolicy()
     bbox = tuple(float(v) for v in bbox)
-    client = call_with_retry(
-        lambda: pystac_client.Client.open(url, stac_io=_retrying_api_io(retry)), retry, f"the STAC API {url}"
-    )
-    if not client.conforms_to(pystac_client.ConformanceClasses.ITEM_SEARCH):
-        raise SourceError(f"{url} is not a STAC API with item search; for a static catalog pass its catalog.json")
-
-    def search(collection: str, **kw: Any) -> list[dict]:
-        def run() -> list[dict]:
-            try:
-                found = client.search(collections=[collection], bbox=bbox, **kw)
-                return [normalise_item(i) for i in found.items_as_dicts()]
-            except pystac_client.exceptions.APIError as exc:  # its message is the response body, often empty
-                status = getattr(exc, "status_code", None)
-                if not status:
-                    raise
-                err = type(exc)(f"HTTP {status}: {str(exc)[:300] or 'no message'}")
-                err.status_code = status
-                raise err from exc
-
-        return call_with_retry(run, retry, f"the {collection} search on {url}")
-
-    acqs = []
-    if req.wants_sar:
-        event = datetime(req.event_date.year, req.event_date.month, req.event_date.day)
-        span = f"{(event - timedelta(days=window_days)).date()}/{(event + timedelta(days=window_days)).date()}"
-        query: dict[str, Any] = {}
-        if req.orbit != "auto":
-            query["sat:relative_orbit"] = {"eq": req.orbit}
-        if req.orbit_state != "auto":
-            query["sat:orbit_state"] = {"eq": req.orbit_state}
-        sar = search(SAR_COLLECTION, datetime=span, **({"query": query} if query else {}))
-        if not sar:
-            raise NoItemsFoundError(
-                f"no {SAR_COLLECTION} items of {req.describe()} over {bbox} in {span}; check the area, "
-                "the event date and --orbit / --orbit-state (or use --orbit auto --orbit-state auto)"
-            )
-        acqs = select_acquisitions(sar, req, bbox)
+    search = _item_search(url, bbox, retry)
+    acqs = _find_acquisitions(search, req, bbox, window_days) if req.wants_sar else []
     dem_kw = {"query": {"gsd": {"eq": 10}}} if dem_collection == "3dep-seamless" else {}
     dem = search(dem_collection, **dem_kw)
     if not dem:
@@ -202,6 +165,55 @@ def search_stac_api(
         DEM_ASSETS[dem_collection],
         resign=resign,
     )
+
+
+def _item_search(url: str, bbox: tuple[float, ...], retry: RetryPolicy) -> Callable[..., list[dict]]:
+    """Open the STAC API at ``url`` (refused without item search) and return ``search(collection,
+    **kw)``: the normalised items of ``collection`` over ``bbox``, with retries."""
+    import pystac_client
+
+    client = call_with_retry(
+        lambda: pystac_client.Client.open(url, stac_io=_retrying_api_io(retry)), retry, f"the STAC API {url}"
+    )
+    if not client.conforms_to(pystac_client.ConformanceClasses.ITEM_SEARCH):
+        raise SourceError(f"{url} is not a STAC API with item search; for a static catalog pass its catalog.json")
+
+    def search(collection: str, **kw: Any) -> list[dict]:
+        def run() -> list[dict]:
+            try:
+                found = client.search(collections=[collection], bbox=bbox, **kw)
+                return [normalise_item(i) for i in found.items_as_dicts()]
+            except pystac_client.exceptions.APIError as exc:  # its message is the response body, often empty
+                status = getattr(exc, "status_code", None)
+                if not status:
+                    raise
+                err = type(exc)(f"HTTP {status}: {str(exc)[:300] or 'no message'}")
+                err.status_code = status
+                raise err from exc
+
+        return call_with_retry(run, retry, f"the {collection} search on {url}")
+
+    return search
+
+
+def _find_acquisitions(
+    search: Callable[..., list[dict]], req: AcquisitionRequest, bbox: tuple[float, ...], window_days: int
+) -> list[Acquisition]:
+    """The Sentinel-1 passes of ``req`` within ``window_days`` of the event (refused when there is none)."""
+    event = datetime(req.event_date.year, req.event_date.month, req.event_date.day)
+    span = f"{(event - timedelta(days=window_days)).date()}/{(event + timedelta(days=window_days)).date()}"
+    query: dict[str, Any] = {}
+    if req.orbit != "auto":
+        query["sat:relative_orbit"] = {"eq": req.orbit}
+    if req.orbit_state != "auto":
+        query["sat:orbit_state"] = {"eq": req.orbit_state}
+    sar = search(SAR_COLLECTION, datetime=span, **({"query": query} if query else {}))
+    if not sar:
+        raise NoItemsFoundError(
+            f"no {SAR_COLLECTION} items of {req.describe()} over {bbox} in {span}; check the area, "
+            "the event date and --orbit / --orbit-state (or use --orbit auto --orbit-state auto)"
+        )
+    return select_acquisitions(sar, req, bbox)
 
 
 def _retrying_api_io(retry: RetryPolicy) -> Any:

@@ -236,7 +236,6 @@ def select_acquisitions(
             post-event day yet (when post-event days are asked for).
     """
     req = request or AcquisitionRequest()
-    event = req.event_date
     if not req.wants_sar:
         return []
     cands = _candidates(items, req, bbox)
@@ -248,22 +247,34 @@ def select_acquisitions(
             "Choose one of those with --orbit N --orbit-state STATE, or --orbit auto."
         )
     for c in cands:
-        c.pre = [d for d in sorted(c.days) if d < event][-req.n_pre :] if req.n_pre else []
-        limit = MAX_POST if req.n_post is None else req.n_post
-        c.post = [d for d in sorted(c.days) if d > event][:limit] if limit else []
-        if event in c.days:
-            log.info("%s: the pass on the event day %s is neither pre- nor post-event; skipped", c.name, event)
-        if c.partial:
-            log.info(
-                "%s: days that cover only part of the area (fraction) skipped: %s",
-                c.name,
-                ", ".join(f"{d} ({f})" for d, f in c.partial),
-            )
+        _split_days(c, req)
     wants_post = req.n_post is None or req.n_post > 0
     usable = [c for c in cands if len(c.pre) == req.n_pre and (c.post or not wants_post)]
     if not usable:
         raise _why_none(cands, req)
     best = min(usable, key=lambda c: (c.post[0] if c.post else date.max, -len(c.post), -len(c.pre), c.orbit or 0))
+    _log_choice(best, cands, req, wants_post)
+    return _acquisitions(best)
+
+
+def _split_days(c: _Candidate, req: AcquisitionRequest) -> None:
+    """Set the candidate's pre-event days (the last ``n_pre``) and post-event days (the first ones)."""
+    event = req.event_date
+    c.pre = [d for d in sorted(c.days) if d < event][-req.n_pre :] if req.n_pre else []
+    limit = MAX_POST if req.n_post is None else req.n_post
+    c.post = [d for d in sorted(c.days) if d > event][:limit] if limit else []
+    if event in c.days:
+        log.info("%s: the pass on the event day %s is neither pre- nor post-event; skipped", c.name, event)
+    if c.partial:
+        log.info(
+            "%s: days that cover only part of the area (fraction) skipped: %s",
+            c.name,
+            ", ".join(f"{d} ({f})" for d, f in c.partial),
+        )
+
+
+def _log_choice(best: _Candidate, cands: list[_Candidate], req: AcquisitionRequest, wants_post: bool) -> None:
+    """Log why ``best`` was picked among several candidates, and fewer post-event passes than asked."""
     if len(cands) > 1 or req.orbit == "auto":
         others = "; ".join(
             f"{c.name}: first post-event pass {c.post[0] if c.post else 'none'}"
@@ -285,10 +296,14 @@ def select_acquisitions(
             "%s: %d post-event acquisition(s) after %s (%s), %s asked; using what exists",
             best.name,
             len(best.post),
-            event,
+            req.event_date,
             ", ".join(map(str, best.post)),
             asked,
         )
+
+
+def _acquisitions(best: _Candidate) -> list[Acquisition]:
+    """One acquisition per pre- and post-event day of ``best``, in time order."""
     out = []
     roles: tuple[tuple[Role, list], ...] = (("pre", best.pre), ("post", best.post))
     for role, days in roles:

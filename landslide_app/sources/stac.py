@@ -168,38 +168,8 @@ def open_local_catalog(
     items that intersect it are used, and a day counts when its slices cover the part of ``bbox``
     that the DEM covers.
     """
-    import pystac
-
-    href = str(path)
-    if not href.startswith(("http://", "https://")):
-        p = Path(href)
-        if p.is_dir():
-            p = p / "catalog.json"
-        if not p.exists():
-            raise InputError(f"no STAC catalog at {p}: pass the catalog.json written by `landslide-app scene`")
-        href = str(p.resolve())
-    stac_io = _retrying_stac_io(retry or RetryPolicy()) if href.startswith(("http://", "https://")) else None
-    try:
-        catalog = pystac.Catalog.from_file(href, stac_io=stac_io)
-        sar, dem = [], []
-        for item in catalog.get_items(recursive=True):
-            item.make_asset_hrefs_absolute()
-            d = normalise_item(item.to_dict(transform_hrefs=False))
-            if item.collection_id == SAR_COLLECTION or {"vv", "vh"} <= set(item.assets):
-                sar.append(d)
-            elif LOCAL_DEM_ASSET in item.assets:
-                dem.append(d)
-    except SourceError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        cause = exc.__cause__ if isinstance(exc.__cause__, SourceError) else None
-        if cause is not None:  # pystac wraps our "gave up" error
-            raise cause from exc
-        raise SourceError(
-            f"cannot read the STAC catalog {href}: {exc}. Check that it and the collection/item "
-            "JSON files it links to are complete, valid STAC JSON (regenerate them with "
-            "`landslide-app scene`, or fix the file named above)."
-        ) from exc
+    href = _catalog_href(path)
+    sar, dem = _catalog_items(href, retry)
     if not dem:
         raise NoItemsFoundError(
             f"the catalog {href} has no DEM item (a collection '{LOCAL_DEM_COLLECTION}' with asset "
@@ -224,6 +194,48 @@ def open_local_catalog(
     return SceneSource.from_acquisitions(
         f"catalog {href}", acqs, req.event_date if acqs else None, dem, LOCAL_DEM_ASSET
     )
+
+
+def _catalog_href(path: str | Path) -> str:
+    """An http(s) URL as given; a local catalog.json (or the folder holding it) as an absolute path."""
+    href = str(path)
+    if not href.startswith(("http://", "https://")):
+        p = Path(href)
+        if p.is_dir():
+            p = p / "catalog.json"
+        if not p.exists():
+            raise InputError(f"no STAC catalog at {p}: pass the catalog.json written by `landslide-app scene`")
+        href = str(p.resolve())
+    return href
+
+
+def _catalog_items(href: str, retry: RetryPolicy | None) -> tuple[list[dict], list[dict]]:
+    """The catalog's SAR items and DEM items, as normalised dicts with absolute asset hrefs."""
+    import pystac
+
+    stac_io = _retrying_stac_io(retry or RetryPolicy()) if href.startswith(("http://", "https://")) else None
+    try:
+        catalog = pystac.Catalog.from_file(href, stac_io=stac_io)
+        sar, dem = [], []
+        for item in catalog.get_items(recursive=True):
+            item.make_asset_hrefs_absolute()
+            d = normalise_item(item.to_dict(transform_hrefs=False))
+            if item.collection_id == SAR_COLLECTION or {"vv", "vh"} <= set(item.assets):
+                sar.append(d)
+            elif LOCAL_DEM_ASSET in item.assets:
+                dem.append(d)
+    except SourceError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        cause = exc.__cause__ if isinstance(exc.__cause__, SourceError) else None
+        if cause is not None:  # pystac wraps our "gave up" error
+            raise cause from exc
+        raise SourceError(
+            f"cannot read the STAC catalog {href}: {exc}. Check that it and the collection/item "
+            "JSON files it links to are complete, valid STAC JSON (regenerate them with "
+            "`landslide-app scene`, or fix the file named above)."
+        ) from exc
+    return sar, dem
 
 
 def _clip(bbox: Sequence[float], items: list[dict]) -> tuple[float, float, float, float] | None:

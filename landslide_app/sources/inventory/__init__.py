@@ -102,16 +102,8 @@ def read_inventory(
     """
     path = Path(path)
     dst_crs, bounds = _check_arguments(path, crs, bounds, csv_crs)
-    layer_read: str | None = None
-    if path.suffix.lower() in TABLE_SUFFIXES:
-        x, y, empty, src_crs, attrs, converted = read_table(path, lon_col, lat_col, csv_crs)
-    else:
-        layer_read = pick_layer(path, layer)
-        x, y, empty, src_crs, attrs, converted = read_vector(path, layer_read, csv_crs)
+    layer_read, (x, y, empty, src_crs, attrs, converted) = _read_file(path, lon_col, lat_col, layer, csv_crs)
     n_read = len(x)
-    if n_read == 0:
-        raise InventoryError(f"inventory {path} has no rows/features; give a file with landslide points.")
-
     x, wrapped = wrap_longitudes(x, y, src_crs, path)
     checks = check_points(x, y, empty, src_crs, dst_crs, attrs, bounds)
     dropped = checks.dropped()
@@ -132,6 +124,20 @@ def read_inventory(
     )
     logger.info("%s", result.summary())
     return result
+
+
+def _read_file(path: Path, lon_col, lat_col, layer, csv_crs):
+    """The layer read (``None`` for a table or a single-layer file) and the reader's x, y, empty,
+    source CRS, attributes and conversions; a file without rows is refused."""
+    layer_read: str | None = None
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        read = read_table(path, lon_col, lat_col, csv_crs)
+    else:
+        layer_read = pick_layer(path, layer)
+        read = read_vector(path, layer_read, csv_crs)
+    if len(read[0]) == 0:
+        raise InventoryError(f"inventory {path} has no rows/features; give a file with landslide points.")
+    return layer_read, read
 
 
 def _check_arguments(path: Path, crs, bounds, csv_crs):
