@@ -15,7 +15,7 @@ Layers, low to high (a module may import its own layer and the layers below it):
     4 baselines
     5 experiments
     6 apps         dashboard, demo
-    7 cli          cli, cli_rules
+    7 cli          cli (the package: commands, shared options, rules)
 
 ``testing`` (fixtures shipped for tests and benchmarks) may import any layer; no module outside it
 may import it. A new top-level module or subpackage must be given a layer in :data:`LAYERS`.
@@ -50,7 +50,6 @@ LAYERS: dict[str, int] = {
     "dashboard": 6,
     "demo": 6,
     "cli": 7,
-    "cli_rules": 7,
 }
 LAYER_NAMES = {0: "core", 1: "data", 2: "chips", 3: "model", 4: "baselines", 5: "experiments", 6: "apps", 7: "cli"}
 TESTING = "testing"

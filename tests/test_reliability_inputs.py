@@ -23,8 +23,9 @@ import pytest
 import rasterio
 from rasterio.transform import Affine, from_origin
 
-from landslide_app import cli, cli_rules
+from landslide_app import cli
 from landslide_app.atomic import LOCK_NAME, atomic_path, temp_target
+from landslide_app.cli import rules as cli_rules
 from landslide_app.errors import ConfigError, InventoryError, OutputError, RasterError
 
 PKG = Path(__file__).parents[1] / "landslide_app"
@@ -460,12 +461,13 @@ def test_library_warnings_become_one_line(caplog):
 _FLOOD = """
 import sys
 from landslide_app import cli
+from landslide_app.cli.common import emit
 build = cli.build_parser
 def flooding_parser():
     p = build()
     for a in p._actions:
         if isinstance(getattr(a, "choices", None), dict) and "info" in a.choices:
-            a.choices["info"].set_defaults(func=lambda ns: [cli._out("x" * 1000) for _ in range(2000)] and 0)
+            a.choices["info"].set_defaults(func=lambda ns: [emit("x" * 1000) for _ in range(2000)] and 0)
     return p
 cli.build_parser = flooding_parser
 sys.exit(cli.main(["info", "anything"]))
