@@ -62,7 +62,7 @@ def child(
     import landslide_app.model.embedding_forest as fold_model
     import landslide_app.model.map_classes as map_classes
     from landslide_app.model.forest import DensityForest
-    from landslide_app.model.train import TrainedModel
+    from landslide_app.model.trained import TrainedModel
 
     timers: dict[str, float] = {}
 

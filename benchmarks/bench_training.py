@@ -135,9 +135,10 @@ def child_project(store_path: str, n_train: int, n_val: int, epochs: int, varian
     import torch
 
     from landslide_app.chips.store import ChipStore
+    from landslide_app.model.chipsets import ChipSubset, as_batch_getter
     from landslide_app.model.inputs import ModelConfig
     from landslide_app.model.runtime import conv_flops
-    from landslide_app.model.train import ChipSubset, as_batch_getter, fit_embedding_model
+    from landslide_app.model.train import fit_embedding_model
 
     store = ChipStore.open(store_path)
     cfg = ModelConfig(*CONFIG)

@@ -70,7 +70,7 @@ def fabricate_run(src: Path, dst: Path, inputs: str, revisits: int = 3) -> Path:
 
     from landslide_app.model.inputs import ModelConfig, NormStats
     from landslide_app.model.network import EmbeddingNet
-    from landslide_app.model.train import TrainedModel
+    from landslide_app.model.trained import TrainedModel
 
     dst.mkdir(parents=True)
     ck = torch.load(src / "model.pt", weights_only=True)
@@ -455,7 +455,7 @@ def _tampered_weights(ctx, run):
 
 def _api_load_checkpoint(fn):
     def make(ctx, tmp):
-        from landslide_app.model.train import TrainedModel
+        from landslide_app.model.trained import TrainedModel
 
         path = fn(ctx, tmp)
         return lambda: TrainedModel.load(path, device="cpu")
@@ -477,7 +477,7 @@ def _foreign_checkpoint(ctx, tmp):
 
 def _api_load_other_config(ctx, tmp):
     from landslide_app.model.inputs import ModelConfig
-    from landslide_app.model.train import TrainedModel
+    from landslide_app.model.trained import TrainedModel
 
     return lambda: TrainedModel.load(ctx.dem_run / "model.pt", config=ModelConfig("sar", 2), device="cpu")
 

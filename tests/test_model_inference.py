@@ -13,7 +13,7 @@ from landslide_app.model import inference
 from landslide_app.model.inference import FP32_TOLERANCE, EagerRuntime, make_runtime, native_precision
 from landslide_app.model.inputs import ModelConfig, fit_norm_stats
 from landslide_app.model.network import EmbeddingNet
-from landslide_app.model.train import TrainedModel
+from landslide_app.model.trained import TrainedModel
 
 CPU = torch.device("cpu")
 
@@ -129,13 +129,13 @@ def test_bf16_runs_natively_or_in_fp32():
 
 def test_compiled_runtimes_kept_alive_are_capped():
     pytest.importorskip("openvino")
-    from landslide_app.model import train
+    from landslide_app.model import trained
 
     cfg = ModelConfig("dem", 1)
     net, stats, x = _trained_like(cfg)
     models = [
         TrainedModel(cfg, stats, EmbeddingNet.for_config(cfg).eval(), best_epoch=1)
-        for _ in range(train.MAX_LIVE_RUNTIMES + 1)
+        for _ in range(trained.MAX_LIVE_RUNTIMES + 1)
     ]
     first = [m.embed_batch(x)[0] for m in models]
     assert models[0]._runtime_cache is None  # the oldest compiled runtime was dropped (its memory freed)

@@ -9,15 +9,11 @@ import pytest
 import torch
 
 from landslide_app.errors import ConfigError, InputError
+from landslide_app.model.chipsets import ArrayChips, ChipSubset, as_batch_getter
+from landslide_app.model.device import resolve_device
 from landslide_app.model.inputs import ModelConfig
-from landslide_app.model.train import (
-    ArrayChips,
-    ChipSubset,
-    TrainedModel,
-    as_batch_getter,
-    fit_embedding_model,
-    resolve_device,
-)
+from landslide_app.model.train import fit_embedding_model
+from landslide_app.model.trained import TrainedModel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

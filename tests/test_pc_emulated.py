@@ -23,13 +23,8 @@ import pytest
 
 from landslide_app.cli import main
 from landslide_app.config import S1_DATES, S1_PLATFORMS
-from landslide_app.testing.pc_emulator import (
-    Archive,
-    BurstFaults,
-    PlanetaryComputerEmulator,
-    build_archive,
-    wait_closed,
-)
+from landslide_app.testing.pc_archive import Archive, build_archive
+from landslide_app.testing.pc_emulator import BurstFaults, PlanetaryComputerEmulator, wait_closed
 
 pytestmark = [pytest.mark.pc_emulated, pytest.mark.timeout(300)]
 

@@ -21,7 +21,7 @@ from landslide_app.testing.malicious import write_pickle_payload, write_skops_pa
 def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path):
     import torch
 
-    from landslide_app.model.train import TrainedModel
+    from landslide_app.model.trained import TrainedModel
 
     marker = tmp_path / "payload-ran"
     evil = write_pickle_payload(tmp_path / "model.pt", marker)

@@ -35,13 +35,14 @@ from typing import Any, Literal
 import numpy as np
 
 from landslide_app.core.vocabulary import SplitKind
+from landslide_app.model.chipsets import as_batch_getter
 from landslide_app.model.crossval import CrossValResult, FoldData, FoldOutcome, OnFold, check_classes, cross_predict
 from landslide_app.model.embedding_forest import EmbeddingForest
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.metrics import AucResult
 from landslide_app.model.protocol import ProtocolSplit, resolve_split
-from landslide_app.model.train import TrainedModel, as_batch_getter
+from landslide_app.model.trained import TrainedModel
 
 logger = logging.getLogger(__name__)
 
