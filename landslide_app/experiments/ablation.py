@@ -153,7 +153,7 @@ def chip_classes(store: ChipStore, thresholds: tuple[float, float] | None) -> np
 def _resolved_precision(s: AblationSettings) -> str:
     """The precision training will use ("auto" resolved for the device): part of the cache key."""
     from landslide_app.model.runtime import resolve_precision
-    from landslide_app.model.device import resolve_device
+    from landslide_app.model.train import resolve_device
 
     return resolve_precision(s.precision, resolve_device(s.device))
 
@@ -264,13 +264,7 @@ def _compute(
             on_fold=on_fold,
         )
         assert np.array_equal(res.ids, ids)
-    artifacts.write_predictions(d, res.ids, res.y_true, res.test_proba, res.test_pred, res.test_fold)
-    if res.test_features is not None:
-        artifacts.write_features(d, res.ids, res.test_features)
-    for k, (model, forest) in enumerate(zip(res.models, res.forests) if settings.save_models else ()):
-        model_file, forest_file = artifacts.fold_model_paths(d, k)
-        model.save(model_file)
-        forest.save(forest_file)
+    _save_run_files(d, res, settings.save_models)
     cached = {
         **res.to_dict(),
         **map_classes(res.cv, settings.decision).to_dict(),  # the map's classes
@@ -281,6 +275,17 @@ def _compute(
     }
     artifacts.write_result(d, cached)  # last: marks the configuration finished
     return cached
+
+
+def _save_run_files(d: Path, res: Any, save_models: bool) -> None:
+    """Held-out predictions, features (when the run has them) and, with ``save_models``, the fold models."""
+    artifacts.write_predictions(d, res.ids, res.y_true, res.test_proba, res.test_pred, res.test_fold)
+    if res.test_features is not None:
+        artifacts.write_features(d, res.ids, res.test_features)
+    for k, (model, forest) in enumerate(zip(res.models, res.forests) if save_models else ()):
+        model_file, forest_file = artifacts.fold_model_paths(d, k)
+        model.save(model_file)
+        forest.save(forest_file)
 
 
 def check_store(store: ChipStore, settings: AblationSettings) -> None:
@@ -331,29 +336,8 @@ def run_ablation(
 
     seeds = settings.seed_list()
     reader = StoreCache(store)  # every configuration reads every chip: one copy in memory when it fits
-    jobs = [(i, seed, spec) for i, seed in enumerate(seeds) for spec in specs]
-    runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(seeds))}
-    bar = tqdm(jobs, desc="ablation", unit="config", disable=not progress)
-    for n, (i, seed, spec) in enumerate(bar):
-        bar.set_postfix_str(spec.key + (f" seed {seed}" if len(seeds) > 1 else ""))
-        s_i = replace(settings, seed=seed, save_models=settings.save_models and i == 0)
-        runs[i].append(
-            run_one(store, spec, repeat_dir(out, i, seed), s_i, progress=False, reader=reader, on_fold=on_fold)
-        )
-        if on_progress:
-            on_progress(n + 1, len(jobs), spec.key)
-    repeats = []
-    for i, seed in enumerate(seeds):
-        s_i = replace(settings, seed=seed)
-        baselines = run_baselines(store, repeat_dir(out, i, seed), s_i) if settings.baselines else []
-        repeats.append(
-            {
-                "seed": seed,
-                "dir": repeat_dir(out, i, seed).relative_to(out).as_posix(),
-                "runs": runs[i],
-                "baselines": baselines,
-            }
-        )
+    runs = _run_configurations(store, specs, out, settings, reader, progress, on_progress, on_fold)
+    repeats = [_repeat(store, out, i, seed, runs[i], settings) for i, seed in enumerate(seeds)]
     results = {
         "store": str(store.path),
         "store_fingerprint": store.meta.fingerprint,
@@ -369,6 +353,46 @@ def run_ablation(
     artifacts.write_results(out, results)
     write_report(results, out)
     return results
+
+
+def _run_configurations(
+    store: ChipStore,
+    specs: list[RunSpec],
+    out: Path,
+    settings: AblationSettings,
+    reader: Any,
+    progress: bool,
+    on_progress: ProgressHook | None,
+    on_fold: OnFold | None,
+) -> dict[int, list[dict[str, Any]]]:
+    """Every configuration for every seed (repeat index -> its results, in ``specs`` order)."""
+    seeds = settings.seed_list()
+    jobs = [(i, seed, spec) for i, seed in enumerate(seeds) for spec in specs]
+    runs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(seeds))}
+    bar = tqdm(jobs, desc="ablation", unit="config", disable=not progress)
+    for n, (i, seed, spec) in enumerate(bar):
+        bar.set_postfix_str(spec.key + (f" seed {seed}" if len(seeds) > 1 else ""))
+        s_i = replace(settings, seed=seed, save_models=settings.save_models and i == 0)
+        runs[i].append(
+            run_one(store, spec, repeat_dir(out, i, seed), s_i, progress=False, reader=reader, on_fold=on_fold)
+        )
+        if on_progress:
+            on_progress(n + 1, len(jobs), spec.key)
+    return runs
+
+
+def _repeat(
+    store: ChipStore, out: Path, i: int, seed: int, runs: list[dict[str, Any]], settings: AblationSettings
+) -> dict[str, Any]:
+    """Repeat ``i`` of results.json: its seed, folder, configuration runs and baselines (computed here)."""
+    s_i = replace(settings, seed=seed)
+    baselines = run_baselines(store, repeat_dir(out, i, seed), s_i) if settings.baselines else []
+    return {
+        "seed": seed,
+        "dir": repeat_dir(out, i, seed).relative_to(out).as_posix(),
+        "runs": runs,
+        "baselines": baselines,
+    }
 
 
 def repeat_dir(out: Path, i: int, seed: int) -> Path:
