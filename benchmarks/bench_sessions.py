@@ -1,14 +1,24 @@
 """Concurrent dashboard sessions: render time and memory with N browser sessions on one Voila server.
 
 Usage: ``python benchmarks/bench_sessions.py [--data data/demo] [--sessions 8] [--timeout 600]
-[--max-load 3.0] [--load-wait 480]``. Needs a data directory prepared by ``landslide-app demo``.
+[--max-load 3.0] [--load-wait 480] [--modes off,shared] [--breakdown]``. Needs a data directory
+prepared by ``landslide-app demo`` (or any workspace).
+
+``--modes``: one server per mode, one after the other in the same run: ``off`` without the shared
+view cache (``LANDSLIDE_APP_VIEW_CACHE=off``: every kernel computes and holds its own views, as
+before issue 14), ``shared`` with it, starting from an empty cache folder (the first session
+builds each view, the others wait for it and map the same files), ``warm`` with the folder the
+``shared`` round filled. ``--breakdown``: also what one kernel's memory consists of
+(``kernel_memory.py``: interpreter, imports, the page's data).
 
 Starts ``landslide-app app`` 's Voila command (``serve.voila_command``) on a free port, opens
 ``--sessions`` pages at once (one Chromium, one browser context per page), and for each records the
 time from navigation start until the chip layer is drawn (``.leaflet-container`` present, then
 every chip's SVG ``path.leaflet-interactive``). Once all pages have rendered (or failed), it reads
 the resident memory (RSS) of the Voila server process and of every kernel process it spawned (one
-per session), then stops the server and its kernels. Before starting, it waits (up to
+per session), then stops the server and its kernels. Memory per kernel: RSS, USS (pages no other
+process maps: what one more session costs) and PSS (shared pages divided among their mappers; the
+PSS of all kernels sums to their real total), read with psutil's ``memory_full_info``. Before starting, it waits (up to
 ``--load-wait`` seconds) for the 1-minute load average to drop below ``--max-load``.
 
 Prints the figures and writes them under ``"sessions"`` in ``benchmarks/results.json``.
@@ -18,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -107,14 +118,28 @@ def _proc_cmdline(pid: int) -> str:
         return ""
 
 
+def _full(proc) -> dict[str, float]:
+    m = proc.memory_full_info()
+    t = proc.cpu_times()
+    torch = any("libtorch" in (mm.path or "") for mm in proc.memory_maps(grouped=True))
+    return {
+        **{k: getattr(m, k) / 2**20 for k in ("rss", "uss", "pss", "shared")},
+        "cpu_s": t.user + t.system,
+        "torch": torch,
+    }
+
+
 def process_memory(root: int) -> dict:
-    """RSS (MiB) of ``root`` and of each of its descendants, with their command lines."""
+    """RSS (MiB) of ``root`` and of each of its descendants, with their command lines (and, through
+    psutil, ``full``: pid -> rss, uss, pss, shared in MiB)."""
     try:
         import psutil
 
         p = psutil.Process(root)
-        procs = [(c.pid, c.memory_info().rss / 2**20, " ".join(c.cmdline())) for c in p.children(recursive=True)]
-        return {"root": p.memory_info().rss / 2**20, "children": procs, "via": "psutil"}
+        kids = p.children(recursive=True)
+        procs = [(c.pid, c.memory_info().rss / 2**20, " ".join(c.cmdline())) for c in kids]
+        full = {c.pid: _full(c) for c in kids}
+        return {"root": p.memory_info().rss / 2**20, "children": procs, "full": full, "via": "psutil"}
     except ImportError:
         pass
     kids = _proc_children_map()
@@ -134,11 +159,11 @@ def process_memory(root: int) -> dict:
 class Voila:
     """The dashboard's Voila command on a free port, in its own process group (killed on exit)."""
 
-    def __init__(self, data: Path, start_timeout: float = 120) -> None:
+    def __init__(self, data: Path, start_timeout: float = 120, env_extra: dict[str, str] | None = None) -> None:
         from landslide_app.dashboard.serve import notebook_path, voila_command
 
         self.port = _free_port()
-        env = {**os.environ, "LANDSLIDE_APP_DATA": str(data)}
+        env = {**os.environ, "LANDSLIDE_APP_DATA": str(data), **(env_extra or {})}
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             voila_command(self.port, open_browser=False),
@@ -243,6 +268,72 @@ async def run_sessions(v: Voila, n: int, n_chips: int, timeout_s: float, settle_
     return {"results": results, "wall_s": wall, "mem": mem}
 
 
+def _stats(values: list[float]) -> dict[str, float | None]:
+    return {
+        "mean": round(statistics.mean(values), 1) if values else None,
+        "max": round(max(values), 1) if values else None,
+        "min": round(min(values), 1) if values else None,
+    }
+
+
+def figures_of(out: dict, sessions: int, n_chips: int, start_s: float) -> dict:
+    """The figures of one server's round (render times, memory per kernel)."""
+    res = out["results"]
+    ok = [r for r in res if r["ok"]]
+    renders = sorted(r["render_s"] for r in ok)
+    mem = out["mem"]
+    kernels = [(pid, rss) for pid, rss, cmd in mem["children"] if "ipykernel" in cmd or "kernel" in cmd]
+    others = [(pid, rss, cmd[:120]) for pid, rss, cmd in mem["children"] if not ("ipykernel" in cmd or "kernel" in cmd)]
+    k_rss = [rss for _, rss in kernels]
+    full = [mem.get("full", {}).get(pid) for pid, _ in kernels]
+    full = [f for f in full if f]
+    total = mem["root"] + sum(rss for _, rss, _ in mem["children"])
+    return {
+        "sessions": sessions,
+        "sessions_rendered": len(ok),
+        "all_rendered": len(ok) == sessions,
+        "n_chips": n_chips,
+        "render_s_median": round(statistics.median(renders), 2) if renders else None,
+        "render_s_max": round(max(renders), 2) if renders else None,
+        "render_s_min": round(min(renders), 2) if renders else None,
+        "render_s_each": [round(x, 2) for x in renders],
+        "map_container_s_median": round(statistics.median(r["map_s"] for r in ok), 2) if ok else None,
+        "all_sessions_wall_s": round(out["wall_s"], 2),
+        "server_start_s": round(start_s, 2),
+        "server_rss_mib": round(mem["root"], 1),
+        "kernels": len(kernels),
+        "kernel_rss_mib_mean": round(statistics.mean(k_rss), 1) if k_rss else None,
+        "kernel_rss_mib_max": round(max(k_rss), 1) if k_rss else None,
+        "kernel_rss_mib_each": [round(x, 1) for x in sorted(k_rss)],
+        "kernel_uss_mib": _stats([f["uss"] for f in full]),
+        "kernel_pss_mib": _stats([f["pss"] for f in full]),
+        "kernel_shared_mib": _stats([f["rss"] - f["uss"] for f in full]),
+        "kernels_pss_total_mib": round(sum(f["pss"] for f in full), 1) if full else None,
+        "kernels_uss_total_mib": round(sum(f["uss"] for f in full), 1) if full else None,
+        "kernels_with_torch_loaded": sum(bool(f["torch"]) for f in full),
+        "kernels_cpu_s_total": round(sum(f["cpu_s"] for f in full), 1) if full else None,
+        "other_children_rss_mib": [round(rss, 1) for _, rss, _ in others],
+        "total_rss_mib": round(total, 1),
+        "memory_via": mem["via"],
+        "errors": [r["error"] for r in res if not r["ok"]],
+    }
+
+
+def run_mode(data: Path, mode: str, cache_dir: Path, args: argparse.Namespace, n_chips: int) -> dict:
+    """One server with the view cache ``off``, ``shared`` (empty folder) or ``warm`` (filled)."""
+    import shutil
+
+    if mode == "shared" and cache_dir.exists():
+        shutil.rmtree(cache_dir)
+    env = {"LANDSLIDE_APP_VIEW_CACHE": "off" if mode == "off" else str(cache_dir)}
+    load_before = _loadavg()
+    with Voila(data, env_extra=env) as v:
+        out = asyncio.run(run_sessions(v, args.sessions, n_chips, args.timeout, args.settle))
+    figs = figures_of(out, args.sessions, n_chips, v.start_s)
+    figs.update(mode=mode, load_average_before=load_before, load_average_after=_loadavg())
+    return figs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="data/demo")
@@ -251,68 +342,58 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=3.0, help="seconds between the last render and the memory reading")
     ap.add_argument("--max-load", type=float, default=3.0)
     ap.add_argument("--load-wait", type=float, default=480)
+    ap.add_argument("--modes", default="off,shared", help="comma list of off, shared, warm (see the docstring)")
+    ap.add_argument("--breakdown", action="store_true", help="also one kernel's memory by part (kernel_memory.py)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
     args = ap.parse_args()
 
+    import tempfile
+
     from landslide_app.chips.store import ChipStore
-    from landslide_app.experiments.workspace_layout import WorkspaceLayout
 
     data = Path(args.data).resolve()
     if not (data / "chips" / "store.json").exists():
         raise SystemExit(f"no demo data under {data}: run `landslide-app demo --data {args.data}` first")
-    n_chips = len(ChipStore.open(WorkspaceLayout(data).chips).ids)
+    n_chips = len(ChipStore.open(data / "chips").ids)
 
     quiet, waited = wait_for_quiet(args.max_load, args.load_wait)
-    load_before = _loadavg()
     if not quiet:
         print(f"load average stayed >= {args.max_load} for {waited:.0f} s: running anyway", flush=True)
+    rounds: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-sessions-cache-") as tmp:
+        for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
+            rounds[mode] = run_mode(data, mode, Path(tmp) / "views", args, n_chips)
+            print(json.dumps(rounds[mode]), flush=True)
+        breakdown = None
+        if args.breakdown:
+            from kernel_memory import breakdown as kernel_breakdown
 
-    with Voila(data) as v:
-        out = asyncio.run(run_sessions(v, args.sessions, n_chips, args.timeout, args.settle))
-    load_after = _loadavg()
-
-    res = out["results"]
-    ok = [r for r in res if r["ok"]]
-    renders = sorted(r["render_s"] for r in ok)
-    mem = out["mem"]
-    kernels = [(pid, rss) for pid, rss, cmd in mem["children"] if "ipykernel" in cmd or "kernel" in cmd]
-    others = [(pid, rss, cmd[:120]) for pid, rss, cmd in mem["children"] if not ("ipykernel" in cmd or "kernel" in cmd)]
-    k_rss = [rss for _, rss in kernels]
-    total = mem["root"] + sum(rss for _, rss, _ in mem["children"])
-    figures = {
+            os.environ["LANDSLIDE_APP_VIEW_CACHE"] = str(Path(tmp) / "views")
+            breakdown = kernel_breakdown(data)
+    figures: dict = {
+        "modes": rounds,
         "sessions": args.sessions,
-        "sessions_rendered": len(ok),
-        "all_rendered": len(ok) == args.sessions,
-        "n_chips": n_chips,
-        "render_s_median": round(statistics.median(renders), 2) if renders else None,
-        "render_s_max": round(max(renders), 2) if renders else None,
-        "render_s_min": round(min(renders), 2) if renders else None,
-        "render_s_each": [round(x, 2) for x in renders],
-        "map_container_s_median": round(statistics.median(r["map_s"] for r in ok), 2) if ok else None,
-        "all_sessions_wall_s": round(out["wall_s"], 2),
-        "server_start_s": round(v.start_s, 2),
-        "server_rss_mib": round(mem["root"], 1),
-        "kernels": len(kernels),
-        "kernel_rss_mib_mean": round(statistics.mean(k_rss), 1) if k_rss else None,
-        "kernel_rss_mib_max": round(max(k_rss), 1) if k_rss else None,
-        "kernel_rss_mib_each": [round(x, 1) for x in sorted(k_rss)],
-        "other_children_rss_mib": [round(rss, 1) for _, rss, _ in others],
-        "total_rss_mib": round(total, 1),
-        "memory_via": mem["via"],
-        "errors": [r["error"] for r in res if not r["ok"]],
-        "load_average_before": load_before,
-        "load_average_after": load_after,
         "load_quiet_before": quiet,
         "load_waited_s": round(waited, 1),
     }
-    if others:
-        print("non-kernel children:", others)
+    if "off" in rounds and "shared" in rounds:
+        off, on = rounds["off"], rounds["shared"]
+        figures["uss_per_kernel_off_over_shared"] = _ratio(off["kernel_uss_mib"]["mean"], on["kernel_uss_mib"]["mean"])
+        figures["pss_total_off_over_shared"] = _ratio(off["kernels_pss_total_mib"], on["kernels_pss_total_mib"])
+        figures["render_median_off_over_shared"] = _ratio(off["render_s_median"], on["render_s_median"])
+    if breakdown is not None:
+        figures["kernel_breakdown_mib"] = breakdown
     if not args.no_write:
         merge_results("sessions", figures)
     for k, val in figures.items():
-        print(f"{k}: {val}")
-    if not figures["all_rendered"]:
+        if k != "modes":
+            print(f"{k}: {val}")
+    if not all(r["all_rendered"] for r in rounds.values()):
         sys.exit(1)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
 
 
 if __name__ == "__main__":

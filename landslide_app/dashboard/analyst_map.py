@@ -38,7 +38,7 @@ class MapMixin(AnalystBase):
         w, s, e, n = st.index.to_crs("EPSG:4326").total_bounds  # fit the chips, not the sea around
         self.map = layers.map_widget(((s, w), (n, e)))
         try:
-            self.map.add(layers.hillshade_layer(st.paths.dem)[0])
+            self.map.add(layers.hillshade_layer(st.paths.dem, cache=st.view_cache)[0])
         except Exception as exc:  # noqa: BLE001 - the map still works without the terrain
             log.warning("no hillshade: %s", exc)
             self.show(f"No DEM hillshade ({st.paths.dem} could not be read: {exc}); the rest of the map works.", "warn")

@@ -27,6 +27,7 @@ import numpy as np
 
 from landslide_app.dashboard.prediction_view import PredictionView, chip_feature, read_prediction
 from landslide_app.dashboard.queue import StageRun, cli_command
+from landslide_app.dashboard.viewcache import shared_overlays
 from landslide_app.errors import InputError
 from landslide_app.experiments.workspace import RUN_MARK, Workspace, list_workspaces
 
@@ -227,9 +228,9 @@ class AreaState:
         if not pre or not post:
             return None
         assert self.store_path is not None
-        return self.cache.get(
-            "sar-pair", self.store_path / "store.json", lambda: self._sar_overlays([pre[-1], post[0]])
-        )
+        src = [self.store_path / "store.json"]  # computed once for every session (shared on-disk cache)
+        build = lambda: shared_overlays(self.ws.root, "sar-pair", src, lambda: self._sar_overlays([pre[-1], post[0]]))  # noqa: E731
+        return self.cache.get("sar-pair", src[0], build)
 
     def _sar_overlays(self, picks: list[tuple[str, str, str]]) -> tuple[dict[str, Any], dict[str, Any]]:
         from landslide_app.core.sar import to_db

@@ -15,20 +15,23 @@ import numpy as np
 
 from landslide_app.dashboard.rendering import (
     EMPTY_PNG_URL,
+    data_url,
     lonlat_bounds,
-    png_data_url,
+    png_bytes,
     terrain_rgba,
     to_web_mercator,
 )
 from landslide_app.dashboard.style import CLASS_COLOURS
+from landslide_app.dashboard.viewcache import CachedView, SharedViewCache, cache_near
 
 log = logging.getLogger(__name__)
 
 MAX_OVERLAY_PX = 1600
 
 
-def hillshade_layer(dem_path: Path) -> tuple[ipyleaflet.ImageOverlay, tuple]:
-    """The DEM as a hillshaded image overlay, warped to Web Mercator (at most ``MAX_OVERLAY_PX``)."""
+def hillshade_image(dem_path: Path) -> CachedView:
+    """The DEM hillshaded and warped to Web Mercator (at most ``MAX_OVERLAY_PX``): blob
+    ``hillshade.png``, meta ``bounds``."""
     import rasterio
     from rasterio.enums import Resampling
 
@@ -51,7 +54,19 @@ def hillshade_layer(dem_path: Path) -> tuple[ipyleaflet.ImageOverlay, tuple]:
         from rasterio.transform import array_bounds
 
         img, bounds = rgba, lonlat_bounds(array_bounds(h, w, transform), crs)
-    layer = ipyleaflet.ImageOverlay(url=png_data_url(img), bounds=bounds, name="DEM hillshade")
+    return CachedView(meta={"bounds": bounds}, blobs={"hillshade.png": png_bytes(img)})
+
+
+def hillshade_layer(dem_path: Path, cache: SharedViewCache | None = None) -> tuple[ipyleaflet.ImageOverlay, tuple]:
+    """The DEM's hillshade overlay (:func:`hillshade_image`), computed once for every session:
+    kept in ``cache`` (default: the shared view cache of the DEM's workspace, see
+    :func:`~landslide_app.dashboard.viewcache.cache_near`)."""
+    dem_path = Path(dem_path)
+    cache = cache if cache is not None else cache_near(dem_path)
+    v = cache.get("hillshade", dem_path.stem, [dem_path], lambda: hillshade_image(dem_path), params=MAX_OVERLAY_PX)
+    (s, w), (n, e) = v.meta["bounds"]
+    bounds = ((s, w), (n, e))
+    layer = ipyleaflet.ImageOverlay(url=data_url(v.blobs["hillshade.png"]), bounds=bounds, name="DEM hillshade")
     return layer, bounds
 
 

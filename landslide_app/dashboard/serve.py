@@ -2,7 +2,11 @@
 
 Each browser session gets its own kernel; a kernel idle for :data:`CULL_IDLE_S` (no widget
 message, no running cell) and without a connected page is shut down (Voila's
-``MappingKernelManager.cull_*`` settings), so closed tabs stop holding memory.
+``MappingKernelManager.cull_*`` settings), so closed tabs stop holding memory. What the kernels
+compute from a workspace (overlays, ordered predictions, figures) is shared between them through
+the on-disk cache of :mod:`landslide_app.dashboard.viewcache` (``WORKSPACE/.dashboard-cache/``;
+``LANDSLIDE_APP_VIEW_CACHE=off`` disables it). Voila's preheated kernels (``--preheat_kernel``)
+are not used: they are separate processes started ahead (no shared memory), idle ones hold theirs.
 """
 
 from __future__ import annotations

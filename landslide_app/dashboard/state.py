@@ -1,10 +1,11 @@
 """What the dashboard shows and does, free of widgets.
 
 :class:`DashboardState` opens the demo artifacts of a data directory (chip store, ablation
-outputs), answers "what does the map show for this configuration" (:class:`MapView`, cached per
-configuration and result so switching back to a computed configuration costs a dictionary
-lookup), runs a configuration (:meth:`DashboardState.run`, the same ``run_one`` as the CLI's
-``ablate``), gathers the Table 2 cells and the baselines, and reads one chip for the inspector.
+outputs), answers "what does the map show for this configuration" (:class:`MapView`, built by
+:class:`~landslide_app.dashboard.map_views.MapViews`: cached per configuration and result in the
+process, its costly parts on disk for every session's kernel), runs a configuration
+(:meth:`DashboardState.run`, the same ``run_one`` as the CLI's ``ablate``), gathers the Table 2
+cells and the baselines, and reads one chip for the inspector.
 It never imports ipywidgets: the widget layer in :mod:`landslide_app.dashboard.app` only calls it.
 
 A configuration counts as *computed* when ``ABLATION/runs/<key>/result.json`` exists and its
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +27,15 @@ import numpy as np
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.density import check_thresholds, class_names
 from landslide_app.core.vocabulary import INPUTS, REVISITS
-from landslide_app.dashboard.style import BASELINE_ORDER, CLASS_COLOURS, FILL_OPACITY, fmt_auc
+from landslide_app.dashboard.map_views import MapViews
+from landslide_app.dashboard.style import BASELINE_ORDER, fmt_auc
+from landslide_app.dashboard.viewcache import shared_cache
 from landslide_app.dashboard.views import ChipInspection, MapView
 from landslide_app.demo import DEFAULT_INPUTS, DEFAULT_REVISITS
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.experiments import artifacts
 from landslide_app.experiments.ablation import DEFAULT_EPOCHS, AblationSettings, chip_classes
-from landslide_app.experiments.artifacts import RunSpec, read_embeddings, read_predictions
+from landslide_app.experiments.artifacts import RunSpec, read_embeddings
 from landslide_app.experiments.records import RunRecord
 from landslide_app.experiments.workspace_layout import WorkspaceLayout
 from landslide_app.model.crossval import FoldEvent
@@ -58,12 +60,6 @@ class Selection:
     @property
     def spec(self) -> RunSpec:
         return RunSpec(self.inputs, int(self.revisits), self.split, self.thresholds)
-
-
-def _round_coords(coords: Any, nd: int = 6) -> Any:
-    if isinstance(coords, (list, tuple)) and coords and isinstance(coords[0], (int, float)):
-        return [round(float(c), nd) for c in coords]
-    return [_round_coords(c, nd) for c in coords]
 
 
 class DashboardState:
@@ -99,12 +95,17 @@ class DashboardState:
         self.has_sar = bool(self.store.meta.has_sar)
         thr = self.store.meta.density_thresholds
         self.store_thresholds: tuple[float, float] = tuple(float(t) for t in thr) if thr else (0.0, 25.0)  # type: ignore[assignment]
-        self._features = self._base_features()
-        self._views: dict[tuple, MapView] = {}
-        self._true_geojson: dict[tuple, dict] = {}
+        self.view_cache = shared_cache(self.paths.root)
+        self.maps = MapViews(
+            self.paths.ablation,
+            self.store,
+            self.view_cache,
+            self.result,
+            self.true_classes,
+            lambda thr, split, k: self.baselines(thr, split, k),
+            lambda thr: class_names(self.effective_thresholds(thr)),
+        )
         self._emb_index: dict[str, dict[int, int]] = {}
-        self._locks: dict[tuple, threading.Lock] = {}
-        self._lock = threading.Lock()
         self._run_lock = threading.Lock()
 
     # ---- selections ---------------------------------------------------------------------
@@ -200,164 +201,14 @@ class DashboardState:
         return out
 
     # ---- map views ----------------------------------------------------------------------
-    def _base_features(self) -> list[dict[str, Any]]:
-        gdf = self.index.to_crs("EPSG:4326")
-        feats = []
-        for cid, hc, geom in zip(gdf["chip_id"], gdf["head_count"], gdf.geometry):
-            g = geom.__geo_interface__
-            feats.append(
-                {
-                    "type": "Feature",
-                    "id": int(cid),
-                    "geometry": {"type": g["type"], "coordinates": _round_coords(g["coordinates"])},
-                    "properties": {"chip_id": int(cid), "head_count": int(hc)},
-                }
-            )
-        return feats
-
-    def _geojson(self, cls: np.ndarray, true_cls: np.ndarray, proba: np.ndarray | None = None) -> dict[str, Any]:
-        feats = []
-        for k, f in enumerate(self._features):
-            c = int(cls[k])
-            props = {
-                **f["properties"],
-                "class": c,
-                "true_class": int(true_cls[k]),
-                "style": {
-                    "fillColor": CLASS_COLOURS.get(c, "#000"),
-                    "color": "#333",
-                    "weight": 0.6,
-                    "fillOpacity": FILL_OPACITY.get(c, 0.4),
-                },
-            }
-            if proba is not None:
-                props["proba"] = [round(float(p), 3) for p in proba[k]]
-            feats.append({**f, "properties": props})
-        return {"type": "FeatureCollection", "features": feats}
-
     def chips_true(self, thresholds: tuple[float, float] | None) -> dict[str, Any]:
-        key = thresholds or ()
-        if key not in self._true_geojson:
-            t = self.true_classes(thresholds)
-            self._true_geojson[key] = self._geojson(t, t)
-        return self._true_geojson[key]
-
-    def _key_lock(self, key: tuple) -> threading.Lock:
-        with self._lock:
-            return self._locks.setdefault(key, threading.Lock())
+        """The chips coloured by their true class (GeoJSON, cached)."""
+        return self.maps.chips_true(thresholds)
 
     def view(self, spec: RunSpec, plots: bool = True) -> MapView:
-        """What the map shows for ``spec`` (built once per configuration and result, then cached)."""
-        res = self.result(spec)
-        ck = (spec.computes_as.key, res.fingerprint if res else None, res.wall_seconds if res else None)
-        v = self._views.get(ck)
-        if v is not None and (v.roc_png is not None or not plots or not v.computed):
-            return v
-        with self._key_lock(ck):
-            v = self._views.get(ck)
-            if v is None:
-                v = self._build_view(spec, res)
-                self._views[ck] = v
-            if plots and v.computed and v.roc_png is None:
-                self._add_plots(spec, v)
-        return v
-
-    def _build_view(self, spec: RunSpec, res: RunRecord | None) -> MapView:
-        from landslide_app.dashboard.rendering import (
-            EMPTY_PNG_URL,
-            block_mean,
-            colour_rgba,
-            data_url,
-            mosaic,
-            mosaic_px,
-            png_bytes,
-            to_web_mercator,
-        )
-
-        t0 = time.perf_counter()
-        true_cls = self.true_classes(spec.thresholds)
-        chips_true = self.chips_true(spec.thresholds)
-        if res is None:
-            return MapView(
-                spec.computes_as.key,
-                False,
-                chips_true,
-                embedding_url=EMPTY_PNG_URL,
-                note=f"{spec.computes_as.key} has not been computed yet: press Run to compute it",
-            )
-        try:
-            pred = read_predictions(self.paths.ablation, spec)
-        except InputError:
-            return MapView(
-                spec.key,
-                False,
-                chips_true,
-                embedding_url=EMPTY_PNG_URL,
-                note=f"{spec.key} has no stored predictions: press Run to compute it again",
-            )
-        pos = {int(c): k for k, c in enumerate(pred["chip_id"])}
-        if set(pos) != set(int(i) for i in self.ids):
-            return MapView(
-                spec.key,
-                False,
-                chips_true,
-                embedding_url=EMPTY_PNG_URL,
-                note=f"{spec.key} was computed on other chips: press Run to compute it again",
-            )
-        order = np.array([pos[int(i)] for i in self.ids])
-        pred_cls, proba = pred["pred_class"][order], pred["proba"][order]
-        chips_pred = self._geojson(pred_cls, true_cls, proba)
-        # the embedding mosaic: chips downsampled by block means, warped to Web Mercator
-        url, bounds, rng = EMPTY_PNG_URL, None, None
-        try:
-            eids, emb = read_embeddings(self.paths.ablation, spec)
-            self._emb_index[spec.computes_as.key] = {int(c): k for k, c in enumerate(eids)}
-            g = self.grid
-            px = mosaic_px(g.n_rows, g.n_cols, g.chip_size)
-            tiles = (
-                np.concatenate(
-                    [block_mean(np.asarray(emb[i : i + 256], np.float32), px) for i in range(0, len(eids), 256)]
-                )
-                if len(eids)
-                else np.empty((0, px, px))
-            )
-            rc = np.column_stack(np.divmod(np.asarray(eids, np.int64), g.n_cols))
-            img = mosaic(g.n_rows, g.n_cols, rc, tiles)
-            fin = img[np.isfinite(img)]
-            lo, hi = np.percentile(fin, [2, 98]) if fin.size else (0.0, 1.0)
-            hi = max(hi, lo + 1e-3)
-            rgba = colour_rgba(img, "magma", lo, hi)
-            tr = g.transform @ g.transform.scale(g.chip_size / px, g.chip_size / px)
-            warped, bounds = to_web_mercator(rgba, tr, g.crs)
-            url, rng = data_url(png_bytes(warped)), (float(lo), float(hi))
-        except (OSError, ValueError) as exc:
-            log.warning("no embedding mosaic for %s: %s", spec.key, exc)
-        note = ""
-        if res.shared_with or spec.computes_as != spec:
-            note = f"DEM only: the same result for every revisit count ({spec.computes_as.key})"
-        log.debug("view %s built in %.3f s", spec.key, time.perf_counter() - t0)
-        return MapView(
-            spec.computes_as.key,
-            True,
-            chips_true,
-            chips_pred,
-            url,
-            bounds,
-            rng,
-            res,
-            {"chip_id": self.ids, "true_class": true_cls, "pred_class": pred_cls, "proba": proba},
-            note=note,
-        )
-
-    def _add_plots(self, spec: RunSpec, v: MapView) -> None:
-        from landslide_app.dashboard.plots import confusion_png, roc_png
-
-        assert v.result is not None and v.predictions is not None
-        bl = [b for b in self.baselines(spec.thresholds, spec.split, spec.revisits) if b.test_proba]
-        v.roc_png = roc_png(v.predictions, v.key, bl, self.ids)
-        v.confusion_png = confusion_png(
-            np.asarray(v.result.confusion), v.key, class_names(self.effective_thresholds(spec.thresholds))
-        )
+        """What the map shows for ``spec`` (built once per configuration and result, then cached
+        in this process; its costly parts in the workspace's shared cache, see :mod:`.map_views`)."""
+        return self.maps.view(spec, plots)
 
     def warm(self, specs: list[RunSpec] | None = None) -> int:
         """Build the views of every computed configuration (run in the background at start)."""
@@ -461,7 +312,9 @@ class DashboardState:
             insp.proba = np.asarray(v.predictions["proba"][k], float)
             try:
                 eids, emb = read_embeddings(self.paths.ablation, spec)
-                pos = self._emb_index.get(spec.computes_as.key) or {int(c): j for j, c in enumerate(eids)}
+                pos = self._emb_index.get(spec.computes_as.key)
+                if pos is None or len(pos) != len(eids):
+                    pos = self._emb_index[spec.computes_as.key] = {int(c): j for j, c in enumerate(eids)}
                 if chip_id in pos:
                     insp.embedding = np.asarray(emb[pos[chip_id]], np.float32)
             except (OSError, ValueError) as exc:
