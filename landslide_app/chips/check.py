@@ -1,14 +1,19 @@
-"""What checking a chip store found (:meth:`~landslide_app.chips.store.ChipStore.verify`, or a read
+"""Checking a chip store against itself (:func:`check_store`, behind
+:meth:`~landslide_app.chips.store.ChipStore.verify`), what it found (:class:`StoreCheck`, or a read
 that met damaged chips), and the message that says what to rebuild."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from landslide_app.chips.meta import META_FILE
+from landslide_app.chips.chunks import chunk_paths, chunk_problems
+from landslide_app.chips.meta import META_FILE, StoreMeta, meta_problems
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,3 +83,45 @@ def damaged_read_message(path: Path, damaged: dict[int, str]) -> str:
 
 def _ids_text(ids: Sequence[int], n: int = 20) -> str:
     return ", ".join(map(str, ids[:n])) + (f" and {len(ids) - n} more" if len(ids) > n else "")
+
+
+def check_store(
+    path: Path,
+    meta: StoreMeta,
+    array: Any,
+    index: Any | None,
+    kept_records: Callable[[], list[dict[str, Any]]],
+    full: bool,
+) -> StoreCheck:
+    """Compare a store with itself: ``meta`` vs the zarr ``array`` vs the ``index`` (None for a store
+    being built), and each kept chip's chunk file vs the size (with ``full``, the CRC-32) recorded
+    when it was written: the index's records, or ``kept_records()`` (the done-markers' kept chips)
+    when there is no index or it does not match the metadata."""
+    check = StoreCheck(path, full=full, checksums=bool(meta.checksums))
+    check.problems = meta_problems(meta, array.shape, array.chunks, index)
+    if index is not None and not check.problems:
+        recs = index[[c for c in ("chip_id", "chunk_bytes", "chunk_crc32") if c in index.columns]]
+        rows = zip(*(recs[c].tolist() for c in recs.columns))
+        chips = [dict(zip(recs.columns, r)) for r in rows]
+    else:
+        chips = kept_records()
+    check.n_checked = len(chips)
+    if meta.checksums:
+        check.damaged = chunk_problems(_chunk_paths(array, meta.grid.n_cols, chips), full)
+    elif meta.complete:
+        log.debug("%s records no chunk checksums (built by an older version): chunks not checked", path)
+    return check
+
+
+def _chunk_paths(array: Any, n_cols: int, recs: Iterable[dict[str, Any]]) -> Iterator[tuple[int, str, int, int]]:
+    path_of = chunk_paths(array)
+    if path_of is None:  # not a local array: nothing to compare
+        return
+    for r in recs:
+        cid = int(r["chip_id"])
+        path = path_of((cid // n_cols, cid % n_cols, 0, 0, 0))
+        n_bytes, crc = r.get("chunk_bytes"), r.get("chunk_crc32")
+        if n_bytes is None or crc is None or n_bytes != n_bytes or crc != crc:  # none (or NaN) on record
+            yield cid, path, -1, -1
+        else:
+            yield cid, path, int(n_bytes), int(crc)

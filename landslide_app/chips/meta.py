@@ -220,6 +220,25 @@ class StoreMeta:
         write_json_atomic(Path(path) / META_FILE, self.to_json())
 
 
+def check_reusable(path: Path, old: StoreMeta, new: StoreMeta) -> None:
+    """ChipStoreError unless the store at ``path`` (metadata ``old``) holds chip data built from the same
+    inputs as ``new`` would (same :attr:`StoreMeta.data_fingerprint`; labels may differ) and its
+    grid and channels are those its fingerprint stands for."""
+    if old.data_fingerprint is None or old.data_fingerprint != new.data_fingerprint:
+        built = (
+            f"by an older version (format {old.format})" if old.format != FORMAT else "from other inputs or settings"
+        )
+        raise ChipStoreError(
+            f"{path} holds chips built {built} (data fingerprint {old.data_fingerprint} != "
+            f"{new.data_fingerprint}); pass another --out, or --overwrite to rebuild it"
+        )
+    if old.grid != new.grid or old.channels != new.channels:
+        raise ChipStoreError(
+            f"{path / META_FILE} was edited (its grid or channels differ from those its "
+            "fingerprint stands for); rebuild the store with --overwrite"
+        )
+
+
 def meta_problems(
     meta: StoreMeta, array_shape: tuple[int, ...] | None, array_chunks: tuple[int, ...] | None, index: Any = None
 ) -> list[str]:

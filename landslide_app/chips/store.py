@@ -16,22 +16,24 @@ and the chunk files' sizes with those recorded (cheap); :meth:`ChipStore.verify`
 every chunk's CRC-32 (``landslide-app check``). Reads are lazy: :meth:`ChipStore.read` loads
 only the chunks asked for, and compares each chunk's CRC-32 with the one recorded (a damaged chip is
 a ChipStoreError, never data).
+
+:class:`ChipStore` ties the parts together; each file has its own module: the metadata
+(:mod:`~landslide_app.chips.meta`), the chunks (:mod:`~landslide_app.chips.chunks`), the done-markers
+(:mod:`~landslide_app.chips.markers`), the index (:mod:`~landslide_app.chips.index`), the self-check
+(:mod:`~landslide_app.chips.check`) and the ``info`` summary (:mod:`~landslide_app.chips.summary`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
 
-from landslide_app.atomic import atomic_path, is_temp_name, write_json_atomic
-from landslide_app.chips.check import StoreCheck, damaged_read_message
+from landslide_app.chips.check import StoreCheck, check_store, damaged_read_message
 from landslide_app.chips.chunks import (
     CHUNK_CODEC,
     NO_CHUNK,
@@ -39,21 +41,19 @@ from landslide_app.chips.chunks import (
     DirectChunkReader,
     DirectChunkWriter,
     chunk_file,
-    chunk_paths,
-    chunk_problems,
     digest_file,
     payload_problem,
 )
-from landslide_app.chips.meta import FORMAT, META_FILE, StoreMeta, meta_problems
+from landslide_app.chips.index import INDEX_FILE, read_index, recorded_digests, write_index
+from landslide_app.chips.markers import DONE_DIR, drop_markers, read_markers
+from landslide_app.chips.markers import write_markers as write_marker_file
+from landslide_app.chips.meta import FORMAT, META_FILE, StoreMeta, check_reusable
+from landslide_app.chips.summary import store_info
 from landslide_app.errors import ChipStoreError
 
 __all__ = ["ARRAY_DIR", "CHUNK_CODEC", "DONE_DIR", "FORMAT", "INDEX_FILE", "META_FILE", "ChipStore", "StoreCheck"]
 
-log = logging.getLogger(__name__)
-
 ARRAY_DIR = "chips.zarr"
-INDEX_FILE = "index.gpkg"
-DONE_DIR = "done"
 
 
 class ChipStore:
@@ -79,21 +79,7 @@ class ChipStore:
         path = Path(path)
         if (path / META_FILE).exists():
             old = StoreMeta.read(path)
-            if old.data_fingerprint is None or old.data_fingerprint != meta.data_fingerprint:
-                built = (
-                    f"by an older version (format {old.format})"
-                    if old.format != FORMAT
-                    else "from other inputs or settings"
-                )
-                raise ChipStoreError(
-                    f"{path} holds chips built {built} (data fingerprint {old.data_fingerprint} != "
-                    f"{meta.data_fingerprint}); pass another --out, or --overwrite to rebuild it"
-                )
-            if old.grid != meta.grid or old.channels != meta.channels:
-                raise ChipStoreError(
-                    f"{path / META_FILE} was edited (its grid or channels differ from those its "
-                    "fingerprint stands for); rebuild the store with --overwrite"
-                )
+            check_reusable(path, old, meta)
             return cls(path, old)
         path.mkdir(parents=True, exist_ok=True)
         g, c = meta.grid, len(meta.channels)
@@ -146,37 +132,13 @@ class ChipStore:
         Raises ChipStoreError only when the array or the index cannot be read at all.
         """
         t0 = time.perf_counter()
-        check = StoreCheck(self.path, full=full, checksums=bool(self.meta.checksums))
         arr = self.array
         index = self.index if self.meta.complete else None
-        check.problems = meta_problems(self.meta, arr.shape, arr.chunks, index)
-        if index is not None and not check.problems:
-            recs = index[[c for c in ("chip_id", "chunk_bytes", "chunk_crc32") if c in index.columns]]
-            rows = zip(*(recs[c].tolist() for c in recs.columns))
-            chips = [dict(zip(recs.columns, r)) for r in rows]
-        else:
-            chips = [r for r in self.done_records().values() if r.get("kept")]
-        check.n_checked = len(chips)
-        if self.meta.checksums:
-            check.damaged = chunk_problems(self._chunk_paths(chips), full)
-        elif self.meta.complete:
-            log.debug("%s records no chunk checksums (built by an older version): chunks not checked", self.path)
+        check = check_store(
+            self.path, self.meta, arr, index, lambda: [r for r in self.done_records().values() if r.get("kept")], full
+        )
         check.seconds = time.perf_counter() - t0
         return check
-
-    def _chunk_paths(self, recs: Iterable[dict[str, Any]]) -> Iterator[tuple[int, str, int, int]]:
-        path_of = chunk_paths(self.array)
-        if path_of is None:  # not a local array: nothing to compare
-            return
-        n_cols = self.grid.n_cols
-        for r in recs:
-            cid = int(r["chip_id"])
-            path = path_of((cid // n_cols, cid % n_cols, 0, 0, 0))
-            n_bytes, crc = r.get("chunk_bytes"), r.get("chunk_crc32")
-            if n_bytes is None or crc is None or n_bytes != n_bytes or crc != crc:  # none (or NaN) on record
-                yield cid, path, -1, -1
-            else:
-                yield cid, path, int(n_bytes), int(crc)
 
     def forget(self, chip_ids: Iterable[int]) -> None:
         """Drop the done-records (and chunk files) of ``chip_ids`` so that a build rebuilds them; the
@@ -185,13 +147,7 @@ class ChipStore:
         if not drop:
             return
         self.mark_incomplete()
-        for f, recs in self.marker_files().items():
-            keep = [r for r in recs if int(r["chip_id"]) not in drop]
-            if len(keep) != len(recs):
-                if keep:
-                    write_json_atomic(f, {"chips": keep})
-                else:
-                    f.unlink()
+        drop_markers(self.path, drop)
         for c in drop:
             path = chunk_file(self.array, (*self.grid.chip_rc(c), 0, 0, 0))
             if path is not None:
@@ -266,16 +222,7 @@ class ChipStore:
 
     def marker_files(self) -> dict[Path, list[dict[str, Any]]]:
         """The done-marker files and their records (damaged ones are skipped: their chips are rebuilt)."""
-        out = {}
-        for f in sorted((self.path / DONE_DIR).glob("*.json")):
-            if is_temp_name(f.name):  # a marker being written (or left by a killed writer)
-                continue
-            try:
-                recs = json.loads(f.read_text())["chips"]
-                out[f] = [dict(r, chip_id=int(r["chip_id"])) for r in recs]
-            except (OSError, ValueError, KeyError, TypeError):
-                log.warning("ignoring damaged marker %s (its chips will be rebuilt)", f)
-        return out
+        return read_markers(self.path)
 
     def write_chip_data(self, chip_id: int, data: np.ndarray) -> ChunkDigest:
         """Write one chip's chunk, atomically (a temporary file renamed into place, as zarr does);
@@ -311,17 +258,9 @@ class ChipStore:
         """Mark chips finished: one marker file for the batch, written atomically (and fsync'd).
 
         Call it only after the chunks of every kept chip in ``records`` are written; each record
-        holds ``chip_id``. One file per batch (a chip row) instead of one per chip: measured on the
-        demo scene, per-chip markers were about a fifth of the build's write time.
+        holds ``chip_id`` (see :mod:`landslide_app.chips.markers`).
         """
-        if not records:
-            return
-        first = min(int(r["chip_id"]) for r in records)
-        target, k = self.path / DONE_DIR / f"{first}.json", 0
-        while target.exists():  # chips of a row rebuilt after a repair: the row's marker stays
-            k += 1
-            target = self.path / DONE_DIR / f"{first}-{k}.json"
-        write_json_atomic(target, {"chips": [dict(r) for r in records]})
+        write_marker_file(self.path, records)
 
     def write_chip(self, chip_id: int, data: np.ndarray | None, record: dict[str, Any]) -> None:
         """Write one chip's data (``None`` for a dropped chip) then its own done-marker."""
@@ -332,24 +271,10 @@ class ChipStore:
 
     def finalize(self, build_seconds: float | None = None) -> None:
         """Write the GeoPackage index of kept chips and mark the store complete."""
-        import geopandas as gpd
-        from shapely.geometry import box
-
-        recs = [r for r in self.done_records().values() if r.get("kept")]
-        recs.sort(key=lambda r: r["chip_id"])
-        rows = []
-        for r in recs:
-            t = self.grid.chip_transform(r["chip_id"])
-            rows.append({**{k: v for k, v in r.items() if k != "kept"}, "transform": json.dumps(list(t)[:6])})
-        geoms = [box(*self.grid.chip_bounds(r["chip_id"])) for r in recs]
-        gdf = gpd.GeoDataFrame(rows, geometry=geoms, crs=self.grid.crs)
-        if gdf.empty:
-            gdf = gpd.GeoDataFrame({"chip_id": []}, geometry=[], crs=self.grid.crs)
-        with atomic_path(self.path / INDEX_FILE) as tmp:
-            gdf.to_file(tmp, driver="GPKG", layer="chips")
+        n_chips = write_index(self.path, self.grid, self.done_records().values())
         self.meta = self.meta.with_(
             complete=True,
-            n_chips=len(gdf),
+            n_chips=n_chips,
             build_seconds=self.meta.build_seconds if build_seconds is None else build_seconds,
         )
         self.meta.write(self.path)
@@ -360,15 +285,7 @@ class ChipStore:
     def index(self):
         """GeoDataFrame of kept chips (sorted by chip id)."""
         if self._index is None:
-            import geopandas as gpd
-
-            try:
-                index = gpd.read_file(self.path / INDEX_FILE, layer="chips")
-                self._index = index.sort_values("chip_id").reset_index(drop=True)
-            except Exception as exc:  # noqa: BLE001
-                raise ChipStoreError(
-                    f"cannot read {self.path / INDEX_FILE} ({exc}); rerun `landslide-app chips`"
-                ) from exc
+            self._index = read_index(self.path)
         return self._index
 
     @property
@@ -418,9 +335,7 @@ class ChipStore:
             recs: Any = []
             if self.meta.checksums:
                 if self.meta.complete:
-                    idx = self.index
-                    if {"chunk_bytes", "chunk_crc32"} <= set(idx.columns):
-                        recs = zip(idx["chip_id"].tolist(), idx["chunk_bytes"].tolist(), idx["chunk_crc32"].tolist())
+                    recs = recorded_digests(self.index)
                 else:
                     recs = (
                         (c, r.get("chunk_bytes"), r.get("chunk_crc32"))
@@ -480,42 +395,4 @@ class ChipStore:
 
     def info(self) -> dict[str, Any]:
         """The summary printed by ``landslide-app info`` (class counts and heads only when labelled)."""
-        idx, m = self.index, self.meta
-        out: dict[str, Any] = {
-            "path": str(self.path),
-            "format": m.format,
-            "n_chips": int(len(idx)),
-            "channels": list(self.channels),
-            "chip_size": int(self.grid.chip_size),
-            "crs": self.grid.crs,
-            "resolution_m": self.grid.resolution,
-            "grid": {"n_rows": self.grid.n_rows, "n_cols": self.grid.n_cols},
-            "labelled": m.labelled,
-        }
-        if m.labelled:
-            counts = {str(c): int((idx["density_class"] == c).sum()) for c in range(3)}
-            out.update(
-                {
-                    "class_counts": counts,
-                    "n_heads": int(idx["head_count"].sum()) if len(idx) else 0,
-                    "density_thresholds": None if m.density_thresholds is None else list(m.density_thresholds),
-                    "inventory": m.inventory,
-                }
-            )
-        out.update(
-            {
-                "has_sar": m.has_sar,
-                "dates": list(m.dates),
-                "n_pre": m.n_pre_dates if m.has_sar else 0,
-                "n_post": m.n_post,
-                "event_date": m.event_date,
-                "relative_orbit": m.relative_orbit,
-                "orbit_state": m.orbit_state,
-                "acquisitions": [a.to_dict() for a in m.acquisitions],
-                "source": m.source,
-                "fingerprint": m.fingerprint,
-                "code_version": m.code_version,
-                "checksums": m.checksums,
-            }
-        )
-        return out
+        return store_info(self.path, self.meta, self.index)
