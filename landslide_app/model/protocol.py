@@ -35,19 +35,45 @@ most training chips out of reach of the chips they predict (Roberts et al. 2017,
 913-929, "Cross-validation strategies for data with temporal, spatial, hierarchical, or
 phylogenetic structure"). :func:`block_size_for_km` converts a block edge in km (``--block-km``).
 
-:class:`ProtocolSplit.validate` asserts the invariants (disjointness, coverage).
+:class:`ProtocolSplit.validate` asserts the invariants (disjointness, coverage). :class:`Fold` and
+:class:`ProtocolSplit`, with the steps both splits share, live in :mod:`landslide_app.model.folds` and
+are importable from here too.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from landslide_app.core.vocabulary import SPLITS, SplitKind
 from landslide_app.errors import ConfigError, InputError
+from landslide_app.model.folds import (
+    Fold,
+    ProtocolSplit,
+    check_classes,
+    check_fraction,
+    check_ids,
+    class_counts,
+    make_folds,
+    n_val,
+    stratified_val,
+)
+
+__all__ = [
+    "DEFAULT_BLOCK_KM",
+    "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_BUFFER",
+    "DEFAULT_VAL_FRACTION",
+    "Fold",
+    "ProtocolSplit",
+    "block_size_for_km",
+    "blocked_split",
+    "make_split",
+    "random_split",
+    "resolve_split",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,118 +83,6 @@ DEFAULT_BLOCK_SIZE: int = 6
 #: Block edge in km (6 chips of 1.28 km); what ``--block-km`` defaults to.
 DEFAULT_BLOCK_KM: float = 7.68
 DEFAULT_BUFFER: int = 0
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One model of the protocol: trains on ``train``, selects on ``val``, predicts ``test``."""
-
-    name: str
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-    excluded: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-friendly form (id lists)."""
-        return {
-            "name": self.name,
-            "train": self.train.tolist(),
-            "val": self.val.tolist(),
-            "test": self.test.tolist(),
-            "excluded": self.excluded.tolist(),
-        }
-
-
-@dataclass(frozen=True)
-class ProtocolSplit:
-    """The two folds of a split plus how it was made."""
-
-    kind: SplitKind
-    folds: tuple[Fold, Fold]
-    seed: int
-    params: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def ids(self) -> np.ndarray:
-        """All chip ids (sorted)."""
-        return np.sort(np.concatenate([f.test for f in self.folds]))
-
-    def validate(self, ids: np.ndarray | None = None) -> None:
-        """Check the protocol invariants; raise ``AssertionError`` when one fails (even under -O).
-
-        * within a fold, train / val / test / excluded are pairwise disjoint, without duplicates;
-        * no chip a fold predicts (test) is in that fold's train or validation set;
-        * the test sets of the folds are disjoint and together cover every chip (``ids`` if given);
-        * each fold's train + val + excluded is exactly the other fold's test set.
-        """
-        tests = [set(f.test.tolist()) for f in self.folds]
-        for f in self.folds:
-            sets = {
-                "train": set(f.train.tolist()),
-                "val": set(f.val.tolist()),
-                "test": set(f.test.tolist()),
-                "excluded": set(f.excluded.tolist()),
-            }
-            for name, arr in (("train", f.train), ("val", f.val), ("test", f.test), ("excluded", f.excluded)):
-                _require(len(sets[name]) == len(arr), f"fold {f.name}: duplicate ids in {name}")
-            names = list(sets)
-            for i, a in enumerate(names):
-                for b in names[i + 1 :]:
-                    common = sets[a] & sets[b]
-                    _require(not common, f"fold {f.name}: {a} and {b} share ids {sorted(common)[:5]}")
-        _require(not (tests[0] & tests[1]), "the two folds predict some chips twice")
-        for f, other_test in zip(self.folds, (tests[1], tests[0])):
-            own = set(f.train.tolist()) | set(f.val.tolist()) | set(f.excluded.tolist())
-            _require(own == other_test, f"fold {f.name}'s train/val/excluded is not the half the other fold predicts")
-        if ids is not None:
-            _require(tests[0] | tests[1] == set(np.asarray(ids).tolist()), "the test sets do not cover all chips")
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-friendly form."""
-        return {
-            "kind": self.kind,
-            "seed": self.seed,
-            "params": dict(self.params),
-            "folds": [f.to_dict() for f in self.folds],
-        }
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise AssertionError(message)
-
-
-def _check_ids(ids: np.ndarray) -> np.ndarray:
-    arr = np.asarray(ids)
-    if arr.ndim != 1:
-        raise InputError(f"Chip ids must be 1-D, got shape {arr.shape}.")
-    if len(np.unique(arr)) != len(arr):
-        raise InputError("Chip ids must be unique.")
-    if len(arr) < 4:
-        raise InputError(f"The protocol needs at least 4 chips (2 halves x train/validation), got {len(arr)}.")
-    return arr.astype(np.int64)
-
-
-def _check_fraction(val_fraction: float) -> float:
-    if not 0.0 < val_fraction < 1.0:
-        raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction}.")
-    return float(val_fraction)
-
-
-def _n_val(n: int, val_fraction: float) -> int:
-    """Validation size of a half of ``n`` chips: round(fraction * n), at least 1, leaving >= 1 train."""
-    return int(min(max(round(val_fraction * n), 1), n - 1))
-
-
-def _check_classes(classes: np.ndarray | None, ids: np.ndarray) -> np.ndarray:
-    """Integer classes aligned with ``ids`` (all zeros when None: no stratification)."""
-    if classes is None:
-        return np.zeros(len(ids), dtype=np.int64)
-    c = np.asarray(classes)
-    if c.shape != ids.shape:
-        raise InputError(f"classes must give one class per chip id ({len(ids)}), got shape {c.shape}.")
-    return c.astype(np.int64)
 
 
 def _deal(members: np.ndarray, member_classes: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
@@ -186,49 +100,6 @@ def _deal(members: np.ndarray, member_classes: np.ndarray, rng: np.random.Genera
     return [np.concatenate(h) if h else np.empty(0, dtype=np.int64) for h in halves]
 
 
-def _quotas(sizes: np.ndarray, target: int) -> np.ndarray:
-    """Split ``target`` over groups of ``sizes`` in proportion (largest remainders), each group
-    keeping at least one member out (so every class present keeps a training chip)."""
-    cap = np.maximum(sizes - 1, 0)
-    target = int(min(target, cap.sum()))
-    exact = target * sizes / max(int(sizes.sum()), 1)
-    out = np.minimum(np.floor(exact).astype(np.int64), cap)
-    while out.sum() < target:  # terminates: target <= cap.sum()
-        k = int(np.argmax(np.where(out < cap, exact - out, -np.inf)))  # ties: lowest class first
-        out[k] += 1
-    return out
-
-
-def _stratified_val(half: np.ndarray, half_classes: np.ndarray, target: int) -> np.ndarray:
-    """``target`` validation chips of a half (in its given random order), each class its share."""
-    ks, sizes = np.unique(half_classes, return_counts=True)
-    if len(ks) == 1:
-        return half[:target]
-    take = _quotas(sizes, target)
-    return np.concatenate([half[half_classes == k][:t] for k, t in zip(ks, take)])
-
-
-def _make_folds(halves: list[np.ndarray], vals: list[np.ndarray], excluded: list[np.ndarray]) -> tuple[Fold, Fold]:
-    folds = []
-    for h, name in enumerate(("A", "B")):
-        other = halves[1 - h]
-        val = np.sort(vals[h])
-        exc = np.sort(excluded[h])
-        train = np.sort(np.setdiff1d(halves[h], np.concatenate([val, exc])))
-        folds.append(Fold(name=name, train=train, val=val, test=np.sort(other), excluded=exc))
-    return folds[0], folds[1]
-
-
-def _class_counts(split: ProtocolSplit, ids: np.ndarray, classes: np.ndarray) -> dict[str, dict[str, list[int]]]:
-    n_classes = int(classes.max()) + 1 if len(classes) else 0
-    of = dict(zip(ids.tolist(), classes.tolist()))
-
-    def count(sel: np.ndarray) -> list[int]:
-        return np.bincount([of[int(i)] for i in sel], minlength=n_classes).astype(int).tolist()
-
-    return {f.name: {"train": count(f.train), "val": count(f.val), "test": count(f.test)} for f in split.folds}
-
-
 def random_split(
     ids: np.ndarray, seed: int = 0, val_fraction: float = DEFAULT_VAL_FRACTION, *, classes: np.ndarray | None = None
 ) -> ProtocolSplit:
@@ -241,20 +112,20 @@ def random_split(
         classes: density class of each chip (aligned with ``ids``): stratify halves and validation
             chips by class. None: plain random (the paper's wording).
     """
-    arr = _check_ids(ids)
-    vf = _check_fraction(val_fraction)
-    cls = _check_classes(classes, arr)
+    arr = check_ids(ids)
+    vf = check_fraction(val_fraction)
+    cls = check_classes(classes, arr)
     rng = np.random.default_rng(seed)
     of = dict(zip(arr.tolist(), cls.tolist()))
     halves = _deal(arr, cls, rng)
     vals = []
     for h in halves:
         h_cls = np.array([of[int(i)] for i in h], dtype=np.int64)
-        vals.append(_stratified_val(h, h_cls, _n_val(len(h), vf)))
+        vals.append(stratified_val(h, h_cls, n_val(len(h), vf)))
     empty = np.empty(0, dtype=np.int64)
     split = ProtocolSplit(
         kind="random",
-        folds=_make_folds(halves, vals, [empty, empty]),
+        folds=make_folds(halves, vals, [empty, empty]),
         seed=int(seed),
         params={"val_fraction": vf, "stratified": classes is not None},
     )
@@ -265,7 +136,7 @@ def random_split(
         *(len(s) for f in split.folds for s in (f.train, f.val, f.test)),
     )
     if classes is not None:
-        logger.debug("Class counts per fold: %s", _class_counts(split, arr, cls))
+        logger.debug("Class counts per fold: %s", class_counts(split, arr, cls))
     return split
 
 
@@ -276,6 +147,81 @@ def block_size_for_km(block_km: float, chip_km: float) -> int:
     if not chip_km > 0:
         raise ConfigError(f"chip size must be positive, got {chip_km} km.")
     return max(1, int(round(block_km / chip_km)))
+
+
+def _check_positions(arr: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grid rows and columns as int64, one distinct position per chip id."""
+    r = np.asarray(rows, dtype=np.int64)
+    c = np.asarray(cols, dtype=np.int64)
+    if r.shape != arr.shape or c.shape != arr.shape:
+        raise InputError("rows and cols must give one grid position per chip id.")
+    if len(set(zip(r.tolist(), c.tolist()))) != len(arr):
+        raise InputError("Two chips share a grid position (row, col).")
+    return r, c
+
+
+def _assign_blocks(
+    r: np.ndarray, c: np.ndarray, cls: np.ndarray, block_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """The half (0 or 1) of each chip, and the number of blocks: blocks in random order, each to the
+    half it least unbalances (per class; totals without classes)."""
+    block_of = (r // block_size) * (int(c.max()) // block_size + 1) + c // block_size
+    blocks, inverse = np.unique(block_of, return_inverse=True)
+    if len(blocks) < 2:
+        raise InputError(
+            f"All {len(r)} chips fall into one {block_size}x{block_size} block; "
+            "use a smaller block size (--block-km) for the blocked split."
+        )
+    n_cls = int(cls.max()) + 1
+    comp = np.zeros((len(blocks), n_cls), dtype=np.int64)
+    np.add.at(comp, (inverse, cls), 1)
+    half_of_block = np.empty(len(blocks), dtype=np.int64)
+    counts = np.zeros((2, n_cls), dtype=np.int64)
+    for b in rng.permutation(len(blocks)):
+        cost = [float((((counts[h] + comp[b]) - counts[1 - h]) ** 2).sum()) for h in (0, 1)]
+        h = 0 if cost[0] < cost[1] or (cost[0] == cost[1] and counts[0].sum() <= counts[1].sum()) else 1
+        half_of_block[b] = h
+        counts[h] += comp[b]
+    return half_of_block[inverse], len(blocks)
+
+
+def _near_other_half(r: np.ndarray, c: np.ndarray, half: np.ndarray, buffer: int) -> np.ndarray:
+    """Chips within ``buffer`` chips (Chebyshev distance) of a chip of the other half."""
+    pos_half = {(int(rr), int(cc)): int(hh) for rr, cc, hh in zip(r, c, half)}
+    near_other = np.zeros(len(r), dtype=bool)
+    if buffer > 0:
+        offsets = [(dr, dc) for dr in range(-buffer, buffer + 1) for dc in range(-buffer, buffer + 1)]
+        for i, (rr, cc, hh) in enumerate(zip(r.tolist(), c.tolist(), half.tolist())):
+            near_other[i] = any(pos_half.get((rr + dr, cc + dc), hh) != hh for dr, dc in offsets)
+    return near_other
+
+
+def _blocked_halves(
+    arr: np.ndarray,
+    cls: np.ndarray,
+    half: np.ndarray,
+    near_other: np.ndarray,
+    buffer: int,
+    vf: float,
+    rng: np.random.Generator,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Per half: its chips, its validation chips (drawn from its usable chips as in the random split)
+    and its excluded chips (within the buffer of the other half)."""
+    halves, vals, excluded = [], [], []
+    for h in (0, 1):
+        in_half = half == h
+        usable = in_half & ~near_other
+        halves.append(arr[in_half])
+        excluded.append(arr[in_half & near_other])
+        n_usable = int(usable.sum())
+        if n_usable < 2:
+            raise InputError(
+                f"Half {'AB'[h]} of the blocked split keeps {n_usable} chip(s) for training after "
+                f"the {buffer}-chip buffer; use a larger block size or a smaller buffer."
+            )
+        order = rng.permutation(np.flatnonzero(usable))
+        vals.append(stratified_val(arr[order], cls[order], n_val(n_usable, vf)))
+    return halves, vals, excluded
 
 
 def blocked_split(
@@ -301,66 +247,21 @@ def blocked_split(
         classes: density class of each chip: balance the halves' class counts and stratify the
             validation chips.
     """
-    arr = _check_ids(ids)
-    vf = _check_fraction(val_fraction)
-    cls = _check_classes(classes, arr)
-    r = np.asarray(rows, dtype=np.int64)
-    c = np.asarray(cols, dtype=np.int64)
-    if r.shape != arr.shape or c.shape != arr.shape:
-        raise InputError("rows and cols must give one grid position per chip id.")
-    if len(set(zip(r.tolist(), c.tolist()))) != len(arr):
-        raise InputError("Two chips share a grid position (row, col).")
+    arr = check_ids(ids)
+    vf = check_fraction(val_fraction)
+    cls = check_classes(classes, arr)
+    r, c = _check_positions(arr, rows, cols)
     if block_size < 1:
         raise ConfigError(f"block_size must be >= 1 chip, got {block_size}.")
     if buffer < 0:
         raise ConfigError(f"buffer must be >= 0 chips, got {buffer}.")
     rng = np.random.default_rng(seed)
-
-    block_of = (r // block_size) * (int(c.max()) // block_size + 1) + c // block_size
-    blocks, inverse = np.unique(block_of, return_inverse=True)
-    if len(blocks) < 2:
-        raise InputError(
-            f"All {len(arr)} chips fall into one {block_size}x{block_size} block; "
-            "use a smaller block size (--block-km) for the blocked split."
-        )
-    n_cls = int(cls.max()) + 1
-    comp = np.zeros((len(blocks), n_cls), dtype=np.int64)
-    np.add.at(comp, (inverse, cls), 1)
-    # Random order, then each block to the half it least unbalances (per class; totals without classes).
-    half_of_block = np.empty(len(blocks), dtype=np.int64)
-    counts = np.zeros((2, n_cls), dtype=np.int64)
-    for b in rng.permutation(len(blocks)):
-        cost = [float((((counts[h] + comp[b]) - counts[1 - h]) ** 2).sum()) for h in (0, 1)]
-        h = 0 if cost[0] < cost[1] or (cost[0] == cost[1] and counts[0].sum() <= counts[1].sum()) else 1
-        half_of_block[b] = h
-        counts[h] += comp[b]
-    half = half_of_block[inverse]
-
-    # Buffer: chips of half h within `buffer` chips of a chip of the other half.
-    pos_half = {(int(rr), int(cc)): int(hh) for rr, cc, hh in zip(r, c, half)}
-    near_other = np.zeros(len(arr), dtype=bool)
-    if buffer > 0:
-        offsets = [(dr, dc) for dr in range(-buffer, buffer + 1) for dc in range(-buffer, buffer + 1)]
-        for i, (rr, cc, hh) in enumerate(zip(r.tolist(), c.tolist(), half.tolist())):
-            near_other[i] = any(pos_half.get((rr + dr, cc + dc), hh) != hh for dr, dc in offsets)
-
-    halves, vals, excluded = [], [], []
-    for h in (0, 1):
-        in_half = half == h
-        usable = in_half & ~near_other
-        halves.append(arr[in_half])
-        excluded.append(arr[in_half & near_other])
-        n_usable = int(usable.sum())
-        if n_usable < 2:
-            raise InputError(
-                f"Half {'AB'[h]} of the blocked split keeps {n_usable} chip(s) for training after "
-                f"the {buffer}-chip buffer; use a larger block size or a smaller buffer."
-            )
-        order = rng.permutation(np.flatnonzero(usable))
-        vals.append(_stratified_val(arr[order], cls[order], _n_val(n_usable, vf)))
+    half, n_blocks = _assign_blocks(r, c, cls, block_size, rng)
+    near_other = _near_other_half(r, c, half, buffer)
+    halves, vals, excluded = _blocked_halves(arr, cls, half, near_other, buffer, vf, rng)
     split = ProtocolSplit(
         kind="blocked",
-        folds=_make_folds(halves, vals, excluded),
+        folds=make_folds(halves, vals, excluded),
         seed=int(seed),
         params={
             "val_fraction": vf,
@@ -377,11 +278,11 @@ def blocked_split(
         block_size,
         buffer,
         len(arr),
-        len(blocks),
+        n_blocks,
         *(len(s) for f in split.folds for s in (f.train, f.val, f.test, f.excluded)),
     )
     if classes is not None:
-        logger.debug("Class counts per fold: %s", _class_counts(split, arr, cls))
+        logger.debug("Class counts per fold: %s", class_counts(split, arr, cls))
     return split
 
 
