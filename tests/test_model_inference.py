@@ -59,9 +59,15 @@ def test_openvino_agrees_with_eager(inputs, revisits):
     assert 0.05 < valid.mean() < 0.99  # the chips do hold masked and valid pixels
     assert np.nanstd(ref) > 0.05  # a non-trivial embedding, so the comparison can fail
     np.testing.assert_allclose(emb, ref, atol=FP32_TOLERANCE, rtol=0)
-    # 16-channel chips (no label) give the same; one thread and split batches give the same bits
+    # 16-channel chips (no label) give the same; one thread, 3 streams (5 chips split 2/2/1) and
+    # split batches give the same bits, in chip order
     np.testing.assert_array_equal(fast.embed(x[:, :16])[0], emb)
     np.testing.assert_array_equal(OpenVINORuntime(net, cfg, stats, threads=1).embed(x)[0], emb)
+    three = OpenVINORuntime(net, cfg, stats, threads=3)
+    for part in (x, x[:1]):
+        e3, v3 = three.embed(part)
+        np.testing.assert_array_equal(e3, emb[: len(part)])
+        np.testing.assert_array_equal(v3, valid[: len(part)])
     np.testing.assert_array_equal(np.concatenate([fast.embed(x[:2])[0], fast.embed(x[2:])[0]]), emb)
 
 

@@ -152,8 +152,8 @@ def chip_classes(store: ChipStore, thresholds: tuple[float, float] | None) -> np
 
 def _resolved_precision(s: AblationSettings) -> str:
     """The precision training will use ("auto" resolved for the device): part of the cache key."""
+    from landslide_app.model.device import resolve_device
     from landslide_app.model.runtime import resolve_precision
-    from landslide_app.model.train import resolve_device
 
     return resolve_precision(s.precision, resolve_device(s.device))
 

@@ -6,12 +6,15 @@ Two runtimes compute :meth:`landslide_app.model.train.TrainedModel.embed_batch` 
 * ``"eager"``: :func:`~landslide_app.model.inputs.prepare_inputs` in NumPy, then the PyTorch
   network under ``torch.inference_mode`` in ``channels_last``. It is the reference and the fallback.
 * ``"openvino"``: one OpenVINO graph built from the network's weights that also holds the input
-  preparation (channel selection, standardisation, aspect sin/cos, SAR dB, NaN masking) and the
+  preparation (channel selection, standardisation, aspect sin/cos, SAR dB, masking) and the
   output masking, so a batch of raw chips goes in and the masked embedding comes out. OpenVINO
   fuses each convolution with its bias and ReLU and keeps the activations in its own blocked
-  layout; measured 2.5-3x the eager network's chips/s on a 2-core AVX2 CPU
-  (``benchmarks/bench_inference.py``). Needs the optional extra ``landslide_app[fast]``
-  (PyPI ``openvino``).
+  layout; the batch is split over one single-threaded stream per thread. Needs the optional extra
+  ``landslide_app[fast]`` (PyPI ``openvino``). Measured on a 2-core AVX2 CPU
+  (``benchmarks/bench_inference.py``): 1.6-1.7x the eager CPU time per chip with one thread, and
+  with two threads on a loaded machine 2-3x its chips/s. Its convolutions run near the CPU's fp32
+  GEMM rate and take about three quarters of its time, so fp32 cannot reach much more; int8 (NNCF)
+  was measured and not adopted (README, issue 16).
 
 ``"auto"`` (the default; the environment variable ``LANDSLIDE_APP_RUNTIME`` overrides it) picks
 OpenVINO for CPU models when the package is installed and the graph builds, else eager (logged
@@ -142,20 +145,30 @@ class OpenVINORuntime:
         self.threads = int(threads or torch.get_num_threads())
         model = build_openvino_model(net, config, stats)
         props = {
-            "PERFORMANCE_HINT": "LATENCY",
+            "PERFORMANCE_HINT": "THROUGHPUT",
+            "NUM_STREAMS": self.threads,  # one single-threaded stream per thread (see embed)
             "INFERENCE_NUM_THREADS": self.threads,
             "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
         }
         self._compiled = ov.Core().compile_model(model, "CPU", props)
-        self._request = self._compiled.create_infer_request()
-        self._lock = threading.Lock()  # an infer request serves one call at a time
+        self._requests = [self._compiled.create_infer_request() for _ in range(self.threads)]
+        self._lock = threading.Lock()  # the infer requests serve one call at a time
 
     def embed(self, chips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A batch is split into one part per stream, computed in parallel without synchronising
+        threads inside a layer (measured 1.1-1.3x one 2-thread request on a loaded 2-core machine,
+        ``benchmarks/bench_inference.py``); a chip's result does not depend on the split (tested)."""
         arr = np.ascontiguousarray(check_chips(chips))
         self.stats.check_usable(self.config)
+        parts = [p for p in np.array_split(arr, min(len(self._requests), max(len(arr), 1))) if len(p)] or [arr]
         with self._lock:
-            res = self._request.infer({0: arr}, share_inputs=True)
-            emb, valid = (np.array(res[k]) for k in range(2))  # copies: the request reuses its buffers
+            for request, part in zip(self._requests, parts):
+                request.start_async({0: part}, share_inputs=True)
+            outs = []
+            for request in self._requests[: len(parts)]:
+                request.wait()  # copies below: a request reuses its buffers
+                outs.append([np.array(request.get_output_tensor(k).data) for k in range(2)])
+        emb, valid = (np.concatenate([o[k] for o in outs]) for k in range(2))
         return emb, valid
 
 
@@ -167,60 +180,66 @@ def build_openvino_model(net: EmbeddingNet, config: ModelConfig, stats: NormStat
     import openvino as ov
 
     ops = _opset()
-
     if (net.n_dem, net.n_sar) != (config.n_dem, config.n_sar):
         raise ConfigError(
             f"The network has {net.n_dem} DEM + {net.n_sar} SAR inputs; {config.name} needs "
             f"{config.n_dem} + {config.n_sar}."
         )
-
-    def f32(v: Any) -> Any:
-        return ops.constant(np.asarray(v, dtype=np.float32))
-
-    def channels(node: Any, idx: Any) -> Any:
-        return ops.gather(node, ops.constant(np.asarray(idx, dtype=np.int64)), ops.constant(np.int64(1)))
-
-    def per_channel(values: Any) -> Any:
-        return f32(np.asarray(values, dtype=np.float32).reshape(1, -1, 1, 1))
-
-    def standardise(node: Any, mean: Any, std: Any) -> Any:
-        out = ops.divide(ops.subtract(node, per_channel(mean)), per_channel(std))
-        return ops.clamp(out, -CLIP_SIGMA, CLIP_SIGMA)
-
     chips = ops.parameter(ov.PartialShape([-1, -1, -1, -1]), ov.Type.f32, name="chips")
-    valid = ops.reduce_logical_and(
-        ops.is_finite(channels(chips, list(config.chip_channels))), ops.constant(np.int64(1)), keep_dims=True
-    )
-    zero = f32(0.0)
-
-    def masked(node: Any) -> Any:  # non-finite values and masked pixels -> 0 (as prepare_inputs)
-        return ops.select(ops.logical_and(ops.is_finite(node), valid), node, zero)
-
-    feats: list[Any] = []
-    if config.uses_dem:
-        dem = standardise(channels(chips, list(DEM_STANDARDISED)), stats.dem_mean, stats.dem_std)
-        aspect = channels(chips, [ASPECT_INDEX])
-        rad = ops.multiply(aspect, f32(np.deg2rad(np.float32(1.0))))
-        flat = ops.less(aspect, zero)
-        sin, cos = (ops.select(flat, zero, fn(rad)) for fn in (ops.sin, ops.cos))
-        feats.append(_sequential(masked(ops.concat([dem, sin, cos], 1)), net.dem_branch))
-    if config.uses_sar:
-        idx = sar_chip_indices(config.revisits)
-        n_pol = len(stats.sar_mean)
-        sar = ops.maximum(channels(chips, list(idx)), f32(10.0 ** (SAR_DB_FLOOR / 10.0)))
-        sar = ops.multiply(ops.log(sar), f32(10.0 / math.log(10.0)))
-        mean = [stats.sar_mean[j % n_pol] for j in range(len(idx))]
-        std = [stats.sar_std[j % n_pol] for j in range(len(idx))]
-        feats.append(_sequential(masked(standardise(sar, mean, std)), net.sar_branch))
+    valid, dem, sar = _prepared_inputs(chips, config, stats)
+    feats = [_sequential(x, branch) for x, branch in ((dem, net.dem_branch), (sar, net.sar_branch)) if x is not None]
     h = feats[0] if len(feats) == 1 else ops.concat(feats, 1)
     h = _sequential(h, net.fusion)
     emb = ops.sigmoid(_conv(h, net.head))
-    emb = ops.select(valid, emb, f32(np.nan))
+    emb = ops.select(valid, emb, ops.constant(np.float32(np.nan)))
     axis = ops.constant(np.int64(1))
     emb_out, valid_out = ops.squeeze(emb, axis), ops.squeeze(valid, axis)
     emb_out.output(0).get_tensor().set_names({"embedding"})
     valid_out.output(0).get_tensor().set_names({"valid"})
     return ov.Model([emb_out, valid_out], [chips], "landslide_embedding")
+
+
+def _prepared_inputs(chips: Any, config: ModelConfig, stats: NormStats) -> tuple[Any, Any, Any]:
+    """:func:`~landslide_app.model.inputs.prepare_inputs` as graph nodes: ``(valid, dem, sar)``
+    (``dem`` / ``sar``: the branch inputs, None for an unused branch). Channels are selected with
+    Slice (they are contiguous ranges; Gather is a slower reference kernel), and masked pixels are
+    zeroed once per branch (a valid pixel's prepared values are finite, so no IsFinite is needed)."""
+    ops = _opset()
+
+    def f32(v: Any) -> Any:
+        return ops.constant(np.asarray(v, dtype=np.float32))
+
+    def channels(node: Any, idx: list[int]) -> Any:
+        if idx != list(range(idx[0], idx[-1] + 1)):
+            raise NotImplementedError(f"chip channels {idx} are not a contiguous range")
+        return ops.slice(node, *(ops.constant(np.asarray([v], dtype=np.int64)) for v in (idx[0], idx[-1] + 1, 1, 1)))
+
+    def standardise(node: Any, mean: Any, std: Any) -> Any:
+        per_channel = (f32(np.asarray(v, dtype=np.float32).reshape(1, -1, 1, 1)) for v in (mean, std))
+        out = ops.divide(ops.subtract(node, next(per_channel)), next(per_channel))
+        return ops.clamp(out, -CLIP_SIGMA, CLIP_SIGMA)
+
+    valid = ops.reduce_logical_and(
+        ops.is_finite(channels(chips, list(config.chip_channels))), ops.constant(np.int64(1)), keep_dims=True
+    )
+    zero = f32(0.0)
+    dem = sar = None
+    if config.uses_dem:
+        elev = standardise(channels(chips, list(DEM_STANDARDISED)), stats.dem_mean, stats.dem_std)
+        aspect = channels(chips, [ASPECT_INDEX])
+        rad = ops.multiply(aspect, f32(np.deg2rad(np.float32(1.0))))
+        flat = ops.less(aspect, zero)
+        sin, cos = (ops.select(flat, zero, fn(rad)) for fn in (ops.sin, ops.cos))
+        dem = ops.select(valid, ops.concat([elev, sin, cos], 1), zero)
+    if config.uses_sar:
+        idx = sar_chip_indices(config.revisits)
+        n_pol = len(stats.sar_mean)
+        db = ops.maximum(channels(chips, list(idx)), f32(10.0 ** (SAR_DB_FLOOR / 10.0)))
+        db = ops.multiply(ops.log(db), f32(10.0 / math.log(10.0)))
+        mean = [stats.sar_mean[j % n_pol] for j in range(len(idx))]
+        std = [stats.sar_std[j % n_pol] for j in range(len(idx))]
+        sar = ops.select(valid, standardise(db, mean, std), zero)
+    return valid, dem, sar
 
 
 def _opset() -> Any:
@@ -300,7 +319,10 @@ def make_runtime(
         return EagerRuntime(net, config, stats, device, precision)
     if want == "auto" and not openvino_available():
         if not _fallback_logged:
-            logger.info("OpenVINO is not installed: embedding with eager PyTorch (2.5-3x slower); %s.", _INSTALL_HINT)
+            logger.info(
+                "OpenVINO is not installed: embedding with eager PyTorch (1.6x the CPU time per chip or more); %s.",
+                _INSTALL_HINT,
+            )
             _fallback_logged = True
         return EagerRuntime(net, config, stats, device, precision)
     try:
