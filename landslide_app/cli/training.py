@@ -8,10 +8,22 @@ from pathlib import Path
 
 from landslide_app.cli import rules
 from landslide_app.cli.common import SubParsers, emit, non_negative_int, positive_int
-from landslide_app.core.vocabulary import INPUTS, PRECISIONS, REVISITS, SPLITS
+from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, FOREST_FITS, INPUTS, PRECISIONS, REVISITS, SPLITS
 
 #: ``--precision`` help, the same for both commands.
 PRECISION_HELP = "training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)"
+
+
+def add_forest_fit_option(s: argparse.ArgumentParser) -> None:
+    """``--forest-fit``: the chips whose embeddings the forest is fitted on (``ablate``, ``train``)."""
+    s.add_argument(
+        "--forest-fit",
+        default=DEFAULT_FOREST_FIT,
+        choices=FOREST_FITS,
+        help="the chips whose embeddings the forest is fitted on: train (the network's own training chips) or "
+        "validation (chips the network did not fit; the decision rule then uses the forest's out-of-bag "
+        f"probabilities) (default {DEFAULT_FOREST_FIT}; see landslide_app.model.embedding_forest)",
+    )
 
 
 # ---- ablate --------------------------------------------------------------------------------------
@@ -31,6 +43,7 @@ def cmd_ablate(a: argparse.Namespace) -> int:
         block_km=a.block_km,
         seeds=a.seeds,
         decision=a.decision,
+        forest_fit=a.forest_fit,
     )
     if a.scheduler:
         from landslide_app.experiments.ablation_dask import run_ablation_distributed
@@ -91,6 +104,7 @@ def _add_ablate_run_options(s: argparse.ArgumentParser) -> None:
         help=f"the map's decision rule, fitted on validation chips (default {DEFAULT_DECISION}; "
         "see landslide_app.model.decision)",
     )
+    add_forest_fit_option(s)
     s.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -117,6 +131,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         precision=a.precision,
         progress=not a.quiet,
         decision=a.decision,
+        forest_fit=a.forest_fit,
     )
     auc = "n/a" if meta["auc_val"] is None else f"{meta['auc_val']:.3f}"
     emit(
@@ -150,4 +165,5 @@ def add_train(sub: SubParsers) -> None:
         help=f"the map's default decision rule (every rule is fitted on the validation chips and "
         f"recorded; default {DEFAULT_DECISION})",
     )
+    add_forest_fit_option(s)
     s.set_defaults(func=cmd_train)

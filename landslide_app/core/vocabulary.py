@@ -48,3 +48,13 @@ DEFAULT_DEM_COLLECTION: str = "nasadem"
 NormaliseMode = Literal["training", "scene"]
 NORMALISE_MODES: tuple[str, ...] = get_args(NormaliseMode)
 DEFAULT_NORMALISE: str = "training"
+
+#: Which chips' embeddings the density forest is fitted on: the fold's training chips (the network
+#: fitted them, so their embeddings are in-sample) or its validation chips (out-of-sample for the
+#: network, but fewer); see :mod:`landslide_app.model.embedding_forest`, ``benchmarks/bench_forest_fit.py``.
+ForestFit = Literal["train", "validation"]
+FOREST_FITS: tuple[str, ...] = get_args(ForestFit)
+#: "train" kept: on the demo store (seed 0, the ablation's own fold networks) "validation" raised the held-out
+#: AUC (fused r3 0.752 -> 0.808, DEM 0.649 -> 0.687) but its map showed class 1 everywhere (fused r3 macro-F1
+#: 0.441 -> 0.267); one seed gives no interval, so no switch (rule: a paired 95 % interval above 0 for both).
+DEFAULT_FOREST_FIT: ForestFit = "train"

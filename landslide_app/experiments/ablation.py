@@ -42,7 +42,7 @@ from landslide_app import __version__
 from landslide_app.atomic import check_output_dir, fingerprint, output_lock, remove_stale_temps
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.density import check_thresholds, density_class
-from landslide_app.core.vocabulary import INPUTS, REVISITS, SPLITS
+from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, FOREST_FITS, INPUTS, REVISITS, SPLITS
 from landslide_app.errors import ConfigError
 from landslide_app.experiments import artifacts
 from landslide_app.experiments.artifacts import (  # noqa: F401 - RunSpec, run_dir, read_* re-exported for callers
@@ -90,6 +90,8 @@ class AblationSettings:
     seeds: int = 1
     #: the map's decision rule (landslide_app.model.decision), fitted on validation chips
     decision: str = DEFAULT_DECISION
+    #: the chips the forest is fitted on: "train" or "validation" (landslide_app.model.embedding_forest)
+    forest_fit: str = DEFAULT_FOREST_FIT
     #: write the held-out embeddings and fold models (the first seed's runs; repeats skip them:
     #: results, predictions and features only)
     save_models: bool = True
@@ -114,6 +116,8 @@ class AblationSettings:
         if not 1 <= int(self.seeds) <= 100:
             raise ConfigError(f"--seeds {self.seeds} must be between 1 and 100")
         check_rule(self.decision)
+        if self.forest_fit not in FOREST_FITS:
+            raise ConfigError(f"forest_fit {self.forest_fit!r}: use {' or '.join(FOREST_FITS)}")
         unknown = sorted(set(self.train_kwargs) - TRAIN_KEYS)
         if unknown:
             raise ConfigError(
@@ -181,6 +185,8 @@ def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> st
             "code": __version__,
             "decision": s.decision,
             **_split_key(store, spec.split, s),
+            # none for "train", the setting before the option existed: old caches stay valid
+            **({"forest_fit": s.forest_fit} if s.forest_fit != "train" else {}),
         }
     )
 
@@ -262,6 +268,7 @@ def _compute(
             embedding_sink=sink,
             train_kwargs={"precision": settings.precision, **settings.train_kwargs},
             on_fold=on_fold,
+            forest_fit=settings.forest_fit,
         )
         assert np.array_equal(res.ids, ids)
     _save_run_files(d, res, settings.save_models)
@@ -269,6 +276,7 @@ def _compute(
         **res.to_dict(),
         **map_classes(res.cv, settings.decision).to_dict(),  # the map's classes
         "key": base.key,
+        "forest_fit": settings.forest_fit,
         "fingerprint": fp,
         "wall_seconds": round(time.perf_counter() - t0, 2),
         "thresholds": None if base.thresholds is None else list(base.thresholds),
@@ -408,6 +416,7 @@ def repeat_summary(repeats: list[dict[str, Any]], settings: AblationSettings) ->
     return {
         "seeds": [r["seed"] for r in repeats],
         "decision": settings.decision,
+        "forest_fit": settings.forest_fit,
         "interval_method": INTERVAL_METHOD,
         "repeats": repeats,
         "summary": summarise(repeats),

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from landslide_app.core.vocabulary import SplitKind
+from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, SplitKind
 from landslide_app.model.chipsets import as_batch_getter
 from landslide_app.model.crossval import CrossValResult, FoldData, FoldOutcome, OnFold, check_classes, cross_predict
 from landslide_app.model.embedding_forest import EmbeddingForest
@@ -124,6 +124,7 @@ def run_configuration(
     train_auc: Literal["oob", "in_sample"] = "oob",
     embedding_sink: Callable[[np.ndarray, np.ndarray], None] | None = None,
     on_fold: OnFold | None = None,
+    forest_fit: str = DEFAULT_FOREST_FIT,
 ) -> RunResult:
     """Run the full protocol for one configuration.
 
@@ -149,6 +150,8 @@ def run_configuration(
             are embedded (e.g. to write them to a memory-mapped file: nothing accumulates here).
         train_auc: ``"oob"`` (default) or ``"in_sample"`` forest scores for the train AUC.
         on_fold: progress callback of the engine (:class:`landslide_app.model.crossval.FoldEvent`).
+        forest_fit: the chips the forest is fitted on, ``"train"`` or ``"validation"``
+            (:mod:`landslide_app.model.embedding_forest`).
     """
     ids, y = check_classes(ids, classes)
     get_batch = as_batch_getter(reader)
@@ -174,6 +177,7 @@ def run_configuration(
             train_kwargs=train_kwargs,
             forest_kwargs=forest_kwargs,
             embedding_sink=sink,
+            forest_fit=forest_fit,
         ).fit(data)
 
     cv = cross_predict(the_split, ids, y, fit_fold, on_fold=on_fold, train_auc=train_auc, label=config.name)

@@ -8,9 +8,9 @@ chips if it wants), scores the fold's training, validation and test chips with t
 * "train" AUC over the training chips of every fold, "val" over every validation set, "test"
   over all chips, each scored by the fold that did not see its half (the paper's protocol);
 * the **out-of-bag swap**: when ``train_auc="oob"`` and the model offers ``oob_proba()`` (rows
-  in ``fold.train`` order), the training chips are scored out-of-bag (in-sample forest scores have
-  an AUC of ~1 whatever the features); rows that are NaN (a chip in every bootstrap sample) keep
-  their in-sample score;
+  in the order of the fold set named by the model's ``oob_set``, default ``"train"``), the chips
+  of that set are scored out-of-bag (in-sample forest scores have an AUC of ~1 whatever the
+  features); rows that are NaN (a chip in every bootstrap sample) keep their in-sample score;
 * per-fold results (:class:`FoldOutcome`) with the model's own ``info()`` (e.g. the selected
   epoch, the fitted threshold), and the held-out rows of the model's ``features(ids)`` when it
   offers them (the forest's real input).
@@ -168,10 +168,11 @@ def check_classes(ids: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.
     return ids, y.astype(np.int64)
 
 
-def _train_scores(model: Any, fold: Fold, train_auc: TrainAuc) -> np.ndarray:
-    proba = model.predict_proba(fold.train)
+def _set_scores(model: Any, fold: Fold, s: str, train_auc: TrainAuc) -> np.ndarray:
+    """Scores of the fold set ``s``; out-of-bag ones for the set the model's forest was fitted on."""
+    proba = model.predict_proba(getattr(fold, s))
     oob_fn = getattr(model, "oob_proba", None)
-    if train_auc == "oob" and callable(oob_fn):
+    if train_auc == "oob" and callable(oob_fn) and s == getattr(model, "oob_set", "train"):
         oob = oob_fn()
         if oob is not None:
             ok = np.isfinite(oob).all(axis=1)  # chips in every bootstrap sample keep in-sample
@@ -204,16 +205,7 @@ def cross_predict(
     t0 = time.perf_counter()
     ids, y = check_classes(ids, classes)
     order = np.argsort(ids)
-    ids_s, y_s = ids[order], y[order]
-
-    def pos(sel: np.ndarray) -> np.ndarray:
-        return np.searchsorted(ids_s, sel)
-
-    test_proba = np.full((len(ids_s), N_CLASSES), np.nan)
-    test_fold = np.empty(len(ids_s), dtype=object)
-    feats: np.ndarray | None = None
-    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {s: [] for s in SETS}
-    outcomes, models = [], []
+    pool = _Pool.empty(ids[order], y[order])
     n = len(split.folds)
     for k, fold in enumerate(split.folds):
         tf = time.perf_counter()
@@ -227,30 +219,8 @@ def cross_predict(
         )
         if on_fold:
             on_fold(FoldEvent(k, n, fold.name, "start"))
-        model = fit_fold(FoldData(k, fold, y_s[pos(fold.train)], y_s[pos(fold.val)]))
-        fold_auc: dict[str, AucResult] = {}
-        for s in SETS:
-            sel = getattr(fold, s)
-            proba = _train_scores(model, fold, train_auc) if s == "train" else model.predict_proba(sel)
-            fold_auc[s] = multiclass_auc(y_s[pos(sel)], proba)
-            pooled[s].append((y_s[pos(sel)], proba))
-        test_proba[pos(fold.test)] = proba
-        test_fold[pos(fold.test)] = fold.name
-        feats = _keep_features(model, fold.test, pos(fold.test), feats, len(ids_s))
-        info_fn = getattr(model, "info", None)
-        outcomes.append(
-            FoldOutcome(
-                fold.name,
-                len(fold.train),
-                len(fold.val),
-                len(fold.test),
-                len(fold.excluded),
-                fold_auc,
-                time.perf_counter() - tf,
-                dict(info_fn()) if callable(info_fn) else {},
-            )
-        )
-        models.append(model)
+        model = fit_fold(FoldData(k, fold, pool.classes_of(fold.train), pool.classes_of(fold.val)))
+        fold_auc = pool.add(fold, model, train_auc, tf)
         macro = {s: a.macro for s, a in fold_auc.items()}
         logger.info(
             "%s, fold %s: AUC train %.3f, val %.3f, test %.3f.",
@@ -262,25 +232,92 @@ def cross_predict(
         )
         if on_fold:
             on_fold(FoldEvent(k, n, fold.name, "done", macro))
-    if np.isnan(test_proba).any():
-        raise InputError("the split's test sets do not cover every chip: some chip got no held-out prediction.")
-    auc = {
-        s: multiclass_auc(np.concatenate([p[0] for p in pooled[s]]), np.concatenate([p[1] for p in pooled[s]]))
-        for s in SETS
-    }
-    res = CrossValResult(
-        split, ids_s, y_s, test_proba, test_fold.astype(str), auc, outcomes, time.perf_counter() - t0, models, feats
-    )
+    res = pool.result(split, time.perf_counter() - t0)
     logger.info(
         "%s (%s split): AUC train %.3f, val %.3f, test %.3f in %.1f s.",
         label,
         split.kind,
-        auc["train"].macro,
-        auc["val"].macro,
-        auc["test"].macro,
+        res.auc["train"].macro,
+        res.auc["val"].macro,
+        res.auc["test"].macro,
         res.seconds,
     )
     return res
+
+
+@dataclass
+class _Pool:
+    """What the folds of :func:`cross_predict` add up to; arrays indexed like the sorted ``ids``."""
+
+    ids: np.ndarray
+    y: np.ndarray
+    test_proba: np.ndarray
+    test_fold: np.ndarray
+    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]]
+    outcomes: list[FoldOutcome] = field(default_factory=list)
+    models: list[Any] = field(default_factory=list)
+    feats: np.ndarray | None = None
+
+    @classmethod
+    def empty(cls, ids: np.ndarray, y: np.ndarray) -> _Pool:
+        test_proba = np.full((len(ids), N_CLASSES), np.nan)
+        return cls(ids, y, test_proba, np.empty(len(ids), dtype=object), {s: [] for s in SETS})
+
+    def pos(self, sel: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.ids, sel)
+
+    def classes_of(self, sel: np.ndarray) -> np.ndarray:
+        return self.y[self.pos(sel)]
+
+    def add(self, fold: Fold, model: Any, train_auc: TrainAuc, t_start: float) -> dict[str, AucResult]:
+        """Score ``fold``'s sets with its ``model`` and keep what the result needs; the fold's AUCs."""
+        fold_auc: dict[str, AucResult] = {}
+        for s in SETS:
+            sel = getattr(fold, s)
+            proba = _set_scores(model, fold, s, train_auc)
+            fold_auc[s] = multiclass_auc(self.classes_of(sel), proba)
+            self.pooled[s].append((self.classes_of(sel), proba))
+        self.test_proba[self.pos(fold.test)] = proba
+        self.test_fold[self.pos(fold.test)] = fold.name
+        self.feats = _keep_features(model, fold.test, self.pos(fold.test), self.feats, len(self.ids))
+        info_fn = getattr(model, "info", None)
+        self.outcomes.append(
+            FoldOutcome(
+                fold.name,
+                len(fold.train),
+                len(fold.val),
+                len(fold.test),
+                len(fold.excluded),
+                fold_auc,
+                time.perf_counter() - t_start,
+                dict(info_fn()) if callable(info_fn) else {},
+            )
+        )
+        self.models.append(model)
+        return fold_auc
+
+    def result(self, split: ProtocolSplit, seconds: float) -> CrossValResult:
+        """The pooled result (InputError when a chip got no held-out prediction)."""
+        if np.isnan(self.test_proba).any():
+            raise InputError("the split's test sets do not cover every chip: some chip got no held-out prediction.")
+        auc = {
+            s: multiclass_auc(
+                np.concatenate([p[0] for p in self.pooled[s]]), np.concatenate([p[1] for p in self.pooled[s]])
+            )
+            for s in SETS
+        }
+        return CrossValResult(
+            split,
+            self.ids,
+            self.y,
+            self.test_proba,
+            self.test_fold.astype(str),
+            auc,
+            self.outcomes,
+            seconds,
+            self.models,
+            self.feats,
+        )
 
 
 def _keep_features(

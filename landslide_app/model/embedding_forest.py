@@ -9,16 +9,34 @@ chips; ``features(ids)`` gives the forest's input rows of chips already scored; 
 the forest's out-of-bag probabilities of the training chips. The cross-prediction engine
 (:func:`landslide_app.model.crossval.cross_predict`) uses it per fold, and a single run
 (``landslide-app train``) on one train/validation "fold".
+
+**Which chips the forest is fitted on** (``forest_fit``, :data:`FOREST_FITS`):
+
+* ``"train"``: the training chips' embeddings. The network has fitted these chips, so their
+  embeddings are in-sample while the test chips' are not: the forest learns from embeddings that
+  separate the classes better than those it will score;
+* ``"validation"``: the validation chips' embeddings, which the network did not fit (they only
+  chose its epoch), so the forest's input is out-of-sample for the network, as at test time; but
+  the forest sees fewer chips (the validation share of the fold). The map's calibration and
+  decision rule, fitted on the validation chips (:mod:`landslide_app.model.map_classes`), then use
+  the forest's out-of-bag probabilities of those chips (:meth:`EmbeddingForest.oob_proba`, rows of
+  :attr:`EmbeddingForest.oob_set`), so nothing is scored in-sample.
+
+:meth:`EmbeddingForest.with_forest_fit` refits only the forest on a fitted fold model (the trained
+network and the features computed so far are shared): both settings from one trained network, as
+``benchmarks/bench_forest_fit.py`` compares them.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from landslide_app.core.vocabulary import N_FEATURES
+from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, FOREST_FITS, N_FEATURES, ForestFit
+from landslide_app.errors import ConfigError
 from landslide_app.model.crossval import FoldData
 from landslide_app.model.features import percentile_features
 from landslide_app.model.forest import DensityForest
@@ -30,6 +48,13 @@ from landslide_app.model.train import ChipSubset, TrainedModel, fit_embedding_mo
 FEATURE_BATCH = 16
 #: ``(chip ids, embeddings (n, H, W))`` of each batch of held-out chips, as they are embedded.
 EmbeddingSink = Callable[[np.ndarray, np.ndarray], None]
+
+
+def check_forest_fit(value: str) -> ForestFit:
+    """``value`` if it is one of :data:`FOREST_FITS`, else a :class:`ConfigError` naming them."""
+    if value not in FOREST_FITS:
+        raise ConfigError(f"forest_fit {value!r}: use {' or '.join(FOREST_FITS)}")
+    return value  # type: ignore[return-value]
 
 
 class EmbeddingForest:
@@ -44,6 +69,7 @@ class EmbeddingForest:
         forest_kwargs: overrides of the forest parameters.
         embedding_sink: called with the embeddings of the fold's test chips as they are made.
         feature_batch: chips per embedding batch of the feature extraction.
+        forest_fit: ``"train"`` or ``"validation"``: the chips the forest is fitted on.
     """
 
     def __init__(
@@ -60,6 +86,7 @@ class EmbeddingForest:
         forest_kwargs: dict[str, Any] | None = None,
         embedding_sink: EmbeddingSink | None = None,
         feature_batch: int = FEATURE_BATCH,
+        forest_fit: str = DEFAULT_FOREST_FIT,
     ) -> None:
         self.get_batch, self.config = get_batch, config
         self.epochs, self.seed, self.batch_size = int(epochs), int(seed), int(batch_size)
@@ -72,11 +99,23 @@ class EmbeddingForest:
         self._held_out = np.empty(0, np.int64)
         self._train_ids = np.empty(0, np.int64)
         self._name = ""
+        self.forest_fit: ForestFit = check_forest_fit(forest_fit)
 
-    def fit(self, data: FoldData) -> EmbeddingForest:
-        """Train the network on ``data.fold.train`` (epoch selected on ``fold.val``), then the forest."""
+    @property
+    def oob_set(self) -> str:
+        """The fold set whose chips the forest was fitted on (``"train"`` or ``"val"``): the rows of
+        :meth:`oob_proba`."""
+        return "val" if self.forest_fit == "validation" else "train"
+
+    def fit(self, data: FoldData, model: TrainedModel | None = None) -> EmbeddingForest:
+        """Train the network on ``data.fold.train`` (epoch selected on ``fold.val``), then the forest
+        on the chips of ``forest_fit``. ``model``: a network already trained on this fold (e.g. a
+        run's saved ``model_fold<k>.pt``): only the forest is fitted."""
         fold = data.fold
         self._name, self._held_out, self._train_ids = fold.name, fold.test, fold.train
+        if model is not None:
+            self.model = model
+            return self._fit_forest(data)
         self.model = fit_embedding_model(
             ChipSubset(self.get_batch, fold.train),
             ChipSubset(self.get_batch, fold.val),
@@ -88,9 +127,26 @@ class EmbeddingForest:
             progress=self.progress,
             **self.train_kwargs,
         )
-        f_train = self.transform(fold.train, "train")
-        self.forest = DensityForest(seed=self.seed, **self.forest_kwargs).fit(f_train, data.y_train)
+        return self._fit_forest(data)
+
+    def _fit_forest(self, data: FoldData) -> EmbeddingForest:
+        """Fit the forest on the features of the ``forest_fit`` chips (embedded unless already known)."""
+        ids = getattr(data.fold, self.oob_set)
+        y = data.y_val if self.oob_set == "val" else data.y_train
+        known = len(ids) and all(int(i) in self._features for i in ids)
+        f = self.features(ids) if known else self.transform(ids, self.oob_set)
+        self.forest = DensityForest(seed=self.seed, **self.forest_kwargs).fit(f, y)
         return self
+
+    def with_forest_fit(self, forest_fit: str, data: FoldData) -> EmbeddingForest:
+        """A copy of this fitted fold model with the forest refitted on the ``forest_fit`` chips of
+        ``data`` (the same fold); the trained network and the features computed so far are shared,
+        so no chip is embedded twice."""
+        assert self.model is not None, "fit() first"
+        other = copy.copy(self)
+        other.forest_fit = check_forest_fit(forest_fit)
+        other._features = self._features  # shared cache: features depend on the network only
+        return other._fit_forest(data)
 
     def transform(self, ids: np.ndarray, role: str = "") -> np.ndarray:
         """The 19 percentile features of ``ids`` (embedded batch by batch; kept for :meth:`features`)."""
@@ -125,8 +181,9 @@ class EmbeddingForest:
         return np.stack([self._features[int(i)] for i in ids])
 
     def oob_proba(self) -> np.ndarray:
-        """Out-of-bag class probabilities of the training chips (``fold.train`` order; NaN rows
-        for chips in every bootstrap sample)."""
+        """Out-of-bag class probabilities of the chips the forest was fitted on (the order of the
+        fold's :attr:`oob_set`: ``fold.train``, or ``fold.val`` with ``forest_fit="validation"``;
+        NaN rows for chips in every bootstrap sample)."""
         assert self.forest is not None, "fit() first"
         return self.forest.oob_proba()
 

@@ -8,6 +8,10 @@ The fold's decision then gives the classes shown for its test chips. Pooled over
 chip has one map class and one calibrated probability vector, scored by
 :func:`landslide_app.model.metrics.map_metrics` against the true classes; the majority-class
 baseline shows everywhere the most frequent class of the folds' training chips.
+
+A fold model whose forest was fitted on the validation chips themselves (``oob_set == "val"``,
+:mod:`landslide_app.model.embedding_forest` ``forest_fit="validation"``) gives the decision its
+out-of-bag probabilities of those chips (:func:`decision_proba`): nothing is fitted in-sample.
 """
 
 from __future__ import annotations
@@ -45,6 +49,23 @@ def prior_shift_of(model: Any) -> np.ndarray | None:
     return np.asarray(fn()) if callable(fn) else None
 
 
+def decision_proba(model: Any, val: np.ndarray) -> np.ndarray:
+    """The probabilities of the validation chips ``val`` that the decision is fitted on: the model's,
+    or its forest's out-of-bag ones when the forest was fitted on these chips (rows that have none,
+    a chip in every bootstrap sample, keep the in-sample score)."""
+    val = np.asarray(val, np.int64)
+    if not len(val):
+        return np.empty((0, N_CLASSES))
+    proba = np.asarray(model.predict_proba(val), np.float64)
+    if getattr(model, "oob_set", "train") == "val":
+        oob = np.asarray(model.oob_proba(), np.float64)
+        if oob.shape != proba.shape:
+            raise ValueError(f"out-of-bag rows {oob.shape} do not match the validation chips {proba.shape}")
+        ok = np.isfinite(oob).all(axis=1).reshape(-1, 1)
+        proba = np.where(ok, oob, proba)
+    return proba
+
+
 def map_classes(cv: CrossValResult, rule: str = DEFAULT_DECISION) -> MapClasses:
     """The map's classes of ``cv`` under ``rule`` (see the module docstring)."""
     rule = check_rule(rule)
@@ -55,7 +76,7 @@ def map_classes(cv: CrossValResult, rule: str = DEFAULT_DECISION) -> MapClasses:
     for fold, model in zip(cv.split.folds, cv.models):
         val = np.asarray(fold.val, np.int64)
         val_y = cv.y_true[[pos[int(i)] for i in val]]
-        val_proba = model.predict_proba(val) if len(val) else np.empty((0, N_CLASSES))
+        val_proba = decision_proba(model, val)
         d = fit_decision(val_proba, val_y, rule, prior_shift=prior_shift_of(model))
         rows = np.array([pos[int(i)] for i in fold.test], np.int64)
         pred[rows] = d.apply(cv.test_proba[rows])
