@@ -128,6 +128,9 @@ def run_configuration(
 ) -> RunResult:
     """Run the full protocol for one configuration.
 
+    Long only for its documented keyword options; the body (about 30 lines) builds the split and the
+    fold model and hands them to :func:`~landslide_app.model.crossval.cross_predict`.
+
     Args:
         reader: chip source (chip store with ``read_many``, array, or ``get_batch(ids)`` callable).
         ids: chip ids to use (each gets one held-out prediction).
