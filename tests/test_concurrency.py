@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from cli_argv import ablate_dem_argv, chips_argv
 
 from landslide_app.atomic import find_temps
 from landslide_app.chips.store import ChipStore
@@ -34,17 +35,7 @@ def run_together(argv: list[str], n: int = 2) -> list[tuple[str, str]]:
 @pytest.mark.slow
 def test_two_processes_build_the_same_chip_store(scene_dir, tiny_store, tmp_path):
     out = tmp_path / "store"
-    outs = run_together(
-        [
-            "chips",
-            "--source",
-            str(scene_dir / "catalog.json"),
-            "--inventory",
-            str(scene_dir / "inventory.gpkg"),
-            "--out",
-            str(out),
-        ]
-    )
+    outs = run_together(chips_argv(scene_dir, out))
     built = sorted(int(re.search(r"\((\d+) built, (\d+) already done", o).group(1)) for o, _ in outs)
     ref = ChipStore.open(tiny_store)
     assert built == [0, len(ref.ids)]  # one built every chip, the other found them done
@@ -57,22 +48,7 @@ def test_two_processes_build_the_same_chip_store(scene_dir, tiny_store, tmp_path
 @pytest.mark.slow
 def test_two_processes_run_the_same_ablation_configuration(tiny_store, tmp_path):
     out = tmp_path / "abl"
-    outs = run_together(
-        [
-            "ablate",
-            "--chips",
-            str(tiny_store),
-            "--out",
-            str(out),
-            "--inputs",
-            "dem",
-            "--revisits",
-            "1",
-            "--epochs",
-            "1",
-            "--no-baselines",
-        ]
-    )
+    outs = run_together(ablate_dem_argv(tiny_store, out))
     # computed by one process only; the other waited on the configuration's lock, then loaded it
     assert sum(err.count("computing configuration dem-r1-random") for _, err in outs) == 1
     res = json.loads((out / "results.json").read_text())

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_argv import ablate_dem_argv, chips_argv
 
 from landslide_app.atomic import find_temps
 
@@ -211,30 +212,9 @@ def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(scene_dir, tin
 
     def argv(cmd: str, out: Path) -> list[str]:
         if cmd == "chips":
-            return [
-                "chips",
-                "--source",
-                str(scene_dir / "catalog.json"),
-                "--inventory",
-                str(scene_dir / "inventory.gpkg"),
-                "--out",
-                str(out),
-            ]
+            return chips_argv(scene_dir, out)
         if cmd == "ablate":
-            return [
-                "ablate",
-                "--chips",
-                str(tiny_store),
-                "--out",
-                str(out),
-                "--inputs",
-                "dem",
-                "--revisits",
-                "1",
-                "--epochs",
-                "1",
-                "--no-baselines",
-            ]
+            return ablate_dem_argv(tiny_store, out)
         return ["predict", "--model", str(model), "--chips", str(tiny_store), "--out", str(out)]
 
     cmds = list(KILLS)
