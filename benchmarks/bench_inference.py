@@ -13,11 +13,17 @@ Runtimes (``"runtimes"`` in the section; issue 16): ``predict_run`` in its own p
 ``LANDSLIDE_APP_RUNTIME=eager`` (today's path) and with the default runtime, interleaved in each
 repeat; and, inside one process on the store's chips held in memory, the embedding + percentile
 features of every chip with: ``today`` (the embed_batch code before the runtimes: NumPy preparation,
-``no_grad``, channels_last, the model's precision), ``eager`` (the eager runtime), ``openvino``,
+``no_grad``, channels_last, the model's precision), ``eager`` (the eager runtime), ``openvino``
+(the runtime: one single-threaded stream per thread), ``openvino_1request`` (one request with all
+threads, the runtime before), ``openvino_int8`` (NNCF post-training int8 of the same graph, when
+``nncf`` is importable; measured, not adopted),
 ``onnxruntime`` (the network exported with ``torch.onnx``, NumPy preparation), ``eager_bf16``
 (autocast bf16, emulated where the CPU has no bf16 units), ``torch_compile`` (with ``--compile``:
 its first call compiles for a minute or more). Variants alternate their order every repeat; the
-CPU model, its ISA flags and the load are recorded with the figures.
+CPU model, its ISA flags and the load are recorded with the figures. Children run with
+``OMP_WAIT_POLICY=PASSIVE`` as the CLI does. ``openvino_profile``: the OpenVINO graph's per-layer
+counters per operation type and its convolutions' GFLOP/s beside a one-thread fp32 GEMM.
+``--int8-agreement RUNS_DIR``: int8 against fp32 on the forest's classes and AUC (inference_profile.py).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from pathlib import Path
 
 from bench_training import cpu_facts, ensure_store
 from common import cli, load_average, report, run_measured
+from inference_profile import child_runtimes, int8_agreement
 
 log = logging.getLogger("bench_inference")
 
@@ -53,149 +60,9 @@ def child_predict(run: str, store: str, out: str) -> dict:
     }
 
 
-#: Variants measured on the first two batches only (they run at a few chips/s on a CPU without bf16 units).
-SLOW_VARIANTS = ("eager_bf16",)
-
-
-def child_runtimes(
-    run: str,
-    store: str,
-    repeats: int,
-    compile_: bool,
-    batch: int = 16,
-    max_chips: int = 192,
-    threads: int | None = None,
+def measure_runtimes(
+    run: Path, store: Path, repeats: int, compile_: bool, predict: bool = True, max_chips: int = 192
 ) -> dict:
-    """Embedding + percentile features of the store's first ``max_chips`` chips, per runtime, in one
-    process (chips in memory). The variants take turns batch by batch (so a change of the machine's
-    load hits all of them alike); wall time and the process's CPU time are both recorded."""
-    import contextlib
-    import io
-    import time
-
-    import numpy as np
-    import torch
-
-    from landslide_app.chips.store import ChipStore
-    from landslide_app.experiments.production import load_run
-    from landslide_app.model.features import percentile_features
-    from landslide_app.model.inference import EagerRuntime, OpenVINORuntime, openvino_available
-    from landslide_app.model.inputs import prepare_inputs
-
-    if threads:
-        torch.set_num_threads(threads)
-    model = load_run(run, "cpu").model
-    st = ChipStore.open(store)
-    ids = st.ids[:max_chips]
-    chips = [
-        np.asarray(st.read_many([int(i) for i in ids[k : k + batch]]), dtype=np.float32)
-        for k in range(0, len(ids), batch)
-    ]
-    net, cfg, stats = model.net.eval(), model.config, model.stats
-
-    def torch_path(fn, precision):  # NumPy preparation + a torch callable on channels_last input
-        def embed(c):
-            prep = prepare_inputs(c, cfg, stats)
-            x = torch.from_numpy(prep.x).contiguous(memory_format=torch.channels_last)
-            cast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-            with torch.no_grad(), cast:
-                out = fn(x).float()[:, 0].numpy()
-            out[~prep.valid] = np.nan
-            return out, prep.valid
-
-        return embed
-
-    variants = {
-        "today": torch_path(net, model.precision),
-        "eager": EagerRuntime(net, cfg, stats, torch.device("cpu"), model.precision).embed,
-        "eager_bf16": torch_path(net, "bf16"),
-    }
-    setup: dict = {}
-    if openvino_available():
-        t0 = time.perf_counter()
-        variants["openvino"] = OpenVINORuntime(net, cfg, stats, model.precision).embed
-        setup["openvino_build_s"] = round(time.perf_counter() - t0, 2)
-    try:
-        import onnxruntime as ort
-
-        t0 = time.perf_counter()
-        buf = io.BytesIO()
-        axes = {0: "n", 2: "h", 3: "w"}
-        torch.onnx.export(
-            net,
-            (torch.zeros(1, net.in_channels, 128, 128),),
-            buf,
-            input_names=["x"],
-            output_names=["emb"],
-            dynamic_axes={"x": axes, "emb": axes},
-            dynamo=False,
-        )
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = torch.get_num_threads()
-        sess = ort.InferenceSession(buf.getvalue(), so, providers=["CPUExecutionProvider"])
-        variants["onnxruntime"] = torch_path(lambda x: torch.from_numpy(sess.run(None, {"x": x.numpy()})[0]), "fp32")
-        setup["onnxruntime_build_s"] = round(time.perf_counter() - t0, 2)
-    except ImportError:
-        pass
-    if compile_:
-        t0 = time.perf_counter()
-        comp = torch.compile(net)
-        variants["torch_compile"] = torch_path(comp, "fp32")
-        variants["torch_compile"](chips[0])
-        setup["torch_compile_first_call_s"] = round(time.perf_counter() - t0, 1)
-    ref = [variants["eager"](c)[0] for c in chips[:2]]
-    agree = {k: float(max(np.nanmax(np.abs(f(c)[0] - r)) for c, r in zip(chips[:2], ref))) for k, f in variants.items()}
-    rates: dict = {k: [] for k in variants}
-    cnn_only: dict = {k: [] for k in variants}
-    cpu_per_chip: dict = {k: [] for k in variants}
-    loads = []
-    names = list(variants)
-    for r in range(repeats):
-        loads.append(load_average())
-        wall = dict.fromkeys(names, 0.0)
-        emb_wall = dict.fromkeys(names, 0.0)
-        cpu = dict.fromkeys(names, 0.0)
-        count = dict.fromkeys(names, 0)
-        for b, c in enumerate(chips):
-            order = names if (r + b) % 2 == 0 else names[::-1]
-            for k in order:
-                if k in SLOW_VARIANTS and b >= 2:
-                    continue
-                c0, t0 = time.process_time(), time.perf_counter()
-                emb, valid = variants[k](c)
-                t1 = time.perf_counter()
-                percentile_features(emb, valid)
-                wall[k] += time.perf_counter() - t0
-                emb_wall[k] += t1 - t0
-                cpu[k] += time.process_time() - c0
-                count[k] += len(c)
-        for k in names:
-            rates[k].append(count[k] / wall[k])
-            cnn_only[k].append(count[k] / emb_wall[k])
-            cpu_per_chip[k].append(cpu[k] / count[k])
-    med = {k: statistics.median(v) for k, v in rates.items()}
-    med_emb = {k: statistics.median(v) for k, v in cnn_only.items()}
-    med_cpu = {k: statistics.median(v) for k, v in cpu_per_chip.items()}
-    return {
-        "n_chips": len(ids),
-        "n_chips_slow_variants": sum(len(c) for c in chips[:2]),
-        "batch": batch,
-        "threads": torch.get_num_threads(),
-        "model_precision": model.precision,
-        "features_chips_per_s": {k: round(v, 2) for k, v in med.items()},
-        "embedding_chips_per_s": {k: round(v, 2) for k, v in med_emb.items()},
-        "speedup_vs_today": {k: round(v / med["today"], 2) for k, v in med.items()},
-        "embedding_speedup_vs_today": {k: round(v / med_emb["today"], 2) for k, v in med_emb.items()},
-        "cpu_ms_per_chip": {k: round(1000 * v, 1) for k, v in med_cpu.items()},
-        "cpu_time_speedup_vs_today": {k: round(med_cpu["today"] / v, 2) for k, v in med_cpu.items()},
-        "max_abs_diff_vs_eager": agree,
-        "setup": setup,
-        "load_average": loads,
-        "per_repeat_features_chips_per_s": {k: [round(x, 2) for x in v] for k, v in rates.items()},
-    }
-
-
-def measure_runtimes(run: Path, store: Path, repeats: int, compile_: bool, predict: bool = True) -> dict:
     """predict_run per runtime (own processes, interleaved; ``predict=False`` skips it) and the
     in-process runtime comparison with torch's threads (2 here) and with one thread."""
     rows = []
@@ -240,9 +107,11 @@ def measure_runtimes(run: Path, store: Path, repeats: int, compile_: bool, predi
                         "repeats": repeats,
                         "compile_": compile_ and threads is None,
                         "threads": threads,
+                        "max_chips": max_chips,
                     }
                 ),
-            ]
+            ],
+            env={"OMP_WAIT_POLICY": "PASSIVE"},  # as the landslide-app CLI sets it
         )
         res = inproc[label] = json.loads(r["stdout"].strip().splitlines()[-1])
         for k, v in res["features_chips_per_s"].items():
@@ -291,13 +160,25 @@ def main() -> None:
         help="only the runtime comparison (updates the section's 'runtimes' entry)",
     )
     ap.add_argument("--compile", action="store_true", help="add torch.compile to the runtime comparison")
+    ap.add_argument("--max-chips", type=int, default=192, help="chips of the in-process runtime comparison")
     ap.add_argument(
         "--no-predict-runtimes",
         action="store_true",
         help="runtime comparison in one process only (not predict_run per runtime)",
     )
+    ap.add_argument(
+        "--int8-agreement",
+        type=Path,
+        default=None,
+        help="ablation run directory (model_fold*.pt + forest_fold*.skops): int8 vs fp32 on --store, then stop",
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if a.int8_agreement is not None:
+        res = int8_agreement(str(a.int8_agreement), str(a.store))
+        log.info("int8 agreement: %s", json.dumps(res))
+        report("inference", {"int8_agreement": res}, keep=True)
+        return
     store, cleanup = ensure_store(a.workdir, a.store)
     work = Path(tempfile.mkdtemp(prefix="bench_inference_"))
     try:
@@ -322,7 +203,9 @@ def main() -> None:
             )
             log.info("trained a fused-r3 model for 1 epoch in %.0f s", r["seconds"])
         meta = json.loads((run / "run.json").read_text())
-        runtimes = measure_runtimes(run, store, a.repeats, a.compile, predict=not a.no_predict_runtimes)
+        runtimes = measure_runtimes(
+            run, store, a.repeats, a.compile, predict=not a.no_predict_runtimes, max_chips=a.max_chips
+        )
         if a.runtimes_only:
             report("inference", {"runtimes": runtimes}, keep=True)
             return
