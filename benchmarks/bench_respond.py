@@ -8,7 +8,9 @@ own process (``run_measured``: wall time and peak RSS of the process from ``wait
 ``respond.json`` gives the seconds per stage (acquisitions, chips, predict, workspace). Reported:
 seconds to ``map.png`` (its modification time minus the process start: interpreter start-up and
 imports included, and reported apart), seconds per stage (model load, acquisitions, chips, predict,
-workspace), chips/s of the chip and predict stages and overall, peak RSS.
+workspace), chips/s of the chip and predict stages and overall, peak RSS, and the CPU time of the
+process (all its threads; per stage from ``respond.json``): on a machine shared with other work the
+wall time depends on the load, while CPU seconds / cores bounds the wall time of a quiet machine.
 Target (issue 11): the ``pr``-size island (~5,700 land chips) in <= 2 minutes, <= 4 GB.
 
 ``--model``: a run directory (default: fused / 3 revisits trained here for 1 epoch on the tiny island
@@ -21,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import resource
 import shutil
 import time
 from datetime import datetime
@@ -52,6 +56,12 @@ def _default_model(workdir: Path) -> Path:
     return run
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of the waited-for child processes so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="demo", help="island size when --scene is not given (default demo)")
@@ -77,6 +87,7 @@ def main() -> None:
     out = a.workdir / f"respond-{size}"
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.time()
+    cpu0 = _children_cpu()
     res = run_measured(
         cli(
             "-q",
@@ -92,6 +103,7 @@ def main() -> None:
         ),
         env={"OMP_WAIT_POLICY": "PASSIVE"},
     )
+    cpu = round(_children_cpu() - cpu0, 1)
     to_map = (out / "map.png").stat().st_mtime - t0
     rj = json.loads((out / "respond.json").read_text())
     startup = datetime.fromisoformat(rj["started"]).timestamp() - t0  # interpreter start-up and imports
@@ -111,6 +123,9 @@ def main() -> None:
             "predict": round(n / stages["predict"], 1) if stages["predict"] else None,
             "overall": round(n / to_map, 1),
         },
+        "cpu_seconds_process": cpu,
+        "cpu_seconds_per_stage": rj.get("cpu_seconds"),
+        "quiet_machine_bound_s": round(cpu / (os.cpu_count() or 1), 1),
         "peak_rss_mib": res["max_rss_mib"],
         "target": {
             "seconds": TARGET_S,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,7 +145,6 @@ def build_chips(
         layer: layer of a multi-layer inventory (default: its only point layer).
         inventory_crs: CRS of a CSV inventory's coordinates (default EPSG:4326 lon/lat).
     """
-    from landslide_app.sources.inventory import read_inventory
 
     t_start = time.perf_counter()
     settings = settings or ChipBuildSettings()
@@ -156,26 +155,64 @@ def build_chips(
     check_source_rasters(source)  # no CRS, antimeridian, SAR in dB: refused before anything is written
     out = check_output_dir(out, "chip store directory", create=False)
 
-    heads: HeadRaster | None = None
-    inv_report: dict = {}
-    label_fp = None
-    if inventory is not None:
-        inv_path = Path(inventory)
-        inv = read_inventory(
-            inv_path, grid.crs, bounds=grid.bounds, lon_col=lon_col, lat_col=lat_col, layer=layer, csv_crs=inventory_crs
-        )
-        heads = HeadRaster(grid, inv.points.geometry.x.to_numpy(), inv.points.geometry.y.to_numpy())
-        inv_report = {"path": str(inv_path), "n_read": inv.n_read, "dropped": inv.dropped, "n_in_grid": heads.n_inside}
-        label_inputs: dict = {"inventory": file_digest(inv_path)[:16], "thresholds": list(settings.density_thresholds)}
-        if lon_col or lat_col:
-            label_inputs["inventory_columns"] = [lon_col, lat_col]
-        if layer is not None or inventory_crs is not None:
-            label_inputs["inventory_layer_crs"] = [layer, inventory_crs]
-        label_fp = fingerprint(label_inputs)
+    heads, inv_report, label_fp = _read_labels(inventory, grid, settings, lon_col, lat_col, layer, inventory_crs)
     # the rasters are opened only when chips are to be built (relabelling a finished store reads none)
     reader: GridReader | None = None if (out / META_FILE).exists() else GridReader(source, grid, retry)
     meta = store_meta(source, grid, settings, label_fp, inv_report if heads is not None else None)
 
+    return _locked_build(
+        out,
+        overwrite,
+        lambda: _build(
+            source,
+            out,
+            grid,
+            settings,
+            meta,
+            inv_report,
+            heads,
+            reader,
+            progress,
+            max_chips,
+            t_start,
+            row_runner=row_runner,
+            retry=retry,
+        ),
+    )
+
+
+def _read_labels(
+    inventory: str | Path | None,
+    grid: ChipGrid,
+    settings: ChipBuildSettings,
+    lon_col: str | None,
+    lat_col: str | None,
+    layer: str | None,
+    inventory_crs: str | None,
+) -> tuple[HeadRaster | None, dict, str | None]:
+    """The inventory's heads on the grid, its report and the labels' fingerprint (``None, {}, None``
+    without an inventory: an unlabelled store)."""
+    from landslide_app.sources.inventory import read_inventory
+
+    if inventory is None:
+        return None, {}, None
+    inv_path = Path(inventory)
+    inv = read_inventory(
+        inv_path, grid.crs, bounds=grid.bounds, lon_col=lon_col, lat_col=lat_col, layer=layer, csv_crs=inventory_crs
+    )
+    heads = HeadRaster(grid, inv.points.geometry.x.to_numpy(), inv.points.geometry.y.to_numpy())
+    inv_report = {"path": str(inv_path), "n_read": inv.n_read, "dropped": inv.dropped, "n_in_grid": heads.n_inside}
+    label_inputs: dict = {"inventory": file_digest(inv_path)[:16], "thresholds": list(settings.density_thresholds)}
+    if lon_col or lat_col:
+        label_inputs["inventory_columns"] = [lon_col, lat_col]
+    if layer is not None or inventory_crs is not None:
+        label_inputs["inventory_layer_crs"] = [layer, inventory_crs]
+    return heads, inv_report, fingerprint(label_inputs)
+
+
+def _locked_build(out: Path, overwrite: bool, build: Callable[[], BuildReport]) -> BuildReport:
+    """``build()`` under the store's lock, after ``--overwrite`` deleted an existing store and stale
+    temporary files are removed; a new store whose inputs turn out to be unusable is removed."""
     created_dir = not out.exists()
     _store_dir_entries(out)  # refuse a folder of other files before writing anything (even the lock)
     with output_lock(out, f"chip store {out}"):
@@ -186,28 +223,13 @@ def build_chips(
         remove_stale_temps(out)
         fresh = not (out / META_FILE).exists()
         try:
-            report = _build(
-                source,
-                out,
-                grid,
-                settings,
-                meta,
-                inv_report,
-                heads,
-                reader,
-                progress,
-                max_chips,
-                t_start,
-                row_runner=row_runner,
-                retry=retry,
-            )
+            return build()
         except LandslideAppError as exc:
             if fresh and not isinstance(exc, SourceError):  # unusable inputs: leave nothing behind
                 _remove_entries(out, _store_dir_entries(out))
                 if created_dir:
                     shutil.rmtree(out, ignore_errors=True)
             raise
-    return report
 
 
 def _check_area(source: SceneSource, grid: ChipGrid) -> None:

@@ -135,10 +135,13 @@ class _ChipWriter:
             raise self._error
 
 
-def _land_fraction(dem_row: np.ndarray, grid: ChipGrid, col: int) -> float:
-    s, h = grid.chip_size, DEM_HALO
-    core = dem_row[h : h + s, col * s + h : (col + 1) * s + h]
-    return float(np.mean(np.isfinite(core) & (core > 0)))
+def _row_land(dem_row: np.ndarray, grid: ChipGrid) -> np.ndarray:
+    """Land fraction (elevation finite and > 0) of every chip of a row, in one pass over its DEM strip."""
+    s, h, n = grid.chip_size, DEM_HALO, grid.n_cols
+    core = dem_row[h : h + s, h : h + n * s]
+    with np.errstate(invalid="ignore"):
+        land = (np.isfinite(core) & (core > 0)).reshape(s, n, s).sum(axis=(0, 2), dtype=np.int64)
+    return land / (s * s)
 
 
 def _kept(land: float, settings: ChipBuildSettings) -> bool:
@@ -151,22 +154,62 @@ def read_strips(
     """The DEM strip of chip row ``row`` and, when one of ``chip_ids`` is kept, its SAR strip."""
     grid = reader.grid
     dem_row = reader.read_dem_row(row)
-    cols = [grid.chip_rc(int(c))[1] for c in chip_ids]
-    need_sar = any(_kept(_land_fraction(dem_row, grid, col), settings) for col in cols)
+    land = _row_land(dem_row, grid)
+    need_sar = any(_kept(float(land[grid.chip_rc(int(c))[1]]), settings) for c in chip_ids)
     return dem_row, (reader.read_sar_row(row) if need_sar else None)
 
 
 def _row_stats(terrain_row: np.ndarray, sar_row: np.ndarray, grid: ChipGrid) -> tuple[np.ndarray, np.ndarray]:
-    """Per chip of a row, in one pass over the strips: the NaN fraction of its input channels that
-    have data (terrain and the SAR days ``sar_row`` holds; slots without a day are not counted) and
-    the valid fraction of each SAR day (``(n_days, n_cols)``, ``(0, n_cols)`` for DEM-only chips)."""
-    s, h, n = grid.chip_size, DEM_HALO, grid.n_cols
+    """Per chip of a row (or of a span of its chips), in one pass over the strips: the NaN fraction of
+    its input channels that have data (terrain and the SAR days ``sar_row`` holds; slots without a day
+    are not counted) and the valid fraction of each SAR day (``(n_days, n_cols)``, ``(0, n_cols)`` for
+    DEM-only chips)."""
+    s, h = grid.chip_size, DEM_HALO
+    n = sar_row.shape[-1] // s
     core = terrain_row[:, h : h + s, h : h + n * s]
     nan = np.isnan(core).reshape(core.shape[0], s, n, s).sum(axis=(0, 1, 3), dtype=np.int64)
     n_days = sar_row.shape[0]
     valid = np.isfinite(sar_row).reshape(n_days, 2, s, n, s).sum(axis=(1, 2, 4), dtype=np.int64)
     nan += 2 * s * s * n_days - valid.sum(axis=0)
     return nan / ((core.shape[0] + 2 * n_days) * s * s), valid / (2 * s * s)
+
+
+@dataclass
+class _RowInputs:
+    """A chip row's terrain and SAR cropped to the columns ``c0 ..`` of its kept chips (sea at either
+    end is not computed), and the per-chip statistics of :func:`_row_stats`."""
+
+    c0: int
+    terrain: np.ndarray  # (4, S + 2h, n * S + 2h)
+    sar: np.ndarray  # (n_days, 2, S, n * S), the layout's days only
+    nan_fraction: np.ndarray
+    sar_valid: np.ndarray
+
+    @classmethod
+    def of(cls, dem_row: np.ndarray, sar_row: np.ndarray, lay: SarLayout, grid: ChipGrid, cols: list[int]) -> Any:
+        """Terrain once per span: every terrain value depends on its 3 x 3 window only, so the cropped
+        strip's values at a chip equal those of the chip's own window with its halo."""
+        s, h = grid.chip_size, DEM_HALO
+        c0, c1 = min(cols), max(cols) + 1
+        terrain = terrain_stack(dem_row[:, c0 * s : c1 * s + 2 * h], grid.resolution, grid.resolution)
+        sar = sar_row[lay.first : lay.first + lay.n_days, ..., c0 * s : c1 * s]
+        return cls(c0, terrain, sar, *_row_stats(terrain, sar, grid))
+
+    def chip(self, col: int, s: int, sar_lo: int, sar_hi: int) -> np.ndarray:
+        """The 17 channels of the chip in column ``col`` (label NaN)."""
+        k, h = col - self.c0, DEM_HALO
+        data = np.full((len(CHANNELS), s, s), np.nan, np.float32)
+        data[0:4] = self.terrain[:, h : h + s, k * s + h : (k + 1) * s + h]
+        if sar_hi > sar_lo:
+            data[sar_lo:sar_hi] = self.sar[..., k * s : (k + 1) * s].reshape(-1, s, s)
+        return data
+
+    def record(self, col: int) -> dict[str, Any]:
+        k = col - self.c0
+        return {
+            "nan_fraction": round(float(self.nan_fraction[k]), 4),
+            "sar_valid": [round(float(v), 4) for v in self.sar_valid[:, k]],
+        }
 
 
 def build_row(
@@ -211,55 +254,38 @@ def build_row(
 
 def _build_row(store, reader, heads, settings, row, chip_ids, on_chip, max_built, strips, writer) -> tuple[int, int]:
     grid = store.grid
-    s, h = grid.chip_size, DEM_HALO
+    s = grid.chip_size
     lay = SarLayout.of(len(reader.source.sar_days), reader.source.n_pre)
     sar_lo, sar_hi = 4 + 2 * lay.slot0, 4 + 2 * (lay.slot0 + lay.n_days)  # chip channels of the source's days
     wanted = set(int(c) for c in chip_ids)
     n_built = n_dropped = 0
     dem_row, sar_row = strips if strips is not None else (reader.read_dem_row(row), None)
-    terrain_row: np.ndarray | None = None
-    stats: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, 0)))
+    land = _row_land(dem_row, grid)
+    kept_cols = [c for c in range(grid.n_cols) if grid.chip_id(row, c) in wanted and _kept(float(land[c]), settings)]
+    inputs: _RowInputs | None = None
     for col in range(grid.n_cols):
         chip_id = grid.chip_id(row, col)
         if chip_id not in wanted:
             continue
         if max_built is not None and n_built >= max_built:
             break
-        land = _land_fraction(dem_row, grid, col)
-        rec = {"row": row, "col": col, "land_fraction": round(land, 4)}
+        rec: dict[str, Any] = {"row": row, "col": col, "land_fraction": round(float(land[col]), 4)}
         if on_chip is not None:
             on_chip()
-        if not _kept(land, settings):
+        if not _kept(float(land[col]), settings):
             writer.write(chip_id, None, {**rec, "kept": False})
             n_dropped += 1
             continue
-        if sar_row is None:
-            sar_row = reader.read_sar_row(row)
-        if terrain_row is None:
-            # once per strip: every terrain value depends on its 3 x 3 window only, so the strip's
-            # values cropped to a chip equal those of the chip's own window with its halo
-            terrain_row = terrain_stack(dem_row, grid.resolution, grid.resolution)
-            sar_row = sar_row[lay.first : lay.first + lay.n_days]
-            stats = _row_stats(terrain_row, sar_row, grid)
-        data = np.full((len(CHANNELS), s, s), np.nan, np.float32)
-        data[0:4] = terrain_row[:, h : h + s, col * s + h : (col + 1) * s + h]
-        if sar_hi > sar_lo:
-            data[sar_lo:sar_hi] = sar_row[..., col * s : (col + 1) * s].reshape(-1, s, s)
-        nan_fraction, sar_valid = stats
+        if inputs is None:  # once per row, at its first kept chip
+            sar_row = reader.read_sar_row(row) if sar_row is None else sar_row
+            inputs = _RowInputs.of(dem_row, sar_row, lay, grid, kept_cols)
+        data = inputs.chip(col, s, sar_lo, sar_hi)
         rec.update(kept=True)
         if heads is not None:
             counts = heads.chip_counts(chip_id)
             data[-1] = counts
             rec.update(label_record(int(counts.sum()), grid.chip_area_km2, settings.density_thresholds))
-        writer.write(
-            chip_id,
-            data,
-            {
-                **rec,
-                "nan_fraction": round(float(nan_fraction[col]), 4),
-                "sar_valid": [round(float(v), 4) for v in sar_valid[:, col]],
-            },
-        )
+        writer.write(chip_id, data, {**rec, **inputs.record(col)})
         n_built += 1
     return n_built, n_dropped
 

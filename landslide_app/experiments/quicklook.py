@@ -13,6 +13,7 @@ import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,15 +116,10 @@ def write_map_png(
 ) -> Path:
     """Write the quick-look map: hillshade, predicted classes (semi-transparent), legend, scale bar."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import to_rgb
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch, Rectangle
 
     g = overview.grid
     left, bottom, right, top = g.bounds
-    classes = np.full((g.n_rows, g.n_cols), np.nan, np.float32)
-    rows, cols = np.divmod(np.asarray(ids, np.int64), g.n_cols)
-    classes[rows, cols] = np.asarray(pred, np.float32)
     aspect = (top - bottom) / max(right - left, 1.0)
     width_in = 9.0
     fig = Figure(figsize=(width_in, min(max(width_in * aspect * 0.96 / 0.88 + 0.2, 3.5), 14.0)), dpi=dpi)
@@ -133,16 +129,41 @@ def write_map_png(
     ax.set_facecolor("#dbe9f4")  # sea / no data
     shade = hillshade(overview.elevation, overview.cell_size)
     ax.imshow(np.ma.masked_invalid(shade), cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="bilinear")
-    rgba = np.zeros((*classes.shape, 4), np.float32)
-    for c in range(3):  # class 0 light, so the relief shows where nothing is expected
-        rgba[classes == c] = (*to_rgb(CLASS_COLOURS[c]), CLASS_ALPHA[c])
-    ax.imshow(rgba, extent=extent, interpolation="nearest")
+    ax.imshow(_class_rgba(g, ids, pred), extent=extent, interpolation="nearest")
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.text(0.995, 0.005, g.crs, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="#333")
-    # scale bar: a round length about a fifth of the width, lower left
+    _scale_bar(ax, g.bounds)
+    _legend(ax, pred, thresholds)
+    fig.suptitle(title, fontsize=11, y=0.99)
+    if subtitle:
+        fig.text(0.5, 0.935, subtitle, ha="center", va="center", fontsize=8, color="#444")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    return path
+
+
+def _class_rgba(g: ChipGrid, ids: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """The classes as an RGBA image at chip resolution (transparent where no chip)."""
+    from matplotlib.colors import to_rgb
+
+    classes = np.full((g.n_rows, g.n_cols), np.nan, np.float32)
+    rows, cols = np.divmod(np.asarray(ids, np.int64), g.n_cols)
+    classes[rows, cols] = np.asarray(pred, np.float32)
+    rgba = np.zeros((*classes.shape, 4), np.float32)
+    for c in range(3):  # class 0 light, so the relief shows where nothing is expected
+        rgba[classes == c] = (*to_rgb(CLASS_COLOURS[c]), CLASS_ALPHA[c])
+    return rgba
+
+
+def _scale_bar(ax: Any, bounds: tuple[float, float, float, float]) -> None:
+    """A round length about a fifth of the width, lower left, with its label."""
+    from matplotlib.patches import Rectangle
+
+    left, bottom, right, top = bounds
     length = _nice_length((right - left) / 5)
     x0, y0 = left + 0.04 * (right - left), bottom + 0.05 * (top - bottom)
     h = 0.012 * (top - bottom) + 0.004 * (right - left)
@@ -157,6 +178,12 @@ def write_map_png(
         fontsize=8,
         bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=1.0),
     )
+
+
+def _legend(ax: Any, pred: np.ndarray, thresholds: tuple[float, float]) -> None:
+    """The class legend with the chips of each predicted class."""
+    from matplotlib.patches import Patch
+
     names = class_names(tuple(thresholds))  # type: ignore[arg-type]
     counts = {c: int((np.asarray(pred) == c).sum()) for c in range(3)}
     handles = [
@@ -166,10 +193,3 @@ def write_map_png(
     ax.legend(
         handles=handles, loc="upper right", fontsize=8, title="predicted density", title_fontsize=8, framealpha=0.85
     )
-    fig.suptitle(title, fontsize=11, y=0.99)
-    if subtitle:
-        fig.text(0.5, 0.935, subtitle, ha="center", va="center", fontsize=8, color="#444")
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    return path

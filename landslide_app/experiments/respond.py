@@ -7,7 +7,7 @@
    a model that needs more post-event passes than exist is refused here, before any download;
 2. **chips**: the unlabelled chip store ``DIR/chips`` (:func:`~landslide_app.chips.build.build_chips`
    without an inventory, the model's chip size and density thresholds); resumable chip row by row;
-3. **predict**: :func:`~landslide_app.experiments.production.predict_run` into ``DIR`` (``density.tif``,
+3. **predict**: :func:`~landslide_app.experiments.prediction.predict_run` into ``DIR`` (``density.tif``,
    ``chips.gpkg``, ``map.png``, ``summary.json``); skipped on a rerun when ``summary.json`` already
    comes from this model, this store and this normalisation;
 4. **workspace**: ``DIR/workspace.json`` (area, event, sources, stores, runs, predictions) for the
@@ -20,11 +20,12 @@ functions behind those commands.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,8 +33,11 @@ from typing import Any
 
 from landslide_app import __version__
 from landslide_app.atomic import check_output_dir, write_json_atomic
+from landslide_app.core.vocabulary import DEFAULT_NORMALISE
 from landslide_app.errors import ConfigError
-from landslide_app.experiments.production import DEFAULT_NORMALISE, SUMMARY_FILE, load_run, predict_run
+from landslide_app.experiments.prediction import predict_run
+from landslide_app.experiments.prediction_summary import SUMMARY_FILE
+from landslide_app.experiments.run_bundle import LoadedRun, load_run
 from landslide_app.experiments.workspace import WORKSPACE_FILE, Workspace
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,8 @@ class RespondResult:
     seconds: dict[str, float] = field(default_factory=dict)
     n_chips: int = 0
     resumed: list[str] = field(default_factory=list)
+    #: CPU seconds of this process (all its threads) per stage; beside ``seconds`` on a shared machine
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_seconds(self) -> float:
@@ -97,25 +103,47 @@ def respond(
     Args:
         open_source: returns the :class:`~landslide_app.sources.stac.SceneSource` (the CLI passes the
             same function as ``chips``: ``--source`` with the acquisition options).
-        model: a run directory (``train``, or one ablation fold).
+        model: a run directory (``train``, or one ablation fold); loaded once, before any download,
+            and used by the predict stage.
         bbox: area in lon/lat; default: the whole source.
         source_label: how ``workspace.json`` names the source (default: the source's description).
         overwrite: rebuild ``out/chips`` when it was built from other acquisitions or another area
             (e.g. a rerun after a new post-event pass); without it such a store is refused.
     """
-    from landslide_app.chips.build import ChipBuildSettings, build_chips, grid_for_area
-
     started = datetime.now(timezone.utc)
     out = check_output_dir(out, "respond folder", create=True)
-    seconds: dict[str, float] = {}
-    resumed: list[str] = []
-    t = time.perf_counter()
-    run = load_run(model, device)  # a broken model fails before any download
-    seconds["model"] = round(time.perf_counter() - t, 3)
-    chip_size = int(run.meta.get("chip_size") or 128)
-    thresholds = tuple(run.meta.get("density_thresholds") or (0.0, 25.0))
+    res = RespondResult(out, out / CHIPS_DIR, {})
+    with _stage(res, "model"):
+        run = load_run(model, device)  # a broken model fails before any download
+    with _stage(res, "acquisitions"):
+        source = _acquisitions(open_source, run)
+    with _stage(res, "chips"):
+        report = _build_store(source, run, out, bbox, progress, overwrite)
+        if report.n_skipped:
+            res.resumed.append("chips")
+        res.store = report.store.path
+    with _stage(res, "predict"):
+        res.summary = _predict(run, report.store, out, normalise, progress)
+    with _stage(res, "workspace"):
+        log.info("respond 4/4 workspace: %s", out / WORKSPACE_FILE)
+        label = str(source_label or getattr(source, "description", ""))
+        write_workspace(out, res.store, Path(model), res.summary, label, bbox)
+    res.n_chips = int(res.summary.get("n_chips", 0))
+    _write_respond_json(res, report.n_built, normalise, Path(model), started)
+    return res
 
-    t = time.perf_counter()
+
+@contextlib.contextmanager
+def _stage(res: RespondResult, name: str) -> Iterator[None]:
+    """Time one stage into ``res.seconds[name]`` (wall) and ``res.cpu_seconds[name]`` (this process's CPU)."""
+    t, c = time.perf_counter(), time.process_time()
+    yield
+    res.seconds[name] = round(time.perf_counter() - t, 3)
+    res.cpu_seconds[name] = round(time.process_time() - c, 3)
+
+
+def _acquisitions(open_source: Callable[[], Any], run: LoadedRun) -> Any:
+    """Stage 1: the source, refused when the model needs more post-event passes than it has."""
     log.info("respond 1/4 acquisitions: searching the source")
     source = open_source()
     if run.config.uses_sar:
@@ -123,54 +151,53 @@ def respond(
     else:
         source = source.without_sar()  # a DEM-only model reads no SAR: do not fetch any
     log.info("respond 1/4 acquisitions: %s", ", ".join(_post_days(source)) or "DEM only")
-    seconds["acquisitions"] = round(time.perf_counter() - t, 3)
+    return source
 
-    t = time.perf_counter()
+
+def _build_store(
+    source: Any, run: LoadedRun, out: Path, bbox: Sequence[float] | None, progress: bool, overwrite: bool
+) -> Any:
+    """Stage 2: the unlabelled store ``out/chips`` with the model's chip size and density thresholds."""
+    from landslide_app.chips.build import ChipBuildSettings, build_chips, grid_for_area
+
     log.info("respond 2/4 chips: building the unlabelled store %s", out / CHIPS_DIR)
+    chip_size = int(run.meta.get("chip_size") or 128)
+    thresholds = tuple(run.meta.get("density_thresholds") or (0.0, 25.0))
     settings = ChipBuildSettings(chip_size=chip_size, density_thresholds=thresholds)
     grid = grid_for_area(source, chip_size, bbox)
-    report = build_chips(
+    return build_chips(
         source, None, out / CHIPS_DIR, grid=grid, settings=settings, progress=progress, overwrite=overwrite
     )
-    if report.n_skipped:
-        resumed.append("chips")
-    seconds["chips"] = round(time.perf_counter() - t, 3)
-    store_path = report.store.path
 
-    t = time.perf_counter()
-    summary = _finished_prediction(out, run.meta.get("fingerprint"), report.store.meta.fingerprint, normalise)
+
+def _predict(run: LoadedRun, store: Any, out: Path, normalise: str, progress: bool) -> dict[str, Any]:
+    """Stage 3: :func:`predict_run` with the loaded run, unless ``out`` already holds this prediction."""
+    summary = _finished_prediction(out, run.meta.get("fingerprint"), store.meta.fingerprint, normalise)
     if summary is not None:
         log.info("respond 3/4 predict: %s already holds this prediction; kept", out)
-        resumed.append("predict")
-    else:
-        log.info("respond 3/4 predict: %s chips with %s", report.store.meta.n_chips, run.config.name)
-        summary = predict_run(model, store_path, out, device=device, progress=progress, normalise=normalise)
-    seconds["predict"] = round(time.perf_counter() - t, 3)
+        return summary
+    log.info("respond 3/4 predict: %s chips with %s", store.meta.n_chips, run.config.name)
+    return predict_run(run, store.path, out, progress=progress, normalise=normalise)
 
-    t = time.perf_counter()
-    log.info("respond 4/4 workspace: %s", out / WORKSPACE_FILE)
-    write_workspace(
-        out, store_path, Path(model), summary, str(source_label or getattr(source, "description", "")), bbox
-    )
-    seconds["workspace"] = round(time.perf_counter() - t, 3)
-    result = RespondResult(out, store_path, summary, seconds, int(summary.get("n_chips", 0)), resumed)
+
+def _write_respond_json(res: RespondResult, n_built: int, normalise: str, model: Path, started: datetime) -> None:
     write_json_atomic(
-        out / RESPOND_FILE,
+        res.out / RESPOND_FILE,
         {
-            "seconds": seconds,
-            "total_seconds": result.total_seconds,
-            "n_chips": result.n_chips,
-            "chips_built": report.n_built,
-            "resumed": resumed,
+            "seconds": res.seconds,
+            "cpu_seconds": res.cpu_seconds,
+            "total_seconds": res.total_seconds,
+            "n_chips": res.n_chips,
+            "chips_built": n_built,
+            "resumed": res.resumed,
             "peak_rss_mb": round(_peak_rss_mb(), 1),
             "normalise": normalise,
-            "model": str(Path(model).resolve()),
+            "model": str(model.resolve()),
             "code_version": __version__,
             "started": started.isoformat(timespec="milliseconds"),
             "finished": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         },
     )
-    return result
 
 
 def _finished_prediction(out: Path, model_fp: Any, data_fp: Any, normalise: str) -> dict[str, Any] | None:
