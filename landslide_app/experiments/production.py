@@ -28,6 +28,7 @@ from landslide_app.atomic import (
 )
 from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
+from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT
 from landslide_app.errors import ConfigError, InputError, OutputError
 from landslide_app.experiments.prediction import (  # re-exported: callers import predict from here
     FEATURE_BATCH,
@@ -55,7 +56,7 @@ from landslide_app.model.crossval import FoldData
 from landslide_app.model.decision import DEFAULT_DECISION
 from landslide_app.model.embedding_forest import EmbeddingForest
 from landslide_app.model.inputs import ModelConfig
-from landslide_app.model.map_classes import fit_run_decisions
+from landslide_app.model.map_classes import decision_proba, fit_run_decisions
 from landslide_app.model.metrics import multiclass_auc, nan_to_none
 from landslide_app.model.protocol import Fold
 from landslide_app.model.train import ChipSubset, as_batch_getter
@@ -105,12 +106,15 @@ def train_run(
     precision: str = "auto",
     progress: bool = True,
     decision: str = DEFAULT_DECISION,
+    forest_fit: str = DEFAULT_FOREST_FIT,
 ) -> dict[str, Any]:
     """Train one configuration on a store: random train / validation split (model selection on
-    validation), forest on the training chips' features; writes the run directory.
+    validation), forest on the training chips' features (``forest_fit="validation"``: on the
+    validation chips'); writes the run directory.
 
     The map's decision rules are fitted on the validation chips (``run.json`` ``decision``:
-    every rule, ``decision`` the default ``predict`` applies; :mod:`landslide_app.model.map_classes`)."""
+    every rule, ``decision`` the default ``predict`` applies; :mod:`landslide_app.model.map_classes`),
+    with the forest's out-of-bag probabilities when it was fitted on them (so is ``auc_val``)."""
     store = ChipStore.open(store_path)
     store.require_labels("`train`")
     if config.uses_sar and not store.meta.has_sar:
@@ -137,10 +141,11 @@ def train_run(
         progress=progress,
         train_kwargs={"precision": precision},
         feature_batch=FEATURE_BATCH,
+        forest_fit=forest_fit,
     ).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
     model, forest = fitted.model, fitted.forest
     assert model is not None and forest is not None
-    val_proba = fitted.predict_proba(fold.val)
+    val_proba = decision_proba(fitted, fold.val)
     auc_val = multiclass_auc(y[val_pos], val_proba)
     decisions = fit_run_decisions(val_proba, y[val_pos], fitted, decision)
     with output_lock(out, f"run {out}"):
@@ -151,6 +156,7 @@ def train_run(
         meta = _run_meta(config, epochs, seed, model.precision, model, store, train_pos, val_pos, auc_val, t0)
         meta.update(bundle_meta(store, ids[train_pos], model))
         meta["decision"] = decisions
+        meta["forest_fit"] = fitted.forest_fit
         meta["files"] = {MODEL_FILE: file_digest(out / MODEL_FILE), FOREST_FILE: file_digest(out / FOREST_FILE)}
         meta["fingerprint"] = fingerprint(meta)
         write_json_atomic(out / RUN_FILE, meta)  # last: marks the run finished
