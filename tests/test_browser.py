@@ -10,81 +10,17 @@ README's pictures).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import chromium_page, skip_without_browser, voila_server
 
 pytestmark = pytest.mark.browser
+skip_without_browser()
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CHIP_PATHS = ".leaflet-overlay-pane svg path.leaflet-interactive"
-
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests", allow_module_level=True)
-pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
-pytest.importorskip("voila", reason="voila is not installed (pip install -e '.[app]')")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 90) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"voila exited with code {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"voila did not listen on port {port} within {timeout} s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop voila (its process group) and the kernels it started (their own sessions), by pid."""
-    kids = []
-    try:
-        import psutil
-
-        kids = psutil.Process(proc.pid).children(recursive=True)
-    except Exception:  # noqa: BLE001 - psutil missing or voila already gone
-        pass
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        if proc.poll() is not None:
-            break
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
-    for k in kids:
-        try:
-            if k.is_running():
-                k.kill()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 @pytest.fixture(scope="module")
@@ -104,39 +40,15 @@ def shots(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(app_dir):
-    from landslide_app.dashboard.serve import notebook_path, voila_command
-
-    port = _free_port()
-    env = {**os.environ, "LANDSLIDE_APP_DATA": str(app_dir)}
-    proc = subprocess.Popen(
-        voila_command(port, False),
-        env=env,
-        cwd=notebook_path().parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        _wait_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(proc)
+    with voila_server({"LANDSLIDE_APP_DATA": str(app_dir)}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(server, app_dir):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            pg = browser.new_page(viewport={"width": 1500, "height": 1250})
-            resp = pg.goto(server + "/", timeout=120_000)
-            pg.raw_html = resp.text() if resp is not None else ""
-            pg.wait_for_selector(".leaflet-container", timeout=120_000)
-            yield pg
-        finally:
-            browser.close()
+    with chromium_page(server + "/", {"width": 1500, "height": 1250}, ".leaflet-container") as (pg, resp):
+        pg.raw_html = resp.text() if resp is not None else ""
+        yield pg
 
 
 def _n_chips(app_dir: Path) -> int:

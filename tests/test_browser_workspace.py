@@ -11,25 +11,26 @@ to a temporary folder (``benchmarks/screenshots.py`` refreshes the README's).
 
 from __future__ import annotations
 
-import os
+import math
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from browser_support import chromium_page, free_port, skip_without_browser, voila_server
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests", allow_module_level=True)
-pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
-pytest.importorskip("voila", reason="voila is not installed (pip install -e '.[app]')")
-
-from test_browser import CHROMIUM_ARGS, _free_port, _stop, _wait_port  # noqa: E402 - after the skips
+skip_without_browser()
 
 PATHS = ".leaflet-overlay-pane svg path.leaflet-interactive"
+#: The outline colour of the area's chips before any prediction (``NO_CLASS_STYLE`` of the page):
+#: where they are drawn ties page pixels to lon/lat.
+CHIP_STROKE = "#37474f"
+#: The rectangle drawn with the mouse: the middle of the part of the area the map shows, this
+#: fraction of it cut off each side (inside the served scene, a few chips, not all of them).
+INSET = 0.3
+#: How far (page pixels) a drawn edge may land from the one aimed at: Leaflet rounds to pixels.
+TOL_PX = 2.5
 
 
 @pytest.fixture(scope="module")
@@ -72,60 +73,158 @@ def shots(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(root: Path):
-    from landslide_app.dashboard.serve import notebook_path, voila_command
-
-    port, offline = _free_port(), _free_port()  # nothing listens on `offline`: connections are refused
+    offline = free_port()  # nothing listens on `offline`: connections are refused
     env = {
-        **os.environ,
         "LANDSLIDE_APP_DATA": str(root / "event"),
         "LANDSLIDE_APP_ROOT": str(root),
         "LANDSLIDE_APP_PC_STAC_URL": f"http://127.0.0.1:{offline}/api/stac/v1",
         "OMP_NUM_THREADS": "1",
     }
-    proc = subprocess.Popen(
-        voila_command(port, False),
-        env=env,
-        cwd=notebook_path().parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        _wait_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(proc)
+    with voila_server(env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            pg = browser.new_page(viewport={"width": 1500, "height": 1300})
-            pg.goto(server + "/", timeout=120_000)
-            pg.wait_for_selector(".ls-respond-view .leaflet-container", timeout=120_000)
-            yield pg
-        finally:
-            browser.close()
+    viewport = {"width": 1500, "height": 1300}
+    with chromium_page(server + "/", viewport, ".ls-respond-view .leaflet-container") as (pg, _):
+        yield pg
 
 
 def _tab(page, name: str) -> None:
     page.locator(".ls-respond-view .lm-TabBar-tab, .ls-respond-view .p-TabBar-tab", has_text=name).first.click()
 
 
+def _field(page, label: str):
+    """The input of the page's text field labelled ``label``."""
+    return (
+        page.locator(".ls-respond-view .widget-text")
+        .filter(has=page.locator(f"label:text-is('{label}')"))
+        .locator("input")
+        .first
+    )
+
+
+def _type(page, label: str, value) -> None:
+    box = _field(page, label)
+    box.fill(str(value))
+    box.press("Enter")
+
+
 def _bbox(page, bbox) -> None:
     for label, v in zip("WSEN", bbox):
-        box = (
-            page.locator(".ls-respond-view .widget-text")
-            .filter(has=page.locator(f"label:text-is('{label}')"))
-            .locator("input")
-            .first
-        )
-        box.fill(str(v))
-        box.press("Enter")
+        _type(page, label, v)
+
+
+def _merc_y(lat: float) -> float:
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+class ScreenMap:
+    """Lon/lat <-> page pixels of the map, from the page rectangle the area's chips are drawn in and
+    their lon/lat bounds (web Mercator: x is linear in longitude, y in Mercator y)."""
+
+    def __init__(self, lonlat: tuple[float, float, float, float], px: tuple[float, float, float, float]) -> None:
+        self.lonlat, self.px = lonlat, px
+
+    def xy(self, lon: float, lat: float) -> tuple[float, float]:
+        (w, s, e, n), (left, top, right, bottom) = self.lonlat, self.px
+        x = left + (lon - w) / (e - w) * (right - left)
+        y = top + (_merc_y(n) - _merc_y(lat)) / (_merc_y(n) - _merc_y(s)) * (bottom - top)
+        return x, y
+
+    def lonlat_of(self, x: float, y: float) -> tuple[float, float]:
+        (w, s, e, n), (left, top, right, bottom) = self.lonlat, self.px
+        lon = w + (x - left) / (right - left) * (e - w)
+        my = _merc_y(n) - (y - top) / (bottom - top) * (_merc_y(n) - _merc_y(s))
+        return lon, math.degrees(2 * math.atan(math.exp(my)) - math.pi / 2)
+
+    def deg_per_px(self) -> tuple[float, float]:
+        """Degrees of longitude and latitude a page pixel spans (over the chips)."""
+        (w, s, e, n), (left, top, right, bottom) = self.lonlat, self.px
+        return (e - w) / (right - left), (n - s) / (bottom - top)
+
+
+def _chip_rects(page) -> list[list[float]]:
+    return page.evaluate(
+        """([sel, stroke]) => Array.from(document.querySelectorAll(sel))
+            .filter(e => e.getAttribute('stroke') === stroke)
+            .map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""",
+        [PATHS, CHIP_STROKE],
+    )
+
+
+def _map_rect(page) -> tuple[float, float, float, float]:
+    m = page.locator(".ls-respond-view .leaflet-container").bounding_box()
+    return m["x"], m["y"], m["x"] + m["width"], m["y"] + m["height"]
+
+
+def _screen_map(page, workspace: Path) -> ScreenMap:
+    """Where the chips of ``workspace`` lie on the page once the map has zoomed to the area (the
+    middle of the area's box in the middle of the map, across) and stopped moving. Only across:
+    the map centres the area on a taller map than the one shown (Leaflet keeps the size the map had
+    while the page was laid out), so the south of the area may lie below the visible map."""
+    from landslide_app.chips.store import ChipStore
+    from landslide_app.experiments.workspace import Workspace
+
+    ws = Workspace.load(workspace)
+    area_w, _, area_e, _ = (ws.main_store() or {}).get("bbox_lonlat") or ws.area["bbox_lonlat"]
+    index = ChipStore.open(ws.path(ws.main_store())).index
+    w, s, e, n = (float(v) for v in index.to_crs("EPSG:4326").total_bounds)
+    mx0, _, mx1, _ = _map_rect(page)
+    last: tuple[float, ...] | None = None
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        rects = _chip_rects(page)
+        now = None
+        if len(rects) == len(index):
+            now = (
+                min(r[0] for r in rects),
+                min(r[1] for r in rects),
+                max(r[2] for r in rects),
+                max(r[3] for r in rects),
+            )
+            mid = ScreenMap((w, s, e, n), now).xy((area_w + area_e) / 2, n)[0]
+            now = now if abs(mid - (mx0 + mx1) / 2) <= TOL_PX else None
+        if now is not None and now == last:
+            return ScreenMap((w, s, e, n), now)
+        last = now
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the {len(index)} chips did not settle in the middle of the map {_map_rect(page)}: {last}")
+
+
+def _bbox_values(page) -> list[float]:
+    """W S E N as the page's fields hold them."""
+    return [float(_field(page, label).input_value()) for label in "WSEN"]
+
+
+def _draw_rectangle(page, screen: ScreenMap) -> tuple[tuple[float, ...], list[float]]:
+    """Draw a rectangle with the DrawControl's rectangle tool (mouse down on its north-west corner,
+    up on its south-east one) in the middle of the area's visible part; the W S E N it covers and the
+    W S E N the page's fields then hold."""
+    mx0, my0, mx1, my1 = _map_rect(page)
+    left, top, right, bottom = screen.px
+    left, top, right, bottom = max(left, mx0), max(top, my0), min(right, mx1), min(bottom, my1)
+    x0, x1 = left + INSET * (right - left), right - INSET * (right - left)
+    y0, y1 = top + INSET * (bottom - top), bottom - INSET * (bottom - top)
+    (w, n), (e, s) = screen.lonlat_of(x0, y0), screen.lonlat_of(x1, y1)
+    page.locator(".ls-respond-view .leaflet-draw-draw-rectangle").click()
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=8)
+    page.mouse.up()
+    dx, dy = (TOL_PX * d for d in screen.deg_per_px())
+    aimed, tol = (w, s, e, n), (dx, dy, dx, dy)
+    values: list[float] = []
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        values = _bbox_values(page)
+        if all(abs(v - t) <= d for v, t, d in zip(values, aimed, tol)):
+            break
+        page.wait_for_timeout(300)
+    for label, v, t, d in zip("WSEN", values, aimed, tol):  # the drawn edges reached the fields
+        assert abs(v - t) <= d, f"{label} = {v}, drew {t} (tolerance {d:.5f} deg, {TOL_PX} px)"
+    return aimed, values
 
 
 def _catalog_form(page, url: str) -> None:
@@ -180,54 +279,33 @@ def test_offline_planetary_computer_is_one_message(page):
 
 
 def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_dir: Path, catalog_url: str, shots: Path):
+    from landslide_app.chips.store import ChipStore
+    from landslide_app.experiments.workspace import Workspace
+
     _tab(page, "New area")
     page.locator(".ls-fit").click()  # the map back on the whole area (the inspector zoomed in)
-    page.wait_for_timeout(1000)
-    page.locator(".leaflet-draw-draw-rectangle").click()
-    box = page.locator(".ls-respond-view .leaflet-container").bounding_box()
-    x0, y0 = box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.42  # the middle of the scene
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + box["width"] * 0.16, y0 + box["height"] * 0.16, steps=8)
-    page.mouse.up()
-    page.wait_for_function(
-        """() => {
-        const i = Array.from(document.querySelectorAll('.ls-respond-view .widget-text input'));
-        const typed = [-67.28, 18.48, -67.24, 18.51];  // the offline test's box: all four must change
-        return i.length >= 4 && typed.every((v, k) => Number(i[k].value) !== v); }""",
-        timeout=30_000,
-    )
-    w, s, e, n = (
-        float(v)
-        for v in page.evaluate(
-            "Array.from(document.querySelectorAll('.ls-respond-view .widget-text input')).slice(0, 4).map(e => e.value)"
-        )
-    )
-    assert -68 < w < e < -67 and 18 < s < n < 19 and (e - w) > 0.01  # the drawn rectangle filled W S E N
-    # where the drag lands depends on the map's pan after the earlier tests: fetch a box known to lie
-    # inside the served scene (its SAR covers it fully)
-    _bbox(page, (-67.265, 18.48, -67.225, 18.51))
+    screen = _screen_map(page, root / "event")
+    aimed, drawn = _draw_rectangle(page, screen)
+    w, s, e, n = screen.lonlat
+    assert w < aimed[0] < aimed[2] < e and s < aimed[1] < aimed[3] < n  # inside the served scene
     _catalog_form(page, catalog_url)
     with page.expect_file_chooser() as chooser:  # the upload button opens the browser's file dialog
         page.locator(".ls-inventory").click()
     chooser.value.set_files(str(scene_dir / "inventory.gpkg"))
     page.wait_for_selector(".ls-inventory >> text=/\\(1\\)/", timeout=30_000)  # "Inventory (optional) (1)"
-    name = (
-        page.locator(".ls-respond-view .widget-text")
-        .filter(has=page.locator("label:text-is('Workspace')"))
-        .locator("input")
-    )
-    name.fill("drawn")
-    name.press("Enter")
+    _type(page, "Workspace", "drawn")
     page.wait_for_timeout(300)
     page.locator(".ls-fetch").click()
     page.wait_for_selector(".ls-messages >> text=/Chips of drawn built|failed|error/i", timeout=180_000)
     assert "Chips of drawn built" in page.inner_text(".ls-messages"), page.inner_text(".ls-run-list")
     ws = root / "drawn"
-    from landslide_app.chips.store import ChipStore
-
+    assert Workspace.load(ws).area["bbox_lonlat"] == pytest.approx(drawn, abs=1e-9)  # the drawn box, as sent
     store = ChipStore.open(ws / "chips")
     assert store.meta.labelled and len(store.ids) > 0  # the uploaded inventory labelled it
+    w, s, e, n = drawn
+    for cw, cs, ce, cn in store.index.to_crs("EPSG:4326").geometry.bounds.to_numpy():  # chips of the drawn box
+        assert cw < e and ce > w and cs < n and cn > s, (cw, cs, ce, cn, drawn)
+    assert len(store.ids) < len(ChipStore.open(root / "event" / "chips").ids)  # not the whole scene
     assert "drawn — event 2017-09-20" in page.inner_text(".ls-title")
     _tab(page, "Respond")
     page.locator(".ls-apply").click()
@@ -245,13 +323,7 @@ def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_di
 def test_a_cancelled_run(page, root: Path, catalog_url: str):
     _tab(page, "New area")
     _catalog_form(page, catalog_url)
-    name = (
-        page.locator(".ls-respond-view .widget-text")
-        .filter(has=page.locator("label:text-is('Workspace')"))
-        .locator("input")
-    )
-    name.fill("cancelled")
-    name.press("Enter")
+    _type(page, "Workspace", "cancelled")
     page.wait_for_timeout(300)
     page.locator(".ls-fetch").click()
     page.wait_for_selector(".ls-cancel:not([disabled])", timeout=30_000)
