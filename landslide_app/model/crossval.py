@@ -8,9 +8,9 @@ chips if it wants), scores the fold's training, validation and test chips with t
 * "train" AUC over the training chips of every fold, "val" over every validation set, "test"
   over all chips, each scored by the fold that did not see its half (the paper's protocol);
 * the **out-of-bag swap**: when ``train_auc="oob"`` and the model offers ``oob_proba()`` (rows
-  in ``fold.train`` order), the training chips are scored out-of-bag (in-sample forest scores have
-  an AUC of ~1 whatever the features); rows that are NaN (a chip in every bootstrap sample) keep
-  their in-sample score;
+  in the order of the fold set named by the model's ``oob_set``, default ``"train"``), the chips
+  of that set are scored out-of-bag (in-sample forest scores have an AUC of ~1 whatever the
+  features); rows that are NaN (a chip in every bootstrap sample) keep their in-sample score;
 * per-fold results (:class:`FoldOutcome`) with the model's own ``info()`` (e.g. the selected
   epoch, the fitted threshold), and the held-out rows of the model's ``features(ids)`` when it
   offers them (the forest's real input).
@@ -168,10 +168,11 @@ def check_classes(ids: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.
     return ids, y.astype(np.int64)
 
 
-def _train_scores(model: Any, fold: Fold, train_auc: TrainAuc) -> np.ndarray:
-    proba = model.predict_proba(fold.train)
+def _set_scores(model: Any, fold: Fold, s: str, train_auc: TrainAuc) -> np.ndarray:
+    """Scores of the fold set ``s``; out-of-bag ones for the set the model's forest was fitted on."""
+    proba = model.predict_proba(getattr(fold, s))
     oob_fn = getattr(model, "oob_proba", None)
-    if train_auc == "oob" and callable(oob_fn):
+    if train_auc == "oob" and callable(oob_fn) and s == getattr(model, "oob_set", "train"):
         oob = oob_fn()
         if oob is not None:
             ok = np.isfinite(oob).all(axis=1)  # chips in every bootstrap sample keep in-sample
@@ -273,7 +274,7 @@ class _Pool:
         fold_auc: dict[str, AucResult] = {}
         for s in SETS:
             sel = getattr(fold, s)
-            proba = _train_scores(model, fold, train_auc) if s == "train" else model.predict_proba(sel)
+            proba = _set_scores(model, fold, s, train_auc)
             fold_auc[s] = multiclass_auc(self.classes_of(sel), proba)
             self.pooled[s].append((self.classes_of(sel), proba))
         self.test_proba[self.pos(fold.test)] = proba
