@@ -121,6 +121,8 @@ def build_chips(
 ) -> BuildReport:
     """Build (or finish building) the chip store at ``out``.
 
+    Long only for its documented options (the body is 33 lines).
+
     Inputs are checked before anything is written. While it writes, the build holds a lock on
     ``out`` (a second build of the same store waits, then finds the chips done). A build that
     stops on a network fault (:class:`~landslide_app.errors.SourceError`) or is killed keeps its

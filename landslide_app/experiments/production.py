@@ -114,7 +114,10 @@ def train_run(
 
     The map's decision rules are fitted on the validation chips (``run.json`` ``decision``:
     every rule, ``decision`` the default ``predict`` applies; :mod:`landslide_app.model.map_classes`),
-    with the forest's out-of-bag probabilities when it was fitted on them (so is ``auc_val``)."""
+    with the forest's out-of-bag probabilities when it was fitted on them (so is ``auc_val``).
+
+    Long because it is one linear sequence (checks, split, fit, decision, run folder) over eleven
+    options; the body is 46 lines."""
     store = ChipStore.open(store_path)
     store.require_labels("`train`")
     if config.uses_sar and not store.meta.has_sar:

@@ -192,6 +192,8 @@ def cross_predict(
 ) -> CrossValResult:
     """Fit one model per fold of ``split`` and pool its predictions (see the module docstring).
 
+    Long only for its documented arguments (the body is 43 lines).
+
     Args:
         split: the folds over ``ids``; their test sets must cover every chip once.
         ids, classes: the chips and their density classes.
