@@ -123,7 +123,7 @@ def respond(
             res.resumed.append("chips")
         res.store = report.store.path
     with _stage(res, "predict"):
-        res.summary = _predict(run, report.store, out, normalise, progress)
+        res.summary = _predict(run, report.store, out, normalise, progress, res.resumed)
     with _stage(res, "workspace"):
         log.info("respond 4/4 workspace: %s", out / WORKSPACE_FILE)
         label = str(source_label or getattr(source, "description", ""))
@@ -170,11 +170,15 @@ def _build_store(
     )
 
 
-def _predict(run: LoadedRun, store: Any, out: Path, normalise: str, progress: bool) -> dict[str, Any]:
-    """Stage 3: :func:`predict_run` with the loaded run, unless ``out`` already holds this prediction."""
+def _predict(
+    run: LoadedRun, store: Any, out: Path, normalise: str, progress: bool, resumed: list[str]
+) -> dict[str, Any]:
+    """Stage 3: :func:`predict_run` with the loaded run, unless ``out`` already holds this prediction
+    (then kept, and ``"predict"`` added to ``resumed``)."""
     summary = _finished_prediction(out, run.meta.get("fingerprint"), store.meta.fingerprint, normalise)
     if summary is not None:
         log.info("respond 3/4 predict: %s already holds this prediction; kept", out)
+        resumed.append("predict")
         return summary
     log.info("respond 3/4 predict: %s chips with %s", store.meta.n_chips, run.config.name)
     return predict_run(run, store.path, out, progress=progress, normalise=normalise)
