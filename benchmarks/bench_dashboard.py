@@ -37,18 +37,9 @@ from common import report
 from landslide_app.dashboard.app import Dashboard
 from landslide_app.experiments.ablation import RunSpec
 from landslide_app.experiments.workspace_layout import WorkspaceLayout
+from landslide_app.testing.chromium import CHROMIUM, CHROMIUM_ARGS
 
 log = logging.getLogger("bench_dashboard")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 CHIP_PATHS = ".leaflet-overlay-pane svg path.leaflet-interactive"
 

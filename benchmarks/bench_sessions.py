@@ -42,16 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import merge_results  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from landslide_app.testing.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 CHIP_PATHS = ".leaflet-overlay-pane svg path.leaflet-interactive"
 
 
