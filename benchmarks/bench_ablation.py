@@ -127,24 +127,7 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="bench_ablation_"))
     try:
         load = load_average()
-        r = run_measured(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--child",
-                json.dumps(
-                    {
-                        "store": str(store),
-                        "out": str(out / "abl"),
-                        "epochs": a.epochs,
-                        "precision": a.precision,
-                        "baselines": a.baselines,
-                    }
-                ),
-            ],
-            cwd=HERE,
-        )
-        res = json.loads(r["stdout"].strip().splitlines()[-1])
+        res, r = _child_run(store, out / "abl", a, seeds=1)
         figures = {
             "store": "demo" if a.store is None else str(a.store),
             "epochs": a.epochs,
@@ -162,7 +145,10 @@ def main() -> None:
             "load_after": load_average(),
             "target_seconds": 360,
         }
-        report("ablation", figures)
+        if a.no_write:
+            log.info("%s", json.dumps(figures, indent=1))
+        else:
+            report("ablation", figures)
     finally:
         shutil.rmtree(out, ignore_errors=True)
         if cleanup is not None:
