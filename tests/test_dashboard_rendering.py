@@ -110,6 +110,19 @@ def test_table2_html_layout():
     assert "DEM slope model" in b and "CNN fused-r3-random" in b
     assert "SAR change ratio (Handwerger et al. 2022), 2 revisits" in b and "<td>–</td>" in b
     assert "not computed" in baselines_html([])
+    # over seeds: the rows with a summary show mean ± half-width of the interval, the others the single run
+    row = {"train_mean": 0.7, "train_ci95": [0.68, 0.72], "val_mean": 0.71, "val_ci95": [0.7, 0.72]}
+    m = baselines_html(
+        [rec("dem", None, 0.8, 0.81, 0.82, name="slope"), rec("sar", 2, 0.7, None, 0.72, name="change_ratio")],
+        cells[("fused", 3)],
+        "fused-r3-random",
+        summary={("slope", None): {**row, "test_mean": 0.65, "test_ci95": [0.62, 0.68], "n_seeds": 5}},
+        cnn_summary={**row, "test_mean": 0.74, "test_ci95": [0.73, 0.75], "n_seeds": 5},
+    )
+    assert "over 5 seeds" in m
+    assert "<td class='test'>0.650 ± 0.030</td>" in m and "0.820" not in m  # slope: the mean, not seed 0
+    assert "<td class='test'>0.740 ± 0.010</td>" in m and "0.880" not in m  # the CNN's cell over seeds
+    assert "<td class='test'>0.720</td>" in m  # the change ratio has no summary: its single run
 
 
 def test_run_record_round_trips_stored_results():

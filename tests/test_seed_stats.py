@@ -131,9 +131,9 @@ def test_fmt_mean_ci():
 
 
 def test_tables_show_mean_and_interval():
-    from landslide_app.dashboard.tables import table2_html
+    from landslide_app.dashboard.tables import baselines_html, table2_html
     from landslide_app.experiments.report import table_markdown
-    from landslide_app.experiments.report_stats import summary_cells
+    from landslide_app.experiments.report_stats import summary_baselines, summary_cells
     from landslide_app.experiments.seed_stats import paired_claims
 
     reps = _repeats()
@@ -152,5 +152,12 @@ def test_tables_show_mean_and_interval():
     assert set(cells) == {("fused", 3), ("dem", 3)}
     html = table2_html({}, summary=cells)
     assert "0.850 ± 0.124" in html and "over 3 seeds" in html
+    # the baselines beside the CNN, over seeds too (slope: 0.70, 0.71, 0.72 -> 0.710 ± 0.025)
+    bl = summary_baselines(results, "random")
+    assert set(bl) == {("slope", None)}
+    html = baselines_html([], summary=bl, cnn_summary=cells[("fused", 3)], cnn_key="fused-r3-random")
+    assert "<td class='test'>0.850 ± 0.124</td>" in html and "over 3 seeds" in html
+    assert summary_baselines(results, "blocked") == {}
     # one seed: no interval, the plain table
     assert summary_cells({**results, "seeds": [0]}, "random") == {}
+    assert summary_baselines({**results, "seeds": [0]}, "random") == {}

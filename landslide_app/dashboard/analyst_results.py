@@ -68,17 +68,20 @@ class ResultsMixin(AnalystBase):
         cells = st.table(spec.thresholds, spec.split)
         running = getattr(self, "_running_key", None)
         t0, t1 = st.effective_thresholds(spec.thresholds)
+        summary = st.seed_summary(spec.thresholds, spec.split)
         self.table.value = table2_html(
             cells,
             (spec.inputs, spec.revisits),
             running,
             f"{spec.split} split, classes at {t0:g} / {t1:g} heads/km²",
-            summary=st.seed_summary(spec.thresholds, spec.split),
+            summary=summary,
         )
         self.baselines.value = baselines_html(
             st.baselines(spec.thresholds, spec.split),
             self.view.result if self.view and self.view.computed else None,
             spec.key,
+            summary=st.baseline_seed_summary(spec.thresholds, spec.split),
+            cnn_summary=summary.get((spec.inputs, spec.revisits)),
         )
         v = st.view(spec, plots=plots) if self.view is not None and self.view.computed else self.view
         for img, data in ((self.roc, v.roc_png if v else None), (self.confusion, v.confusion_png if v else None)):

@@ -68,30 +68,58 @@ def table2_html(
     )
 
 
-def baselines_html(baselines: list[RunRecord], cnn: RunRecord | None = None, cnn_key: str = "") -> str:
-    """The baselines beside the selected CNN configuration (AUC train / val / test)."""
-    rows = []
-    if cnn is not None:
-        a = cnn.auc
-        rows.append(
-            f"<tr><th class='row'>CNN {html.escape(cnn_key)}</th><td>{_fmt(a.train)}</td>"
-            f"<td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td></tr>"
+def _auc_cells(r: RunRecord | None, m: dict | None) -> str:
+    """Train / val / test cells: mean ± interval half-width over seeds (``m``, a summary row) when given,
+    else the single run's AUCs."""
+    if m is not None:
+        return (
+            f"<td>{fmt_mean_ci(m['train_mean'], m['train_ci95'])}</td>"
+            f"<td>{fmt_mean_ci(m['val_mean'], m['val_ci95'])}</td>"
+            f"<td class='test'>{fmt_mean_ci(m['test_mean'], m['test_ci95'])}</td>"
         )
+    a = r.auc if r is not None else None
+    if a is None:
+        return "<td>–</td><td>–</td><td class='test'>–</td>"
+    return f"<td>{_fmt(a.train)}</td><td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td>"
+
+
+def baselines_html(
+    baselines: list[RunRecord],
+    cnn: RunRecord | None = None,
+    cnn_key: str = "",
+    summary: dict[tuple[str, int | None], dict] | None = None,
+    cnn_summary: dict | None = None,
+) -> str:
+    """The baselines beside the selected CNN configuration (AUC train / val / test).
+
+    ``summary`` (``report_stats.summary_baselines`` of a multi-seed ``ablate --seeds N``) maps
+    ``(name, revisits)`` to the baseline's means over seeds and ``cnn_summary`` is the CNN cell's row
+    (``report_stats.summary_cells``): rows with one show mean ± half-width of the 95 % t interval, as
+    Table 2 above them does; the others show the single run.
+    """
+    summary = summary or {}
+    rows = []
+    if cnn is not None or cnn_summary is not None:
+        rows.append(f"<tr><th class='row'>CNN {html.escape(cnn_key)}</th>{_auc_cells(cnn, cnn_summary)}</tr>")
     for b in baselines:
-        a = b.auc
         name = BASELINE_NAMES.get(b.name or "", b.name or "?")
         if b.revisits:
             name += f", {b.revisits} revisit{'s' if b.revisits != 1 else ''}"
-        rows.append(
-            f"<tr><th class='row'>{html.escape(name)}</th><td>{_fmt(a.train)}</td>"
-            f"<td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td></tr>"
-        )
+        m = summary.get((b.name or "", b.revisits))
+        rows.append(f"<tr><th class='row'>{html.escape(name)}</th>{_auc_cells(b, m)}</tr>")
     if not baselines:
         rows.append(
             "<tr><td colspan=4><i>baselines not computed yet (they run with the store's density "
             "thresholds after a run, or with <code>landslide-app ablate</code>)</i></td></tr>"
         )
+    seeds = {int(m.get("n_seeds", 1)) for m in [*summary.values(), *([cnn_summary] if cnn_summary else [])]}
+    cap = ""
+    if seeds:
+        cap = (
+            "<caption style='caption-side:top;text-align:left'>mean ± 95 % t interval over "
+            f"{max(seeds)} seeds</caption>"
+        )
     return (
-        f"{_CSS}<table class='ls-t2'><tr><th>model</th><th>train</th><th>val</th><th>test</th></tr>"
+        f"{_CSS}<table class='ls-t2'>{cap}<tr><th>model</th><th>train</th><th>val</th><th>test</th></tr>"
         f"{''.join(rows)}</table>"
     )

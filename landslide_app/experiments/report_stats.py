@@ -42,6 +42,18 @@ def summary_cells(results: dict[str, Any], split: str = "random") -> dict[tuple[
     }
 
 
+def summary_baselines(results: dict[str, Any], split: str = "random") -> dict[tuple[str, int | None], dict[str, Any]]:
+    """``(baseline name, revisits) -> summary row`` of the baselines (revisits ``None`` for the slope model),
+    when the results hold two seeds or more (else empty)."""
+    if n_seeds(results) < 2:
+        return {}
+    return {
+        (r["name"], None if r["name"] == "slope" else r.get("revisits")): r
+        for r in results.get("summary", [])
+        if r.get("name") and r.get("split") == split
+    }
+
+
 def table_markdown_ci(results: dict[str, Any], split: str = "random") -> str:
     """Paper Table 2 as mean ± half-width of the 95 % t interval over seeds (from ``summary``)."""
     rows = _rows(results, split)
