@@ -125,6 +125,19 @@ def test_ablation_writes_results_and_caches(tiny_store, tmp_path, monkeypatch):
         np.testing.assert_allclose(
             forest.predict_proba(feats[rows]), pred[["p0", "p1", "p2"]].to_numpy()[rows], rtol=0, atol=1e-12
         )
+    # pred_class is the map's class (the decision rule the map metrics describe), as each fold's decision
+    # gives it from the forest's probabilities: the dashboard's map and exports show these classes
+    from landslide_app.model.decision import Decision
+
+    result = json.loads((d / artifacts.RESULT_FILE).read_text())
+    folds = result["decision"]["folds"]
+    for name, rec in zip(("A", "B"), folds):
+        rows = (pred["fold"] == name).to_numpy()
+        decided = Decision.from_dict(rec).apply(pred[["p0", "p1", "p2"]].to_numpy()[rows])
+        assert (pred["pred_class"].to_numpy()[rows] == decided).all()
+    confusion = np.zeros((3, 3), int)
+    np.add.at(confusion, (pred["true_class"].to_numpy(), pred["pred_class"].to_numpy()), 1)
+    assert confusion.tolist() == result["map"]["confusion"]
     # a second run recomputes nothing
     import landslide_app.model.cnn_protocol as pipeline
 

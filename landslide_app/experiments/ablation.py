@@ -191,10 +191,11 @@ def _compute(
             forest_fit=settings.forest_fit,
         )
         assert np.array_equal(res.ids, ids)
-    _save_run_files(d, res, settings.save_models)
+    classes = map_classes(res.cv, settings.decision)  # the map's classes (the decision rule's)
+    _save_run_files(d, res, classes.pred, settings.save_models)
     cached = {
         **res.to_dict(),
-        **map_classes(res.cv, settings.decision).to_dict(),  # the map's classes
+        **classes.to_dict(),
         "key": base.key,
         "forest_fit": settings.forest_fit,
         "fingerprint": fp,
@@ -205,9 +206,11 @@ def _compute(
     return cached
 
 
-def _save_run_files(d: Path, res: Any, save_models: bool) -> None:
-    """Held-out predictions, features (when the run has them) and, with ``save_models``, the fold models."""
-    artifacts.write_predictions(d, res.ids, res.y_true, res.test_proba, res.test_pred, res.test_fold)
+def _save_run_files(d: Path, res: Any, map_pred: np.ndarray, save_models: bool) -> None:
+    """Held-out predictions (``pred_class``: ``map_pred``, the map's classes under the run's decision rule,
+    not the forest's most probable class), features (when the run has them) and, with ``save_models``,
+    the fold models."""
+    artifacts.write_predictions(d, res.ids, res.y_true, res.test_proba, map_pred, res.test_fold)
     if res.test_features is not None:
         artifacts.write_features(d, res.ids, res.test_features)
     for k, (model, forest) in enumerate(zip(res.models, res.forests) if save_models else ()):

@@ -8,7 +8,9 @@ the report and the dashboard):
 
   - ``result.json``: the run's summary (:class:`landslide_app.experiments.records.RunRecord`),
     written last: it marks the configuration finished;
-  - ``predictions.csv``: held-out predictions (``chip_id, true_class, pred_class, p0, p1, p2, fold``);
+  - ``predictions.csv``: held-out predictions (``chip_id, true_class, pred_class, p0, p1, p2, fold``;
+    ``pred_class`` is the map's class under the run's decision rule, ``p0..p2`` the forest's
+    probabilities, whose AUC the tables report);
   - ``embeddings.npy`` (``(n, S, S)`` float16, memory-mapped) and ``embedding_ids.npy``;
   - ``features.npy`` (``(n, 19)`` float32, the forest's real input of each held-out chip) and
     ``feature_ids.npy``;
