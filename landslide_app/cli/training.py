@@ -29,7 +29,7 @@ def add_forest_fit_option(s: argparse.ArgumentParser) -> None:
 # ---- ablate --------------------------------------------------------------------------------------
 def cmd_ablate(a: argparse.Namespace) -> int:
     from landslide_app.experiments.ablation import AblationSettings, run_ablation
-    from landslide_app.experiments.report import table_markdown
+    from landslide_app.experiments.report import collapse_note, table_markdown
 
     settings = AblationSettings(
         inputs=a.inputs,
@@ -53,6 +53,9 @@ def cmd_ablate(a: argparse.Namespace) -> int:
         results = run_ablation(a.chips, a.out, settings, progress=not a.quiet)
     for split in a.split:
         emit(table_markdown(results, split))
+    note = collapse_note(results)
+    if note:
+        emit(note)
     emit(f"results: {Path(a.out) / 'results.json'}, table: {Path(a.out) / 'table.md'} ({results['seconds']:.0f} s)")
     return 0
 
@@ -138,6 +141,11 @@ def cmd_train(a: argparse.Namespace) -> int:
         f"trained {meta['name']} on {meta['n_train']} chips (epoch {meta['best_epoch']} selected on "
         f"{meta['n_val']} validation chips, AUC {auc}) -> {a.out}"
     )
+    if meta.get("collapsed"):
+        emit(
+            f"training collapsed: constant embeddings for every chip, the model carries no signal; "
+            f"rerun with another --seed (e.g. --seed {a.seed + 1}) or more epochs"
+        )
     return 0
 
 

@@ -200,9 +200,12 @@ class MapViews:
             url, bounds, rng = data_url(emb.blobs["overlay.png"]), ((s, w), (n, e)), (float(lo), float(hi))
         except (OSError, ValueError) as exc:
             log.warning("no embedding mosaic for %s: %s", spec.key, exc)
-        note = ""
+        notes = []
         if res.shared_with or spec.computes_as != spec:
-            note = f"DEM only: the same result for every revisit count ({spec.computes_as.key})"
+            notes.append(f"DEM only: the same result for every revisit count ({spec.computes_as.key})")
+        if res.collapsed:
+            notes.append("training collapsed (constant embeddings for every chip): rerun with another seed")
+        note = "; ".join(notes)
         log.debug("view %s built in %.3f s", spec.key, time.perf_counter() - t0)
         return MapView(
             spec.computes_as.key,

@@ -115,6 +115,9 @@ def train_run(
     The map's decision rules are fitted on the validation chips (``run.json`` ``decision``:
     every rule, ``decision`` the default ``predict`` applies; :mod:`landslide_app.model.map_classes`),
     with the forest's out-of-bag probabilities when it was fitted on them (so is ``auc_val``).
+    ``run.json`` ``collapsed``: the network embeds every chip the same (a warning was logged;
+    :mod:`landslide_app.model.collapse`). It is not retrained with another seed by itself: the
+    seed names the run (split and weights), so a rerun is the user's choice.
 
     Long because it is one linear sequence (checks, split, fit, decision, run folder) over eleven
     options; the body is 46 lines."""
@@ -160,6 +163,7 @@ def train_run(
         meta.update(bundle_meta(store, ids[train_pos], model))
         meta["decision"] = decisions
         meta["forest_fit"] = fitted.forest_fit
+        meta["collapsed"] = fitted.collapsed  # constant embeddings: logged as a warning when fitted
         meta["files"] = {MODEL_FILE: file_digest(out / MODEL_FILE), FOREST_FILE: file_digest(out / FOREST_FILE)}
         meta["fingerprint"] = fingerprint(meta)
         write_json_atomic(out / RUN_FILE, meta)  # last: marks the run finished

@@ -59,6 +59,8 @@ class RunRecord:
     name: str | None = None
     method: dict[str, Any] | None = None
     test_proba: list[list[float | None]] | None = None
+    #: the training of some fold collapsed (constant embeddings: :mod:`landslide_app.model.collapse`)
+    collapsed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -75,6 +75,25 @@ def table_markdown(results: dict[str, Any], split: str = "random") -> str:
     return "\n".join(lines) + "\n"
 
 
+def collapse_note(results: dict[str, Any]) -> str:
+    """One line naming the runs (configuration, split, seed) whose training collapsed (``collapsed`` in
+    their result: :mod:`landslide_app.model.collapse`), "" when none did. Their AUCs stay in the tables
+    and the means over seeds: a collapse is something the method does, not a missing value."""
+    repeats = results.get("repeats") or [{"seed": results.get("seed"), "runs": results.get("runs", [])}]
+    hit = [
+        f"{r.inputs} r{r.revisits} {r.split} seed {rep.get('seed', r.seed)}"
+        for rep in repeats
+        for r in records(rep)
+        if r.collapsed and not r.shared_with  # a DEM-only result shared by other revisit columns: once
+    ]
+    if not hit:
+        return ""
+    return (
+        f"**Training collapsed** (constant embeddings for every chip: the forest sees no signal, AUC at chance): "
+        f"{', '.join(hit)}. Rerun with another --seed or more epochs.\n"
+    )
+
+
 def write_report(results: dict[str, Any], out: Path) -> None:
     """``table.md`` (every split), ``roc.png`` and ``confusion.png``."""
     runs = records(results)
@@ -82,6 +101,8 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     text = "\n".join(table_markdown(results, s) for s in splits)
     for s in splits:
         text += "".join("\n" + part for part in (paired_markdown(results, s), map_markdown(results, s)) if part)
+    note = collapse_note(results)
+    text += f"\n{note}" if note else ""
     seeds = results.get("seeds") or [results["seed"]]
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
     text += (

@@ -11,6 +11,7 @@ from another run, is refused on loading). Written by
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from landslide_app.errors import ModelFileError
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.train import TrainedModel
+
+log = logging.getLogger(__name__)
 
 RUN_FILE, MODEL_FILE, FOREST_FILE = "run.json", "model.pt", "forest.skops"
 
@@ -122,4 +125,10 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
             )
     model = TrainedModel.load(path / MODEL_FILE, config=expected, device=device)
     forest = DensityForest.load(path / FOREST_FILE)
+    if meta.get("collapsed"):
+        log.warning(
+            "%s: its training collapsed (constant embeddings for every chip), so its maps carry no signal; "
+            "retrain it with another --seed or more epochs.",
+            path,
+        )
     return LoadedRun(path, meta, model, forest)

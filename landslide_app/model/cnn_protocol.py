@@ -93,14 +93,20 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (NaN -> ``None``): ``inputs, revisits``, the engine's summary
-        keys (:meth:`CrossValResult.summary`), ``seed, epochs``."""
+        keys (:meth:`CrossValResult.summary`), ``seed, epochs`` and ``collapsed``."""
         return {
             "inputs": self.config.inputs,
             "revisits": self.config.revisits,
             **self.cv.summary(),
             "seed": self.seed,
             "epochs": self.epochs,
+            "collapsed": self.collapsed,
         }
+
+    @property
+    def collapsed(self) -> bool:
+        """The training of some fold collapsed (constant embeddings: :mod:`landslide_app.model.collapse`)."""
+        return any(bool(f.info.get("collapsed")) for f in self.folds)
 
 
 def run_configuration(

@@ -22,6 +22,10 @@ the forest's out-of-bag probabilities of the training chips. The cross-predictio
   the forest's out-of-bag probabilities of those chips (:meth:`EmbeddingForest.oob_proba`, rows of
   :attr:`EmbeddingForest.oob_set`), so nothing is scored in-sample.
 
+When the forest is fitted, the features it is fitted on are checked for a **collapsed** training
+(the same features for every chip: :mod:`landslide_app.model.collapse`); a collapse is logged as
+a warning and shows as ``collapsed`` in :meth:`EmbeddingForest.info`.
+
 :meth:`EmbeddingForest.with_forest_fit` refits only the forest on a fitted fold model (the trained
 network and the features computed so far are shared): both settings from one trained network, as
 ``benchmarks/bench_forest_fit.py`` compares them.
@@ -37,6 +41,7 @@ import numpy as np
 
 from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, FOREST_FITS, N_FEATURES, ForestFit
 from landslide_app.errors import ConfigError
+from landslide_app.model.collapse import CollapseCheck, check_collapse
 from landslide_app.model.crossval import FoldData
 from landslide_app.model.features import percentile_features
 from landslide_app.model.forest import DensityForest
@@ -100,6 +105,8 @@ class EmbeddingForest:
         self._train_ids = np.empty(0, np.int64)
         self._name = ""
         self.forest_fit: ForestFit = check_forest_fit(forest_fit)
+        #: whether the trained network embeds every chip the same (:mod:`landslide_app.model.collapse`)
+        self.collapse: CollapseCheck | None = None
 
     @property
     def oob_set(self) -> str:
@@ -135,8 +142,15 @@ class EmbeddingForest:
         y = data.y_val if self.oob_set == "val" else data.y_train
         known = len(ids) and all(int(i) in self._features for i in ids)
         f = self.features(ids) if known else self.transform(ids, self.oob_set)
+        label = self.config.name + (f" fold {self._name}" if self._name not in ("", "single") else "")
+        self.collapse = check_collapse(f, label, self.model.seed if self.model is not None else self.seed)
         self.forest = DensityForest(seed=self.seed, **self.forest_kwargs).fit(f, y)
         return self
+
+    @property
+    def collapsed(self) -> bool:
+        """The trained network embeds every chip the same (checked when the forest was fitted)."""
+        return bool(self.collapse is not None and self.collapse.collapsed)
 
     def with_forest_fit(self, forest_fit: str, data: FoldData) -> EmbeddingForest:
         """A copy of this fitted fold model with the forest refitted on the ``forest_fit`` chips of
@@ -188,10 +202,11 @@ class EmbeddingForest:
         return self.forest.oob_proba()
 
     def info(self) -> dict[str, Any]:
-        """Selected epoch and training history (JSON-friendly)."""
+        """Selected epoch, training history and whether the training collapsed (JSON-friendly)."""
         assert self.model is not None, "fit() first"
         return {
             "best_epoch": self.model.best_epoch,
+            "collapsed": self.collapsed,
             "history": [
                 {k: v if isinstance(v, int) else nan_to_none(v) for k, v in h.items()} for h in self.model.history
             ],
