@@ -142,14 +142,21 @@ def basemap_layer() -> ipyleaflet.TileLayer:
 
 
 def map_widget(bounds) -> ipyleaflet.Map:
-    """An empty map (no online basemap) fitted to ``bounds`` ((south, west), (north, east))."""
+    """An empty map (no online basemap) fitted to ``bounds`` ((south, west), (north, east)).
+
+    Its height stays 620 px (``flex: 0 0 auto``): jupyter-leaflet's stylesheet gives the map
+    ``flex: 1 1 auto``, so in a column beside a taller panel it grew and shrank with that panel
+    (the responder's tabs), and Leaflet, which measures its container again only on a window
+    resize or a widget resize message, kept the size it first saw: ``fit_bounds`` then centred the
+    area on that size, not on the map shown.
+    """
     (s, w), (n, e) = bounds
     m = ipyleaflet.Map(
         center=((s + n) / 2, (w + e) / 2),
         zoom=fit_zoom(bounds),
         zoom_snap=0.25,
         scroll_wheel_zoom=True,
-        layout=W.Layout(height="620px", width="100%"),
+        layout=W.Layout(height="620px", width="100%", flex="0 0 auto"),
     )
     for layer in list(m.layers):  # the default online basemap: added on request only
         m.remove(layer)
