@@ -94,6 +94,13 @@ def test_builds_map_with_all_layers(app_data, tiny_store):
     # Table 2 shows the computed cells, ROC and confusion of the selected configuration
     assert "DEM + SAR fused" in d.table.value and "0.4242" not in d.table.value.split("SAR only")[0]
     assert bytes(d.roc.value).startswith(PNG) and bytes(d.confusion.value).startswith(PNG)
+    # the map's classes against the majority baseline, and their calibration
+    run_map = d.view.result.extra["map"]
+    assert "majority baseline" in d.map_quality.value and f"<td>{run_map['accuracy']:.3f}</td>" in d.map_quality.value
+    assert bytes(d.reliability.value).startswith(PNG) and d.reliability.layout.display is None
+    # the map shows the classes whose confusion the map metrics count (the decision rule's)
+    shown = np.bincount(np.asarray(d.view.predictions["pred_class"]), minlength=3).tolist()
+    assert shown == run_map["pred_counts"]
     # the embedding opacity slider drives the overlay in the page (no round trip to the kernel)
     assert d._opacity_link.source == (d.opacity, "value") and d._opacity_link.target == (d.emb_layer, "opacity")
     # the online basemap is added only on request

@@ -159,3 +159,34 @@ def test_background_job_runs_one_at_a_time_and_reports_errors():
 
     assert job.start(fail, done.append, errors.append) and job.wait(5)
     assert isinstance(errors[0], RuntimeError) and done == [42] and not job.running
+
+
+def test_map_quality_table_shows_the_map_against_the_majority_baseline():
+    from landslide_app.dashboard.tables import map_quality_html
+
+    run = {
+        "accuracy": 0.684,
+        "majority_accuracy": 0.668,
+        "balanced_accuracy": 0.458,
+        "macro_f1": 0.441,
+        "brier": 0.413,
+        "missed_landslide_chips": 0,
+        "pred_counts": [0, 373, 10],
+        "true_counts": [106, 256, 21],
+    }
+    h = map_quality_html(run, None, "cost")
+    assert "<td>0.684</td><td>0.668</td>" in h and "0/373/10 vs 106/256/21" in h
+    assert "<code>cost</code>" in h and "one run" in h and "<td>0</td>" in h
+    # over seeds: the means and intervals replace seed 0's figures, the counts stay seed 0's
+    summary = {"accuracy": {"mean": 0.665, "ci95": [0.65, 0.68], "n_seeds": 5}}
+    h = map_quality_html(run, summary, "cost")
+    assert "0.665 ± 0.015" in h and "0.684" not in h and "over 5 seeds" in h and "0.668" in h
+    assert "older version" in map_quality_html(None, None)
+
+
+def test_reliability_png_draws_the_calibration_curves():
+    from landslide_app.dashboard.plots import reliability_png
+
+    pts = {"0": [{"mean_predicted": 0.1, "observed": 0.08}, {"mean_predicted": 0.3, "observed": 0.4}], "1": [], "2": []}
+    png = reliability_png(pts, "fused-r3-random", 0.413)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000

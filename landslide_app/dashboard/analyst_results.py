@@ -1,9 +1,11 @@
-"""The analyst dashboard's results: paper Table 2, the baselines beside the CNN, the ROC and confusion
-plots of the selected configuration, and the summary line under the map.
+"""The analyst dashboard's results: paper Table 2, the baselines beside the CNN, the map's classes
+against the majority-class baseline, the ROC, confusion and calibration plots of the selected
+configuration, and the summary line under the map.
 
 :meth:`ResultsMixin._build_results` makes the widgets (named on the dashboard: ``table``,
-``baselines``, ``roc``, ``confusion``) and returns the Results tab; :meth:`ResultsMixin.refresh_results`
-fills them from :class:`~landslide_app.dashboard.state.DashboardState` (cached results only).
+``baselines``, ``map_quality``, ``roc``, ``confusion``, ``reliability``) and returns the Results tab;
+:meth:`ResultsMixin.refresh_results` fills them from
+:class:`~landslide_app.dashboard.state.DashboardState` (cached results only).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import ipywidgets as W
 
 from landslide_app.dashboard.analyst_base import AnalystBase
 from landslide_app.dashboard.style import fmt_auc
-from landslide_app.dashboard.tables import baselines_html, table2_html
+from landslide_app.dashboard.tables import baselines_html, map_quality_html, table2_html
+from landslide_app.experiments.records import RunRecord
 
 
 class ResultsMixin(AnalystBase):
@@ -22,23 +25,29 @@ class ResultsMixin(AnalystBase):
 
     table: W.HTML
     baselines: W.HTML
+    map_quality: W.HTML
     roc: W.Image
     confusion: W.Image
+    reliability: W.Image
 
     def _build_results(self) -> W.VBox:
         """The Results tab (Table 2, baselines, ROC and confusion side by side) and the summary line."""
         self.summary = W.HTML()
         self.table = W.HTML()
         self.baselines = W.HTML()
+        self.map_quality = W.HTML()
         self.roc = W.Image(format="png", layout=W.Layout(width="420px"))
         self.confusion = W.Image(format="png", layout=W.Layout(width="340px"))
+        self.reliability = W.Image(format="png", layout=W.Layout(width="320px"))
         return W.VBox(
             [
                 W.HTML("<b>Paper Table 2</b> — AUC (multi-class one-vs-rest, macro); test = held-out half"),
                 self.table,
                 W.HTML("<b>Baselines beside the CNN</b>"),
                 self.baselines,
-                W.HBox([self.roc, self.confusion]),
+                W.HTML("<b>The map's classes</b> (held-out chips) against showing the most frequent class everywhere"),
+                self.map_quality,
+                W.HBox([self.roc, self.confusion, self.reliability]),
             ]
         )
 
@@ -84,6 +93,21 @@ class ResultsMixin(AnalystBase):
             cnn_summary=summary.get((spec.inputs, spec.revisits)),
         )
         v = st.view(spec, plots=plots) if self.view is not None and self.view.computed else self.view
-        for img, data in ((self.roc, v.roc_png if v else None), (self.confusion, v.confusion_png if v else None)):
+        self._show_map_quality(
+            v.result if v is not None and v.computed else None, summary.get((spec.inputs, spec.revisits))
+        )
+        for img, data in (
+            (self.roc, v.roc_png if v else None),
+            (self.confusion, v.confusion_png if v else None),
+            (self.reliability, v.reliability_png if v else None),
+        ):
             img.value = data or b""
             img.layout.display = None if data else "none"
+
+    def _show_map_quality(self, result: RunRecord | None, summary_row: dict | None) -> None:
+        """The map metrics of the selected configuration (over seeds where an ablation has them)."""
+        if result is None:
+            self.map_quality.value = "<i>not computed</i>"
+            return
+        rule = (result.extra.get("decision") or {}).get("rule")
+        self.map_quality.value = map_quality_html(result.extra.get("map"), (summary_row or {}).get("map"), rule)

@@ -253,17 +253,25 @@ class MapViews:
         preds = v.predictions
 
         def build() -> CachedView:
-            from landslide_app.dashboard.plots import confusion_png, roc_png
+            from landslide_app.dashboard.plots import confusion_png, reliability_png, roc_png
 
             assert v.result is not None
             bl = [b for b in self._baselines(spec.thresholds, spec.split, spec.revisits) if b.test_proba]
             roc = roc_png(preds, v.key, bl, self.ids)
-            conf = confusion_png(np.asarray(v.result.confusion), v.key, self._labels(spec.thresholds))
-            return CachedView(blobs={"roc.png": roc, "confusion.png": conf})
+            # the map's classes (the decision rule's), as the map shows them; older results: the argmax
+            run_map = v.result.extra.get("map") or {}
+            matrix = run_map.get("confusion") or v.result.confusion
+            conf = confusion_png(np.asarray(matrix), v.key, self._labels(spec.thresholds))
+            blobs = {"roc.png": roc, "confusion.png": conf}
+            if run_map.get("reliability"):
+                blobs["reliability.png"] = reliability_png(run_map["reliability"], v.key, run_map.get("brier"))
+            return CachedView(blobs=blobs)
 
         files = self._run_files(spec, artifacts.RESULT_FILE, artifacts.PREDICTIONS_FILE)
         for name in BASELINE_ORDER:
             files += artifacts.baseline_files(self.ablation, name, spec.split)
-        params = [spec.key, spec.thresholds, spec.revisits]
+        # "figures": 2 since the confusion shows the map's classes and the calibration figure was added
+        params = [spec.key, spec.thresholds, spec.revisits, {"figures": 2}]
         figs = self.cache.get("plots", spec.key, files, build, params=params)
         v.roc_png, v.confusion_png = figs.blobs["roc.png"], figs.blobs["confusion.png"]
+        v.reliability_png = figs.blobs.get("reliability.png")

@@ -69,7 +69,7 @@ def roc_png(
 
 
 def confusion_png(matrix: np.ndarray, key: str, labels: dict[int, str] | None = None) -> bytes:
-    """Held-out confusion matrix (rows true class, columns predicted)."""
+    """Held-out confusion matrix of the map's classes (rows true class, columns shown)."""
     fig = _figure(3.8, 3.4)
     ax = fig.add_subplot()
     m = np.asarray(matrix, int)
@@ -82,10 +82,25 @@ def confusion_png(matrix: np.ndarray, key: str, labels: dict[int, str] | None = 
         yticks=range(m.shape[0]),
         xticklabels=ticks,
         yticklabels=ticks,
-        xlabel="predicted class",
+        xlabel="class shown on the map",
         ylabel="true class",
-        title=f"Confusion (held-out) — {key}",
+        title=f"Map classes (held-out) — {key}",
     )
+    return _png(fig)
+
+
+def reliability_png(reliability: dict[str, list[dict]], key: str, brier: float | None = None) -> bytes:
+    """One-vs-rest reliability curves of the map's calibrated probabilities (``result.json`` ``map``
+    ``reliability``: per class, bins with ``mean_predicted`` and ``observed``)."""
+    fig = _figure(3.6, 3.4)
+    ax = fig.add_subplot()
+    for k, pts in sorted(reliability.items()):
+        if pts:
+            ax.plot([q["mean_predicted"] for q in pts], [q["observed"] for q in pts], "o-", ms=3, label=f"class {k}")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+    title = f"Calibration — {key}" + ("" if brier is None else f"\nBrier {brier:.3f}")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean calibrated probability", ylabel="observed share", title=title)
+    ax.legend(fontsize=7, loc="upper left")
     return _png(fig)
 
 

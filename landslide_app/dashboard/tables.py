@@ -123,3 +123,45 @@ def baselines_html(
         f"{_CSS}<table class='ls-t2'>{cap}<tr><th>model</th><th>train</th><th>val</th><th>test</th></tr>"
         f"{''.join(rows)}</table>"
     )
+
+
+def map_quality_html(run_map: dict | None, summary_map: dict | None = None, rule: str | None = None) -> str:
+    """The map's classes beside the majority-class baseline: accuracy, balanced accuracy, macro-F1,
+    Brier score, chips with landslides shown as "none", shown vs true chips per class.
+
+    ``run_map`` is a run's ``result.json`` ``map`` (seed 0); ``summary_map`` the summary row's ``map`` of
+    a multi-seed ablation (each metric ``{"mean", "ci95"}``), shown instead where it has the metric.
+    """
+    if not run_map and not summary_map:
+        return "<i>no map metrics for this run (computed by an older version: run it again)</i>"
+    run_map, summary_map = run_map or {}, summary_map or {}
+    names = (
+        ("accuracy", "accuracy"),
+        ("majority_accuracy", "majority baseline"),
+        ("balanced_accuracy", "balanced acc."),
+        ("macro_f1", "macro-F1"),
+        ("brier", "Brier"),
+        ("missed_landslide_chips", "landslide chips shown as none"),
+    )
+    cells = []
+    for key, _ in names:
+        s = summary_map.get(key)
+        if isinstance(s, dict) and s.get("mean") is not None:
+            txt = fmt_mean_ci(s["mean"], s.get("ci95"), digits=1 if key == "missed_landslide_chips" else 3)
+        elif run_map.get(key) is not None:
+            v = run_map[key]
+            txt = str(int(v)) if key == "missed_landslide_chips" else f"{float(v):.3f}"
+        else:
+            txt = "–"
+        cells.append(f"<td>{txt}</td>")
+    shown, true = run_map.get("pred_counts"), run_map.get("true_counts")
+    counts = "–" if not shown or not true else f"{'/'.join(map(str, shown))} vs {'/'.join(map(str, true))}"
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in names)
+    head += "<th>shown vs true chips, classes 0/1/2</th>"
+    seeds = {int(s["n_seeds"]) for s in summary_map.values() if isinstance(s, dict) and s.get("n_seeds")}
+    note = f"mean ± 95 % t interval over {max(seeds)} seeds; counts of seed 0" if seeds else "one run"
+    cap = f"decision rule <code>{html.escape(rule)}</code>; {note}" if rule else note
+    return (
+        f"{_CSS}<table class='ls-t2'><caption style='caption-side:top;text-align:left'>{cap}</caption>"
+        f"<tr>{head}</tr><tr>{''.join(cells)}<td>{counts}</td></tr></table>"
+    )

@@ -30,6 +30,7 @@ class MapView:
     predictions: dict[str, np.ndarray] | None = None
     roc_png: bytes | None = None
     confusion_png: bytes | None = None
+    reliability_png: bytes | None = None
     note: str = ""
 
 
