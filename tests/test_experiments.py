@@ -144,6 +144,13 @@ def test_ablation_writes_results_and_caches(tiny_store, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "run_configuration", lambda *a, **k: pytest.fail("recomputed a cached run"))
     again = run_ablation(tiny_store, tmp_path / "abl", s, progress=False)
     assert [r["auc"] for r in again["runs"]] == [r["auc"] for r in res["runs"]]
+    # a predictions.csv of an older version (pred_class = the forest's argmax) reads as the map's classes
+    old = pred.copy()
+    old["pred_class"] = pred[["p0", "p1", "p2"]].to_numpy().argmax(axis=1)
+    old.to_csv(d / artifacts.PREDICTIONS_FILE, index=False)
+    read = artifacts.read_predictions(tmp_path / "abl", RunSpec("fused", 2))
+    assert (read["pred_class"] == pred["pred_class"].to_numpy()).all()
+    assert read["fold"].tolist() == pred["fold"].tolist()
 
 
 def test_cli_train_predict_and_bad_values(tiny_store, tmp_path, capsys):

@@ -236,8 +236,9 @@ class MapViews:
             order = np.array([pos[int(i)] for i in self.ids], np.int64)
             return CachedView(arrays={"pred_class": pred["pred_class"][order], "proba": pred["proba"][order]})
 
-        files = self._run_files(spec, artifacts.PREDICTIONS_FILE)
-        return self.cache.get("predictions", spec.computes_as.key, files, build)
+        # result.json: its decisions give the map's classes (read_predictions); "map": 2 since they do
+        files = self._run_files(spec, artifacts.PREDICTIONS_FILE, artifacts.RESULT_FILE)
+        return self.cache.get("predictions", spec.computes_as.key, files, build, params={"map": 2})
 
     def _embedding(self, spec: RunSpec) -> CachedView:
         files = self._run_files(spec, artifacts.EMBEDDINGS_FILE, artifacts.EMBEDDING_IDS_FILE)

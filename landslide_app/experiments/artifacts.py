@@ -160,18 +160,43 @@ def write_predictions(d: Path, ids, y_true, proba, pred, fold) -> None:
 
 
 def read_predictions(out: Path, spec: RunSpec) -> dict[str, np.ndarray]:
-    """Held-out predictions of a finished configuration: chip_id, true/pred class, proba (n, 3)."""
+    """Held-out predictions of a finished configuration: chip_id, true/pred class, proba (n, 3), fold.
+
+    ``pred_class`` is the map's class: the run's per-fold decisions (``result.json`` ``decision``)
+    applied to the forest's probabilities. Files written before ``ablate`` stored the map's classes
+    (they held the forest's most probable class) thus show the same map as new ones."""
     f = run_dir(out, spec.computes_as) / PREDICTIONS_FILE
     if not f.exists():
         raise InputError(f"configuration {spec.key} has not been run yet (no {f})")
     with open(f) as fh:
         rows = list(csv.DictReader(fh))
-    return {
+    pred = {
         "chip_id": np.array([int(r["chip_id"]) for r in rows]),
         "true_class": np.array([int(r["true_class"]) for r in rows]),
         "pred_class": np.array([int(r["pred_class"]) for r in rows]),
-        "proba": np.array([[float(r["p0"]), float(r["p1"]), float(r["p2"])] for r in rows]),
+        "proba": np.array([[float(r["p0"]), float(r["p1"]), float(r["p2"])] for r in rows]).reshape(-1, 3),
+        "fold": np.array([r.get("fold", "") for r in rows]),
     }
+    folds = ((read_result(out, spec) or {}).get("decision") or {}).get("folds")
+    if folds:
+        _apply_decisions(pred, folds)
+    return pred
+
+
+def _apply_decisions(pred: dict[str, np.ndarray], folds: list[dict[str, Any]]) -> None:
+    """Set ``pred_class`` from the folds' recorded decisions (fold names in order: A, B, ...)."""
+    from landslide_app.model.decision import Decision
+
+    names = sorted(set(pred["fold"].tolist()))
+    if len(names) != len(folds) or "" in names:
+        log.warning(
+            "predictions name folds %s but the result records %d decisions: map classes as stored", names, len(folds)
+        )
+        return
+    for name, rec in zip(names, folds):
+        rows = pred["fold"] == name
+        if rows.any():
+            pred["pred_class"][rows] = Decision.from_dict(rec).apply(pred["proba"][rows])
 
 
 def save_npy(path: Path, arr: np.ndarray) -> None:
