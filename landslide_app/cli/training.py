@@ -144,7 +144,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if meta.get("collapsed"):
         emit(
             f"training collapsed: constant embeddings for every chip, the model carries no signal; "
-            f"rerun with another --seed (e.g. --seed {a.seed + 1}) or more epochs"
+            f"rerun with another --seed (e.g. --seed {a.seed + 1}); more epochs do not help"
         )
     return 0
 

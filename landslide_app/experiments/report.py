@@ -90,7 +90,7 @@ def collapse_note(results: dict[str, Any]) -> str:
         return ""
     return (
         f"**Training collapsed** (constant embeddings for every chip: the forest sees no signal, AUC at chance): "
-        f"{', '.join(hit)}. Rerun with another --seed or more epochs.\n"
+        f"{', '.join(hit)}. Rerun with another --seed (more epochs do not help).\n"
     )
 
 

@@ -128,7 +128,7 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
     if meta.get("collapsed"):
         log.warning(
             "%s: its training collapsed (constant embeddings for every chip), so its maps carry no signal; "
-            "retrain it with another --seed or more epochs.",
+            "retrain it with another --seed.",
             path,
         )
     return LoadedRun(path, meta, model, forest)
