@@ -190,3 +190,25 @@ def test_reliability_png_draws_the_calibration_curves():
     pts = {"0": [{"mean_predicted": 0.1, "observed": 0.08}, {"mean_predicted": 0.3, "observed": 0.4}], "1": [], "2": []}
     png = reliability_png(pts, "fused-r3-random", 0.413)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+
+
+def test_report_confusion_counts_the_map_classes(tmp_path, monkeypatch):
+    from landslide_app.experiments import report
+
+    drawn = []
+    real_save = report._save
+    monkeypatch.setattr(report, "_save", lambda fig, path: (drawn.append(fig), real_save(fig, path)))
+    run = {
+        "inputs": "fused",
+        "revisits": 3,
+        "split": "random",
+        "auc": {"test": 0.7},
+        "confusion": [[19, 87, 0], [28, 228, 0], [2, 18, 1]],  # the forest's most probable class
+        "map": {"confusion": [[0, 106, 0], [0, 249, 7], [0, 12, 9]]},  # the decision rule's map
+    }
+    report.plot_confusion({"runs": [run]}, tmp_path / "confusion.png")
+    texts = sorted(int(t.get_text()) for t in drawn[0].axes[0].texts)
+    assert texts == sorted([0, 106, 0, 0, 249, 7, 0, 12, 9]) and (tmp_path / "confusion.png").exists()
+    # a result from before the map's classes: the forest's confusion
+    report.plot_confusion({"runs": [{k: v for k, v in run.items() if k != "map"}]}, tmp_path / "old.png")
+    assert sorted(int(t.get_text()) for t in drawn[1].axes[0].texts) == sorted([19, 87, 0, 28, 228, 0, 2, 18, 1])

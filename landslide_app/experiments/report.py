@@ -165,16 +165,17 @@ def plot_roc(results: dict[str, Any], path: Path) -> None:
 
 
 def plot_confusion(results: dict[str, Any], path: Path) -> None:
-    """Held-out confusion matrices of the random-split runs with the most revisits."""
+    """Held-out confusion matrices of the map's classes (the decision rule's; results without them:
+    the forest's most probable class) of the random-split runs with the most revisits."""
     every = records(results)
     runs = [r for r in every if r.split == "random" and r.revisits == max(x.revisits or 0 for x in every)]
     if not runs:
         return
     fig, axes = _figure(3.2 * len(runs), 3, ncols=len(runs))
     for ax, r in zip(axes, runs):
-        m = np.array(r.confusion)
+        m = np.array((r.extra.get("map") or {}).get("confusion") or r.confusion)
         ax.imshow(m, cmap="Blues")
         for (i, j), v in np.ndenumerate(m):
             ax.text(j, i, str(v), ha="center", va="center", color="black" if v < m.max() / 2 else "white")
-        ax.set(title=f"{r.inputs} r{r.revisits}", xlabel="predicted", ylabel="true", xticks=range(3), yticks=range(3))
+        ax.set(title=f"{r.inputs} r{r.revisits}", xlabel="map class", ylabel="true", xticks=range(3), yticks=range(3))
     _save(fig, path)
