@@ -1,7 +1,7 @@
 """Transfer: how well a model trained on one island maps islands it never saw (issue 11).
 
 Usage: ``python benchmarks/bench_transfer.py [--size tiny] [--epochs 2] [--seeds 1 2 3]
-[--configs dem-r1 sar-r1 ...] [--workdir DIR]``.
+[--configs dem-r1 sar-r1 ...] [--train-seed 0] [--workdir DIR]``.
 
 1. The training island (scene seed 0) and its labelled chip store; for every configuration (DEM,
    SAR, fused with 1-3 revisits) ``train_run`` (80 % of the chips; the other 20 % are held out from
@@ -75,6 +75,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="target island seeds (default 1 2 3)")
     ap.add_argument("--configs", nargs="+", default=list(ALL_CONFIGS), choices=ALL_CONFIGS)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench_transfer"))
+    ap.add_argument(
+        "--train-seed",
+        type=int,
+        default=0,
+        help="training seed (split and initialisation; default 0); another seed trains into runs-seed<N>/, maps "
+        "into respond-s<island>-t<N>/ and writes the section transfer_train_seed<N>",
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("landslide_app", "pyogrio", "distributed"):
@@ -98,9 +105,16 @@ def main() -> None:
     runs: dict[str, dict[str, Any]] = {}
     for key in a.configs:
         inputs, r = key.split("-r")
-        out = root / "runs" / key
+        out = root / ("runs" if a.train_seed == 0 else f"runs-seed{a.train_seed}") / key
         if not (out / "run.json").exists():
-            train_run(train_store, ModelConfig(inputs, int(r)), out, epochs=a.epochs, seed=0, progress=False)  # type: ignore[arg-type]
+            train_run(
+                train_store,
+                ModelConfig(inputs, int(r)),  # type: ignore[arg-type]
+                out,
+                epochs=a.epochs,
+                seed=a.train_seed,
+                progress=False,
+            )
         meta = json.loads((out / "run.json").read_text())
         runs[key] = {"path": out, "auc_in_area": meta["auc_val"], "n_train": meta["n_train"], "n_val": meta["n_val"]}
         log.info(
@@ -113,7 +127,7 @@ def main() -> None:
     islands = []
     for seed in a.seeds:
         scene = _scene(root, a.size, seed)
-        event = root / f"respond-s{seed}"
+        event = root / (f"respond-s{seed}" if a.train_seed == 0 else f"respond-s{seed}-t{a.train_seed}")
         first = a.configs[-1] if "fused-r3" not in a.configs else "fused-r3"  # a SAR model: the store gets SAR
         # respond: no inventory anywhere (the store is built from the catalog alone)
         res = respond(
@@ -188,11 +202,11 @@ def main() -> None:
     md = "\n".join(lines)
     print(md)
     report(
-        "transfer",
+        "transfer" if a.train_seed == 0 else f"transfer_train_seed{a.train_seed}",
         {
             "size": a.size,
             "epochs": a.epochs,
-            "train_seed": 0,
+            "train_seed": a.train_seed,
             "target_seeds": a.seeds,
             "islands": islands,
             "configs": table,
