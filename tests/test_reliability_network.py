@@ -93,9 +93,13 @@ def test_source_gone_ends_clearly_keeps_finished_chips_and_rerun_finishes(
     assert 0 < len(done) < 48  # what was finished is kept...
     with pytest.raises(ChipStoreError, match="incomplete"):
         ChipStore.open(out)  # ...and the store says it is unfinished
-    with RangeServer(scene_dir, port=port):  # the source is back at the same address
+    # the source is back at the same address; the rerun retries as the product's default policy does
+    # (8 attempts, growing waits), scaled down: a window of ~2 s, not the 0.06 s of the 3 fast attempts
+    # above (in one full-suite CI run a row's first reads after the restart failed within those 0.06 s)
+    rerun = RetryPolicy(attempts=8, base_delay_s=0.05, max_delay_s=0.5)
+    with RangeServer(scene_dir, port=port):
         rep = build_chips(
-            open_local_catalog(url, retry=policy), scene_dir / "inventory.gpkg", out, progress=False, retry=policy
+            open_local_catalog(url, retry=rerun), scene_dir / "inventory.gpkg", out, progress=False, retry=rerun
         )
     assert rep.n_skipped == len(done) and rep.n_built > 0
     assert_same_store(tiny_store, out)
