@@ -1,5 +1,6 @@
-"""Command lines the process tests run (``test_concurrency``, ``test_interruption``): the chip
-build of the tiny scene and a one-configuration DEM ablation, each into ``out``."""
+"""Command lines several tests run (``test_concurrency``, ``test_interruption``, ``test_chips``,
+``test_store_check``, ``test_ablation_seeds``, ``test_reliability_inputs``): a labelled chip build of a
+scene and a one-configuration DEM ablation, each into ``out``."""
 
 from __future__ import annotations
 

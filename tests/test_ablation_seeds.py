@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_argv import ablate_dem_argv
 
 from landslide_app.experiments import ablation
 from landslide_app.experiments.ablation import AblationSettings, run_ablation
@@ -121,29 +122,16 @@ def test_two_processes_give_identical_aucs(tiny_store, tmp_path):
     """Two separate processes at the same time (one with 4 MiB 'available': a 1 MiB budget, so neither
     the store cache nor the prepared-chip cache holds anything, every chip streamed) give exactly the
     same AUCs and map metrics."""
-    args = [
-        "--quiet",
-        "ablate",
-        "--chips",
-        str(tiny_store),
-        "--inputs",
-        "dem",
-        "--revisits",
-        "1",
-        "--epochs",
-        "1",
-        "--no-baselines",
-    ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "landslide_app.cli", *args, "--out", str(tmp_path / "a")],
+            [sys.executable, "-m", "landslide_app.cli", "--quiet", *ablate_dem_argv(tiny_store, tmp_path / "a")],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         ),
         subprocess.Popen(
-            [sys.executable, "-c", _LOW_MEMORY, *args, "--out", str(tmp_path / "b")],
+            [sys.executable, "-c", _LOW_MEMORY, "--quiet", *ablate_dem_argv(tiny_store, tmp_path / "b")],
             env={**env, "PYTHONHASHSEED": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

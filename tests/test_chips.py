@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import rasterio
+from cli_argv import chips_argv
 
 from landslide_app.chips.build import build_chips
 from landslide_app.chips.store import ChipStore
@@ -137,20 +138,7 @@ def test_dem_only_store_from_any_dem_geotiff(scene_dir, tmp_path):
 
 def test_cli_chips_and_info_json(scene_dir, tmp_path, capsys):
     out = tmp_path / "cli"
-    rc = main(
-        [
-            "-q",
-            "chips",
-            "--source",
-            str(scene_dir / "catalog.json"),
-            "--inventory",
-            str(scene_dir / "inventory.gpkg"),
-            "--out",
-            str(out),
-            "--chip-size",
-            "64",
-        ]
-    )
+    rc = main(["-q", *chips_argv(scene_dir, out), "--chip-size", "64"])
     assert rc == 0
     capsys.readouterr()
     assert main(["info", str(out), "--json"]) == 0

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from cli_argv import ablate_dem_argv
 from rasterio.transform import Affine, from_origin
 
 from landslide_app import cli
@@ -394,23 +395,7 @@ def test_a_refused_command_leaves_no_lock(tiny_store, tmp_path):
     out = tmp_path / "abl"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    rc = cli.main(
-        [
-            "-q",
-            "ablate",
-            "--chips",
-            str(store),
-            "--out",
-            str(out),
-            "--inputs",
-            "dem",
-            "--revisits",
-            "1",
-            "--no-baselines",
-            "--epochs",
-            "1",
-        ]
-    )
+    rc = cli.main(["-q", *ablate_dem_argv(store, out)])
     assert rc == 2
     assert sorted(p.name for p in out.rglob("*")) == ["notes.txt"]
     assert not any(p.name == LOCK_NAME for p in out.rglob("*"))

@@ -14,6 +14,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+from cli_argv import ablate_dem_argv
 
 from landslide_app.chips.build import build_chips
 from landslide_app.chips.meta import FORMAT, StoreMeta
@@ -304,20 +305,7 @@ def test_unlabelled_store_is_labelled_later_without_reading_the_rasters(scene_di
             "--out",
             str(tmp_path / "run"),
         ],
-        [
-            "ablate",
-            "--chips",
-            str(out),
-            "--out",
-            str(tmp_path / "abl"),
-            "--inputs",
-            "dem",
-            "--revisits",
-            "1",
-            "--epochs",
-            "1",
-            "--no-baselines",
-        ],
+        ablate_dem_argv(out, tmp_path / "abl"),
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err
