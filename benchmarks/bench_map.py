@@ -76,17 +76,16 @@ def _variants(res: Any, y_of: dict[int, int], seed: int) -> dict[str, dict[str, 
             put(f"{wname}/raw", idx, p_te, np.argmax(p_te, 1), p_te)
             prior = fit_decision(p_val, y_val, "accuracy", prior_shift=forest.prior_shift(), calibrate=False)
             put(f"{wname}/prior", idx, p_te, prior.apply(p_te), prior.calibrate(p_te))
-            for rule in DECISION_RULES:
-                d = fit_decision(p_val, y_val, rule, prior_shift=forest.prior_shift())
-                put(f"{wname}/{rule}", idx, p_te, d.apply(p_te), d.calibrate(p_te))
-            # the decision fitted on more chips: the validation chips and the training chips' out-of-bag
-            # probabilities (each scored only by trees that did not see it; rows without any left out)
+            # the decisions fitted on the validation chips, and on more chips: the validation chips and the
+            # training chips' out-of-bag probabilities (each scored only by trees that did not see it; rows
+            # without any left out)
             oob = forest.oob_proba()
             ok = np.isfinite(oob).all(axis=1)
-            p_cal, y_cal = np.r_[oob[ok], p_val], np.r_[y_tr[ok], y_val]
-            for rule in DECISION_RULES:
-                d = fit_decision(p_cal, y_cal, rule, prior_shift=forest.prior_shift())
-                put(f"{wname}/{rule}+oob", idx, p_te, d.apply(p_te), d.calibrate(p_te))
+            calibration_sets = {"": (p_val, y_val), "+oob": (np.r_[oob[ok], p_val], np.r_[y_tr[ok], y_val])}
+            for suffix, (p_cal, y_cal) in calibration_sets.items():
+                for rule in DECISION_RULES:
+                    d = fit_decision(p_cal, y_cal, rule, prior_shift=forest.prior_shift())
+                    put(f"{wname}/{rule}{suffix}", idx, p_te, d.apply(p_te), d.calibrate(p_te))
         for name, (fx, fy) in {
             "forest-on-val": (f_val, y_val),
             "forest-on-train+val": (np.r_[f_tr, f_val], np.r_[y_tr, y_val]),

@@ -56,16 +56,6 @@ def oracle_accuracy(proba: np.ndarray, y: np.ndarray) -> tuple[float, list[float
     return best, best_b
 
 
-def _predictions(run: Path) -> tuple[np.ndarray, np.ndarray]:
-    import csv
-
-    with open(run / artifacts.PREDICTIONS_FILE, newline="") as f:
-        rows = list(csv.DictReader(f))
-    y = np.array([int(r["true_class"]) for r in rows], np.int64)
-    p = np.array([[float(r["p0"]), float(r["p1"]), float(r["p2"])] for r in rows], np.float64)
-    return p, y
-
-
 def measure(ablation: Path, splits: list[str]) -> dict[str, Any]:
     """Per configuration and split: recorded map accuracy, oracle accuracy and majority, over seeds."""
     results = json.loads((ablation / artifacts.RESULTS_FILE).read_text())
@@ -75,8 +65,8 @@ def measure(ablation: Path, splits: list[str]) -> dict[str, Any]:
         for r in rep["runs"]:
             if r.get("split") not in splits or r.get("shared_with"):
                 continue
-            p, y = _predictions(base / artifacts.RUNS_DIR / r["key"])
-            oracle, b = oracle_accuracy(p, y)
+            pred = artifacts.read_predictions(base, artifacts.RunSpec.of_result(r))
+            oracle, b = oracle_accuracy(pred["proba"], pred["true_class"])
             m = r["map"]
             per_key.setdefault(r["key"], []).append(
                 {
