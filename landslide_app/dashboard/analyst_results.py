@@ -77,7 +77,7 @@ class ResultsMixin(AnalystBase):
         cells = st.table(spec.thresholds, spec.split)
         running = getattr(self, "_running_key", None)
         t0, t1 = st.effective_thresholds(spec.thresholds)
-        summary = st.seed_summary(spec.thresholds, spec.split)
+        summary, baseline_summary = st.seed_summaries(spec.thresholds, spec.split)
         self.table.value = table2_html(
             cells,
             (spec.inputs, spec.revisits),
@@ -89,7 +89,7 @@ class ResultsMixin(AnalystBase):
             st.baselines(spec.thresholds, spec.split),
             self.view.result if self.view and self.view.computed else None,
             spec.key,
-            summary=st.baseline_seed_summary(spec.thresholds, spec.split),
+            summary=baseline_summary,
             cnn_summary=summary.get((spec.inputs, spec.revisits)),
         )
         v = st.view(spec, plots=plots) if self.view is not None and self.view.computed else self.view
@@ -110,4 +110,4 @@ class ResultsMixin(AnalystBase):
             self.map_quality.value = "<i>not computed</i>"
             return
         rule = (result.extra.get("decision") or {}).get("rule")
-        self.map_quality.value = map_quality_html(result.extra.get("map"), (summary_row or {}).get("map"), rule)
+        self.map_quality.value = map_quality_html(result.map_metrics, (summary_row or {}).get("map"), rule)

@@ -260,9 +260,8 @@ class MapViews:
             bl = [b for b in self._baselines(spec.thresholds, spec.split, spec.revisits) if b.test_proba]
             roc = roc_png(preds, v.key, bl, self.ids)
             # the map's classes (the decision rule's), as the map shows them; older results: the argmax
-            run_map = v.result.extra.get("map") or {}
-            matrix = run_map.get("confusion") or v.result.confusion
-            conf = confusion_png(np.asarray(matrix), v.key, self._labels(spec.thresholds))
+            run_map = v.result.map_metrics
+            conf = confusion_png(np.asarray(v.result.map_confusion), v.key, self._labels(spec.thresholds))
             blobs = {"roc.png": roc, "confusion.png": conf}
             if run_map.get("reliability"):
                 blobs["reliability.png"] = reliability_png(run_map["reliability"], v.key, run_map.get("brier"))

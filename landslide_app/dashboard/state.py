@@ -166,32 +166,19 @@ class DashboardState:
                     cells[(i, k)] = r
         return cells
 
-    def _multi_seed_results(self, thresholds: tuple[float, float] | None) -> dict[str, Any] | None:
-        """This store's ``results.json`` of ``ablate`` (None for custom thresholds or another store)."""
+    def seed_summaries(
+        self, thresholds: tuple[float, float] | None = None, split: str = "random"
+    ) -> tuple[dict[tuple[str, int], dict[str, Any]], dict[tuple[str, int | None], dict[str, Any]]]:
+        """Means over seeds of a multi-seed ``ablate --seeds N`` on this store (``results.json``
+        ``summary``, read once): the CNN cells ``(inputs, revisits) -> row`` and the baselines
+        ``(name, revisits) -> row`` (revisits ``None`` for the slope model); both empty for one seed,
+        custom thresholds or another store."""
+        from landslide_app.experiments.report_stats import summary_baselines, summary_cells
+
         res = artifacts.read_json(self.paths.ablation / artifacts.RESULTS_FILE, "results")
         if thresholds is not None or res is None or res.get("store_fingerprint") != self.store.meta.fingerprint:
-            return None
-        return res
-
-    def seed_summary(
-        self, thresholds: tuple[float, float] | None = None, split: str = "random"
-    ) -> dict[tuple[str, int], dict[str, Any]]:
-        """Means over seeds of a multi-seed ``ablate --seeds N`` on this store (``results.json``
-        ``summary``), ``(inputs, revisits) -> row``; empty for one seed, custom thresholds or another store."""
-        from landslide_app.experiments.report_stats import summary_cells
-
-        res = self._multi_seed_results(thresholds)
-        return {} if res is None else summary_cells(res, split)
-
-    def baseline_seed_summary(
-        self, thresholds: tuple[float, float] | None = None, split: str = "random"
-    ) -> dict[tuple[str, int | None], dict[str, Any]]:
-        """The baselines' means over seeds, as :meth:`seed_summary` for the CNN: ``(name, revisits) -> row``
-        (revisits ``None`` for the slope model); empty when :meth:`seed_summary` would be."""
-        from landslide_app.experiments.report_stats import summary_baselines
-
-        res = self._multi_seed_results(thresholds)
-        return {} if res is None else summary_baselines(res, split)
+            return {}, {}
+        return summary_cells(res, split), summary_baselines(res, split)
 
     def baselines(
         self, thresholds: tuple[float, float] | None = None, split: str = "random", revisits: int | None = None

@@ -18,6 +18,25 @@ _CSS = (
 )
 
 
+def _caption(inner_html: str) -> str:
+    """A table caption above the table, left-aligned (``inner_html`` already escaped)."""
+    return f"<caption style='caption-side:top;text-align:left'>{inner_html}</caption>"
+
+
+def _auc_cells(r: RunRecord | None, m: dict | None, selected: bool = False) -> str:
+    """Train / val / test cells: mean ± interval half-width over seeds (``m``, a summary row) when given,
+    else the single run's AUCs; ``selected`` highlights them (Table 2's selected configuration)."""
+    cls = " class='sel'" if selected else ""
+    test_cls = " class='sel test'" if selected else " class='test'"
+    if m is not None:
+        values = [fmt_mean_ci(m[f"{part}_mean"], m[f"{part}_ci95"]) for part in ("train", "val", "test")]
+    elif r is not None:
+        values = [_fmt(r.auc.train), _fmt(r.auc.val), _fmt(r.auc.test)]
+    else:
+        values = ["–", "–", "–"]
+    return f"<td{cls}>{values[0]}</td><td{cls}>{values[1]}</td><td{test_cls}>{values[2]}</td>"
+
+
 def table2_html(
     cells: dict[tuple[str, int], RunRecord],
     selected: tuple[str, int] | None = None,
@@ -41,46 +60,20 @@ def table2_html(
             cls = " class='sel'" if selected == (i, k) else ""
             r = cells.get((i, k))
             m = summary.get((i, k))
-            if m is not None:
-                test_cls = " class='sel test'" if cls else " class='test'"
-                tds.append(
-                    f"<td{cls}>{fmt_mean_ci(m['train_mean'], m['train_ci95'])}</td>"
-                    f"<td{cls}>{fmt_mean_ci(m['val_mean'], m['val_ci95'])}</td>"
-                    f"<td{test_cls}>{fmt_mean_ci(m['test_mean'], m['test_ci95'])}</td>"
-                )
-            elif r is None:
+            if m is None and r is None:
                 txt = "running…" if running == (i, k) else "–"
                 tds.append(f"<td{cls}>{txt}</td><td{cls}>–</td><td{cls}>–</td>")
             else:
-                test_cls = " class='sel test'" if cls else " class='test'"
-                tds.append(
-                    f"<td{cls}>{_fmt(r.auc.train)}</td><td{cls}>{_fmt(r.auc.val)}</td>"
-                    f"<td{test_cls}>{_fmt(r.auc.test)}</td>"
-                )
+                tds.append(_auc_cells(r, m, selected == (i, k)))
         rows.append(f"<tr><th class='row'>{ROW_NAMES[i]}</th>{''.join(tds)}</tr>")
     if summary:
         n = max(int(m.get("n_seeds", 1)) for m in summary.values())
         caption = f"{caption}; mean ± 95 % t interval over {n} seeds".lstrip("; ")
-    cap = f"<caption style='caption-side:top;text-align:left'>{html.escape(caption)}</caption>" if caption else ""
+    cap = _caption(html.escape(caption)) if caption else ""
     return (
         f"{_CSS}<table class='ls-t2'>{cap}<tr><th rowspan=2>post-event data</th>{head1}</tr>"
         f"<tr>{head2}</tr>{''.join(rows)}</table>"
     )
-
-
-def _auc_cells(r: RunRecord | None, m: dict | None) -> str:
-    """Train / val / test cells: mean ± interval half-width over seeds (``m``, a summary row) when given,
-    else the single run's AUCs."""
-    if m is not None:
-        return (
-            f"<td>{fmt_mean_ci(m['train_mean'], m['train_ci95'])}</td>"
-            f"<td>{fmt_mean_ci(m['val_mean'], m['val_ci95'])}</td>"
-            f"<td class='test'>{fmt_mean_ci(m['test_mean'], m['test_ci95'])}</td>"
-        )
-    a = r.auc if r is not None else None
-    if a is None:
-        return "<td>–</td><td>–</td><td class='test'>–</td>"
-    return f"<td>{_fmt(a.train)}</td><td>{_fmt(a.val)}</td><td class='test'>{_fmt(a.test)}</td>"
 
 
 def baselines_html(
@@ -113,12 +106,7 @@ def baselines_html(
             "thresholds after a run, or with <code>landslide-app ablate</code>)</i></td></tr>"
         )
     seeds = {int(m.get("n_seeds", 1)) for m in [*summary.values(), *([cnn_summary] if cnn_summary else [])]}
-    cap = ""
-    if seeds:
-        cap = (
-            "<caption style='caption-side:top;text-align:left'>mean ± 95 % t interval over "
-            f"{max(seeds)} seeds</caption>"
-        )
+    cap = _caption(f"mean ± 95 % t interval over {max(seeds)} seeds") if seeds else ""
     return (
         f"{_CSS}<table class='ls-t2'>{cap}<tr><th>model</th><th>train</th><th>val</th><th>test</th></tr>"
         f"{''.join(rows)}</table>"
@@ -162,6 +150,5 @@ def map_quality_html(run_map: dict | None, summary_map: dict | None = None, rule
     note = f"mean ± 95 % t interval over {max(seeds)} seeds; counts of seed 0" if seeds else "one run"
     cap = f"decision rule <code>{html.escape(rule)}</code>; {note}" if rule else note
     return (
-        f"{_CSS}<table class='ls-t2'><caption style='caption-side:top;text-align:left'>{cap}</caption>"
-        f"<tr>{head}</tr><tr>{''.join(cells)}<td>{counts}</td></tr></table>"
+        f"{_CSS}<table class='ls-t2'>{_caption(cap)}<tr>{head}</tr><tr>{''.join(cells)}<td>{counts}</td></tr></table>"
     )

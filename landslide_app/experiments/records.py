@@ -67,6 +67,18 @@ class RunRecord:
     def is_baseline(self) -> bool:
         return self.name is not None
 
+    @property
+    def map_metrics(self) -> dict[str, Any]:
+        """The map's metrics under the run's decision rule (``result.json`` ``map``; empty for results
+        written before the decision rule)."""
+        return self.extra.get("map") or {}
+
+    @property
+    def map_confusion(self) -> list[list[int]]:
+        """Confusion counts of the map's classes; for results without them, of the forest's most
+        probable class (``confusion``)."""
+        return self.map_metrics.get("confusion") or self.confusion
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunRecord:
         """Read a stored result; a result without ``inputs``, ``split`` or ``auc`` is an InputError."""

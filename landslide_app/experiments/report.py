@@ -173,7 +173,7 @@ def plot_confusion(results: dict[str, Any], path: Path) -> None:
         return
     fig, axes = _figure(3.2 * len(runs), 3, ncols=len(runs))
     for ax, r in zip(axes, runs):
-        m = np.array((r.extra.get("map") or {}).get("confusion") or r.confusion)
+        m = np.array(r.map_confusion)
         ax.imshow(m, cmap="Blues")
         for (i, j), v in np.ndenumerate(m):
             ax.text(j, i, str(v), ha="center", va="center", color="black" if v < m.max() / 2 else "white")
