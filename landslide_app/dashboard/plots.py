@@ -92,15 +92,11 @@ def confusion_png(matrix: np.ndarray, key: str, labels: dict[int, str] | None = 
 def reliability_png(reliability: dict[str, list[dict]], key: str, brier: float | None = None) -> bytes:
     """One-vs-rest reliability curves of the map's calibrated probabilities (``result.json`` ``map``
     ``reliability``: per class, bins with ``mean_predicted`` and ``observed``)."""
+    from landslide_app.experiments.report_stats import draw_reliability
+
     fig = _figure(3.6, 3.4)
-    ax = fig.add_subplot()
-    for k, pts in sorted(reliability.items()):
-        if pts:
-            ax.plot([q["mean_predicted"] for q in pts], [q["observed"] for q in pts], "o-", ms=3, label=f"class {k}")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
     title = f"Calibration — {key}" + ("" if brier is None else f"\nBrier {brier:.3f}")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean calibrated probability", ylabel="observed share", title=title)
-    ax.legend(fontsize=7, loc="upper left")
+    draw_reliability(fig.add_subplot(), reliability, title)
     return _png(fig)
 
 

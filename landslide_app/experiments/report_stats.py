@@ -148,6 +148,17 @@ def map_markdown(results: dict[str, Any], split: str = "random") -> str:
     return "\n".join(lines) + "\n"
 
 
+def draw_reliability(ax: Any, reliability: dict[str, list[dict[str, Any]]], title: str) -> None:
+    """One-vs-rest reliability curves on ``ax`` (a run's ``map`` ``reliability``: per class, bins with
+    ``mean_predicted`` and ``observed``) with the diagonal of perfect calibration."""
+    for k, pts in sorted(reliability.items()):
+        if pts:
+            ax.plot([p["mean_predicted"] for p in pts], [p["observed"] for p in pts], "o-", ms=3, label=f"class {k}")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean calibrated probability", ylabel="observed share", title=title)
+    ax.legend(fontsize=7, loc="upper left")
+
+
 def plot_reliability(results: dict[str, Any], path: Path) -> bool:
     """One-vs-rest reliability curves of the calibrated map probabilities (random-split runs with the
     most revisits, first seed); False when no run carries them."""
@@ -164,22 +175,9 @@ def plot_reliability(results: dict[str, Any], path: Path) -> bool:
     fig = Figure(figsize=(3.2 * len(runs), 3.2), dpi=110)
     FigureCanvasAgg(fig)
     for n, r in enumerate(runs):
-        ax = fig.add_subplot(1, len(runs), n + 1)
-        for k, pts in sorted(r["map"]["reliability"].items()):
-            if pts:
-                ax.plot(
-                    [p["mean_predicted"] for p in pts], [p["observed"] for p in pts], "o-", ms=3, label=f"class {k}"
-                )
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
         brier = r["map"].get("brier")
-        ax.set(
-            xlim=(0, 1),
-            ylim=(0, 1),
-            xlabel="mean calibrated probability",
-            ylabel="observed share",
-            title=f"{r['inputs']} r{r['revisits']}" + ("" if brier is None else f" (Brier {brier:.3f})"),
-        )
-        ax.legend(fontsize=7, loc="upper left")
+        title = f"{r['inputs']} r{r['revisits']}" + ("" if brier is None else f" (Brier {brier:.3f})")
+        draw_reliability(fig.add_subplot(1, len(runs), n + 1), r["map"]["reliability"], title)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
     return True
