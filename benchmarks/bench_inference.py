@@ -37,8 +37,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_training import cpu_facts, ensure_store
-from common import cli, load_average, report, run_measured
+from bench_training import ensure_store
+from common import cli, cpu_facts, load_average, report, run_measured
 from inference_profile import child_runtimes, int8_agreement
 
 log = logging.getLogger("bench_inference")

@@ -51,7 +51,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import load_average, merge_results
+from common import cpu_facts, load_average, merge_results
 
 log = logging.getLogger("bench_training")
 HERE = Path(__file__).resolve().parent
@@ -186,26 +186,6 @@ def child_project(store_path: str, n_train: int, n_val: int, epochs: int, varian
         "train_flops_per_chip": flops["training"],
         "forward_flops_per_chip": flops["forward"],
     }
-
-
-def cpu_facts() -> dict[str, Any]:
-    """CPU model name and the ISA flags that decide the fast paths (AVX2, AVX-512, bf16 units, AMX)."""
-    name, flags = None, set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and name is None:
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
-    isa = [
-        f
-        for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_tile")
-        if f in flags
-    ]
-    return {"cpu_model": name, "isa": isa}
 
 
 def child_gemm(n: int = 2048, reps: int = 5) -> dict[str, Any]:

@@ -34,8 +34,29 @@ def machine() -> dict[str, Any]:
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "gpu": gpu,
+        **cpu_facts(),
         "date": time.strftime("%Y-%m-%d"),
     }
+
+
+def cpu_facts() -> dict[str, Any]:
+    """CPU model name and the ISA flags that decide the fast paths (AVX2, AVX-512, bf16 units, AMX)."""
+    name, flags = None, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name is None:
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    isa = [
+        f
+        for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_tile")
+        if f in flags
+    ]
+    return {"cpu_model": name, "isa": isa}
 
 
 def load_average() -> list[float] | None:
