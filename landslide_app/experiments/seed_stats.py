@@ -72,7 +72,7 @@ def _value(r: Mapping[str, Any], metric: str) -> float | None:
     raise KeyError(metric)
 
 
-def _by_key(repeats: Sequence[Mapping[str, Any]], part: str) -> dict[str, dict[int, Mapping[str, Any]]]:
+def results_by_key(repeats: Sequence[Mapping[str, Any]], part: str) -> dict[str, dict[int, Mapping[str, Any]]]:
     """``{key: {seed: result}}`` over the repeats' ``runs`` or ``baselines``."""
     out: dict[str, dict[int, Mapping[str, Any]]] = {}
     for rep in repeats:
@@ -88,7 +88,7 @@ def summarise(repeats: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """
     rows = []
     for part in ("runs", "baselines"):
-        for key, by_seed in _by_key(repeats, part).items():
+        for key, by_seed in results_by_key(repeats, part).items():
             seeds = sorted(by_seed)
             first = by_seed[seeds[0]]
             row: dict[str, Any] = {
@@ -156,8 +156,8 @@ def _claims(keys: set[str], split: str) -> list[tuple[str, str, str]]:
 def paired_claims(repeats: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The paper's claims as paired held-out AUC differences, and each configuration's map accuracy
     minus its majority-class baseline, over the same seeds (see the module docstring)."""
-    runs = _by_key(repeats, "runs")
-    every = {**runs, **_by_key(repeats, "baselines")}
+    runs = results_by_key(repeats, "runs")
+    every = {**runs, **results_by_key(repeats, "baselines")}
     splits = sorted(
         {str(r.get("split", "random")) for d in every.values() for r in d.values()}, key=lambda s: s != "random"
     )
