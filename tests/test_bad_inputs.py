@@ -38,7 +38,7 @@ from landslide_app.errors import (
     SourceError,
     UntrustedFileError,
 )
-from landslide_app.testing.malicious import write_pickle_payload, write_skops_payload
+from landslide_app.testing.malicious import write_npz_payload, write_pickle_payload, write_skops_payload
 
 # ---- shared inputs ------------------------------------------------------------------------------
 
@@ -78,12 +78,12 @@ def fabricate_run(src: Path, dst: Path, inputs: str, revisits: int = 3) -> Path:
     TrainedModel(
         cfg, NormStats.from_dict(ck["stats"]), EmbeddingNet.for_config(cfg, int(ck["width"])), best_epoch=1
     ).save(dst / "model.pt")
-    shutil.copy(src / "forest.skops", dst / "forest.skops")
+    shutil.copy(src / "forest.npz", dst / "forest.npz")
     meta = json.loads((src / "run.json").read_text())
     meta.update(
         config=cfg.to_dict(),
         name=cfg.name,
-        files={"model.pt": file_digest(dst / "model.pt"), "forest.skops": file_digest(dst / "forest.skops")},
+        files={"model.pt": file_digest(dst / "model.pt"), "forest.npz": file_digest(dst / "forest.npz")},
     )
     (dst / "run.json").write_text(json.dumps(meta))
     return dst
@@ -485,7 +485,15 @@ def _api_load_other_config(ctx, tmp):
 def _truncated_forest(ctx, tmp):
     from landslide_app.model.forest import DensityForest
 
-    (tmp / "forest.skops").write_bytes((ctx.dem_run / "forest.skops").read_bytes()[:3000])
+    (tmp / "forest.npz").write_bytes((ctx.dem_run / "forest.npz").read_bytes()[:3000])
+    return lambda: DensityForest.load(tmp / "forest.npz")
+
+
+def _truncated_legacy_forest(ctx, tmp):
+    from landslide_app.model.forest import DensityForest
+
+    DensityForest.load(ctx.dem_run / "forest.npz").save(tmp / "whole.skops")
+    (tmp / "forest.skops").write_bytes((tmp / "whole.skops").read_bytes()[:3000])
     return lambda: DensityForest.load(tmp / "forest.skops")
 
 
@@ -498,9 +506,18 @@ def _pickle_payload_run(ctx, tmp):
 
 
 def _untrusted_forest_run(ctx, tmp):
+    """A run of the former layout (``forest.skops``, no ``forest.npz``) whose forest holds an untrusted type."""
     run = run_copy(ctx, tmp)
+    (run / "forest.npz").unlink()
     write_skops_payload(run / "forest.skops", tmp / "PAYLOAD-RAN", tmp)
     edit_json(run / "run.json", lambda d: d["files"].update({"forest.skops": file_digest(run / "forest.skops")}))
+    return predict_argv(ctx, tmp, run)
+
+
+def _object_array_forest_run(ctx, tmp):
+    run = run_copy(ctx, tmp)
+    write_npz_payload(run / "forest.npz", tmp / "PAYLOAD-RAN")
+    edit_json(run / "run.json", lambda d: d["files"].update({"forest.npz": file_digest(run / "forest.npz")}))
     return predict_argv(ctx, tmp, run)
 
 
@@ -1225,10 +1242,17 @@ CASES: list[Case] = [
     ),
     Case(
         "forest_truncated",
-        "forest.skops cut to 3 kB",
+        "forest.npz cut to 3 kB",
+        ModelFileError,
+        r"not a readable forest file.*truncated",
+        _truncated_forest,
+    ),
+    Case(
+        "forest_legacy_truncated",
+        "forest.skops (the former format) cut to 3 kB",
         ModelFileError,
         r"not a readable skops file.*truncated",
-        _truncated_forest,
+        _truncated_legacy_forest,
     ),
     Case(
         "checkpoint_pickle_payload",
@@ -1243,6 +1267,13 @@ CASES: list[Case] = [
         UntrustedFileError,
         r"refused.*landslide_payload_mod.Payload.*nothing from it",
         _untrusted_forest_run,
+    ),
+    Case(
+        "forest_object_array",
+        "forest.npz holding a pickled object array (checksum matched)",
+        UntrustedFileError,
+        r"refused.*Python objects.*nothing from it was loaded or run",
+        _object_array_forest_run,
     ),
     # ---- outputs
     Case(

@@ -133,7 +133,7 @@ def test_cli_train_and_ablate_record_the_setting(tiny_store, tmp_path):
                  "--forest-fit", "validation", "--out", str(run)]) == 0  # fmt: skip
     meta = json.loads((run / "run.json").read_text())
     assert meta["forest_fit"] == "validation"
-    assert sum(DensityForest.load(run / "forest.skops").train_counts) == meta["n_val"]
+    assert sum(DensityForest.load(run / "forest.npz").train_counts) == meta["n_val"]
 
     out = tmp_path / "abl"
     base = ["-q", "ablate", "--chips", str(tiny_store), "--inputs", "dem", "--revisits", "1", "--epochs", "1",

@@ -148,14 +148,14 @@ def check_ablation_partial(out: Path) -> None:
     for d in (out / "runs").glob("*") if (out / "runs").exists() else []:
         if (d / "result.json").exists():
             json.loads((d / "result.json").read_text())
-            for f in ("embedding_ids.npy", "embeddings.npy", "predictions.csv", "model_fold0.pt", "forest_fold0.skops"):
+            for f in ("embedding_ids.npy", "embeddings.npy", "predictions.csv", "model_fold0.pt", "forest_fold0.npz"):
                 assert (d / f).exists(), f"{f} missing although result.json marks {d.name} finished"
         for f in d.glob("*.npy"):
             if not f.name.startswith("."):
                 np.load(f, mmap_mode="r")
         for f in d.glob("model_fold*.pt"):
             TrainedModel.load(f, device="cpu")
-        for f in d.glob("forest_fold*.skops"):
+        for f in d.glob("forest_fold*.npz"):
             DensityForest.load(f)
 
 

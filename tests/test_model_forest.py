@@ -74,6 +74,49 @@ def test_skops_round_trip(tmp_path):
     assert g.params["n_estimators"] == 20 and g.seed == 0
 
 
+def test_npz_round_trip_is_exact_and_reads_no_pickle(tmp_path):
+    X, y = features(80)
+    f = DensityForest(seed=3, n_estimators=25).fit(X, y)
+    path = f.save(tmp_path / "forest.npz")
+    with np.load(path, allow_pickle=False) as npz:  # plain arrays only
+        assert all(npz[k].dtype != object for k in npz.files)
+    g = DensityForest.load(path)
+    Xn = np.vstack([X, X[:10]]).astype(np.float32)
+    Xn[-10:, 2] = np.nan  # missing values take the path each node learned
+    np.testing.assert_array_equal(g.predict_proba(Xn), f.predict_proba(Xn))
+    np.testing.assert_array_equal(g.oob_proba(), f.oob_proba())
+    assert (g.params, g.seed, g.train_counts, g.n_classes) == (f.params, f.seed, f.train_counts, f.n_classes)
+    # a forest saved again from the loaded one is the same forest
+    h = DensityForest.load(g.save(tmp_path / "again.npz"))
+    np.testing.assert_array_equal(h.predict_proba(Xn), f.predict_proba(Xn))
+
+
+def test_npz_refuses_damaged_foreign_or_other_layout_files(tmp_path, monkeypatch):
+    from landslide_app.errors import ModelFileError, UntrustedFileError
+    from landslide_app.model import forest_file
+    from landslide_app.testing.malicious import write_npz_payload
+
+    X, y = features(40)
+    good = DensityForest(seed=0, n_estimators=5).fit(X, y).save(tmp_path / "forest.npz")
+    with pytest.raises(ModelFileError, match="No forest file"):
+        DensityForest.load(tmp_path / "missing.npz")
+    (tmp_path / "cut.npz").write_bytes(good.read_bytes()[:500])
+    with pytest.raises(ModelFileError, match="truncated or damaged"):
+        DensityForest.load(tmp_path / "cut.npz")
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(ModelFileError, match=r"other.npz lacks header, nodes.*not a landslide_app forest"):
+        DensityForest.load(tmp_path / "other.npz")
+    marker = tmp_path / "payload-ran"
+    with pytest.raises(UntrustedFileError, match="Python objects"):
+        DensityForest.load(write_npz_payload(tmp_path / "evil.npz", marker))
+    assert not marker.exists()
+    # a node table of another scikit-learn layout is refused, not misread
+    other = np.dtype([("left_child", "<i8"), ("right_child", "<i8")])
+    monkeypatch.setattr(forest_file, "NODE_DTYPE", other)
+    with pytest.raises(ModelFileError, match="tree layout differs"):
+        DensityForest.load(good)
+
+
 def test_load_refuses_untrusted_or_foreign_files(tmp_path):
     import skops.io as sio
 

@@ -89,7 +89,7 @@ def test_run_bundle_records_what_a_prediction_needs(fused_run, tiny_store):
     cs = meta["channel_stats"]
     assert set(cs) == {"elevation", "slope", "curvature", *(CHANNELS[i] for i in SAR)}
     assert cs["vv_t0"]["nonpositive"] == 0.0 and -25 < cs["vv_t0"]["mean"] < 0  # dB of linear gamma0
-    assert set(meta["files"]) == {"model.pt", "forest.skops"} and meta["code_version"]
+    assert set(meta["files"]) == {"model.pt", "forest.npz"} and meta["code_version"]
 
 
 def test_moved_model_predicts_an_unlabelled_store(fused_run, unlabelled_store, tmp_path):

@@ -14,7 +14,8 @@ the report and the dashboard):
   - ``embeddings.npy`` (``(n, S, S)`` float16, memory-mapped) and ``embedding_ids.npy``;
   - ``features.npy`` (``(n, 19)`` float32, the forest's real input of each held-out chip) and
     ``feature_ids.npy``;
-  - ``model_fold<k>.pt`` and ``forest_fold<k>.skops``, the fold models.
+  - ``model_fold<k>.pt`` and ``forest_fold<k>.npz``, the fold models (``forest_fold<k>.skops`` in
+    folders written before the ``.npz`` forest format).
 * ``OUT/baselines/<name>-r<k>-<split>.json``: one baseline result each.
 * ``OUT/results.json``, ``OUT/table.md``, ``OUT/roc.png``, ``OUT/confusion.png``: the report.
 """
@@ -92,8 +93,11 @@ def run_dir(out: Path, spec: RunSpec) -> Path:
 
 
 def fold_model_paths(d: Path, k: int) -> tuple[Path, Path]:
-    """``(model_fold<k>.pt, forest_fold<k>.skops)`` of a run folder."""
-    return d / f"model_fold{k}.pt", d / f"forest_fold{k}.skops"
+    """``(model_fold<k>.pt, forest_fold<k>.npz)`` of a run folder; the forest is the former
+    ``forest_fold<k>.skops`` where only that one exists (folders written before the ``.npz`` format)."""
+    forest = d / f"forest_fold{k}.npz"
+    legacy = d / f"forest_fold{k}.skops"
+    return d / f"model_fold{k}.pt", legacy if legacy.exists() and not forest.exists() else forest
 
 
 def baseline_path(out: Path, name: str, revisits: int, split: str) -> Path:

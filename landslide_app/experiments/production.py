@@ -1,6 +1,6 @@
 """One configuration outside the ablation: ``train`` on a store, ``embed`` a store or a raster.
 
-:func:`train_run` writes a run directory (``model.pt``, ``forest.skops``, ``run.json``: see
+:func:`train_run` writes a run directory (``model.pt``, ``forest.npz``, ``run.json``: see
 :mod:`landslide_app.experiments.run_bundle`, which reads it back); ``predict`` lives in
 :mod:`landslide_app.experiments.prediction`. The names of both are re-exported here, where the CLI,
 the tests and the benchmarks import them.

@@ -2,7 +2,8 @@
 about the data it was trained on (:func:`bundle_meta`, :func:`store_provenance`).
 
 A run directory holds ``model.pt`` (checkpoint, loaded with ``weights_only=True``),
-``forest.skops`` (the random forest, no pickle) and ``run.json`` (configuration, data fingerprint,
+``forest.npz`` (the random forest as plain arrays, no pickle; runs written before it have
+``forest.skops``, still read) and ``run.json`` (configuration, data fingerprint,
 validation AUC, code version, and the SHA-256 of both model files: a modified file, or one copied
 from another run, is refused on loading). Written by
 :func:`~landslide_app.experiments.production.train_run`.
@@ -28,7 +29,9 @@ from landslide_app.model.train import TrainedModel
 
 log = logging.getLogger(__name__)
 
-RUN_FILE, MODEL_FILE, FOREST_FILE = "run.json", "model.pt", "forest.skops"
+RUN_FILE, MODEL_FILE, FOREST_FILE = "run.json", "model.pt", "forest.npz"
+#: The forest file of runs written before ``forest.npz`` (skops format).
+LEGACY_FOREST_FILE = "forest.skops"
 
 
 @dataclass
@@ -118,13 +121,15 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
         raise ModelFileError(f"{f} lacks the model configuration ('config'); it is damaged, retrain the run")
     expected = ModelConfig.from_dict(meta["config"])
     for name, digest in (meta.get("files") or {}).items():
-        if name in (MODEL_FILE, FOREST_FILE) and (path / name).exists() and file_digest(path / name) != digest:
+        checked = name in (MODEL_FILE, FOREST_FILE, LEGACY_FOREST_FILE) and (path / name).exists()
+        if checked and file_digest(path / name) != digest:
             raise ModelFileError(
                 f"{path / name} does not match {RUN_FILE} (its checksum differs): it was modified after "
                 "training or copied from another run. Use the run directory it came from, or retrain."
             )
     model = TrainedModel.load(path / MODEL_FILE, config=expected, device=device)
-    forest = DensityForest.load(path / FOREST_FILE)
+    legacy = path / LEGACY_FOREST_FILE
+    forest = DensityForest.load(legacy if legacy.exists() and not (path / FOREST_FILE).exists() else path / FOREST_FILE)
     if meta.get("collapsed"):
         log.warning(
             "%s: its training collapsed (constant embeddings for every chip), so its maps carry no signal; "

@@ -2,8 +2,9 @@
 
 :class:`DensityForest` wraps scikit-learn's ``RandomForestClassifier`` (seeded) and always
 reports probabilities for all classes ``0 .. n_classes-1``: a class absent from the training
-labels gets probability 0 (and is never predicted). The forest is persisted with ``skops.io``
-and loaded with an explicit list of trusted types (:data:`TRUSTED_TYPES`); pickle is never used.
+labels gets probability 0 (and is never predicted). The forest is persisted as plain arrays in a
+``.npz`` file (:mod:`landslide_app.model.forest_file`); files of the former format, ``skops.io``,
+are still read, with an explicit list of trusted types (:data:`TRUSTED_TYPES`); pickle is never used.
 
 Defaults (documented choices, the paper gives none): 300 trees, ``min_samples_leaf=3`` (a little
 regularisation: with a few hundred chips fully grown trees memorise the training chips, which
@@ -38,6 +39,7 @@ from sklearn.ensemble import RandomForestClassifier
 from landslide_app.atomic import atomic_path
 from landslide_app.core.vocabulary import N_CLASSES
 from landslide_app.errors import InputError, ModelFileError, UntrustedFileError
+from landslide_app.model.forest_file import load_arrays, save_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -192,10 +194,20 @@ class DensityForest:
 
     # ---- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the forest with ``skops.io.dump`` (atomically)."""
+        """Write the forest atomically: plain arrays (:mod:`landslide_app.model.forest_file`) for a
+        ``.npz`` path, ``skops.io.dump`` for a ``.skops`` one (the former format)."""
+        model = self._fitted()
+        path = Path(path)
+        if path.suffix == ".npz":
+            meta = {
+                "n_classes": self.n_classes,
+                "seed": self.seed,
+                "params": {k: model.get_params()[k] for k in self.DEFAULTS},
+                "train_counts": list(self.train_counts) if self.train_counts is not None else [],
+            }
+            return save_arrays(model, meta, path)
         import skops.io as sio
 
-        model = self._fitted()
         obj = {
             "format": FORMAT,
             "n_classes": self.n_classes,
@@ -203,18 +215,22 @@ class DensityForest:
             "forest": model,
             "train_counts": list(self.train_counts) if self.train_counts is not None else [],
         }
-        path = Path(path)
         with atomic_path(path) as tmp:
             sio.dump(obj, tmp)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> DensityForest:
-        """Load a forest written by :meth:`save`, trusting only :data:`TRUSTED_TYPES`."""
+        """Load a forest written by :meth:`save`: a ``.npz`` file (plain arrays only), or a ``.skops``
+        one trusting only :data:`TRUSTED_TYPES`."""
+        path = Path(path)
+        if path.suffix == ".npz":
+            model, header = load_arrays(path)
+            counts = header.get("train_counts")
+            return cls._from_loaded(model, header.get("n_classes"), header.get("seed"), counts, path)
         import skops.io as sio
         from skops.io.exceptions import UntrustedTypesFoundException
 
-        path = Path(path)
         if not path.exists():
             raise ModelFileError(f"No forest file at {path}; train the model first.")
         # One pass: skops audits every type against ``trusted`` before constructing anything and
@@ -235,13 +251,15 @@ class DensityForest:
             ) from err
         if not isinstance(obj, dict) or obj.get("format") != FORMAT or not {"n_classes", "seed", "forest"} <= set(obj):
             raise ModelFileError(f"{path} is not a landslide_app forest ({FORMAT}); retrain it.")
-        forest = cls(n_classes=int(obj["n_classes"]), seed=int(obj["seed"]))
-        model = obj["forest"]
+        return cls._from_loaded(obj["forest"], obj["n_classes"], obj["seed"], obj.get("train_counts"), path)
+
+    @classmethod
+    def _from_loaded(cls, model: Any, n_classes: Any, seed: Any, counts: Any, path: Path) -> DensityForest:
         if not isinstance(model, RandomForestClassifier):
             raise ModelFileError(f"{path} holds a {type(model).__name__}, not a random forest; retrain it.")
+        forest = cls(n_classes=int(n_classes), seed=int(seed))
         forest.model = model
         forest.params = {k: model.get_params()[k] for k in cls.DEFAULTS}
-        counts = obj.get("train_counts")
         forest.train_counts = tuple(int(v) for v in counts) if isinstance(counts, list) and counts else None
         return forest
 

@@ -5,6 +5,9 @@
 * :func:`write_skops_payload`: a skops file holding an object of an untrusted type whose
   restoring (``__setstate__``) writes the marker; ``skops.io.load`` runs it only when that type is
   trusted.
+* :func:`write_npz_payload`: a forest-looking ``.npz`` file with an object array whose unpickling
+  calls ``open(marker, "w")``; ``numpy.load(allow_pickle=True)`` runs it, ``allow_pickle=False``
+  refuses it.
 """
 
 from __future__ import annotations
@@ -61,4 +64,21 @@ def write_skops_payload(path: str | Path, marker: str | Path, module_dir: str | 
     finally:
         sys.path.remove(str(module_dir))
         sys.modules.pop(PAYLOAD_MODULE, None)
+    return path
+
+
+def write_npz_payload(path: str | Path, marker: str | Path) -> Path:
+    """Write a forest-looking ``.npz`` file whose object array would create ``marker`` when unpickled."""
+    import numpy as np
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    payload = np.empty(1, dtype=object)
+    payload[0] = Payload()
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    with open(path, "wb") as fh:  # a file object: savez would add ".npz" to a name without it
+        np.savez(fh, header=payload, nodes=np.zeros(1), values=np.zeros(1))
     return path
