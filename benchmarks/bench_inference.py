@@ -170,7 +170,7 @@ def main() -> None:
         "--int8-agreement",
         type=Path,
         default=None,
-        help="ablation run directory (model_fold*.pt + forest_fold*.skops): int8 vs fp32 on --store, then stop",
+        help="ablation run directory (model_fold*.pt + forest_fold*.npz or .skops): int8 vs fp32 on --store, then stop",
     )
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

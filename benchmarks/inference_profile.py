@@ -272,8 +272,8 @@ def openvino_profile(ov_model, chips, net) -> dict:
 
 def int8_agreement(runs_dir: str, store_path: str, batch: int = 16) -> dict[str, Any]:
     """int8 (NNCF) against fp32 OpenVINO for each fold model of an ablation run directory
-    (``model_fold{k}.pt`` + ``forest_fold{k}.skops``) on every chip of the store, one thread:
-    embedding and feature differences, the forest's identical classes, largest probability change
+    (``model_fold{k}.pt`` + ``forest_fold{k}.npz``, or ``.skops`` in older folders) on every chip of
+    the store, one thread: embedding and feature differences, the forest's identical classes, largest probability change
     and one-vs-rest macro AUC on the store's classes, and the CPU time of both (features included)."""
     import time
     from pathlib import Path
@@ -284,6 +284,7 @@ def int8_agreement(runs_dir: str, store_path: str, batch: int = 16) -> dict[str,
     from sklearn.metrics import roc_auc_score
 
     from landslide_app.chips.store import ChipStore
+    from landslide_app.experiments.artifacts import fold_model_paths
     from landslide_app.model.features import percentile_features
     from landslide_app.model.forest import DensityForest
     from landslide_app.model.inference import build_openvino_model
@@ -297,7 +298,7 @@ def int8_agreement(runs_dir: str, store_path: str, batch: int = 16) -> dict[str,
     folds = []
     for path in sorted(Path(runs_dir).glob("model_fold*.pt")):
         model = TrainedModel.load(path, device="cpu")
-        forest = DensityForest.load(path.with_name(path.name.replace("model_", "forest_").replace(".pt", ".skops")))
+        forest = DensityForest.load(fold_model_paths(path.parent, int(path.stem.removeprefix("model_fold")))[1])
         setup: dict[str, Any] = {}
         graphs = {"fp32": build_openvino_model(model.net.eval(), model.config, model.stats)}
         graphs["int8"] = int8_model(model.net.eval(), model.config, model.stats, store, setup)
