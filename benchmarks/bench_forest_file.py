@@ -76,10 +76,10 @@ def main() -> None:
                 r = run_measured([sys.executable, str(Path(__file__).resolve()), "--child", str(paths[fmt])])
                 runs[fmt].append(json.loads(r["stdout"].strip().splitlines()[-1]))
         same = all(r["proba"] == runs["npz"][0]["proba"] for fmt in FORMATS for r in runs[fmt])
-        n_nodes = sum(e.tree_.node_count for e in forest._fitted().estimators_)
+        trees = forest._fitted().estimators_
         figures = {
-            "trees": len(forest._fitted().estimators_),
-            "nodes": int(n_nodes),
+            "trees": len(trees),
+            "nodes": int(sum(e.tree_.node_count for e in trees)),
             "file_bytes": {fmt: paths[fmt].stat().st_size for fmt in FORMATS},
             "load_seconds": {fmt: round(statistics.median(r["seconds"] for r in runs[fmt]), 3) for fmt in FORMATS},
             "load_cpu_seconds": {

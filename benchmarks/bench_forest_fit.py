@@ -42,7 +42,7 @@ from common import load_average, merge_results
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.vocabulary import FOREST_FITS
 from landslide_app.experiments.artifacts import fold_model_paths
-from landslide_app.experiments.seed_stats import INTERVAL_METHOD, paired_difference, t_interval
+from landslide_app.experiments.seed_stats import INTERVAL_METHOD, metric_value, paired_difference, t_interval
 from landslide_app.model.cnn_protocol import run_configuration
 from landslide_app.model.crossval import CrossValResult, FoldData, check_classes, cross_predict
 from landslide_app.model.decision import DEFAULT_DECISION
@@ -114,19 +114,13 @@ def run_seed(
     return out
 
 
-def _value(r: dict[str, Any], metric: str) -> float | None:
-    part, key = metric.split("_", 1)
-    v = r[part].get(key)
-    return None if v is None else float(v)
-
-
 def summarise(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Means per setting and the paired difference validation − train, per metric."""
     out: dict[str, Any] = {}
     for metric in METRICS:
         row: dict[str, Any] = {}
         for setting in FOREST_FITS:
-            t = t_interval(_value(per_seed[s][setting], metric) for s in per_seed)
+            t = t_interval(metric_value(per_seed[s][setting], metric) for s in per_seed)
             row[setting] = {"mean": t["mean"], "ci95": t["ci95"]}
         d = paired_difference(
             {s: per_seed[s]["validation"] for s in per_seed}, {s: per_seed[s]["train"] for s in per_seed}, metric
@@ -174,7 +168,7 @@ def main() -> None:
                 name,
                 seed,
                 *(
-                    _value(r[s], m)
+                    metric_value(r[s], m)
                     for m in ("auc_test", "map_accuracy", "map_macro_f1", "map_missed_landslide_chips")
                     for s in FOREST_FITS
                 ),

@@ -34,7 +34,14 @@ from common import load_average, merge_results
 
 from landslide_app.experiments.ablation import run_ablation
 from landslide_app.experiments.ablation_settings import AblationSettings
-from landslide_app.experiments.seed_stats import INTERVAL_METHOD, paired_difference, results_by_key, t_interval
+from landslide_app.experiments.seed_stats import (
+    INTERVAL_METHOD,
+    metric_value,
+    paired_difference,
+    repeats_of,
+    results_by_key,
+    t_interval,
+)
 from landslide_app.model.train import DEFAULT_LR
 
 log = logging.getLogger("bench_learning_rate")
@@ -61,9 +68,8 @@ def per_seed(results: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
     """``{configuration key: {seed: result}}`` with the map's gain over the majority baseline added
     (``map.accuracy_gain``); one entry per computed run (a DEM-only run shared by other revisit
     columns counts once)."""
-    repeats = results.get("repeats") or [{"seed": results.get("seed", 0), "runs": results["runs"]}]
     out: dict[str, dict[int, dict[str, Any]]] = {}
-    for key, by_seed in results_by_key(repeats, "runs").items():
+    for key, by_seed in results_by_key(repeats_of(results), "runs").items():
         for seed, r in by_seed.items():
             if r.get("shared_with"):
                 continue
@@ -86,7 +92,7 @@ def compare(default: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
         for metric in METRICS:
             d = paired_difference(b[key], a[key], metric)
             means = {
-                side: t_interval(_metric(r, metric) for r in by_seed.values())["mean"]
+                side: t_interval(metric_value(r, metric) for r in by_seed.values())["mean"]
                 for side, by_seed in (("default", a[key]), ("other", b[key]))
             }
             row[metric] = {**means, "difference": {k: d[k] for k in ("mean", "ci95", "n")}}
@@ -109,12 +115,6 @@ def compare(default: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _metric(r: dict[str, Any], metric: str) -> float | None:
-    part, key = metric.split("_", 1)
-    v = (r.get(part) or {}).get(key)
-    return None if v is None else float(v)
-
-
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -133,8 +133,9 @@ def main() -> None:
         default, cpu_default = json.loads((a.reference / "results.json").read_text()), None
     else:
         default, cpu_default = ablation_at(a.chips, a.out / f"lr-{DEFAULT_LR:g}", None, a.seeds, a.epochs)
-    if sorted(default.get("seeds") or [default.get("seed", 0)]) != sorted(other.get("seeds") or [other.get("seed")]):
-        raise SystemExit(f"the reference has seeds {default.get('seeds')}, this run {other.get('seeds')}: not paired")
+    seeds = {side: sorted(rep["seed"] for rep in repeats_of(r)) for side, r in (("default", default), ("other", other))}
+    if seeds["default"] != seeds["other"]:
+        raise SystemExit(f"the reference has seeds {seeds['default']}, this run {seeds['other']}: not paired")
     figures = {
         "store": str(a.chips),
         "store_fingerprint": other.get("store_fingerprint"),

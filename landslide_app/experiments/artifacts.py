@@ -95,9 +95,9 @@ def run_dir(out: Path, spec: RunSpec) -> Path:
 def fold_model_paths(d: Path, k: int) -> tuple[Path, Path]:
     """``(model_fold<k>.pt, forest_fold<k>.npz)`` of a run folder; the forest is the former
     ``forest_fold<k>.skops`` where only that one exists (folders written before the ``.npz`` format)."""
-    forest = d / f"forest_fold{k}.npz"
-    legacy = d / f"forest_fold{k}.skops"
-    return d / f"model_fold{k}.pt", legacy if legacy.exists() and not forest.exists() else forest
+    from landslide_app.model.forest_file import readable_forest_path  # scikit-learn: only when asked
+
+    return d / f"model_fold{k}.pt", readable_forest_path(d / f"forest_fold{k}.npz")
 
 
 def baseline_path(out: Path, name: str, revisits: int, split: str) -> Path:

@@ -25,6 +25,7 @@ from landslide_app.experiments.report_stats import (
     plot_reliability,
     table_markdown_ci,
 )
+from landslide_app.experiments.seed_stats import repeats_of
 from landslide_app.model.roc import macro_roc
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,9 @@ def collapse_note(results: dict[str, Any]) -> str:
     """One line naming the runs (configuration, split, seed) whose training collapsed (``collapsed`` in
     their result: :mod:`landslide_app.model.collapse`), "" when none did. Their AUCs stay in the tables
     and the means over seeds: a collapse is something the method does, not a missing value."""
-    repeats = results.get("repeats") or [{"seed": results.get("seed"), "runs": results.get("runs", [])}]
     hit = [
         f"{r.inputs} r{r.revisits} {r.split} seed {rep.get('seed', r.seed)}"
-        for rep in repeats
+        for rep in repeats_of(results)
         for r in records(rep)
         if r.collapsed and not r.shared_with  # a DEM-only result shared by other revisit columns: once
     ]

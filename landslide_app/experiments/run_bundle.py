@@ -24,6 +24,7 @@ from landslide_app.atomic import file_digest
 from landslide_app.chips.store import ChipStore
 from landslide_app.errors import ModelFileError
 from landslide_app.model.forest import DensityForest
+from landslide_app.model.forest_file import readable_forest_path
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.train import TrainedModel
 
@@ -128,8 +129,7 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
                 "training or copied from another run. Use the run directory it came from, or retrain."
             )
     model = TrainedModel.load(path / MODEL_FILE, config=expected, device=device)
-    legacy = path / LEGACY_FOREST_FILE
-    forest = DensityForest.load(legacy if legacy.exists() and not (path / FOREST_FILE).exists() else path / FOREST_FILE)
+    forest = DensityForest.load(readable_forest_path(path / FOREST_FILE))
     if meta.get("collapsed"):
         log.warning(
             "%s: its training collapsed (constant embeddings for every chip), so its maps carry no signal; "

@@ -62,7 +62,7 @@ def result_key(r: Mapping[str, Any]) -> str:
     return str(r.get("key") or f"{r['inputs']}-r{int(r['revisits'])}-{r.get('split', 'random')}")
 
 
-def _value(r: Mapping[str, Any], metric: str) -> float | None:
+def metric_value(r: Mapping[str, Any], metric: str) -> float | None:
     """``auc_<set>`` (e.g. ``auc_test``) or ``map_<key>`` (e.g. ``map_accuracy``) of one result."""
     if metric.startswith("auc_"):
         return (r.get("auc") or {}).get(metric[4:])
@@ -70,6 +70,12 @@ def _value(r: Mapping[str, Any], metric: str) -> float | None:
         v = (r.get("map") or {}).get(metric[4:])
         return None if v is None else float(v)
     raise KeyError(metric)
+
+
+def repeats_of(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``repeats`` of an ablation's ``results.json``; a single-seed one (written without them) as
+    one repeat of its ``seed`` and ``runs``."""
+    return list(results.get("repeats") or [{"seed": results.get("seed"), "runs": results.get("runs", [])}])
 
 
 def results_by_key(repeats: Sequence[Mapping[str, Any]], part: str) -> dict[str, dict[int, Mapping[str, Any]]]:
@@ -102,12 +108,12 @@ def summarise(repeats: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             if part == "baselines":
                 row["name"] = first.get("name")
             for s in SETS:
-                t = t_interval(_value(by_seed[x], f"auc_{s}") for x in seeds)
+                t = t_interval(metric_value(by_seed[x], f"auc_{s}") for x in seeds)
                 row[f"{s}_mean"], row[f"{s}_ci95"] = t["mean"], t["ci95"]
             if any("map" in by_seed[x] for x in seeds):
                 row["map"] = {}
                 for m in MAP_KEYS:
-                    t = t_interval(_value(by_seed[x], f"map_{m}") for x in seeds)
+                    t = t_interval(metric_value(by_seed[x], f"map_{m}") for x in seeds)
                     row["map"][m] = {"mean": t["mean"], "ci95": t["ci95"], "n_seeds": t["n"]}
             rows.append(row)
     return rows
@@ -120,7 +126,7 @@ def paired_difference(
     seeds = sorted(set(a) & set(b))
     diffs, used = [], []
     for s in seeds:
-        va, vb = _value(a[s], metric), _value(b[s], metric_b or metric)
+        va, vb = metric_value(a[s], metric), metric_value(b[s], metric_b or metric)
         if va is not None and vb is not None:
             diffs.append(float(va) - float(vb))
             used.append(s)

@@ -41,6 +41,13 @@ FORMAT: str = "landslide-app-forest-arrays/1"
 _ARRAYS = ("header", "nodes", "values", "node_counts", "max_depths", "tree_seeds", "classes", "oob")
 
 
+def readable_forest_path(path: Path) -> Path:
+    """``path`` (a ``.npz`` forest), or its former-format sibling (``.skops``) where only that one
+    exists: a run or ablation folder written before the ``.npz`` format."""
+    legacy = path.with_suffix(".skops")
+    return legacy if legacy.exists() and not path.exists() else path
+
+
 def save_arrays(model: RandomForestClassifier, meta: dict[str, Any], path: Path) -> Path:
     """Write a fitted ``model`` and the JSON-friendly ``meta`` (``n_classes``, ``seed``, ``params``,
     ``train_counts``) to ``path`` atomically."""
