@@ -999,6 +999,13 @@ CASES: list[Case] = [
         lambda c, t: ["ablate", "--chips", str(c.store), "--out", str(t / "out"), "--epochs", "0"],
     ),
     Case(
+        "cli_lr_zero",
+        "--lr 0",
+        ConfigError,
+        r"'0' is not a learning rate: give a number in \(0, 1\]",
+        lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--lr", "0", "--out", str(t / "out")],
+    ),
+    Case(
         "cli_revisits_4",
         "--revisits 4 (only 3 post-event dates)",
         ConfigError,
@@ -1113,6 +1120,13 @@ CASES: list[Case] = [
         ConfigError,
         r"unknown training setting.*'learning_rate'",
         _settings(train_kwargs={"learning_rate": 0.1}),
+    ),
+    Case(
+        "settings_lr_out_of_range",
+        "ablation settings train_kwargs lr=5",
+        ConfigError,
+        r"learning rate 5 must be a number in \(0, 1\]",
+        _settings(train_kwargs={"lr": 5}),
     ),
     Case(
         "settings_impossible_epochs",

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from landslide_app.atomic import LOCK_NAME, check_output_dir, check_output_file
+from landslide_app.core.vocabulary import DEFAULT_LR, MAX_LR, check_learning_rate
 from landslide_app.errors import OutputError
 
 log = logging.getLogger("landslide_app")
@@ -86,6 +87,19 @@ def int_in_range(lo: int, hi: int | None = None) -> Callable[[str], int]:
 
 
 epochs = int_in_range(1, MAX_EPOCHS)
+
+
+def learning_rate(text: str) -> float:
+    """An argparse ``type``: a learning rate in ``(0, MAX_LR]`` (``--lr`` of ``ablate`` and ``train``)."""
+    try:
+        return check_learning_rate(float(text))
+    except ValueError:  # float() of a word; a ConfigError (out of range) is a ValueError too
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a learning rate: give a number in (0, {MAX_LR:g}], e.g. {DEFAULT_LR:g}"
+        ) from None
+
+
+learning_rate.__name__ = "learning rate"
 port = int_in_range(MIN_PORT, MAX_PORT)
 
 

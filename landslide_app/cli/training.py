@@ -8,10 +8,30 @@ from pathlib import Path
 
 from landslide_app.cli import rules
 from landslide_app.cli.common import SubParsers, emit, non_negative_int, positive_int
-from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, FOREST_FITS, INPUTS, PRECISIONS, REVISITS, SPLITS
+from landslide_app.core.vocabulary import (
+    DEFAULT_FOREST_FIT,
+    DEFAULT_LR,
+    FOREST_FITS,
+    INPUTS,
+    PRECISIONS,
+    REVISITS,
+    SPLITS,
+)
 
 #: ``--precision`` help, the same for both commands.
 PRECISION_HELP = "training precision (default auto: bf16 on CPUs/GPUs with bf16 units, else fp32)"
+
+
+def add_lr_option(s: argparse.ArgumentParser) -> None:
+    """``--lr``: the network's Adam learning rate (``ablate``, ``train``)."""
+    s.add_argument(
+        "--lr",
+        type=rules.learning_rate,
+        default=DEFAULT_LR,
+        metavar="RATE",
+        help=f"Adam learning rate of the network (default {DEFAULT_LR:g}: fewer collapsed trainings than 3e-3 "
+        "over 5 seeds; see benchmarks/bench_learning_rate.py)",
+    )
 
 
 def add_forest_fit_option(s: argparse.ArgumentParser) -> None:
@@ -44,6 +64,7 @@ def cmd_ablate(a: argparse.Namespace) -> int:
         seeds=a.seeds,
         decision=a.decision,
         forest_fit=a.forest_fit,
+        train_kwargs={"lr": a.lr},
     )
     if a.scheduler:
         from landslide_app.experiments.ablation_dask import run_ablation_distributed
@@ -92,6 +113,7 @@ def add_ablate(sub: SubParsers) -> None:
         help="repeats with seeds SEED..SEED+N-1, each its own split and initialisation (default 1); "
         "results.json adds means and paired differences with 95 %% t intervals over the seeds",
     )
+    add_lr_option(s)
     _add_ablate_run_options(s)
     s.set_defaults(func=cmd_ablate)
 
@@ -135,6 +157,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         progress=not a.quiet,
         decision=a.decision,
         forest_fit=a.forest_fit,
+        lr=a.lr,
     )
     auc = "n/a" if meta["auc_val"] is None else f"{meta['auc_val']:.3f}"
     emit(
@@ -173,5 +196,6 @@ def add_train(sub: SubParsers) -> None:
         help=f"the map's default decision rule (every rule is fitted on the validation chips and "
         f"recorded; default {DEFAULT_DECISION})",
     )
+    add_lr_option(s)
     add_forest_fit_option(s)
     s.set_defaults(func=cmd_train)

@@ -2,8 +2,9 @@
 
 Each configuration runs the cross-prediction protocol (:func:`run_configuration`) and is cached
 under ``OUT/runs/<key>/`` (``result.json``, ``predictions.csv``, ``embeddings.npy``), keyed by a
-fingerprint of the store, configuration, epochs, seed and code version: a finished configuration is
-never recomputed, an interrupted ablation resumes with the next unfinished one. The DEM-only
+fingerprint of the store, configuration, epochs, seed, training settings (the learning rate
+resolved) and code version: a finished configuration is never recomputed, an interrupted ablation
+resumes with the next unfinished one. The DEM-only
 network never sees SAR, so its result is the same for every revisit count: it is computed once and
 reused for the other revisit columns (marked ``"shared_with"``).
 
@@ -41,6 +42,7 @@ from landslide_app import __version__
 from landslide_app.atomic import check_output_dir, fingerprint, output_lock, remove_stale_temps
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.density import density_class
+from landslide_app.core.vocabulary import DEFAULT_LR
 from landslide_app.errors import ConfigError
 from landslide_app.experiments import artifacts
 from landslide_app.experiments.ablation_settings import (  # noqa: F401 - DEFAULT_EPOCHS, TRAIN_KEYS re-exported
@@ -101,7 +103,8 @@ def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> st
             "epochs": s.epochs,
             "seed": s.seed,
             "precision": _resolved_precision(s),
-            "train": s.train_kwargs,
+            # the rate resolved, so a change of the default never reuses runs made at the former one
+            "train": {"lr": DEFAULT_LR, **s.train_kwargs},
             "code": __version__,
             "decision": s.decision,
             **_split_key(store, spec.split, s),
@@ -273,6 +276,7 @@ def run_ablation(
         "store": str(store.path),
         "store_fingerprint": store.meta.fingerprint,
         "epochs": settings.epochs,
+        "lr": settings.lr,
         "seed": settings.seed,
         "code_version": __version__,
         "runs": repeats[0]["runs"],

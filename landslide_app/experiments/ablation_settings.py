@@ -9,7 +9,15 @@ from difflib import get_close_matches
 from typing import Any
 
 from landslide_app.core.density import check_thresholds
-from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, FOREST_FITS, INPUTS, REVISITS, SPLITS
+from landslide_app.core.vocabulary import (
+    DEFAULT_FOREST_FIT,
+    DEFAULT_LR,
+    FOREST_FITS,
+    INPUTS,
+    REVISITS,
+    SPLITS,
+    check_learning_rate,
+)
 from landslide_app.errors import ConfigError
 from landslide_app.experiments.artifacts import RunSpec
 from landslide_app.model.decision import DEFAULT_DECISION, check_rule
@@ -75,6 +83,13 @@ class AblationSettings:
             raise ConfigError(
                 f"unknown training setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(TRAIN_KEYS))}"
             )
+        if "lr" in self.train_kwargs:
+            self.train_kwargs["lr"] = check_learning_rate(self.train_kwargs["lr"])
+
+    @property
+    def lr(self) -> float:
+        """The network's learning rate these settings train with (``train_kwargs["lr"]`` or the default)."""
+        return float(self.train_kwargs.get("lr", DEFAULT_LR))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AblationSettings:

@@ -28,7 +28,7 @@ from landslide_app.atomic import (
 )
 from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
-from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT
+from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, DEFAULT_LR, check_learning_rate
 from landslide_app.errors import ConfigError, InputError, OutputError
 from landslide_app.experiments.prediction import (  # re-exported: callers import predict from here
     FEATURE_BATCH,
@@ -107,6 +107,7 @@ def train_run(
     progress: bool = True,
     decision: str = DEFAULT_DECISION,
     forest_fit: str = DEFAULT_FOREST_FIT,
+    lr: float = DEFAULT_LR,
 ) -> dict[str, Any]:
     """Train one configuration on a store: random train / validation split (model selection on
     validation), forest on the training chips' features (``forest_fit="validation"``: on the
@@ -119,8 +120,8 @@ def train_run(
     :mod:`landslide_app.model.collapse`). It is not retrained with another seed by itself: the
     seed names the run (split and weights), so a rerun is the user's choice.
 
-    Long because it is one linear sequence (checks, split, fit, decision, run folder) over eleven
-    options; the body is 46 lines."""
+    Long because it is one linear sequence (checks, split, fit, decision, run folder) over twelve
+    options; the body is 47 lines."""
     store = ChipStore.open(store_path)
     store.require_labels("`train`")
     if config.uses_sar and not store.meta.has_sar:
@@ -145,7 +146,7 @@ def train_run(
         seed=seed,
         device=device,
         progress=progress,
-        train_kwargs={"precision": precision},
+        train_kwargs={"precision": precision, "lr": check_learning_rate(lr)},
         feature_batch=FEATURE_BATCH,
         forest_fit=forest_fit,
     ).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
@@ -163,6 +164,7 @@ def train_run(
         meta.update(bundle_meta(store, ids[train_pos], model))
         meta["decision"] = decisions
         meta["forest_fit"] = fitted.forest_fit
+        meta["lr"] = float(lr)
         meta["collapsed"] = fitted.collapsed  # constant embeddings: logged as a warning when fitted
         meta["files"] = {MODEL_FILE: file_digest(out / MODEL_FILE), FOREST_FILE: file_digest(out / FOREST_FILE)}
         meta["fingerprint"] = fingerprint(meta)

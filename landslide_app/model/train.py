@@ -35,7 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from landslide_app.core.memory import memory_budget
-from landslide_app.core.vocabulary import PrecisionArg
+from landslide_app.core.vocabulary import DEFAULT_LR, PrecisionArg, check_learning_rate
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.batches import PreparedChips, iter_batches, prepare_in_memory
 from landslide_app.model.chipsets import ArrayChips, ChipSubset, as_batch_getter, as_subset
@@ -61,7 +61,6 @@ logger = logging.getLogger(__name__)
 
 #: Default training precision: bf16 where the device has bf16 units (see ``runtime``), else fp32.
 DEFAULT_PRECISION: PrecisionArg = "auto"
-DEFAULT_LR: float = 3e-3
 
 
 def _validation_loss(
@@ -221,7 +220,7 @@ def fit_embedding_model(
         seed: seeds weights and batch order.
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
         progress: show a ``tqdm`` bar.
-        lr: Adam learning rate.
+        lr: Adam learning rate, in (0, 1] (default :data:`~landslide_app.core.vocabulary.DEFAULT_LR`).
         width: hidden channels of the network.
         precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"`` (bf16 where the device has
             bf16 units, else fp32; the resolved value is stored in the model).
@@ -238,6 +237,7 @@ def fit_embedding_model(
         raise ConfigError(f"epochs must be >= 1, got {epochs}.")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
+    lr = check_learning_rate(lr)
     train = as_subset(chips_train)
     val = as_subset(chips_val) if chips_val is not None else ChipSubset(train.get_batch, np.empty(0, np.int64))
     if len(train) == 0:
