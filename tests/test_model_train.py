@@ -50,9 +50,9 @@ def fit(seed=0, epochs=2, **kw):
 
 
 def test_training_learns_and_selects_best_validation_epoch():
-    m = fit(epochs=4)
+    m = fit(epochs=8)  # the default rate (1e-3) needs about 6 epochs on these 16 chips; 3e-3 needed 3
     losses = [h["val_loss"] for h in m.history]
-    assert len(losses) == 4 and all(np.isfinite(losses))
+    assert len(losses) == 8 and all(np.isfinite(losses))
     assert m.best_epoch == int(np.argmin(losses)) + 1
     assert min(losses) < losses[0] < 1.0
     emb = m.embed(CHIPS)
