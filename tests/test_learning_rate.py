@@ -32,7 +32,7 @@ def test_check_learning_rate_refuses_the_rest(bad):
 
 
 def test_cache_key_holds_the_resolved_rate(monkeypatch):
-    import landslide_app.experiments.ablation as ablation
+    import landslide_app.experiments.ablation_settings as ablation_settings
     from landslide_app.experiments.ablation import AblationSettings, _run_fingerprint
 
     store = SimpleNamespace(meta=SimpleNamespace(fingerprint="abc"))
@@ -41,10 +41,10 @@ def test_cache_key_holds_the_resolved_rate(monkeypatch):
     # the default and the same rate given explicitly are the same computation: one cache entry
     assert default == _run_fingerprint(store, spec, AblationSettings(train_kwargs={"lr": DEFAULT_LR}))
     assert default != _run_fingerprint(store, spec, AblationSettings(train_kwargs={"lr": 3e-3}))
-    # a later change of the default changes the default's key: runs made at the former default are not reused
-    monkeypatch.setattr(ablation, "DEFAULT_LR", 3e-3)
-    assert _run_fingerprint(store, spec, AblationSettings()) != default
     assert AblationSettings(train_kwargs={"lr": 2e-3}).lr == 2e-3 and AblationSettings().lr == DEFAULT_LR
+    # a later change of the default changes the default's key: runs made at the former default are not reused
+    monkeypatch.setattr(ablation_settings, "DEFAULT_LR", 3e-3)
+    assert _run_fingerprint(store, spec, AblationSettings()) != default
 
 
 def test_fit_refuses_an_impossible_rate():

@@ -42,7 +42,6 @@ from landslide_app import __version__
 from landslide_app.atomic import check_output_dir, fingerprint, output_lock, remove_stale_temps
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.density import density_class
-from landslide_app.core.vocabulary import DEFAULT_LR
 from landslide_app.errors import ConfigError
 from landslide_app.experiments import artifacts
 from landslide_app.experiments.ablation_settings import (  # noqa: F401 - DEFAULT_EPOCHS, TRAIN_KEYS re-exported
@@ -103,8 +102,8 @@ def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> st
             "epochs": s.epochs,
             "seed": s.seed,
             "precision": _resolved_precision(s),
-            # the rate resolved, so a change of the default never reuses runs made at the former one
-            "train": {"lr": DEFAULT_LR, **s.train_kwargs},
+            # the rate resolved (AblationSettings.lr): a change of the default never reuses the former one's runs
+            "train": {**s.train_kwargs, "lr": s.lr},
             "code": __version__,
             "decision": s.decision,
             **_split_key(store, spec.split, s),
