@@ -66,12 +66,16 @@ def seed_probabilities(ablation: Path, split: str) -> dict[str, dict[int, dict[s
     return out
 
 
-def cross_fitted_map(proba: np.ndarray, y: np.ndarray, rule: str, repeats: int, seed: int = 0) -> np.ndarray:
-    """Per chip, the share of ``repeats`` random halvings in which the rule fitted on the other half
-    shows its true class: ``(n,)`` in [0, 1]."""
+def cross_fitted_map(
+    proba: np.ndarray, y: np.ndarray, rule: str, repeats: int, seed: int = 0
+) -> tuple[np.ndarray, float]:
+    """The rule fitted on one random half of the chips and applied to the other, both ways, over
+    ``repeats`` halvings: per chip the share of halvings in which it is shown its true class
+    (``(n,)`` in [0, 1]), and the mean number of chips with landslides (class > 0) shown as 0."""
     rng = np.random.default_rng(seed)
     n = len(y)
     correct = np.zeros(n)
+    missed = 0
     for _ in range(repeats):
         perm = rng.permutation(n)
         halves = (perm[: n // 2], perm[n // 2 :])
@@ -79,20 +83,8 @@ def cross_fitted_map(proba: np.ndarray, y: np.ndarray, rule: str, repeats: int, 
         for fit_on, apply_to in (halves, halves[::-1]):
             shown[apply_to] = fit_decision(proba[fit_on], y[fit_on], rule).apply(proba[apply_to])
         correct += shown == y
-    return correct / repeats
-
-
-def missed_landslide_chips(proba: np.ndarray, y: np.ndarray, rule: str, repeats: int, seed: int = 0) -> float:
-    """Mean over the halvings of the chips with landslides (class > 0) the cross-fitted rule shows as 0."""
-    rng = np.random.default_rng(seed)
-    n, missed = len(y), 0
-    for _ in range(repeats):
-        perm = rng.permutation(n)
-        halves = (perm[: n // 2], perm[n // 2 :])
-        for fit_on, apply_to in (halves, halves[::-1]):
-            shown = fit_decision(proba[fit_on], y[fit_on], rule).apply(proba[apply_to])
-            missed += int(((y[apply_to] > 0) & (shown == 0)).sum())
-    return missed / repeats
+        missed += int(((y > 0) & (shown == 0)).sum())
+    return correct / repeats, missed / repeats
 
 
 def bootstrap_interval(diff: np.ndarray, resamples: int = BOOTSTRAP, seed: int = 0) -> list[float]:
@@ -116,13 +108,13 @@ def measure_configuration(by_seed: dict[int, dict[str, np.ndarray]], rules: list
     oracle, offsets = oracle_accuracy(proba, y)
     maps: dict[str, Any] = {}
     for rule in rules:
-        correct = cross_fitted_map(proba, y, rule, repeats)
+        correct, missed = cross_fitted_map(proba, y, rule, repeats)
         diff = correct - majority_correct
         maps[rule] = {
             "accuracy": float(correct.mean()),
             "minus_majority": float(diff.mean()),
             "minus_majority_ci95": bootstrap_interval(diff),
-            "missed_landslide_chips": missed_landslide_chips(proba, y, rule, repeats),
+            "missed_landslide_chips": missed,
         }
     return {
         "n_seeds": len(seeds),

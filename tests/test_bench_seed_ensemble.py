@@ -53,7 +53,7 @@ def test_cross_fitted_rule_maps_separable_chips_exactly_and_uninformative_ones_a
     lo, hi = r["map"]["accuracy"]["minus_majority_ci95"]
     assert lo <= 0.5 <= hi and hi - lo < 0.3
     flat = np.full((len(y), 3), 1 / 3)
-    correct = cross_fitted_map(flat, y, "accuracy", repeats=3)
+    correct, _ = cross_fitted_map(flat, y, "accuracy", repeats=3)
     assert correct.shape == y.shape and set(np.unique(correct)) <= {0.0, 1.0}
     # no signal: the fitted rule can only prefer a class, the majority of the half it was fitted on
     assert correct.mean() <= 0.5 + 1e-9
