@@ -121,7 +121,8 @@ def train_run(
     seed names the run (split and weights), so a rerun is the user's choice.
 
     Long because it is one linear sequence (checks, split, fit, decision, run folder) over twelve
-    options; the body is 47 lines."""
+    options; the body is 48 lines."""
+    lr = check_learning_rate(lr)  # before any work: a bad rate is refused at once
     store = ChipStore.open(store_path)
     store.require_labels("`train`")
     if config.uses_sar and not store.meta.has_sar:
@@ -146,7 +147,7 @@ def train_run(
         seed=seed,
         device=device,
         progress=progress,
-        train_kwargs={"precision": precision, "lr": check_learning_rate(lr)},
+        train_kwargs={"precision": precision, "lr": lr},
         feature_batch=FEATURE_BATCH,
         forest_fit=forest_fit,
     ).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
@@ -164,7 +165,7 @@ def train_run(
         meta.update(bundle_meta(store, ids[train_pos], model))
         meta["decision"] = decisions
         meta["forest_fit"] = fitted.forest_fit
-        meta["lr"] = float(lr)
+        meta["lr"] = lr
         meta["collapsed"] = fitted.collapsed  # constant embeddings: logged as a warning when fitted
         meta["files"] = {MODEL_FILE: file_digest(out / MODEL_FILE), FOREST_FILE: file_digest(out / FOREST_FILE)}
         meta["fingerprint"] = fingerprint(meta)
