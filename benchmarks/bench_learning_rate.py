@@ -81,10 +81,15 @@ def per_seed(results: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
     return out
 
 
-def compare(default: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-    """Per configuration and pooled over configurations: means at both rates and the paired
-    difference other − default of each metric, and the collapsed trainings at each rate."""
+def compare(
+    default: dict[str, Any], other: dict[str, Any], names: tuple[str, str] = ("default", "other")
+) -> dict[str, Any]:
+    """Per configuration and pooled over configurations: means of both ablations, each side's 95 % t
+    interval of the map's gain over the majority baseline, the paired difference other − default of
+    each metric, and the collapsed trainings of each. ``names``: how the two sides are called in the
+    output (``bench_ensemble.py``: single, ensemble)."""
     a, b = per_seed(default), per_seed(other)
+    na, nb = names
     rows: dict[str, Any] = {}
     pooled_a: dict[int, dict[str, Any]] = {}
     pooled_b: dict[int, dict[str, Any]] = {}
@@ -94,12 +99,16 @@ def compare(default: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
             d = paired_difference(b[key], a[key], metric)
             means = {
                 side: t_interval(metric_value(r, metric) for r in by_seed.values())["mean"]
-                for side, by_seed in (("default", a[key]), ("other", b[key]))
+                for side, by_seed in ((na, a[key]), (nb, b[key]))
             }
             row[metric] = {**means, "difference": {k: d[k] for k in ("mean", "ci95", "n")}}
+        row["map_accuracy_gain_ci95"] = {
+            side: t_interval(metric_value(r, "map_accuracy_gain") for r in by_seed.values())["ci95"]
+            for side, by_seed in ((na, a[key]), (nb, b[key]))
+        }
         row["collapsed"] = {
             side: sorted(s for s, r in by_seed.items() if r.get("collapsed"))
-            for side, by_seed in (("default", a[key]), ("other", b[key]))
+            for side, by_seed in ((na, a[key]), (nb, b[key]))
         }
         rows[key] = row
         for s in set(a[key]) & set(b[key]):  # every (configuration, seed) pair as one pooled unit
@@ -109,8 +118,8 @@ def compare(default: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
         "per_configuration": rows,
         "pooled": {m: {k: d[k] for k in ("mean", "ci95", "n")} for m, d in pooled.items()},
         "collapsed_total": {
-            "default": sum(len(r["collapsed"]["default"]) for r in rows.values()),
-            "other": sum(len(r["collapsed"]["other"]) for r in rows.values()),
+            na: sum(len(r["collapsed"][na]) for r in rows.values()),
+            nb: sum(len(r["collapsed"][nb]) for r in rows.values()),
             "trainings_per_rate": 2 * sum(r["auc_test"]["difference"]["n"] for r in rows.values()),
         },
     }

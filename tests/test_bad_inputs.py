@@ -1006,6 +1006,13 @@ CASES: list[Case] = [
         lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--lr", "0", "--out", str(t / "out")],
     ),
     Case(
+        "cli_ensemble_zero",
+        "--ensemble 0",
+        ConfigError,
+        r"argument --ensemble: 0 must be between 1 and 16",
+        lambda c, t: ["train", "--chips", str(c.store), "--inputs", "dem", "--ensemble", "0", "--out", str(t / "out")],
+    ),
+    Case(
         "cli_revisits_4",
         "--revisits 4 (only 3 post-event dates)",
         ConfigError,
@@ -1129,6 +1136,13 @@ CASES: list[Case] = [
         _settings(train_kwargs={"lr": 5}),
     ),
     Case(
+        "settings_ensemble_too_many",
+        "ablation settings ensemble=17",
+        ConfigError,
+        r"ensemble 17 must be a whole number of networks in 1\.\.16",
+        _settings(ensemble=17),
+    ),
+    Case(
         "settings_impossible_epochs",
         "ablation settings epochs=0",
         ConfigError,
@@ -1150,6 +1164,20 @@ CASES: list[Case] = [
         _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d["config"].update(revisits=5))),
     ),
     # ---- trained models
+    Case(
+        "run_ensemble_member_missing",
+        "run.json of an ensemble of 2 without member 1's files",
+        ModelFileError,
+        r"is an ensemble run but lacks model_m1.pt or forest_m1.npz of member 1; copy the whole run directory",
+        _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d.update(ensemble=2))),
+    ),
+    Case(
+        "run_ensemble_not_a_number",
+        "run.json ensemble 'two'",
+        ModelFileError,
+        r"records ensemble 'two', not a number of networks; it is damaged",
+        _run_edit(lambda c, r: edit_json(r / "run.json", lambda d: d.update(ensemble="two"))),
+    ),
     Case(
         "run_missing",
         "--model path without run",

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from landslide_app.atomic import LOCK_NAME, check_output_dir, check_output_file
-from landslide_app.core.vocabulary import DEFAULT_LR, MAX_LR, check_learning_rate
+from landslide_app.core.vocabulary import DEFAULT_LR, MAX_ENSEMBLE, MAX_LR, check_learning_rate
 from landslide_app.errors import OutputError
 
 log = logging.getLogger("landslide_app")
@@ -87,6 +87,8 @@ def int_in_range(lo: int, hi: int | None = None) -> Callable[[str], int]:
 
 
 epochs = int_in_range(1, MAX_EPOCHS)
+#: ``--ensemble K`` of ``ablate`` and ``train``: networks per fold (landslide_app.model.ensemble)
+ensemble_size = int_in_range(1, MAX_ENSEMBLE)
 
 
 def learning_rate(text: str) -> float:

@@ -9,10 +9,13 @@ from pathlib import Path
 from landslide_app.cli import rules
 from landslide_app.cli.common import SubParsers, emit, non_negative_int, positive_int
 from landslide_app.core.vocabulary import (
+    DEFAULT_ENSEMBLE,
     DEFAULT_FOREST_FIT,
     DEFAULT_LR,
+    ENSEMBLE_SEED_STRIDE,
     FOREST_FITS,
     INPUTS,
+    MAX_ENSEMBLE,
     PRECISIONS,
     REVISITS,
     SPLITS,
@@ -31,6 +34,19 @@ def add_lr_option(s: argparse.ArgumentParser) -> None:
         metavar="RATE",
         help=f"Adam learning rate of the network (default {DEFAULT_LR:g}: fewer collapsed trainings than 3e-3 "
         "over 5 seeds; see benchmarks/bench_learning_rate.py)",
+    )
+
+
+def add_ensemble_option(s: argparse.ArgumentParser) -> None:
+    """``--ensemble K``: networks per fold, trained on the same chips (``ablate``, ``train``)."""
+    s.add_argument(
+        "--ensemble",
+        type=rules.ensemble_size,
+        default=DEFAULT_ENSEMBLE,
+        metavar="K",
+        help=f"networks trained on the same chips with seeds SEED, SEED+{ENSEMBLE_SEED_STRIDE}, ..., each with its "
+        f"own forest; the map averages their probabilities (default {DEFAULT_ENSEMBLE}: one network; at most "
+        f"{MAX_ENSEMBLE}; K times the training time; see landslide_app.model.ensemble)",
     )
 
 
@@ -65,6 +81,7 @@ def cmd_ablate(a: argparse.Namespace) -> int:
         decision=a.decision,
         forest_fit=a.forest_fit,
         train_kwargs={"lr": a.lr},
+        ensemble=a.ensemble,
     )
     if a.scheduler:
         from landslide_app.experiments.ablation_dask import run_ablation_distributed
@@ -114,6 +131,7 @@ def add_ablate(sub: SubParsers) -> None:
         "results.json adds means and paired differences with 95 %% t intervals over the seeds",
     )
     add_lr_option(s)
+    add_ensemble_option(s)
     _add_ablate_run_options(s)
     s.set_defaults(func=cmd_ablate)
 
@@ -158,12 +176,22 @@ def cmd_train(a: argparse.Namespace) -> int:
         decision=a.decision,
         forest_fit=a.forest_fit,
         lr=a.lr,
+        ensemble=a.ensemble,
     )
     auc = "n/a" if meta["auc_val"] is None else f"{meta['auc_val']:.3f}"
+    if meta.get("ensemble", 1) > 1:
+        epochs = ", ".join(str(m["best_epoch"]) for m in meta["members"])
+        what = f"{meta['ensemble']} networks (epochs {epochs})"
+    else:
+        what = f"epoch {meta['best_epoch']}"
     emit(
-        f"trained {meta['name']} on {meta['n_train']} chips (epoch {meta['best_epoch']} selected on "
+        f"trained {meta['name']} on {meta['n_train']} chips ({what} selected on "
         f"{meta['n_val']} validation chips, AUC {auc}) -> {a.out}"
     )
+    collapsed = [m["seed"] for m in meta.get("members", []) if m["collapsed"]]
+    if collapsed and not meta.get("collapsed"):
+        n = meta["ensemble"]
+        emit(f"{len(collapsed)} of {n} networks collapsed (seeds {collapsed}); the map averages the others")
     if meta.get("collapsed"):
         emit(
             f"training collapsed: constant embeddings for every chip, the model carries no signal; "
@@ -197,5 +225,6 @@ def add_train(sub: SubParsers) -> None:
         f"recorded; default {DEFAULT_DECISION})",
     )
     add_lr_option(s)
+    add_ensemble_option(s)
     add_forest_fit_option(s)
     s.set_defaults(func=cmd_train)

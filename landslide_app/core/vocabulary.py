@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Literal, get_args
 
+import numpy as np
+
 from landslide_app.errors import ConfigError
 
 #: Which network branches a configuration uses.
@@ -80,3 +82,25 @@ def check_learning_rate(lr: object) -> float:
     if not 0 < value <= MAX_LR:  # NaN fails too
         raise ConfigError(f"learning rate {lr!r} must be a number in (0, {MAX_LR:g}] (default {DEFAULT_LR:g})")
     return value
+
+
+#: Networks per fold of a deployable ensemble (``--ensemble K`` of ``ablate`` and ``train``): 1 is the
+#: paper's single network. K networks are trained on the same chips (seeds ``seed + j *``
+#: :data:`ENSEMBLE_SEED_STRIDE`, member 0 the single model's), each with its own forest; the map averages
+#: their class probabilities (:mod:`landslide_app.model.ensemble`).
+DEFAULT_ENSEMBLE: int = 1
+#: Most networks per fold any command accepts (each one costs a full training).
+MAX_ENSEMBLE: int = 16
+#: Seed offset between the members of an ensemble: member ``j`` of the fold seeded ``s`` is seeded
+#: ``s + j * ENSEMBLE_SEED_STRIDE``, far from the ``seed + fold`` and ``seed + repeat`` seeds of the protocol.
+ENSEMBLE_SEED_STRIDE: int = 1000
+
+
+def check_ensemble(k: object) -> int:
+    """``k`` as an int if it is a whole number in ``[1, MAX_ENSEMBLE]``; a :class:`ConfigError` saying so otherwise."""
+    ok = isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= int(k) <= MAX_ENSEMBLE
+    if not ok:
+        raise ConfigError(
+            f"ensemble {k!r} must be a whole number of networks in 1..{MAX_ENSEMBLE} (default {DEFAULT_ENSEMBLE})"
+        )
+    return int(k)  # type: ignore[call-overload]

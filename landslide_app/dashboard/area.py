@@ -78,11 +78,14 @@ class ModelChoice:
     name: str
     workspace: str
     auc_val: float | None = None
+    #: networks of the run (``train --ensemble K``)
+    ensemble: int = 1
 
     @property
     def label(self) -> str:
+        nets = f", {self.ensemble} networks" if self.ensemble > 1 else ""
         auc = "" if self.auc_val is None else f", val AUC {self.auc_val:.2f}"
-        return f"{self.name} ({self.workspace}: {self.path.name}{auc})"
+        return f"{self.name} ({self.workspace}: {self.path.name}{nets}{auc})"
 
 
 def _safe_name(text: str) -> str:
@@ -171,7 +174,9 @@ class AreaState:
                 if p in seen or not (p / RUN_MARK).exists():
                     continue
                 seen.add(p)
-                out.append(ModelChoice(p, str(r.get("name") or p.name), ws.name, r.get("auc_val")))
+                k = r.get("ensemble")
+                k = k if isinstance(k, int) and k >= 1 else 1
+                out.append(ModelChoice(p, str(r.get("name") or p.name), ws.name, r.get("auc_val"), k))
         return out
 
     def respond_run(

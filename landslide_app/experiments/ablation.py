@@ -109,6 +109,8 @@ def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> st
             **_split_key(store, spec.split, s),
             # none for "train", the setting before the option existed: old caches stay valid
             **({"forest_fit": s.forest_fit} if s.forest_fit != "train" else {}),
+            # none for a single network, the setting before the option existed: old caches stay valid
+            **({"ensemble": s.ensemble} if s.ensemble != 1 else {}),
         }
     )
 
@@ -191,6 +193,7 @@ def _compute(
             train_kwargs={"precision": settings.precision, **settings.train_kwargs},
             on_fold=on_fold,
             forest_fit=settings.forest_fit,
+            ensemble=settings.ensemble,
         )
         assert np.array_equal(res.ids, ids)
     classes = map_classes(res.cv, settings.decision)  # the map's classes (the decision rule's)
@@ -215,10 +218,11 @@ def _save_run_files(d: Path, res: Any, map_pred: np.ndarray, save_models: bool) 
     artifacts.write_predictions(d, res.ids, res.y_true, res.test_proba, map_pred, res.test_fold)
     if res.test_features is not None:
         artifacts.write_features(d, res.ids, res.test_features)
-    for k, (model, forest) in enumerate(zip(res.models, res.forests) if save_models else ()):
-        model_file, forest_file = artifacts.fold_model_paths(d, k)
-        model.save(model_file)
-        forest.save(forest_file)
+    for k, fold_model in enumerate(res.cv.models if save_models else ()):
+        for j, member in enumerate(getattr(fold_model, "members", [fold_model])):  # every network of an ensemble
+            model_file, forest_file = artifacts.fold_model_paths(d, k, j)
+            member.model.save(model_file)
+            member.forest.save(forest_file)
 
 
 def check_store(store: ChipStore, settings: AblationSettings) -> None:
@@ -276,6 +280,7 @@ def run_ablation(
         "store_fingerprint": store.meta.fingerprint,
         "epochs": settings.epochs,
         "lr": settings.lr,
+        "ensemble": settings.ensemble,
         "seed": settings.seed,
         "code_version": __version__,
         "runs": repeats[0]["runs"],

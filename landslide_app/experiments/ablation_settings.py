@@ -1,5 +1,5 @@
 """What an ablation runs: :class:`AblationSettings` (inputs, revisits, splits, epochs, seeds, precision,
-baselines, class thresholds, blocked-split block size, decision rule, forest fit), checked when made."""
+baselines, class thresholds, blocked-split block size, decision rule, forest fit, ensemble), checked when made."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from typing import Any
 
 from landslide_app.core.density import check_thresholds
 from landslide_app.core.vocabulary import (
+    DEFAULT_ENSEMBLE,
     DEFAULT_FOREST_FIT,
     DEFAULT_LR,
     FOREST_FITS,
     INPUTS,
     REVISITS,
     SPLITS,
+    check_ensemble,
     check_learning_rate,
 )
 from landslide_app.errors import ConfigError
@@ -52,6 +54,8 @@ class AblationSettings:
     decision: str = DEFAULT_DECISION
     #: the chips the forest is fitted on: "train" or "validation" (landslide_app.model.embedding_forest)
     forest_fit: str = DEFAULT_FOREST_FIT
+    #: networks per fold, trained on the same chips, probabilities averaged (landslide_app.model.ensemble)
+    ensemble: int = DEFAULT_ENSEMBLE
     #: write the held-out embeddings and fold models (the first seed's runs; repeats skip them:
     #: results, predictions and features only)
     save_models: bool = True
@@ -83,6 +87,7 @@ class AblationSettings:
             raise ConfigError(
                 f"unknown training setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(TRAIN_KEYS))}"
             )
+        self.ensemble = check_ensemble(self.ensemble)
         if "lr" in self.train_kwargs:
             self.train_kwargs["lr"] = check_learning_rate(self.train_kwargs["lr"])
 

@@ -92,12 +92,15 @@ def run_dir(out: Path, spec: RunSpec) -> Path:
     return Path(out) / RUNS_DIR / spec.key
 
 
-def fold_model_paths(d: Path, k: int) -> tuple[Path, Path]:
+def fold_model_paths(d: Path, k: int, member: int = 0) -> tuple[Path, Path]:
     """``(model_fold<k>.pt, forest_fold<k>.npz)`` of a run folder; the forest is the former
-    ``forest_fold<k>.skops`` where only that one exists (folders written before the ``.npz`` format)."""
+    ``forest_fold<k>.skops`` where only that one exists (folders written before the ``.npz`` format).
+    ``member`` j > 0 of an ensemble (:mod:`landslide_app.model.ensemble`): ``model_fold<k>_m<j>.pt``,
+    ``forest_fold<k>_m<j>.npz``."""
     from landslide_app.model.forest_file import readable_forest_path  # scikit-learn: only when asked
 
-    return d / f"model_fold{k}.pt", readable_forest_path(d / f"forest_fold{k}.npz")
+    tail = f"_m{int(member)}" if member else ""
+    return d / f"model_fold{k}{tail}.pt", readable_forest_path(d / f"forest_fold{k}{tail}.npz")
 
 
 def baseline_path(out: Path, name: str, revisits: int, split: str) -> Path:

@@ -54,7 +54,7 @@ def dask_features(
 
         parts = [ids[i : i + per_task] for i in range(0, len(ids), per_task)]
         if not parts:
-            return np.empty((0, N_FEATURES), np.float32)
+            return np.empty((0, N_FEATURES * len(run.models)), np.float32)
         futures = client.map(
             _features_task,
             [str(run_path)] * len(parts),

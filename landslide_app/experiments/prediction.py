@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,14 @@ log = logging.getLogger(__name__)
 #: Chips per embedding batch of feature extraction (distributed prediction splits on multiples of it).
 FEATURE_BATCH = 16
 
-#: ``features(run, store, ids, progress) -> (len(ids), N_FEATURES)``: how ``predict_run`` computes features.
+#: ``features(run, store, ids, progress) -> (len(ids), N_FEATURES * K)``: how ``predict_run`` computes features
+#: (K: the run's networks, :attr:`LoadedRun.models`).
 FeatureFn = Callable[[LoadedRun, ChipStore, np.ndarray, bool], np.ndarray]
 BatchGetter = Callable[[np.ndarray], np.ndarray]
 
 
 def stream_features(
-    model: TrainedModel,
+    model: TrainedModel | Sequence[TrainedModel],
     get_batch: BatchGetter,
     ids: np.ndarray,
     progress: bool = False,
@@ -55,8 +56,12 @@ def stream_features(
     The next batch is read (file read, CRC-32, Blosc decode: about a sixth of a chip's prediction
     time) on a thread while this one is embedded, so the read overlaps the network. Batches, and so
     the features, are those of :meth:`TrainedModel.iter_embeddings` with ``batch_size=FEATURE_BATCH``.
-    ``on_batch(ids, chips)`` sees every batch (the map's elevation overview)."""
+    ``on_batch(ids, chips)`` sees every batch (the map's elevation overview).
+
+    Several models (an ensemble run's members, :attr:`LoadedRun.models`): each batch is read once and
+    embedded by every model in turn; their features lie side by side, ``(len(ids), N_FEATURES * K)``."""
     ids = np.asarray(ids)
+    models = list(model) if isinstance(model, Sequence) else [model]
     starts = list(range(0, len(ids), FEATURE_BATCH))
     rows: list[np.ndarray] = []
     tune_malloc()
@@ -71,17 +76,21 @@ def stream_features(
             batch = ahead.result()
             nxt = start + FEATURE_BATCH
             ahead = pool.submit(get_batch, ids[nxt : nxt + FEATURE_BATCH]) if nxt < len(ids) else None
-            emb, valid = model.embed_batch(batch)
+            parts = []
+            for m in models:
+                emb, valid = m.embed_batch(batch)
+                parts.append(percentile_features(emb, valid))
             if on_batch is not None:
                 on_batch(sel, batch)
-            rows.append(percentile_features(emb, valid))
+            rows.append(np.concatenate(parts, axis=1))
             bar.update(len(sel))
-    return np.concatenate(rows) if rows else np.empty((0, N_FEATURES), np.float32)
+    return np.concatenate(rows) if rows else np.empty((0, N_FEATURES * len(models)), np.float32)
 
 
 def local_features(run: LoadedRun, store: ChipStore, ids: np.ndarray, progress: bool = False) -> np.ndarray:
-    """Percentile features of ``ids`` computed here, batch by batch (streamed from the store)."""
-    return stream_features(run.model, as_batch_getter(store), ids, progress)
+    """Percentile features of ``ids`` computed here, batch by batch (streamed from the store); every member's,
+    side by side, for an ensemble run."""
+    return stream_features(run.models, as_batch_getter(store), ids, progress)
 
 
 def check_domain_shift(run: LoadedRun, store: ChipStore, sample: np.ndarray) -> list[Any]:
@@ -129,7 +138,8 @@ def _normalisation(run: LoadedRun, store: ChipStore, normalise: str, here: bool)
             raise ConfigError("--normalise scene is computed here only; drop --scheduler or use --normalise training")
         stats = scene_norm_stats(sample, store.channels)
         stats.check_usable(run.config)
-        run.model.stats = stats
+        for model in run.models:  # every member of an ensemble standardises alike
+            model.stats = stats
     return shifted
 
 
@@ -169,11 +179,11 @@ def predict_run(
     shifted = _normalisation(run, store, normalise, here=features is None)
     overview = ElevationOverview(store.grid, store.channel("elevation"))
     if features is None:
-        feats = stream_features(run.model, as_batch_getter(store), ids, progress, on_batch=overview.add)
+        feats = stream_features(run.models, as_batch_getter(store), ids, progress, on_batch=overview.add)
     else:
         feats = features(run, store, ids, progress)
         overview.fill_from(store.read_many, ids)
-    proba = run.forest.predict_proba(feats)
+    proba = run.predict_proba(feats)  # an ensemble run averages its members' probabilities
     rule = run_decision(run.meta, decision)
     pred = proba.argmax(axis=1) if rule is None else rule.apply(proba)
     prov = run.provenance(store)

@@ -86,6 +86,7 @@ def _model_summary(run: LoadedRun) -> dict[str, Any]:
         "fingerprint": run.meta.get("fingerprint"),
         "code_version": run.meta.get("code_version"),
         "epochs": run.meta.get("epochs"),
+        "ensemble": len(run.models),
         "n_train": run.meta.get("n_train"),
         "auc_val": run.meta.get("auc_val"),
         "trained_on": run.meta.get("training_data")

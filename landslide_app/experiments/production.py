@@ -28,7 +28,13 @@ from landslide_app.atomic import (
 )
 from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
-from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, DEFAULT_LR, check_learning_rate
+from landslide_app.core.vocabulary import (
+    DEFAULT_ENSEMBLE,
+    DEFAULT_FOREST_FIT,
+    DEFAULT_LR,
+    check_ensemble,
+    check_learning_rate,
+)
 from landslide_app.errors import ConfigError, InputError, OutputError
 from landslide_app.experiments.prediction import (  # re-exported: callers import predict from here
     FEATURE_BATCH,
@@ -50,11 +56,13 @@ from landslide_app.experiments.run_bundle import (  # re-exported: callers load 
     LoadedRun,
     bundle_meta,
     load_run,
+    member_files,
     store_provenance,
 )
 from landslide_app.model.crossval import FoldData
 from landslide_app.model.decision import DEFAULT_DECISION
 from landslide_app.model.embedding_forest import EmbeddingForest
+from landslide_app.model.ensemble import EnsembleForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.map_classes import decision_proba, fit_run_decisions
 from landslide_app.model.metrics import multiclass_auc, nan_to_none
@@ -79,6 +87,7 @@ __all__ = [
     "is_labelled",
     "load_run",
     "local_features",
+    "member_files",
     "predict_run",
     "prediction_summary",
     "store_provenance",
@@ -108,10 +117,14 @@ def train_run(
     decision: str = DEFAULT_DECISION,
     forest_fit: str = DEFAULT_FOREST_FIT,
     lr: float = DEFAULT_LR,
+    ensemble: int = DEFAULT_ENSEMBLE,
 ) -> dict[str, Any]:
     """Train one configuration on a store: random train / validation split (model selection on
     validation), forest on the training chips' features (``forest_fit="validation"``: on the
     validation chips'); writes the run directory.
+
+    ``ensemble`` K > 1: K networks trained on the same chips, each with its forest; their probabilities
+    are averaged (:mod:`landslide_app.model.ensemble`; files of member ``j``: :func:`member_files`).
 
     The map's decision rules are fitted on the validation chips (``run.json`` ``decision``:
     every rule, ``decision`` the default ``predict`` applies; :mod:`landslide_app.model.map_classes`),
@@ -120,9 +133,10 @@ def train_run(
     :mod:`landslide_app.model.collapse`). It is not retrained with another seed by itself: the
     seed names the run (split and weights), so a rerun is the user's choice.
 
-    Long because it is one linear sequence (checks, split, fit, decision, run folder) over twelve
-    options; the body is 48 lines."""
-    lr = check_learning_rate(lr)  # before any work: a bad rate is refused at once
+    Long because it is one linear sequence (checks, split, fit, decision, run folder) over thirteen
+    options; the body is 57 lines."""
+    lr = check_learning_rate(lr)  # before any work: a bad rate or ensemble size is refused at once
+    k_members = check_ensemble(ensemble)
     store = ChipStore.open(store_path)
     store.require_labels("`train`")
     if config.uses_sar and not store.meta.has_sar:
@@ -140,37 +154,60 @@ def train_run(
     t0 = time.perf_counter()
     # the cross-prediction's fold model on one train/validation "fold" (no test chips)
     fold = Fold("single", ids[train_pos], ids[val_pos], np.empty(0, np.int64))
-    fitted = EmbeddingForest(
-        as_batch_getter(store),
-        config,
-        epochs=epochs,
-        seed=seed,
-        device=device,
-        progress=progress,
-        train_kwargs={"precision": precision, "lr": lr},
-        feature_batch=FEATURE_BATCH,
-        forest_fit=forest_fit,
+
+    def member(member_seed: int, first: bool = True) -> EmbeddingForest:
+        return EmbeddingForest(
+            as_batch_getter(store),
+            config,
+            epochs=epochs,
+            seed=member_seed,
+            device=device,
+            progress=progress,
+            train_kwargs={"precision": precision, "lr": lr},
+            feature_batch=FEATURE_BATCH,
+            forest_fit=forest_fit,
+        )
+
+    fitted: EmbeddingForest | EnsembleForest = (
+        member(seed) if k_members == 1 else EnsembleForest(member, k_members, seed)
     ).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
-    model, forest = fitted.model, fitted.forest
-    assert model is not None and forest is not None
+    model = fitted.model
+    assert model is not None and fitted.forest is not None
     val_proba = decision_proba(fitted, fold.val)
     auc_val = multiclass_auc(y[val_pos], val_proba)
     decisions = fit_run_decisions(val_proba, y[val_pos], fitted, decision)
     with output_lock(out, f"run {out}"):
         remove_stale_temps(out, recursive=False)
         (out / RUN_FILE).unlink(missing_ok=True)  # the run is unfinished until run.json is back
-        model.save(out / MODEL_FILE)
-        forest.save(out / FOREST_FILE)
+        files = _save_members(out, getattr(fitted, "members", [fitted]))
         meta = _run_meta(config, epochs, seed, model.precision, model, store, train_pos, val_pos, auc_val, t0)
         meta.update(bundle_meta(store, ids[train_pos], model))
         meta["decision"] = decisions
         meta["forest_fit"] = fitted.forest_fit
         meta["lr"] = lr
-        meta["collapsed"] = fitted.collapsed  # constant embeddings: logged as a warning when fitted
-        meta["files"] = {MODEL_FILE: file_digest(out / MODEL_FILE), FOREST_FILE: file_digest(out / FOREST_FILE)}
+        meta["collapsed"] = fitted.collapsed  # constant embeddings (every member's): logged as a warning when fitted
+        meta["ensemble"] = k_members
+        if k_members > 1:
+            meta["members"] = fitted.info()["members"]
+        meta["files"] = files
         meta["fingerprint"] = fingerprint(meta)
         write_json_atomic(out / RUN_FILE, meta)  # last: marks the run finished
     return meta
+
+
+def _save_members(out: Path, members: list[Any]) -> dict[str, str]:
+    """Write every member's network and forest (:func:`member_files`); their SHA-256 by file name."""
+    files: dict[str, str] = {}
+    for j, m in enumerate(members):
+        model_name, forest_name = member_files(j)
+        m.model.save(out / model_name)
+        m.forest.save(out / forest_name)
+        files.update({model_name: file_digest(out / model_name), forest_name: file_digest(out / forest_name)})
+    # a former run's extra members in this folder would no longer be recorded: remove them
+    for stale in (*out.glob("model_m*.pt"), *out.glob("forest_m*.npz")):
+        if stale.name not in files:
+            stale.unlink()
+    return files
 
 
 def _run_meta(config, epochs, seed, precision, model, store, train_pos, val_pos, auc_val, t0) -> dict[str, Any]:
@@ -219,7 +256,8 @@ def _embedding_profile(width: int, height: int, crs: Any, transform: Any, block:
 def embed_store(
     run_path: str | Path, store_path: str | Path, out_tif: str | Path, device: str | None = None, progress: bool = True
 ) -> Path:
-    """The per-pixel embedding of every chip of a store, as one GeoTIFF on the chip grid."""
+    """The per-pixel embedding of every chip of a store, as one GeoTIFF on the chip grid (member 0's for an
+    ensemble run: the members' embeddings are not on one scale, only their probabilities are averaged)."""
     import rasterio
     from rasterio.windows import Window
 
@@ -252,7 +290,8 @@ def embed_dem(
     device: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Embedding of any DEM GeoTIFF with a DEM-only model, on the DEM's own grid (tiles with a halo)."""
+    """Embedding of any DEM GeoTIFF with a DEM-only model, on the DEM's own grid (tiles with a halo; member 0's
+    for an ensemble run)."""
     import tempfile
 
     import rasterio

@@ -4,16 +4,25 @@ about the data it was trained on (:func:`bundle_meta`, :func:`store_provenance`)
 A run directory holds ``model.pt`` (checkpoint, loaded with ``weights_only=True``),
 ``forest.npz`` (the random forest as plain arrays, no pickle; runs written before it have
 ``forest.skops``, still read) and ``run.json`` (configuration, data fingerprint,
-validation AUC, code version, and the SHA-256 of both model files: a modified file, or one copied
+validation AUC, code version, and the SHA-256 of every model file: a modified file, or one copied
 from another run, is refused on loading). Written by
 :func:`~landslide_app.experiments.production.train_run`.
+
+**An ensemble run** (``train --ensemble K``, :mod:`landslide_app.model.ensemble`) holds member 0 as
+``model.pt`` / ``forest.npz`` and member ``j`` as ``model_m<j>.pt`` / ``forest_m<j>.npz``
+(:func:`member_files`); ``run.json`` records ``ensemble`` and ``members`` (seed, selected epoch,
+collapsed). :attr:`LoadedRun.models` are every member's network (member 0 first);
+:meth:`LoadedRun.predict_proba` takes the members' features side by side (19 columns each, as
+:func:`~landslide_app.experiments.prediction.stream_features` makes them) and averages the
+probabilities of the members that did not collapse (all of them if every one did). ``embed``
+writes member 0's embedding.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +31,7 @@ import numpy as np
 from landslide_app import __version__
 from landslide_app.atomic import file_digest
 from landslide_app.chips.store import ChipStore
+from landslide_app.core.vocabulary import N_FEATURES
 from landslide_app.errors import ModelFileError
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.forest_file import readable_forest_path
@@ -35,18 +45,55 @@ RUN_FILE, MODEL_FILE, FOREST_FILE = "run.json", "model.pt", "forest.npz"
 LEGACY_FOREST_FILE = "forest.skops"
 
 
+def member_files(j: int) -> tuple[str, str]:
+    """``(network file, forest file)`` of ensemble member ``j`` in a run directory (member 0: the single model's)."""
+    return (MODEL_FILE, FOREST_FILE) if j == 0 else (f"model_m{int(j)}.pt", f"forest_m{int(j)}.npz")
+
+
 @dataclass
 class LoadedRun:
-    """A trained configuration read back from a run directory."""
+    """A trained configuration read back from a run directory.
+
+    ``model`` / ``forest``: member 0 (the run's only one unless it is an ensemble); ``more_members``:
+    the networks and forests of members 1..K-1 of an ensemble run."""
 
     path: Path
     meta: dict[str, Any]
     model: TrainedModel
     forest: DensityForest
+    more_members: list[tuple[TrainedModel, DensityForest]] = field(default_factory=list)
 
     @property
     def config(self) -> ModelConfig:
         return self.model.config
+
+    @property
+    def models(self) -> list[TrainedModel]:
+        """Every member's network, member 0 first (one for a single-network run)."""
+        return [self.model, *(m for m, _ in self.more_members)]
+
+    @property
+    def forests(self) -> list[DensityForest]:
+        """Every member's forest, in the order of :attr:`models`."""
+        return [self.forest, *(f for _, f in self.more_members)]
+
+    def kept_members(self) -> list[int]:
+        """The members whose probabilities are averaged: those whose training did not collapse
+        (``run.json`` ``members``), every member when all collapsed or nothing is recorded."""
+        recorded = self.meta.get("members") or []
+        ok = [j for j in range(len(self.models)) if not (j < len(recorded) and recorded[j].get("collapsed"))]
+        return ok or list(range(len(self.models)))
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities from the members' features side by side (``(n, N_FEATURES * K)``): each
+        member's forest scores its own 19 columns, and the kept members' probabilities are averaged."""
+        feats = np.asarray(features)
+        k = len(self.models)
+        if feats.ndim != 2 or feats.shape[1] != N_FEATURES * k:
+            raise ValueError(f"features {feats.shape}: expected {N_FEATURES * k} columns ({k} member(s) x 19)")
+        forests = self.forests
+        parts = [forests[j].predict_proba(feats[:, j * N_FEATURES : (j + 1) * N_FEATURES]) for j in self.kept_members()]
+        return np.mean(parts, axis=0)
 
     def provenance(self, store: ChipStore | None = None) -> dict[str, Any]:
         """What made an output: configuration, model and data fingerprints (the data one only when
@@ -121,19 +168,42 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise ModelFileError(f"{f} lacks the model configuration ('config'); it is damaged, retrain the run")
     expected = ModelConfig.from_dict(meta["config"])
+    k = _ensemble_size(meta, f)
+    model_names = {name for j in range(k) for name in member_files(j)} | {LEGACY_FOREST_FILE}
     for name, digest in (meta.get("files") or {}).items():
-        checked = name in (MODEL_FILE, FOREST_FILE, LEGACY_FOREST_FILE) and (path / name).exists()
+        checked = name in model_names and (path / name).exists()
         if checked and file_digest(path / name) != digest:
             raise ModelFileError(
                 f"{path / name} does not match {RUN_FILE} (its checksum differs): it was modified after "
                 "training or copied from another run. Use the run directory it came from, or retrain."
             )
-    model = TrainedModel.load(path / MODEL_FILE, config=expected, device=device)
-    forest = DensityForest.load(readable_forest_path(path / FOREST_FILE))
+    members = [_load_member(path, j, expected, device) for j in range(k)]
     if meta.get("collapsed"):
         log.warning(
             "%s: its training collapsed (constant embeddings for every chip), so its maps carry no signal; "
             "retrain it with another --seed.",
             path,
         )
-    return LoadedRun(path, meta, model, forest)
+    (model, forest), more = members[0], members[1:]
+    return LoadedRun(path, meta, model, forest, more)
+
+
+def _ensemble_size(meta: dict[str, Any], f: Path) -> int:
+    """Networks in the run (``run.json`` ``ensemble``; 1 for runs written before ensembles)."""
+    k = meta.get("ensemble", 1)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ModelFileError(f"{f} records ensemble {k!r}, not a number of networks; it is damaged, retrain the run")
+    return k
+
+
+def _load_member(path: Path, j: int, config: ModelConfig, device: str | None) -> tuple[TrainedModel, DensityForest]:
+    """The network and forest of member ``j`` (a missing file of an ensemble member is a ModelFileError)."""
+    model_name, forest_name = member_files(j)
+    if j and not ((path / model_name).exists() and (path / forest_name).exists()):
+        raise ModelFileError(
+            f"{path} is an ensemble run but lacks {model_name} or {forest_name} of member {j}; "
+            "copy the whole run directory, or retrain"
+        )
+    model = TrainedModel.load(path / model_name, config=config, device=device)
+    forest = DensityForest.load(readable_forest_path(path / forest_name) if j == 0 else path / forest_name)
+    return model, forest

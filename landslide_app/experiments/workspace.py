@@ -262,6 +262,7 @@ def run_entry(path: Path) -> dict[str, Any]:
         "fingerprint": d.get("fingerprint"),
         "auc_val": d.get("auc_val"),
         "epochs": d.get("epochs"),
+        "ensemble": d.get("ensemble", 1),
     }
 
 

@@ -34,10 +34,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from landslide_app.core.vocabulary import DEFAULT_FOREST_FIT, SplitKind
+from landslide_app.core.vocabulary import DEFAULT_ENSEMBLE, DEFAULT_FOREST_FIT, SplitKind, check_ensemble
 from landslide_app.model.chipsets import as_batch_getter
 from landslide_app.model.crossval import CrossValResult, FoldData, FoldOutcome, OnFold, check_classes, cross_predict
 from landslide_app.model.embedding_forest import EmbeddingForest
+from landslide_app.model.ensemble import EnsembleForest
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.metrics import AucResult
@@ -63,6 +64,8 @@ class RunResult:
     epochs: int
     cv: CrossValResult = field(repr=False)
     embeddings: np.ndarray | None = field(default=None, repr=False)
+    #: networks per fold (:mod:`landslide_app.model.ensemble`)
+    ensemble: int = 1
 
     split = property(lambda self: self.cv.split.kind)
     protocol = property(lambda self: self.cv.split)
@@ -101,6 +104,7 @@ class RunResult:
             "seed": self.seed,
             "epochs": self.epochs,
             "collapsed": self.collapsed,
+            "ensemble": self.ensemble,
         }
 
     @property
@@ -131,6 +135,7 @@ def run_configuration(
     embedding_sink: Callable[[np.ndarray, np.ndarray], None] | None = None,
     on_fold: OnFold | None = None,
     forest_fit: str = DEFAULT_FOREST_FIT,
+    ensemble: int = DEFAULT_ENSEMBLE,
 ) -> RunResult:
     """Run the full protocol for one configuration.
 
@@ -161,6 +166,8 @@ def run_configuration(
         on_fold: progress callback of the engine (:class:`landslide_app.model.crossval.FoldEvent`).
         forest_fit: the chips the forest is fitted on, ``"train"`` or ``"validation"``
             (:mod:`landslide_app.model.embedding_forest`).
+        ensemble: networks per fold, trained on the same chips, probabilities averaged
+            (:mod:`landslide_app.model.ensemble`; 1: the single network, member 0 of any ensemble).
     """
     ids, y = check_classes(ids, classes)
     get_batch = as_batch_getter(reader)
@@ -174,21 +181,30 @@ def run_configuration(
         if embedding_sink is not None:
             embedding_sink(bid, emb)
 
-    def fit_fold(data: FoldData) -> EmbeddingForest:
+    k_members = check_ensemble(ensemble)
+
+    def member(member_seed: int, first: bool = True) -> EmbeddingForest:
         return EmbeddingForest(
             get_batch,
             config,
             epochs=epochs,
-            seed=seed + data.k,
+            seed=member_seed,
             batch_size=batch_size,
             device=device,
             progress=progress,
             train_kwargs=train_kwargs,
             forest_kwargs=forest_kwargs,
-            embedding_sink=sink,
+            embedding_sink=sink if first else None,
             forest_fit=forest_fit,
-        ).fit(data)
+        )
+
+    def fit_fold(data: FoldData) -> EmbeddingForest | EnsembleForest:
+        if k_members == 1:
+            return member(seed + data.k).fit(data)
+        return EnsembleForest(member, k_members, seed + data.k).fit(data)
 
     cv = cross_predict(the_split, ids, y, fit_fold, on_fold=on_fold, train_auc=train_auc, label=config.name)
     embeddings = np.stack([kept[int(i)] for i in cv.ids]) if keep_embeddings else None
-    return RunResult(config=config, seed=int(seed), epochs=int(epochs), cv=cv, embeddings=embeddings)
+    return RunResult(
+        config=config, seed=int(seed), epochs=int(epochs), cv=cv, embeddings=embeddings, ensemble=k_members
+    )

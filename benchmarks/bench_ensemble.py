@@ -1,0 +1,161 @@
+"""Does a deployable ensemble draw a better map than one network? Paired over seeds (issue 13).
+
+``bench_seed_ensemble.py`` found that averaging the held-out probabilities of five seeds raised the
+held-out AUC by up to 0.06, but its members had seen different splits. ``--ensemble K``
+(:mod:`landslide_app.model.ensemble`) is the model a responder can run: K networks trained on the
+**same** chips of each fold, each with its own forest, probabilities averaged, the map's decision
+fitted on the averaged validation probabilities. This script measures it against the single network
+under the ablation's own protocol, paired: the same seeds draw the same splits, and member 0 of
+every fold *is* the single network of that fold, so only the added members differ.
+
+It runs ``ablate --ensemble K --seeds N`` (no baselines) for the chosen configurations and splits
+into ``--out/ensemble<K>`` (resumed from its cache when rerun), and compares it with the single
+network's ablation of the same store, seeds, epochs and rate: ``--reference DIR`` (e.g. the Table 2
+ablation) or, without it, the same ablation at ``--ensemble 1`` run here into ``--out/single``.
+Per configuration (and split) and pooled: held-out AUC, the map's accuracy, its gain over the
+majority-class baseline (with each side's 95 % t interval over seeds: the issue's "beats the
+baseline" test) and the landslide chips shown as "none", their paired differences (ensemble −
+single, 95 % paired t intervals), the collapsed trainings, and the wall time of both (the
+reference's from its own results, so under its own load). Writes ``"ensemble"`` in
+``benchmarks/results.json``.
+
+Usage: ``python benchmarks/bench_ensemble.py --chips STORE --out DIR [--ensemble 3] [--seeds 5]
+[--split random blocked] [--inputs sar fused] [--revisits 3] [--reference DIR] [--no-write]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_learning_rate import compare
+from common import load_average, merge_results
+
+from landslide_app.experiments.ablation import run_ablation
+from landslide_app.experiments.ablation_settings import AblationSettings
+from landslide_app.experiments.seed_stats import INTERVAL_METHOD, repeats_of
+
+log = logging.getLogger("bench_ensemble")
+SIDES = ("single", "ensemble")
+
+
+def ablation_with(store: Path, out: Path, a: argparse.Namespace, ensemble: int) -> dict[str, Any]:
+    """``results.json`` of the ablation of ``a``'s configurations with ``ensemble`` networks per fold."""
+    settings = AblationSettings(
+        inputs=a.inputs,
+        revisits=a.revisits,
+        splits=a.split,
+        epochs=a.epochs,
+        seeds=a.seeds,
+        baselines=False,
+        ensemble=ensemble,
+    )
+    run_ablation(store, out, settings, progress=False)
+    return json.loads((out / "results.json").read_text())
+
+
+def run_seconds(results: dict[str, Any], keys: set[str]) -> float:
+    """Summed wall seconds of the computed runs (``keys``) over every seed of an ablation."""
+    return sum(
+        float(r.get("wall_seconds") or r.get("seconds") or 0.0)
+        for rep in repeats_of(results)
+        for r in rep["runs"]
+        if r.get("key") in keys and not r.get("shared_with")
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--chips", required=True, type=Path, help="chip store (e.g. the demo store)")
+    ap.add_argument("--out", required=True, type=Path, help="ablation outputs (kept: a rerun resumes)")
+    ap.add_argument("--ensemble", type=int, default=3, help="networks per fold (default 3)")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--split", nargs="+", default=["random", "blocked"])
+    ap.add_argument("--inputs", nargs="+", default=["sar", "fused"])
+    ap.add_argument("--revisits", nargs="+", type=int, default=[3])
+    ap.add_argument("--reference", type=Path, default=None, help="the single network's ablate --seeds N output")
+    ap.add_argument("--no-write", action="store_true", help="log the figures only")
+    a = ap.parse_args()
+    load = load_average()
+    t0 = time.perf_counter()
+    ens = ablation_with(a.chips, a.out / f"ensemble{a.ensemble}", a, a.ensemble)
+    single = (
+        json.loads((a.reference / "results.json").read_text())
+        if a.reference is not None
+        else ablation_with(a.chips, a.out / "single", a, 1)
+    )
+    seeds = {side: sorted(rep["seed"] for rep in repeats_of(r)) for side, r in zip(SIDES, (single, ens))}
+    if not set(seeds["ensemble"]) <= set(seeds["single"]):
+        raise SystemExit(f"the reference has seeds {seeds['single']}, the ensemble {seeds['ensemble']}: not paired")
+    if single.get("epochs") != ens.get("epochs") or (single.get("lr") or ens["lr"]) != ens["lr"]:
+        raise SystemExit("the reference was trained with other epochs or another learning rate: not paired")
+    compared = compare(single, ens, SIDES)
+    keys = set(compared["per_configuration"])
+    figures = {
+        "store": str(a.chips),
+        "store_fingerprint": ens.get("store_fingerprint"),
+        "command": "bench_ensemble.py "
+        + " ".join(
+            [
+                f"--ensemble {a.ensemble}",
+                f"--seeds {a.seeds}",
+                f"--epochs {a.epochs}",
+                "--split",
+                *a.split,
+                "--inputs",
+                *a.inputs,
+                "--revisits",
+                *map(str, a.revisits),
+            ]
+        )
+        + (" --reference REFERENCE" if a.reference else ""),  # fmt: skip
+        "ensemble": a.ensemble,
+        "epochs": a.epochs,
+        "lr": ens.get("lr"),
+        "seeds": ens.get("seeds"),
+        "reference": str(a.reference) if a.reference else None,
+        "interval_method": INTERVAL_METHOD,
+        **compared,
+        "run_wall_seconds": {
+            "single": round(run_seconds(single, keys), 1),
+            "ensemble": round(run_seconds(ens, keys), 1),
+        },
+        "environment": ens.get("environment"),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "load_before": load,
+        "load_after": load_average(),
+    }
+    w = figures["run_wall_seconds"]
+    figures["run_wall_ratio"] = round(w["ensemble"] / w["single"], 2) if w["single"] else None
+    for key, row in figures["per_configuration"].items():
+        gain = row["map_accuracy_gain"]
+        log.info(
+            "%-16s AUC %.3f -> %.3f (%+.3f %s); map gain %+.3f %s -> %+.3f %s; missed %.1f -> %.1f; collapsed %s -> %s",
+            key,
+            row["auc_test"]["single"],
+            row["auc_test"]["ensemble"],
+            row["auc_test"]["difference"]["mean"],
+            [round(v, 3) for v in row["auc_test"]["difference"]["ci95"] or []],
+            gain["single"],
+            [round(v, 3) for v in row["map_accuracy_gain_ci95"]["single"] or []],
+            gain["ensemble"],
+            [round(v, 3) for v in row["map_accuracy_gain_ci95"]["ensemble"] or []],
+            row["map_missed_landslide_chips"]["single"],
+            row["map_missed_landslide_chips"]["ensemble"],
+            row["collapsed"]["single"],
+            row["collapsed"]["ensemble"],
+        )
+    log.info("pooled: %s", json.dumps(figures["pooled"]))
+    log.info("run wall seconds %s (ratio %s)", w, figures["run_wall_ratio"])
+    if not a.no_write:
+        merge_results("ensemble", figures)
+
+
+if __name__ == "__main__":
+    main()
