@@ -48,20 +48,22 @@ def test_distributed_chip_build_equals_local(cluster, scene_dir, tiny_store, tmp
     assert dist.index[cols].equals(local.index[cols])
 
 
-def test_distributed_prediction_equals_local(cluster, tiny_store, tmp_path):
+@pytest.mark.parametrize("ensemble", [1, 2])
+def test_distributed_prediction_equals_local(cluster, tiny_store, tmp_path, ensemble):
+    """The workers return every member's features side by side for an ensemble run (``--ensemble 2``)."""
     from landslide_app.experiments.distributed import predict_run_distributed
     from landslide_app.experiments.production import predict_run, train_run
     from landslide_app.model.inputs import ModelConfig
 
     run = tmp_path / "run"
-    train_run(tiny_store, ModelConfig("fused", 3), run, epochs=1, seed=0, progress=False)
+    train_run(tiny_store, ModelConfig("fused", 3), run, epochs=1, seed=0, progress=False, ensemble=ensemble)
     local = predict_run(run, tiny_store, tmp_path / "local", progress=False)
     with distributed.Client(cluster) as client:
         # chips_per_task=16: several tasks even for the tiny store, spread over both workers
         dist = predict_run_distributed(
             run, tiny_store, tmp_path / "dist", scheduler=client, progress=False, chips_per_task=16
         )
-    assert dist == local
+    assert dist == local and local["model"]["ensemble"] == ensemble
     import rasterio
 
     with rasterio.open(tmp_path / "local" / "density.tif") as a, rasterio.open(tmp_path / "dist" / "density.tif") as b:
