@@ -19,8 +19,14 @@ single, 95 % paired t intervals), the collapsed trainings, and the wall time of 
 reference's from its own results, so under its own load). Writes ``"ensemble"`` in
 ``benchmarks/results.json``.
 
+``--predict-cost`` measures instead what the ensemble costs a responder at prediction time: it trains
+a single run and a ``--ensemble K`` run of the first configuration (1 epoch: the weights' values do not
+change the work) and times ``predict_run`` of each on the whole store, interleaved, ``--repeats``
+times in this process; written as ``"predict_cost"`` in the same section.
+
 Usage: ``python benchmarks/bench_ensemble.py --chips STORE --out DIR [--ensemble 3] [--seeds 5]
-[--split random blocked] [--inputs sar fused] [--revisits 3] [--reference DIR] [--no-write]``.
+[--split random blocked] [--inputs sar fused] [--revisits 3] [--reference DIR] [--predict-cost
+[--repeats 3]] [--no-write]``.
 """
 
 from __future__ import annotations
@@ -68,6 +74,36 @@ def run_seconds(results: dict[str, Any], keys: set[str]) -> float:
     )
 
 
+def predict_cost(store: Path, out: Path, config_name: str, k: int, repeats: int) -> dict[str, Any]:
+    """Seconds of ``predict_run`` with a single run and a ``k``-network run of ``config_name``, interleaved."""
+    from landslide_app.experiments.production import predict_run, train_run
+    from landslide_app.model.inputs import ModelConfig
+
+    inputs, revisits = config_name.split("-r")
+    runs = {}
+    for n in (1, k):
+        runs[n] = out / f"predict-run-{config_name}-k{n}"
+        if not (runs[n] / "run.json").exists():
+            train_run(store, ModelConfig(inputs, int(revisits)), runs[n], epochs=1, progress=False, ensemble=n)
+    predict_run(runs[1], store, out / "predict-warm", progress=False)  # imports, allocator, caches
+    seconds: dict[int, list[float]] = {1: [], k: []}
+    for r in range(repeats):
+        for n in (1, k):
+            t0 = time.perf_counter()
+            s = predict_run(runs[n], store, out / f"predict-k{n}", progress=False)
+            seconds[n].append(time.perf_counter() - t0)
+            log.info("repeat %d, %d network(s): %.1f s for %d chips", r, n, seconds[n][-1], s["n_chips"])
+    med = {n: sorted(v)[len(v) // 2] for n, v in seconds.items()}
+    return {
+        "configuration": config_name,
+        "n_chips": int(s["n_chips"]),
+        "seconds": {f"k{n}": [round(x, 2) for x in v] for n, v in seconds.items()},
+        "median_seconds": {f"k{n}": round(v, 2) for n, v in med.items()},
+        "ratio": round(med[k] / med[1], 2),
+        "repeats": repeats,
+    }
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -80,10 +116,19 @@ def main() -> None:
     ap.add_argument("--inputs", nargs="+", default=["sar", "fused"])
     ap.add_argument("--revisits", nargs="+", type=int, default=[3])
     ap.add_argument("--reference", type=Path, default=None, help="the single network's ablate --seeds N output")
+    ap.add_argument("--predict-cost", action="store_true", help="time predict with 1 and K networks instead")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved predict repeats (--predict-cost)")
     ap.add_argument("--no-write", action="store_true", help="log the figures only")
     a = ap.parse_args()
     load = load_average()
     t0 = time.perf_counter()
+    if a.predict_cost:
+        cost = predict_cost(a.chips, a.out, f"{a.inputs[-1]}-r{a.revisits[-1]}", a.ensemble, a.repeats)
+        cost.update(load_before=load, load_after=load_average(), wall_seconds=round(time.perf_counter() - t0, 1))
+        log.info("predict cost: %s", json.dumps(cost))
+        if not a.no_write:
+            merge_results("ensemble", {"predict_cost": cost}, keep=True)
+        return
     ens = ablation_with(a.chips, a.out / f"ensemble{a.ensemble}", a, a.ensemble)
     single = (
         json.loads((a.reference / "results.json").read_text())
@@ -154,7 +199,7 @@ def main() -> None:
     log.info("pooled: %s", json.dumps(figures["pooled"]))
     log.info("run wall seconds %s (ratio %s)", w, figures["run_wall_ratio"])
     if not a.no_write:
-        merge_results("ensemble", figures)
+        merge_results("ensemble", figures, keep=True)  # keeps "predict_cost"
 
 
 if __name__ == "__main__":
