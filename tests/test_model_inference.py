@@ -148,3 +148,14 @@ def test_compiled_runtimes_kept_alive_are_capped():
     assert all(m._runtime_cache is not None for m in models[1:])
     np.testing.assert_array_equal(models[0].embed_batch(x)[0], first[0])  # and is rebuilt on use
     assert models[1]._runtime_cache is None
+    # an ensemble's members used in turn: inside live_runtimes(n) none of the n drops another's runtime
+    with trained.live_runtimes(len(models)):
+        for _ in range(2):
+            for m in models:
+                m.embed_batch(x)
+            assert all(m._runtime_cache is not None for m in models)
+        kept = [m._runtime_cache for m in models]
+        models[0].embed_batch(x)
+        assert [m._runtime_cache for m in models] == kept  # not one compiled again
+    models[1].embed_batch(x)  # after the block the usual cap applies again at the next use
+    assert sum(m._runtime_cache is not None for m in models) == trained.MAX_LIVE_RUNTIMES

@@ -31,6 +31,7 @@ from landslide_app.model.features import percentile_features
 from landslide_app.model.map_classes import run_decision
 from landslide_app.model.runtime import tune_malloc
 from landslide_app.model.train import TrainedModel, as_batch_getter
+from landslide_app.model.trained import live_runtimes
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def stream_features(
     rows: list[np.ndarray] = []
     tune_malloc()
     with (
+        live_runtimes(len(models)),  # the members take turns on every batch: keep all compiled at once
         ThreadPoolExecutor(1, thread_name_prefix="chip-read") as pool,
         tqdm(total=len(ids), desc=desc, disable=not progress, leave=False) as bar,
     ):

@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,14 +50,32 @@ CHECKPOINT_FORMAT: str = "landslide-app-embedding/1"
 MAX_LIVE_RUNTIMES: int = 2
 _live: OrderedDict[int, weakref.ref[TrainedModel]] = OrderedDict()
 _live_lock = threading.Lock()
+#: minimums asked for by the :func:`live_runtimes` blocks now open
+_live_minimums: list[int] = []
+
+
+@contextmanager
+def live_runtimes(n: int) -> Iterator[None]:
+    """Keep at least ``n`` compiled runtimes alive inside the block, where ``n`` models are used in turn
+    (an ensemble run's members embed every batch one after the other: with the usual cap of
+    :data:`MAX_LIVE_RUNTIMES` each would drop the next one's runtime, and every batch would compile
+    them again, measured 4.2x the single model's predict time for 3 members instead of about 3x)."""
+    with _live_lock:
+        _live_minimums.append(int(n))
+    try:
+        yield
+    finally:
+        with _live_lock:
+            _live_minimums.remove(int(n))
 
 
 def _keep_live(model: TrainedModel) -> None:
-    """Mark ``model``'s compiled runtime as the most recently used; drop the oldest beyond the cap."""
+    """Mark ``model``'s compiled runtime as the most recently used; drop the oldest beyond the cap
+    (:data:`MAX_LIVE_RUNTIMES`, or more inside :func:`live_runtimes`)."""
     with _live_lock:
         _live.pop(id(model), None)
         _live[id(model)] = weakref.ref(model)
-        while len(_live) > MAX_LIVE_RUNTIMES:
+        while len(_live) > max([MAX_LIVE_RUNTIMES, *_live_minimums]):
             _, ref = _live.popitem(last=False)
             old = ref()
             if old is not None:
