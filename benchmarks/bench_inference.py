@@ -44,16 +44,12 @@ from inference_profile import child_runtimes, int8_agreement
 log = logging.getLogger("bench_inference")
 
 
-def child_predict(run: str, store: str, out: str, warm_imports: bool = True) -> dict:
-    """predict_run alone, timed inside the process (no interpreter start-up or imports); ``warm_imports``:
-    matplotlib imported on a thread while the chips are embedded (the default) or after them."""
+def child_predict(run: str, store: str, out: str) -> dict:
+    """predict_run alone, timed inside the process (no interpreter start-up or imports)."""
     import resource
     import time
 
-    from landslide_app.experiments import prediction
     from landslide_app.experiments.production import predict_run
-
-    prediction.WARM_MAP_IMPORTS = warm_imports
 
     t0 = time.perf_counter()
     s = predict_run(run, store, out, progress=False)
@@ -61,33 +57,6 @@ def child_predict(run: str, store: str, out: str, warm_imports: bool = True) -> 
         "seconds": time.perf_counter() - t0,
         "n_chips": s["n_chips"],
         "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-
-
-def measure_warm_imports(run: Path, store: Path, repeats: int) -> dict:
-    """``predict_run`` in fresh processes with and without matplotlib imported during the embedding,
-    interleaved (the order alternates per repeat); seconds inside the process."""
-    seconds: dict[str, list[float]] = {"warm": [], "cold": []}
-    loads = []
-    work = Path(tempfile.mkdtemp(prefix="bench_warm_"))
-    try:
-        for k in range(repeats):
-            loads.append(load_average())
-            for v in ("warm", "cold") if k % 2 == 0 else ("cold", "warm"):
-                arg = {"run": str(run), "store": str(store), "out": str(work / f"{v}-{k}"), "warm_imports": v == "warm"}
-                r = run_measured([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(arg)])
-                seconds[v].append(json.loads(r["stdout"].strip().splitlines()[-1])["seconds"])
-            log.info("repeat %d: predict_run %.2f s with the warm import, %.2f s without", k, seconds["warm"][-1],
-                     seconds["cold"][-1])  # fmt: skip
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    med = {v: statistics.median(x) for v, x in seconds.items()}
-    return {
-        "seconds": {v: [round(x, 2) for x in xs] for v, xs in seconds.items()},
-        "median_seconds": {v: round(x, 2) for v, x in med.items()},
-        "speedup": round(med["cold"] / med["warm"], 3),
-        "load_average": loads,
-        "repeats": repeats,
     }
 
 
@@ -191,11 +160,6 @@ def main() -> None:
         help="only the runtime comparison (updates the section's 'runtimes' entry)",
     )
     ap.add_argument("--compile", action="store_true", help="add torch.compile to the runtime comparison")
-    ap.add_argument(
-        "--warm-imports",
-        action="store_true",
-        help="only predict_run with and without matplotlib imported during the embedding (updates 'warm_imports')",
-    )
     ap.add_argument("--max-chips", type=int, default=192, help="chips of the in-process runtime comparison")
     ap.add_argument(
         "--no-predict-runtimes",
@@ -239,11 +203,6 @@ def main() -> None:
             )
             log.info("trained a fused-r3 model for 1 epoch in %.0f s", r["seconds"])
         meta = json.loads((run / "run.json").read_text())
-        if a.warm_imports:
-            report(
-                "inference", {"warm_imports": {**measure_warm_imports(run, store, a.repeats), **cpu_facts()}}, keep=True
-            )
-            return
         runtimes = measure_runtimes(
             run, store, a.repeats, a.compile, predict=not a.no_predict_runtimes, max_chips=a.max_chips
         )

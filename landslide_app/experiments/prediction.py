@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -38,10 +37,6 @@ log = logging.getLogger(__name__)
 
 #: Chips per embedding batch of feature extraction (distributed prediction splits on multiples of it).
 FEATURE_BATCH = 16
-#: Import matplotlib (for ``map.png``) on a thread while the chips are embedded: the import takes about 1 s
-#: of Python that would otherwise come after the network (``benchmarks/bench_inference.py --warm-imports``
-#: measures ``predict_run`` with and without it, each in a fresh process).
-WARM_MAP_IMPORTS: bool = True
 
 #: ``features(run, store, ids, progress) -> (len(ids), N_FEATURES * K)``: how ``predict_run`` computes features
 #: (K: the run's networks, :attr:`LoadedRun.models`).
@@ -118,26 +113,6 @@ def check_domain_shift(run: LoadedRun, store: ChipStore, sample: np.ndarray) -> 
     return shifted
 
 
-def _warm_map_imports() -> threading.Thread | None:
-    """Start importing what ``map.png`` needs on a daemon thread (the network releases the GIL while it
-    runs); the later import finds the modules loaded, or waits on the import lock for this one. A failure
-    here is ignored: the real import reports it."""
-    if not WARM_MAP_IMPORTS:
-        return None
-
-    def load() -> None:
-        try:
-            import matplotlib.backends.backend_agg  # noqa: F401
-            import matplotlib.figure  # noqa: F401
-            import matplotlib.patches  # noqa: F401
-        except Exception:  # pragma: no cover - the real import in quicklook raises it
-            pass
-
-    t = threading.Thread(target=load, name="warm-map-imports", daemon=True)
-    t.start()
-    return t
-
-
 def _check_normalise(normalise: str) -> None:
     if normalise not in NORMALISE_MODES:
         raise ConfigError(f"--normalise {normalise!r} is unknown; use one of {', '.join(NORMALISE_MODES)}")
@@ -200,7 +175,6 @@ def predict_run(
     """
     _check_normalise(normalise)
     out = check_output_dir(out, "prediction directory", create=False)
-    _warm_map_imports()
     run = run_path if isinstance(run_path, LoadedRun) else load_run(run_path, device)
     store = _open_store(run, store_path)
     ids = store.ids
