@@ -62,7 +62,7 @@ from landslide_app.experiments.run_bundle import (  # re-exported: callers load 
 from landslide_app.model.crossval import FoldData
 from landslide_app.model.decision import DEFAULT_DECISION
 from landslide_app.model.embedding_forest import EmbeddingForest
-from landslide_app.model.ensemble import EnsembleForest
+from landslide_app.model.ensemble import fold_model
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.map_classes import decision_proba, fit_run_decisions
 from landslide_app.model.metrics import multiclass_auc, nan_to_none
@@ -134,7 +134,7 @@ def train_run(
     seed names the run (split and weights), so a rerun is the user's choice.
 
     Long because it is one linear sequence (checks, split, fit, decision, run folder) over thirteen
-    options; the body is 57 lines."""
+    options; the body is 56 lines."""
     lr = check_learning_rate(lr)  # before any work: a bad rate or ensemble size is refused at once
     k_members = check_ensemble(ensemble)
     store = ChipStore.open(store_path)
@@ -168,9 +168,7 @@ def train_run(
             forest_fit=forest_fit,
         )
 
-    fitted: EmbeddingForest | EnsembleForest = (
-        member(seed) if k_members == 1 else EnsembleForest(member, k_members, seed)
-    ).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
+    fitted = fold_model(member, k_members, seed).fit(FoldData(0, fold, y[train_pos], y[val_pos]))
     model = fitted.model
     assert model is not None and fitted.forest is not None
     val_proba = decision_proba(fitted, fold.val)

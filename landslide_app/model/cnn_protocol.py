@@ -38,7 +38,7 @@ from landslide_app.core.vocabulary import DEFAULT_ENSEMBLE, DEFAULT_FOREST_FIT, 
 from landslide_app.model.chipsets import as_batch_getter
 from landslide_app.model.crossval import CrossValResult, FoldData, FoldOutcome, OnFold, check_classes, cross_predict
 from landslide_app.model.embedding_forest import EmbeddingForest
-from landslide_app.model.ensemble import EnsembleForest
+from landslide_app.model.ensemble import EnsembleForest, fold_model
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.metrics import AucResult
@@ -199,9 +199,7 @@ def run_configuration(
         )
 
     def fit_fold(data: FoldData) -> EmbeddingForest | EnsembleForest:
-        if k_members == 1:
-            return member(seed + data.k).fit(data)
-        return EnsembleForest(member, k_members, seed + data.k).fit(data)
+        return fold_model(member, k_members, seed + data.k).fit(data)
 
     cv = cross_predict(the_split, ids, y, fit_fold, on_fold=on_fold, train_auc=train_auc, label=config.name)
     embeddings = np.stack([kept[int(i)] for i in cv.ids]) if keep_embeddings else None

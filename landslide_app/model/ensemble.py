@@ -49,6 +49,14 @@ def member_seed(seed: int, j: int) -> int:
     return int(seed) + int(j) * ENSEMBLE_SEED_STRIDE
 
 
+def fold_model(
+    make_member: Callable[[int, bool], EmbeddingForest], k: int, seed: int
+) -> EmbeddingForest | EnsembleForest:
+    """The unfitted fold model of ``k`` networks (``make_member`` as for :class:`EnsembleForest`): the single
+    member itself for ``k == 1`` (not wrapped), an :class:`EnsembleForest` otherwise."""
+    return make_member(seed, True) if check_ensemble(k) == 1 else EnsembleForest(make_member, k, seed)
+
+
 class EnsembleForest:
     """K :class:`EmbeddingForest` members fitted on one fold, their class probabilities averaged.
 
@@ -81,11 +89,11 @@ class EnsembleForest:
         for j, m in enumerate(self.members):
             logger.info("ensemble member %d/%d (seed %d)", j + 1, self.k, m.seed)
             m.fit(data)
-            for ids, role in ((fold.val, "val"), (fold.test, "test")):
-                if len(ids) and not all(int(i) in m._features for i in ids):
-                    m.transform(np.asarray(ids, np.int64), role)
+            for ids in (fold.val, fold.test):  # embedded now (and kept), while this member's runtime is live
+                if len(ids):
+                    m.predict_proba(ids)
         kept = self._kept()
-        if len(kept) < self.k and len(kept) > 0:
+        if len(kept) < self.k:  # some, not all, collapsed (all collapsed: every member is kept)
             logger.warning(
                 "%d of %d ensemble members collapsed (constant embeddings); the map averages the other %d.",
                 self.k - len(kept),
