@@ -17,6 +17,7 @@ from scipy.special import polygamma
 
 from landslide_app import config
 from landslide_app.errors import ConfigError
+from landslide_app.model.metrics import multiclass_auc
 from landslide_app.scene import (
     ENL,
     SCENE_SIZES,
@@ -28,7 +29,13 @@ from landslide_app.scene import (
     simulate_scene,
 )
 from landslide_app.scene.catalog import acquisitions
-from landslide_app.scene.diagnostics import r2_ols, terrain_r2
+from landslide_app.scene.diagnostics import (
+    chip_truth,
+    class_probabilities,
+    r2_ols,
+    terrain_class_probabilities,
+    terrain_r2,
+)
 
 CHIP = config.CHIP_SIZE
 CHIP_KM2 = (CHIP * config.PIXEL_SIZE_M / 1000.0) ** 2  # 1.6384
@@ -214,9 +221,15 @@ def test_head_density_rises_with_slope(scene_dir: Path) -> None:
     assert density[-1] > 2 * density[0]
 
 
-def test_terrain_explains_well_under_half_of_the_density() -> None:
+@pytest.fixture(scope="module")
+def demo_fields() -> SceneFields:
+    """The demo scene of seed 0 in memory (the one ``landslide-app demo`` builds)."""
+    return simulate_scene("demo", 0, progress=False)
+
+
+def test_terrain_explains_well_under_half_of_the_density(demo_fields: SceneFields) -> None:
     """Issue 13: rainfall (hidden), not terrain, decides where slopes fail, as in Puerto Rico after María."""
-    fields = simulate_scene("demo", 0, progress=False)
+    fields = demo_fields
     r2 = terrain_r2(fields)
     assert r2.n_chips > 350
     assert r2.expected < 0.45, r2
@@ -229,6 +242,36 @@ def test_terrain_explains_well_under_half_of_the_density() -> None:
     density = _density_by_slope(fields.elevation, fields.head_counts(), [0, 5, 10, 20, 30, 90])
     assert all(b > a for a, b in zip(density, density[1:])), density
     assert density[-1] > 5 * density[1], density
+
+
+def test_class_probabilities_of_poisson_heads_by_hand() -> None:
+    p = class_probabilities(np.array([0.0, 2.0, 100.0]), max_class1_heads=40)
+    assert p[0] == pytest.approx([1.0, 0.0, 0.0])
+    assert p[1, 0] == pytest.approx(np.exp(-2.0))  # no head at all
+    assert p[1, 2] < 1e-30  # 41 or more heads from a mean of 2
+    assert p[2, 2] > 1 - 1e-9 and p[2, 0] == pytest.approx(np.exp(-100.0))
+    assert p.sum(axis=1) == pytest.approx([1.0, 1.0, 1.0])
+    # P(N > 3) for a mean of 3: 1 - e^-3 (1 + 3 + 9/2 + 27/6)
+    assert class_probabilities(np.array([3.0]), 3)[0, 2] == pytest.approx(1 - np.exp(-3.0) * 13.0)
+
+
+def test_the_demo_scene_allows_a_map_that_terrain_alone_cannot_draw(demo_fields: SceneFields) -> None:
+    """Issue 13: the scene does not contain the answer in its terrain, yet holds one: a model that knew
+    each chip's expected heads (the storm included) would beat "class 1 everywhere" by far, while the
+    generous terrain oracle (the generator's own slope response, fitted in-sample) barely does."""
+    truth = chip_truth(demo_fields)
+    y = truth.classes
+    assert np.bincount(y, minlength=3).tolist() == list(terrain_r2(demo_fields).class_counts)
+    assert truth.max_class1_heads == 40  # 25 heads per km² of a 1.6384 km² chip
+    majority = np.bincount(y).max() / len(y)
+    oracle = class_probabilities(truth.expected, truth.max_class1_heads)
+    terrain = terrain_class_probabilities(demo_fields, truth)
+    for proba in (oracle, terrain):
+        assert proba.shape == (len(y), 3) and np.allclose(proba.sum(axis=1), 1.0)
+    assert multiclass_auc(y, oracle).macro > 0.9
+    assert np.mean(oracle.argmax(axis=1) == y) > majority + 0.1
+    assert multiclass_auc(y, terrain).macro < 0.8
+    assert np.mean(terrain.argmax(axis=1) == y) < majority + 0.05
 
 
 def test_r2_ols_on_hand_values() -> None:
