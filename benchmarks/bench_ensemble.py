@@ -64,6 +64,30 @@ def ablation_with(store: Path, out: Path, a: argparse.Namespace, ensemble: int) 
     return json.loads((out / "results.json").read_text())
 
 
+def add_ablation_options(ap: argparse.ArgumentParser, splits: list[str]) -> None:
+    """The options :func:`ablation_with` reads (but ``--epochs``), shared by the paired comparisons
+    (``bench_epochs.py`` too): store, output, seeds, splits (default ``splits``), configurations, --no-write."""
+    ap.add_argument("--chips", required=True, type=Path, help="chip store (e.g. the demo store)")
+    ap.add_argument("--out", required=True, type=Path, help="ablation outputs (kept: a rerun resumes)")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--split", nargs="+", default=splits)
+    ap.add_argument("--inputs", nargs="+", default=["sar", "fused"])
+    ap.add_argument("--revisits", nargs="+", type=int, default=[3])
+    ap.add_argument("--no-write", action="store_true", help="log the figures only")
+
+
+def paired_reference(reference: dict[str, Any], other: dict[str, Any], epochs: Any, name: str) -> dict[str, Any]:
+    """``reference`` (an ablation's results) cut to the seeds of ``other`` (the ``name`` run), after
+    checking the two pair: every seed of ``other`` in the reference, ``epochs`` epochs and the same
+    learning rate. A reference with more seeds would otherwise put unpaired seeds into its means."""
+    seeds = {side: sorted(rep["seed"] for rep in repeats_of(r)) for side, r in (("ref", reference), ("other", other))}
+    if not set(seeds["other"]) <= set(seeds["ref"]):
+        raise SystemExit(f"the reference has seeds {seeds['ref']}, the {name} run {seeds['other']}: not paired")
+    if reference.get("epochs") != epochs or (reference.get("lr") or other["lr"]) != other["lr"]:
+        raise SystemExit(f"the reference was not trained {epochs} epochs at the {name} run's learning rate: not paired")
+    return {**reference, "repeats": [rep for rep in repeats_of(reference) if rep["seed"] in set(seeds["other"])]}
+
+
 def run_seconds(results: dict[str, Any], keys: set[str]) -> float:
     """Summed wall seconds of the computed runs (``keys``) over every seed of an ablation."""
     return sum(
@@ -107,18 +131,12 @@ def predict_cost(store: Path, out: Path, config_name: str, k: int, repeats: int)
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--chips", required=True, type=Path, help="chip store (e.g. the demo store)")
-    ap.add_argument("--out", required=True, type=Path, help="ablation outputs (kept: a rerun resumes)")
+    add_ablation_options(ap, ["random", "blocked"])
     ap.add_argument("--ensemble", type=int, default=3, help="networks per fold (default 3)")
-    ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--split", nargs="+", default=["random", "blocked"])
-    ap.add_argument("--inputs", nargs="+", default=["sar", "fused"])
-    ap.add_argument("--revisits", nargs="+", type=int, default=[3])
     ap.add_argument("--reference", type=Path, default=None, help="the single network's ablate --seeds N output")
     ap.add_argument("--predict-cost", action="store_true", help="time predict with 1 and K networks instead")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved predict repeats (--predict-cost)")
-    ap.add_argument("--no-write", action="store_true", help="log the figures only")
     a = ap.parse_args()
     load = load_average()
     t0 = time.perf_counter()
@@ -135,11 +153,7 @@ def main() -> None:
         if a.reference is not None
         else ablation_with(a.chips, a.out / "single", a, 1)
     )
-    seeds = {side: sorted(rep["seed"] for rep in repeats_of(r)) for side, r in zip(SIDES, (single, ens))}
-    if not set(seeds["ensemble"]) <= set(seeds["single"]):
-        raise SystemExit(f"the reference has seeds {seeds['single']}, the ensemble {seeds['ensemble']}: not paired")
-    if single.get("epochs") != ens.get("epochs") or (single.get("lr") or ens["lr"]) != ens["lr"]:
-        raise SystemExit("the reference was trained with other epochs or another learning rate: not paired")
+    single = paired_reference(single, ens, ens.get("epochs"), "ensemble")
     compared = compare(single, ens, SIDES)
     keys = set(compared["per_configuration"])
     figures = {

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_ensemble import ablation_with, run_seconds
+from bench_ensemble import ablation_with, add_ablation_options, paired_reference, run_seconds
 from bench_learning_rate import compare
 from common import load_average, merge_results
 
@@ -57,16 +57,10 @@ def last_epoch_selected(results: dict[str, Any], keys: set[str]) -> dict[str, An
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--chips", required=True, type=Path, help="chip store (e.g. the demo store)")
-    ap.add_argument("--out", required=True, type=Path, help="ablation outputs (kept: a rerun resumes)")
+    add_ablation_options(ap, ["random"])
     ap.add_argument("--epochs", type=int, default=20, help="the longer training (default 20)")
     ap.add_argument("--base-epochs", type=int, default=5, help="the default it is compared with (5)")
-    ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--split", nargs="+", default=["random"])
-    ap.add_argument("--inputs", nargs="+", default=["sar", "fused"])
-    ap.add_argument("--revisits", nargs="+", type=int, default=[3])
     ap.add_argument("--reference", type=Path, default=None, help="an ablate --seeds N output at the base epochs")
-    ap.add_argument("--no-write", action="store_true", help="log the figures only")
     a = ap.parse_args()
     load = load_average()
     t0 = time.perf_counter()
@@ -78,13 +72,7 @@ def main() -> None:
         at_base.epochs = a.base_epochs
         base = ablation_with(a.chips, a.out / f"epochs{a.base_epochs}", at_base, 1)
     sides = (f"epochs{a.base_epochs}", f"epochs{a.epochs}")
-    seeds = {side: sorted(rep["seed"] for rep in repeats_of(r)) for side, r in zip(sides, (base, longer))}
-    if not set(seeds[sides[1]]) <= set(seeds[sides[0]]):
-        raise SystemExit(f"the reference has seeds {seeds[sides[0]]}, the longer run {seeds[sides[1]]}: not paired")
-    if base.get("epochs") != a.base_epochs or (base.get("lr") or longer["lr"]) != longer["lr"]:
-        raise SystemExit(f"the reference was not trained {a.base_epochs} epochs at the same learning rate: not paired")
-    # the reference may hold more seeds: compare the same ones on both sides (means included)
-    base = {**base, "repeats": [rep for rep in repeats_of(base) if rep["seed"] in set(seeds[sides[1]])]}
+    base = paired_reference(base, longer, a.base_epochs, "longer")
     compared = compare(base, longer, sides)
     keys = set(compared["per_configuration"])
     wall = {side: round(run_seconds(r, keys), 1) for side, r in zip(sides, (base, longer))}
@@ -109,7 +97,7 @@ def main() -> None:
         "epochs": a.epochs,
         "base_epochs": a.base_epochs,
         "lr": longer.get("lr"),
-        "seeds": seeds[sides[1]],
+        "seeds": sorted(rep["seed"] for rep in repeats_of(longer)),
         "reference": str(a.reference) if a.reference else None,
         "interval_method": INTERVAL_METHOD,
         **compared,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_ensemble import SIDES, run_seconds  # noqa: E402
+from bench_ensemble import SIDES, paired_reference, run_seconds  # noqa: E402
 from bench_learning_rate import compare  # noqa: E402
 
 
@@ -38,3 +38,22 @@ def test_named_sides_gain_intervals_and_run_seconds():
     assert lo < 0 < hi
     assert row["auc_test"]["difference"]["mean"] == pytest.approx(0.04) and c["collapsed_total"]["ensemble"] == 0
     assert run_seconds(single, {"sar-r3-random"}) == 165 and run_seconds(ens, {"sar-r3-random"}) == 480
+
+
+def test_paired_reference_keeps_the_other_runs_seeds_and_refuses_what_does_not_pair():
+    ref = {
+        **_ablation({0: [_run(0.70, 0.6, 1)], 1: [_run(0.72, 0.6, 1)], 2: [_run(0.9, 0.6, 1)]}),
+        "epochs": 5,
+        "lr": 1e-3,
+    }
+    other = {**_ablation({0: [_run(0.75, 0.6, 1)], 1: [_run(0.76, 0.6, 1)]}), "epochs": 20, "lr": 1e-3}
+    cut = paired_reference(ref, other, 5, "longer")
+    assert [rep["seed"] for rep in cut["repeats"]] == [0, 1] and len(ref["repeats"]) == 3
+    # the reference's mean is over the paired seeds only (0.71), not over its third seed too (0.773)
+    assert compare(cut, other)["per_configuration"]["sar-r3-random"]["auc_test"]["default"] == pytest.approx(0.71)
+    with pytest.raises(SystemExit, match="not trained 20 epochs"):
+        paired_reference(ref, other, 20, "longer")
+    with pytest.raises(SystemExit, match="not trained 5 epochs"):
+        paired_reference({**ref, "lr": 3e-3}, other, 5, "longer")
+    with pytest.raises(SystemExit, match=r"the longer run \[0, 1, 3\]: not paired"):
+        paired_reference(ref, {**other, "repeats": [*other["repeats"], {"seed": 3, "runs": []}]}, 5, "longer")
