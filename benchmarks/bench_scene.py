@@ -158,15 +158,14 @@ def main() -> None:
             log.info("variogram figure written to %s", a.figure)
     keys = ("r2_slope_expected", "r2_slope_realised", "range_km_realised", "range_km_expected")
     figures: dict[str, Any] = {"size": a.size, "seeds": list(a.seeds), "per_seed": per_seed}
-    for k in keys:
-        vals = np.array([r[k] for r in per_seed], dtype=np.float64)
-        figures[f"{k}_median"] = round(float(np.median(vals)), 3)
-        figures[f"{k}_range"] = [round(float(vals.min()), 3), round(float(vals.max()), 3)]
+    over_seeds = {k: [r[k] for r in per_seed] for k in keys}
     for name in ("oracle", "terrain_oracle"):
         for k in ("auc_macro", "accuracy_minus_majority"):
-            vals = np.array([r["ceiling"][name][k] for r in per_seed], dtype=np.float64)
-            figures[f"{name}_{k}_median"] = round(float(np.median(vals)), 3)
-            figures[f"{name}_{k}_range"] = [round(float(vals.min()), 3), round(float(vals.max()), 3)]
+            over_seeds[f"{name}_{k}"] = [r["ceiling"][name][k] for r in per_seed]
+    for k, v in over_seeds.items():
+        vals = np.array(v, dtype=np.float64)
+        figures[f"{k}_median"] = round(float(np.median(vals)), 3)
+        figures[f"{k}_range"] = [round(float(vals.min()), 3), round(float(vals.max()), 3)]
     if a.no_write:
         for k, v in figures.items():
             log.info("%s %s", k, v)

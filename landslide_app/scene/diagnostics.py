@@ -36,6 +36,7 @@ import numpy as np
 from scipy.stats import poisson
 
 from landslide_app import config
+from landslide_app.core.density import density_class
 from landslide_app.scene import landslides, relief
 from landslide_app.scene.simulate import SceneFields
 
@@ -81,6 +82,11 @@ class ChipTruth:
     classes: np.ndarray
     max_class1_heads: int
 
+    @property
+    def log_expected_density(self) -> np.ndarray:
+        """``log`` of the expected heads per km² of land (what the slope-only model fits)."""
+        return np.log(np.maximum(self.expected, 1e-6) / self.land_km2)
+
 
 def _chip_sum(a: np.ndarray, chip: int) -> np.ndarray:
     r, c = a.shape
@@ -120,17 +126,16 @@ def slope_features(fields: SceneFields, chip: int = config.CHIP_SIZE) -> tuple[n
 
 def chip_truth(fields: SceneFields, chip: int = config.CHIP_SIZE) -> ChipTruth:
     """Expected and drawn heads, land area and density class of every land chip."""
-    is_land_chip = _chip_sum(fields.land.astype(np.float32), chip) / chip**2 > LAND_CHIP_FRACTION
+    land_px = _chip_sum(fields.land.astype(np.float32), chip)
+    is_land_chip = land_px / chip**2 > LAND_CHIP_FRACTION
     chip_km2 = (chip * fields.grid.pixel_m / 1000.0) ** 2
-    max_class1 = int(np.floor(config.DEFAULT_DENSITY_THRESHOLDS[1] * chip_km2 + 1e-9))
     heads = _chip_sum(fields.head_counts().astype(np.float32), chip)[is_land_chip]
-    classes = np.where(heads == 0, 0, np.where(heads <= max_class1, 1, 2)).astype(np.int64)
     return ChipTruth(
         expected=_chip_sum(fields.intensity, chip)[is_land_chip],
         heads=heads,
-        land_km2=_chip_sum(fields.land.astype(np.float32), chip)[is_land_chip] * fields.grid.pixel_area_km2,
-        classes=classes,
-        max_class1_heads=max_class1,
+        land_km2=land_px[is_land_chip] * fields.grid.pixel_area_km2,
+        classes=density_class(heads, chip_km2).astype(np.int64),  # the chip store's rule
+        max_class1_heads=int(np.floor(config.DEFAULT_DENSITY_THRESHOLDS[1] * chip_km2 + 1e-9)),
     )
 
 
@@ -147,7 +152,7 @@ def terrain_class_probabilities(fields: SceneFields, truth: ChipTruth, chip: int
     (per km² of land, as for the R²; the chip's land area is known) with its empirical residuals mixed
     in (each chip: the mean over residuals ``r`` of ``P(class | land_km2 * exp(fit + r))``)."""
     x, _ = slope_features(fields, chip)
-    fitted, resid = _ols(x, np.log(np.maximum(truth.expected, 1e-6) / truth.land_km2))
+    fitted, resid = _ols(x, truth.log_expected_density)
     lam = truth.land_km2[:, None] * np.exp(fitted[:, None] + resid[None, :])  # (chips, residuals)
     proba = class_probabilities(lam.ravel(), truth.max_class1_heads).reshape(*lam.shape, 3)
     return proba.mean(axis=1)
@@ -157,12 +162,10 @@ def terrain_r2(fields: SceneFields, chip: int = config.CHIP_SIZE) -> TerrainR2:
     """R² of the slope-only model on the expected and realised chip-level log density."""
     x, _ = slope_features(fields, chip)
     truth = chip_truth(fields, chip)
-    y_exp = np.log(np.maximum(truth.expected, 1e-6) / truth.land_km2)
-    y_real = np.log((truth.heads + 0.5) / truth.land_km2)
     counts = np.bincount(truth.classes, minlength=3)
     return TerrainR2(
-        expected=r2_ols(x, y_exp),
-        realised=r2_ols(x, y_real),
+        expected=r2_ols(x, truth.log_expected_density),
+        realised=r2_ols(x, np.log((truth.heads + 0.5) / truth.land_km2)),
         n_chips=len(truth.classes),
         class_counts=(int(counts[0]), int(counts[1]), int(counts[2])),
     )
