@@ -300,7 +300,12 @@ def test_baselines_on_tiny_scene(scene_dir, tmp_path):
     )
     store = ChipStore.open(rep.store.path)
     keys = RESULT_KEYS | {"name", "test_proba"}
-    for name, split in (("change_ratio", "random"), ("slope", "random"), ("change_ratio", "blocked")):
+    for name, split in (
+        ("change_ratio", "random"),
+        ("slope", "random"),
+        ("change_ratio", "blocked"),
+        ("sar_stats", "random"),
+    ):
         res = run_baseline(store, name, split=split, seed=0, revisits=3, progress=False)
         assert keys <= set(res)
         assert set(res["auc"]) == {"train", "val", "test"} and res["split"] == split

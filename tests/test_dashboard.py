@@ -176,8 +176,9 @@ def test_background_run_fills_table_and_map(fresh_data):
     assert "not computed" not in d.baselines.value
     assert "DEM slope model" in d.baselines.value
     assert all(f"SAR change ratio (Handwerger et al. 2022), {k} revisit" in d.baselines.value for k in (1, 2, 3))
+    assert all(f"SAR chip statistics + slope (forest), {k} revisit" in d.baselines.value for k in (1, 2, 3))
     only_r2 = d.state.baselines(None, "random", revisits=2)
-    assert [(b.name, b.revisits) for b in only_r2] == [("slope", None), ("change_ratio", 2)]
+    assert [(b.name, b.revisits) for b in only_r2] == [("slope", None), ("change_ratio", 2), ("sar_stats", 2)]
     assert all(b.test_proba for b in only_r2)  # what the ROC overlays draw
     assert d.state.baselines((0.0, 10.0), "random") == []  # other thresholds: not computed there
 

@@ -16,11 +16,13 @@ its test half; the two test halves cover every chip exactly once.
   over-fits).
 * ``slope`` (:mod:`~landslide_app.baselines.slope_model`): the seeded forest (fold k: ``seed +
   k``); "train" AUC from out-of-bag probabilities like the CNN pipeline's default.
+* ``sar_stats`` (:mod:`~landslide_app.baselines.sar_stats`): per-chip slope and SAR change
+  statistics of the first ``revisits`` post dates, the same seeded forest as ``slope``.
 
 The fold loop is the CNN's own (:func:`landslide_app.model.crossval.cross_predict`): the fold
-models here are :class:`SlopeFold` and :class:`ChangeRatioFold`. AUCs are pooled over the folds
-like the pipeline: "train" over both training sets, "val" over
-both validation sets, "test" over all chips.
+models here are :class:`FeatureForestFold` (``slope``, ``sar_stats``) and :class:`ChangeRatioFold`.
+AUCs are pooled over the folds like the pipeline: "train" over both training sets, "val" over both
+validation sets, "test" over all chips.
 
 The returned dict has the keys of ``RunResult.to_dict()`` that describe a result (``inputs,
 revisits, split, auc, auc_weighted, auc_per_class, confusion, n_chips, seconds, seed,
@@ -34,7 +36,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 
@@ -45,9 +47,11 @@ from landslide_app.baselines.change_ratio import (
     compute_change_stats,
 )
 from landslide_app.baselines.change_ratio_model import fit_selecting_slope
+from landslide_app.baselines.sar_stats import N_TREES as SAR_STATS_TREES
+from landslide_app.baselines.sar_stats import compute_sar_stats_features, feature_names
 from landslide_app.baselines.slope_model import FEATURE_NAMES, N_TREES, compute_slope_features
-from landslide_app.core.vocabulary import N_CLASSES, SplitKind
-from landslide_app.errors import ConfigError
+from landslide_app.core.vocabulary import BASELINES, N_CLASSES, BaselineName, SplitKind
+from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.crossval import CrossValResult, FoldData, check_classes, cross_predict
 from landslide_app.model.decision import DEFAULT_DECISION
 from landslide_app.model.forest import DensityForest
@@ -57,13 +61,12 @@ from landslide_app.model.protocol import ProtocolSplit, resolve_split
 
 logger = logging.getLogger(__name__)
 
-BaselineName = Literal["change_ratio", "slope"]
-BASELINES: tuple[str, ...] = get_args(BaselineName)
-INPUTS: dict[str, str] = {"change_ratio": "sar", "slope": "dem"}
+INPUTS: dict[str, str] = {"change_ratio": "sar", "slope": "dem", "sar_stats": "fused"}
 
 
-class SlopeFold:
-    """The DEM slope model on one fold: a seeded forest on precomputed per-chip slope statistics."""
+class FeatureForestFold:
+    """A forest baseline on one fold: the seeded forest on precomputed per-chip features (the slope
+    model's, the SAR chip statistics')."""
 
     def __init__(self, ids_sorted: np.ndarray, feats: np.ndarray, seed: int, forest_kwargs: dict[str, Any]) -> None:
         self.ids_sorted, self.feats, self.seed, self.forest_kwargs = ids_sorted, feats, seed, forest_kwargs
@@ -71,7 +74,7 @@ class SlopeFold:
     def features(self, ids: np.ndarray) -> np.ndarray:
         return self.feats[np.searchsorted(self.ids_sorted, ids)]
 
-    def fit(self, data: FoldData) -> SlopeFold:
+    def fit(self, data: FoldData) -> FeatureForestFold:
         self.forest = DensityForest(seed=self.seed, **self.forest_kwargs).fit(
             self.features(data.fold.train), data.y_train
         )
@@ -141,10 +144,11 @@ def run_baseline(
         store: chip source with ``read_many(ids)`` (a :class:`~landslide_app.chips.store.ChipStore`
             or any object with ``ids``, ``classes``, ``read_many`` and, for the blocked split,
             an ``index`` with ``chip_id``, ``row``, ``col``).
-        name: ``"change_ratio"`` (SAR) or ``"slope"`` (DEM).
+        name: ``"change_ratio"`` (SAR), ``"slope"`` (DEM) or ``"sar_stats"`` (SAR statistics + slope).
         split: ``"random"`` (the paper), ``"blocked"``, or a ready :class:`ProtocolSplit`.
         seed: split seed (as for the CNN) and forest seed (fold k: ``seed + k``).
-        revisits: post-event dates used by the change ratio (1..3); recorded for ``slope`` too.
+        revisits: post-event dates used by the change ratio and the SAR statistics (1..3); recorded
+            for ``slope`` too.
         progress: ``tqdm`` bar over the chips.
         ids, classes: chips and their classes (default ``store.ids`` / ``store.classes``).
         batch_size: chips read at a time.
@@ -153,7 +157,7 @@ def run_baseline(
         params: change-ratio parameters (``revisits`` is overridden by the argument).
         slope_grid: candidate slope masks (degrees) of the change ratio, one selected per fold on
             its validation chips; ``None`` (or one value) uses ``params.slope_min_deg`` as is.
-        forest_kwargs: overrides of the slope forest's parameters.
+        forest_kwargs: overrides of the forest's parameters (``slope``, ``sar_stats``).
         decision: the map's decision rule, fitted per fold on validation chips
             (:mod:`landslide_app.model.map_classes`; the result's ``map`` and ``decision``).
 
@@ -172,7 +176,7 @@ def run_baseline(
     if name == "change_ratio":
         cv, method = _change_ratio_cv(store, the_split, ids_arr, y, revisits, params, slope_grid, batch_size, progress)
     else:
-        cv, method = _slope_cv(store, the_split, ids_arr, y, seed, forest_kwargs, batch_size, progress)
+        cv, method = _forest_cv(store, name, the_split, ids_arr, y, seed, revisits, forest_kwargs, batch_size, progress)
     return {
         "name": name,
         "inputs": INPUTS[name],
@@ -232,20 +236,36 @@ def _change_ratio_cv(
     return cv, method
 
 
-def _slope_cv(
+def _forest_cv(
     store: Any,
+    name: str,
     split: ProtocolSplit,
     ids: np.ndarray,
     y: np.ndarray,
     seed: int,
+    revisits: int,
     forest_kwargs: dict[str, Any] | None,
     batch_size: int,
     progress: bool,
 ) -> tuple[CrossValResult, dict]:
     ids_sorted = np.sort(ids)
-    feats = compute_slope_features(store, ids_sorted, batch_size=batch_size, progress=progress)
-    fk = {"n_estimators": N_TREES, **(forest_kwargs or {})}
+    if name == "slope":
+        feats = compute_slope_features(store, ids_sorted, batch_size=batch_size, progress=progress)
+        names, trees = list(FEATURE_NAMES), N_TREES
+    else:
+        feats = compute_sar_stats_features(store, ids_sorted, revisits, batch_size=batch_size, progress=progress)
+        names, trees = list(feature_names(revisits)), SAR_STATS_TREES
+        if len(feats) and np.isnan(feats[:, 2:-2]).all():
+            raise InputError(
+                "Baseline sar_stats needs SAR values, and no chip of this store has any: build the store "
+                "with a SAR source, or run the 'slope' baseline instead."
+            )
+    fk = {"n_estimators": trees, **(forest_kwargs or {})}
     cv = cross_predict(
-        split, ids, y, lambda d: SlopeFold(ids_sorted, feats, seed + d.k, fk).fit(d), label="Baseline slope"
+        split,
+        ids,
+        y,
+        lambda d: FeatureForestFold(ids_sorted, feats, seed + d.k, fk).fit(d),
+        label=f"Baseline {name}",
     )
-    return cv, {"features": list(FEATURE_NAMES), "classifier": "DensityForest", "forest": fk, "train_auc": "oob"}
+    return cv, {"features": names, "classifier": "DensityForest", "forest": fk, "train_auc": "oob"}

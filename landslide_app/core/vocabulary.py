@@ -27,6 +27,16 @@ SPLITS: tuple[str, ...] = get_args(SplitKind)
 PrecisionArg = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(PrecisionArg)
 
+#: The baselines evaluated under the CNN's protocol (:mod:`landslide_app.baselines`), and what the report,
+#: the README and the dashboard's tables call each.
+BaselineName = Literal["change_ratio", "slope", "sar_stats"]
+BASELINES: tuple[str, ...] = get_args(BaselineName)
+BASELINE_TITLES: dict[str, str] = {
+    "change_ratio": "SAR change ratio (Handwerger et al. 2022)",
+    "slope": "DEM slope model",
+    "sar_stats": "SAR chip statistics + slope (forest)",
+}
+
 #: Density classes: 0 no landslide, 1 up to the upper threshold, 2 above (see :mod:`.density`).
 N_CLASSES: int = 3
 

@@ -185,7 +185,8 @@ class DashboardState:
     ) -> list[RunRecord]:
         """Cached baseline results (computed at the store's thresholds only), as ``ablate`` and a
         dashboard run write them (``ablation/baselines/NAME-rK-SPLIT.json``): the slope model,
-        then the change ratio for each revisit count (only ``revisits`` when given)."""
+        then the change ratio and the SAR chip statistics for each revisit count (only ``revisits`` when
+        given)."""
         if thresholds is not None:
             return []
         out = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from landslide_app.core.vocabulary import INPUTS, REVISITS
-from landslide_app.dashboard.style import BASELINE_NAMES, ROW_NAMES
+from landslide_app.dashboard.style import BASELINE_TITLES, ROW_NAMES
 from landslide_app.dashboard.style import fmt_auc as _fmt
 from landslide_app.experiments.records import RunRecord
 from landslide_app.experiments.seed_stats import fmt_mean_ci
@@ -95,7 +95,7 @@ def baselines_html(
     if cnn is not None or cnn_summary is not None:
         rows.append(f"<tr><th class='row'>CNN {html.escape(cnn_key)}</th>{_auc_cells(cnn, cnn_summary)}</tr>")
     for b in baselines:
-        name = BASELINE_NAMES.get(b.name or "", b.name or "?")
+        name = BASELINE_TITLES.get(b.name or "", b.name or "?")
         if b.revisits:
             name += f", {b.revisits} revisit{'s' if b.revisits != 1 else ''}"
         m = summary.get((b.name or "", b.revisits))

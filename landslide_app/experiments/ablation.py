@@ -356,12 +356,13 @@ def repeat_summary(repeats: list[dict[str, Any]], settings: AblationSettings) ->
 
 
 def run_baselines(store: ChipStore, out: Path, settings: AblationSettings) -> list[dict[str, Any]]:
-    """The DEM slope model and the SAR change ratio (per revisit count) under the same splits (cached)."""
+    """The DEM slope model, and the SAR change ratio and SAR chip statistics per revisit count, under the
+    same splits (cached)."""
     from landslide_app.baselines.evaluate import run_baseline
 
     jobs = [("slope", 3)]
     if store.meta.has_sar:
-        jobs += [("change_ratio", int(k)) for k in settings.revisits]
+        jobs += [(name, int(k)) for name in ("change_ratio", "sar_stats") for k in settings.revisits]
     classes = chip_classes(store, settings.thresholds)
     res = []
     for split in settings.splits:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from landslide_app.atomic import atomic_path, write_bytes_atomic
+from landslide_app.core.vocabulary import BASELINE_TITLES
 from landslide_app.experiments.artifacts import CONFUSION_FILE, ROC_FILE, TABLE_FILE, RunSpec, read_predictions
 from landslide_app.experiments.records import RunRecord
 from landslide_app.experiments.report_stats import (
@@ -31,7 +32,6 @@ from landslide_app.model.roc import macro_roc
 log = logging.getLogger(__name__)
 
 ROW_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
-BASELINE_NAMES = {"change_ratio": "SAR change ratio (Handwerger et al. 2022)", "slope": "DEM slope model"}
 
 
 def fmt_auc(v: float | None) -> str:
@@ -70,7 +70,7 @@ def table_markdown(results: dict[str, Any], split: str = "random") -> str:
         lines += ["", "| baseline | revisits | train | val | test |", "|---|---|---|---|---|"]
         for b in bl:
             lines.append(
-                f"| {BASELINE_NAMES.get(b.name or '', b.name)} | {b.revisits or '–'} | "
+                f"| {BASELINE_TITLES.get(b.name or '', b.name)} | {b.revisits or '–'} | "
                 f"{_fmt(b.auc.train)} | {_fmt(b.auc.val)} | **{_fmt(b.auc.test)}** |"
             )
     return "\n".join(lines) + "\n"

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from landslide_app.atomic import atomic_path
-from landslide_app.experiments.seed_stats import fmt_mean_ci
+from landslide_app.core.vocabulary import BASELINE_TITLES
+from landslide_app.experiments.seed_stats import fmt_mean_ci, result_key
 
 ROW_NAMES = {"dem": "DEM only", "sar": "SAR only", "fused": "DEM + SAR fused"}
-BASELINE_NAMES = {"change_ratio": "SAR change ratio (Handwerger et al. 2022)", "slope": "DEM slope model"}
 RELIABILITY_FILE = "reliability.png"
 
 
@@ -87,7 +87,7 @@ def table_markdown_ci(results: dict[str, Any], split: str = "random") -> str:
         lines += ["", "| baseline | revisits | train | val | test |", "|---|---|---|---|---|"]
         for b in bl:
             lines.append(
-                f"| {BASELINE_NAMES.get(b['name'], b['name'])} | {b['revisits'] or '–'} | "
+                f"| {BASELINE_TITLES.get(b['name'], b['name'])} | {b['revisits'] or '–'} | "
                 f"{fmt_mean_ci(b['train_mean'], b['train_ci95'])} | "
                 f"{fmt_mean_ci(b['val_mean'], b['val_ci95'])} | "
                 f"**{fmt_mean_ci(b['test_mean'], b['test_ci95'])}** |"
@@ -115,8 +115,11 @@ def paired_markdown(results: dict[str, Any], split: str = "random") -> str:
 
 
 def map_markdown(results: dict[str, Any], split: str = "random") -> str:
-    """The map's classes beside AUC per configuration (first seed's counts, means over seeds)."""
-    runs = [r for r in results.get("runs", []) if r.get("split") == split and r.get("map")]
+    """The map's classes beside AUC per configuration, then per baseline (first seed's counts, means over
+    seeds); a baseline's row is its key (``slope-r3-random``, ``sar_stats-r2-random``)."""
+    runs = [
+        r for part in ("runs", "baselines") for r in results.get(part, []) if r.get("split") == split and r.get("map")
+    ]
     if not runs:
         return ""
     rows = _rows(results, split)
@@ -130,7 +133,7 @@ def map_markdown(results: dict[str, Any], split: str = "random") -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
-        key = r.get("key") or f"{r['inputs']}-r{r['revisits']}-{split}"
+        key = result_key(r)
         s = rows.get(key, {})
         m = s.get("map", {})
 

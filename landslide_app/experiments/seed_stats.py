@@ -11,8 +11,9 @@ with ``s + k``). This module turns the repeats into the two parts ``results.json
   the whole procedure (split + training) on this scene, not a population of scenes.
 * ``paired``: the paper's claims as **paired differences over the same seeds** (hence the same
   splits: both configurations of a pair share the split drawn with seed ``s``): fused − DEM and
-  fused − SAR per revisit count, r3 − r1 per input, CNN − slope model, CNN − change ratio, and the
-  map's accuracy − the majority-class baseline's. The interval is the paired t interval (a t
+  fused − SAR per revisit count, r3 − r1 per input, CNN − slope model, CNN − change ratio, CNN − SAR
+  chip statistics, and the map's accuracy − the majority-class baseline's (CNN configurations first,
+  then the baselines). The interval is the paired t interval (a t
   interval on the per-seed differences); ``n`` is the number of seeds both sides have.
 
 With one seed the mean is the value and every interval is ``None`` (a spread needs two repeats).
@@ -155,6 +156,9 @@ def _claims(keys: set[str], split: str) -> list[tuple[str, str, str]]:
         for k in rev:
             add(f"CNN fused r{k} − change ratio r{k}", f"fused-r{k}-{split}", f"change_ratio-r{k}-{split}")
             add(f"CNN SAR r{k} − change ratio r{k}", f"sar-r{k}-{split}", f"change_ratio-r{k}-{split}")
+        for k in rev:
+            add(f"CNN fused r{k} − SAR chip statistics r{k}", f"fused-r{k}-{split}", f"sar_stats-r{k}-{split}")
+            add(f"CNN SAR r{k} − SAR chip statistics r{k}", f"sar-r{k}-{split}", f"sar_stats-r{k}-{split}")
     add("CNN DEM − slope model", f"dem-r1-{split}", f"slope-r3-{split}")
     return out
 
@@ -181,8 +185,8 @@ def paired_claims(repeats: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     **paired_difference(every[a], every[b], "auc_test"),
                 }
             )
-        for key in sorted(k for k in keys if k in runs):
-            if any("map" in r for r in runs[key].values()):
+        for key in sorted(k for k in keys if k in runs) + sorted(k for k in keys if k not in runs):
+            if any("map" in r for r in every[key].values()):
                 out.append(
                     {
                         "claim": f"{key}: map accuracy − majority-class baseline",
@@ -190,7 +194,7 @@ def paired_claims(repeats: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                         "a": key,
                         "b": "majority class",
                         "metric": "map_accuracy",
-                        **paired_difference(runs[key], runs[key], "map_accuracy", "map_majority_accuracy"),
+                        **paired_difference(every[key], every[key], "map_accuracy", "map_majority_accuracy"),
                     }
                 )
     return out
