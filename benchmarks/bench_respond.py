@@ -1,7 +1,7 @@
 """Rapid response timing: from ``landslide-app respond`` start to ``map.png`` (issue 11).
 
 Usage: ``python benchmarks/bench_respond.py [--size demo|pr|tiny|COLSxROWS] [--scene DIR] [--model RUN]
-[--workdir DIR]``.
+[--workdir DIR] [--section NAME]``.
 
 The scene is read from its local STAC catalog (no download time). ``respond`` runs as the CLI in its
 own process (``run_measured``: wall time and peak RSS of the process from ``wait4``); its
@@ -70,6 +70,9 @@ def main() -> None:
     ap.add_argument("--model", type=Path, help="run directory (default: fused-r3 trained here on the tiny island)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench_respond"))
     ap.add_argument("--keep", action="store_true", help="keep the respond output folder")
+    ap.add_argument(
+        "--section", help="results.json section to write (default respond_<size>; e.g. another model's figures)"
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     a.workdir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +137,7 @@ def main() -> None:
         },
         "load_average": load_average(),
     }
-    report(f"respond_{size}", figures)
+    report(a.section or f"respond_{size}", figures)
     if not a.keep:
         shutil.rmtree(out, ignore_errors=True)
 

@@ -41,7 +41,7 @@ on the test chips: the features were chosen once, before the 5-seed ablation, an
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -148,15 +148,20 @@ def compute_sar_stats_features(
     *,
     batch_size: int = 32,
     progress: bool = True,
+    on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> np.ndarray:
-    """Stream the chips ``ids`` from ``reader.read_many``; features ``(n, F)`` in ``ids`` order."""
+    """Stream the chips ``ids`` from ``reader.read_many``; features ``(n, F)`` in ``ids`` order.
+    ``on_batch(ids, chips)`` sees every batch read (a prediction's elevation overview)."""
     ids = np.asarray(ids, dtype=np.int64)
     out = np.full((len(ids), len(feature_names(revisits))), np.nan, dtype=np.float32)
     step = max(int(batch_size), 1)
     with tqdm(total=len(ids), unit="chip", desc="SAR chip statistics", disable=not progress) as bar:
         for start in range(0, len(ids), step):
             sel = ids[start : start + step]
-            out[start : start + len(sel)] = sar_stats_features(reader.read_many(sel.tolist()), revisits)
+            chips = reader.read_many(sel.tolist())
+            out[start : start + len(sel)] = sar_stats_features(chips, revisits)
+            if on_batch is not None:
+                on_batch(sel, chips)
             bar.update(len(sel))
     n_nan = int(np.isnan(out[:, 2:-2]).any(axis=1).sum())
     if n_nan:

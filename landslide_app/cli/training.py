@@ -16,6 +16,7 @@ from landslide_app.core.vocabulary import (
     FOREST_FITS,
     INPUTS,
     MAX_ENSEMBLE,
+    MODEL_KINDS,
     PRECISIONS,
     REVISITS,
     SPLITS,
@@ -161,9 +162,14 @@ def _add_ablate_run_options(s: argparse.ArgumentParser) -> None:
 
 # ---- train ---------------------------------------------------------------------------------------
 def cmd_train(a: argparse.Namespace) -> int:
+    from landslide_app.errors import ConfigError
     from landslide_app.experiments.production import train_run
     from landslide_app.model.inputs import ModelConfig
 
+    if a.model == "sar-stats":
+        return _train_stats(a)
+    if a.inputs is None:
+        raise ConfigError("train --model cnn needs --inputs (dem, sar or fused)")
     meta = train_run(
         a.chips,
         ModelConfig(a.inputs, a.revisits),
@@ -200,12 +206,37 @@ def cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _train_stats(a: argparse.Namespace) -> int:
+    """``train --model sar-stats``: the SAR chip-statistics forest (no network: the network options do not apply)."""
+    from landslide_app.errors import ConfigError
+    from landslide_app.experiments.stats_model import train_stats_run
+
+    if a.inputs not in (None, "fused"):
+        raise ConfigError(f"--model sar-stats reads the slope and the SAR (fused); drop --inputs {a.inputs}")
+    if a.ensemble != DEFAULT_ENSEMBLE or a.forest_fit != DEFAULT_FOREST_FIT:
+        raise ConfigError("--ensemble and --forest-fit are options of --model cnn; drop them for --model sar-stats")
+    meta = train_stats_run(a.chips, a.revisits, a.out, seed=a.seed, progress=not a.quiet, decision=a.decision)
+    auc = "n/a" if meta["auc_val"] is None else f"{meta['auc_val']:.3f}"
+    emit(
+        f"trained {meta['name']} on {meta['n_train']} chips ({len(meta['features'])} SAR chip statistics; "
+        f"validation AUC {auc} on {meta['n_val']} chips) -> {a.out}"
+    )
+    return 0
+
+
 def add_train(sub: SubParsers) -> None:
     from landslide_app.model.decision import DECISION_RULES, DEFAULT_DECISION
 
     s = sub.add_parser("train", help="train one configuration on a chip store")
     s.add_argument("--chips", required=True, type=Path, help="chip store")
-    s.add_argument("--inputs", required=True, choices=INPUTS)
+    s.add_argument(
+        "--model",
+        default="cnn",
+        choices=MODEL_KINDS,
+        help="cnn: the paper's network + forest (default); sar-stats: a forest on ten per-chip SAR change "
+        "statistics and the slope, no network (see README, 'A ten-number chip summary beats the CNN')",
+    )
+    s.add_argument("--inputs", choices=INPUTS, help="network inputs of --model cnn (required there)")
     s.add_argument("--revisits", type=int, default=3, choices=REVISITS)
     s.add_argument(
         "--epochs",

@@ -37,6 +37,9 @@ BASELINE_TITLES: dict[str, str] = {
     "sar_stats": "SAR chip statistics + slope (forest)",
 }
 
+#: ``train --model``: the paper's network + forest, or the SAR chip-statistics forest (no network).
+MODEL_KINDS: tuple[str, ...] = ("cnn", "sar-stats")
+
 #: Density classes: 0 no landslide, 1 up to the upper threshold, 2 above (see :mod:`.density`).
 N_CLASSES: int = 3
 

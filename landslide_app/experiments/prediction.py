@@ -95,6 +95,26 @@ def local_features(run: LoadedRun, store: ChipStore, ids: np.ndarray, progress: 
     return stream_features(run.models, as_batch_getter(store), ids, progress)
 
 
+def stats_features(
+    run: LoadedRun,
+    store: ChipStore,
+    ids: np.ndarray,
+    progress: bool = False,
+    on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
+) -> np.ndarray:
+    """The SAR chip statistics of ``ids`` that a statistics run's forest takes (refused when the run's
+    recorded feature names are not those this code computes)."""
+    from landslide_app.baselines.sar_stats import compute_sar_stats_features, feature_names
+
+    revisits = run.config.revisits
+    if list(run.meta.get("features") or ()) != list(feature_names(revisits)):
+        raise ConfigError(
+            f"{run.path} was trained on the features {run.meta.get('features')}, which this version does not "
+            f"compute ({list(feature_names(revisits))}); retrain it with `landslide-app train --model sar-stats`"
+        )
+    return compute_sar_stats_features(store, ids, revisits, progress=progress, on_batch=on_batch)
+
+
 def check_domain_shift(run: LoadedRun, store: ChipStore, sample: np.ndarray) -> list[Any]:
     """Compare the store's channels (those the model reads) with the training chips; warn once."""
     from landslide_app.experiments.domain_shift import compare, describe, stats_of_sample
@@ -109,7 +129,7 @@ def check_domain_shift(run: LoadedRun, store: ChipStore, sample: np.ndarray) -> 
     used = [CHANNELS[i] for i in run.config.chip_channels]
     shifted = compare(train, stats_of_sample(sample, store.channels), used)
     if shifted:
-        log.warning(describe(shifted, store.path, run.config.name))
+        log.warning(describe(shifted, store.path, run.name))
     return shifted
 
 
@@ -122,7 +142,7 @@ def _open_store(run: LoadedRun, store_path: str | Path) -> ChipStore:
     """The store to predict, refused when it lacks what the run reads."""
     store = ChipStore.open(store_path)
     if run.config.uses_sar and not store.meta.has_sar:
-        raise ConfigError(f"the model {run.config.name} needs SAR but {store.path} is DEM-only; use a DEM-only model")
+        raise ConfigError(f"the model {run.name} needs SAR but {store.path} is DEM-only; use a DEM-only model")
     if run.config.uses_sar:
         store.check_revisits(run.config.revisits)  # one line naming the dates it has
     return store
@@ -135,6 +155,11 @@ def _normalisation(run: LoadedRun, store: ChipStore, normalise: str, here: bool)
 
     sample = read_sample(store)
     shifted = check_domain_shift(run, store, sample)
+    if normalise == "scene" and run.is_stats:
+        raise ConfigError(
+            "--normalise scene standardises a network's inputs; a SAR chip-statistics run has no network: "
+            "use --normalise training"
+        )
     if normalise == "scene":
         if not here:
             raise ConfigError("--normalise scene is computed here only; drop --scheduler or use --normalise training")
@@ -180,7 +205,11 @@ def predict_run(
     ids = store.ids
     shifted = _normalisation(run, store, normalise, here=features is None)
     overview = ElevationOverview(store.grid, store.channel("elevation"))
-    if features is None:
+    if run.is_stats:
+        if features is not None:
+            raise ConfigError("a SAR chip-statistics run computes its features here: drop --scheduler")
+        feats = stats_features(run, store, ids, progress, on_batch=overview.add)
+    elif features is None:
         feats = stream_features(run.models, as_batch_getter(store), ids, progress, on_batch=overview.add)
     else:
         feats = features(run, store, ids, progress)
@@ -201,7 +230,7 @@ def predict_run(
 def _map_titles(run: LoadedRun, store: ChipStore, n_chips: int) -> tuple[str, str]:
     """Title and subtitle of ``map.png``: the event, the model, the chips and the dates."""
     event = (store.meta.event_date or "")[:10] or "unknown date"
-    title = f"Predicted landslide density, event {event} (model {run.config.name})"
+    title = f"Predicted landslide density, event {event} (model {run.name})"
     trained = (run.meta.get("training_data") or {}).get("event_date", "")[:10]
     subtitle = (
         f"{n_chips} chips of {store.grid.chip_extent_m / 1000:g} km; SAR dates "

@@ -82,10 +82,11 @@ def _top_class2(store: ChipStore, ids: np.ndarray, proba: np.ndarray, pred: np.n
 def _model_summary(run: LoadedRun) -> dict[str, Any]:
     return {
         "path": str(run.path),
-        "name": run.config.name,
+        "name": run.name,
         "fingerprint": run.meta.get("fingerprint"),
         "code_version": run.meta.get("code_version"),
         "epochs": run.meta.get("epochs"),
+        "kind": run.meta.get("kind", "cnn"),
         "ensemble": len(run.models),
         "n_train": run.meta.get("n_train"),
         "auc_val": run.meta.get("auc_val"),
@@ -113,7 +114,7 @@ def _label_scores(run: LoadedRun, store: ChipStore, proba: np.ndarray, prov: dic
     log.warning(
         "%s was trained on chips of %s: its AUC against the store's labels (%.3f) is in-sample, not "
         "a held-out score (use `landslide-app ablate` for that)",
-        run.config.name,
+        run.name,
         store.path,
         auc.macro,
     )

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from landslide_app import __version__
 from landslide_app.atomic import (
     atomic_path,
     check_output_dir,
@@ -53,11 +52,13 @@ from landslide_app.experiments.run_bundle import (  # re-exported: callers load 
     FOREST_FILE,
     MODEL_FILE,
     RUN_FILE,
+    RUN_FORMAT,
     LoadedRun,
     bundle_meta,
     load_run,
     member_files,
     store_provenance,
+    training_record,
 )
 from landslide_app.model.crossval import FoldData
 from landslide_app.model.decision import DEFAULT_DECISION
@@ -65,8 +66,8 @@ from landslide_app.model.embedding_forest import EmbeddingForest
 from landslide_app.model.ensemble import fold_model
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.map_classes import decision_proba, fit_run_decisions
-from landslide_app.model.metrics import multiclass_auc, nan_to_none
-from landslide_app.model.protocol import Fold
+from landslide_app.model.metrics import multiclass_auc
+from landslide_app.model.protocol import Fold, train_val_positions
 from landslide_app.model.train import ChipSubset, as_batch_getter
 
 log = logging.getLogger(__name__)
@@ -147,10 +148,7 @@ def train_run(
     if len(ids) < 4:
         raise InputError(f"{store.path} has {len(ids)} chips; training needs at least 4")
     out = check_output_dir(out, "run directory", create=False)
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(len(ids))
-    n_val = max(1, int(round(val_fraction * len(ids))))
-    val_pos, train_pos = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    train_pos, val_pos = train_val_positions(len(ids), seed, val_fraction)
     t0 = time.perf_counter()
     # the cross-prediction's fold model on one train/validation "fold" (no test chips)
     fold = Fold("single", ids[train_pos], ids[val_pos], np.empty(0, np.int64))
@@ -210,25 +208,14 @@ def _save_members(out: Path, members: list[Any]) -> dict[str, str]:
 
 def _run_meta(config, epochs, seed, precision, model, store, train_pos, val_pos, auc_val, t0) -> dict[str, Any]:
     return {
-        "format": "landslide-app-run/1",
+        "format": RUN_FORMAT,
         "config": config.to_dict(),
         "name": config.name,
         "epochs": epochs,
         "seed": seed,
         "precision": precision,
         "best_epoch": model.best_epoch,
-        "store": str(store.path),
-        "store_fingerprint": store.meta.fingerprint,
-        "chip_size": store.grid.chip_size,
-        "resolution_m": store.grid.resolution,
-        "channels": list(store.channels),
-        "n_train": int(len(train_pos)),
-        "n_val": int(len(val_pos)),
-        "auc_val": nan_to_none(auc_val.macro),
-        "auc_val_weighted": nan_to_none(auc_val.weighted),
-        "auc_val_per_class": [nan_to_none(v) for v in auc_val.per_class],
-        "seconds": round(time.perf_counter() - t0, 2),
-        "code_version": __version__,
+        **training_record(store, len(train_pos), len(val_pos), auc_val, t0),
     }
 
 
@@ -270,7 +257,7 @@ def embed_store(
     with atomic_path(out_tif) as tmp, rasterio.open(tmp, "w", **profile) as ds:
         ds.set_band_description(1, f"embedding {run.config.name}")
         ds.update_tags(**{k: str(v) for k, v in run.provenance(store).items()})
-        for ids, emb, _ in run.model.iter_embeddings(
+        for ids, emb, _ in run.network.iter_embeddings(
             ChipSubset(as_batch_getter(store), store.ids), batch_size=16, progress=progress, desc="embed"
         ):
             for cid, e in zip(ids, emb):
@@ -324,7 +311,7 @@ def embed_dem(
                     chip = np.full((1, len(CHANNELS), r1 - r0, c1 - c0), np.nan, np.float32)
                     chip[0, :4] = t
                     chip[0, -1] = 0.0
-                    emb, _ = run.model.embed_batch(chip)
+                    emb, _ = run.network.embed_batch(chip)
                     h, w = min(tile, src.height - r), min(tile, src.width - c)
                     dst.write(emb[0, r - r0 : r - r0 + h, c - c0 : c - c0 + w], 1, window=Window(c, r, w, h))
     return out_tif

@@ -115,6 +115,11 @@ def respond(
     res = RespondResult(out, out / CHIPS_DIR, {})
     with _stage(res, "model"):
         run = load_run(model, device)  # a broken model fails before any download
+        if run.is_stats and normalise == "scene":
+            raise ConfigError(
+                f"--normalise scene standardises a network's inputs; {run.name} has no network: "
+                "use --normalise training"
+            )
     with _stage(res, "acquisitions"):
         source = _acquisitions(open_source, run)
     with _stage(res, "chips"):
@@ -147,7 +152,7 @@ def _acquisitions(open_source: Callable[[], Any], run: LoadedRun) -> Any:
     log.info("respond 1/4 acquisitions: searching the source")
     source = open_source()
     if run.config.uses_sar:
-        check_post_passes(source, run.config.revisits, run.config.name)
+        check_post_passes(source, run.config.revisits, run.name)
     else:
         source = source.without_sar()  # a DEM-only model reads no SAR: do not fetch any
     log.info("respond 1/4 acquisitions: %s", ", ".join(_post_days(source)) or "DEM only")
@@ -180,7 +185,7 @@ def _predict(
         log.info("respond 3/4 predict: %s already holds this prediction; kept", out)
         resumed.append("predict")
         return summary
-    log.info("respond 3/4 predict: %s chips with %s", store.meta.n_chips, run.config.name)
+    log.info("respond 3/4 predict: %s chips with %s", store.meta.n_chips, run.name)
     return predict_run(run, store.path, out, progress=progress, normalise=normalise)
 
 

@@ -16,12 +16,18 @@ collapsed). :attr:`LoadedRun.models` are every member's network (member 0 first)
 :func:`~landslide_app.experiments.prediction.stream_features` makes them) and averages the
 probabilities of the members that did not collapse (all of them if every one did). ``embed``
 writes member 0's embedding.
+
+**A SAR chip-statistics run** (``run.json`` ``kind`` :data:`STATS_KIND`, written by
+:func:`~landslide_app.experiments.stats_model.train_stats_run`) holds ``forest.npz`` and no network:
+:attr:`LoadedRun.model` is None, :attr:`LoadedRun.models` empty, :attr:`LoadedRun.network` refuses,
+and :meth:`LoadedRun.predict_proba` takes the run's ``features`` columns.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,15 +38,20 @@ from landslide_app import __version__
 from landslide_app.atomic import file_digest
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.vocabulary import N_FEATURES
-from landslide_app.errors import ModelFileError
+from landslide_app.errors import ConfigError, ModelFileError
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.forest_file import readable_forest_path
 from landslide_app.model.inputs import ModelConfig
+from landslide_app.model.metrics import nan_to_none
 from landslide_app.model.train import TrainedModel
 
 log = logging.getLogger(__name__)
 
 RUN_FILE, MODEL_FILE, FOREST_FILE = "run.json", "model.pt", "forest.npz"
+RUN_FORMAT = "landslide-app-run/1"
+#: ``run.json`` ``kind`` of a SAR chip-statistics run (:mod:`landslide_app.experiments.stats_model`):
+#: a forest on per-chip SAR statistics, no network. A run without ``kind`` is a network run.
+STATS_KIND = "sar_stats"
 #: The forest file of runs written before ``forest.npz`` (skops format).
 LEGACY_FOREST_FILE = "forest.skops"
 
@@ -59,18 +70,44 @@ class LoadedRun:
 
     path: Path
     meta: dict[str, Any]
-    model: TrainedModel
+    model: TrainedModel | None
     forest: DensityForest
     more_members: list[tuple[TrainedModel, DensityForest]] = field(default_factory=list)
 
     @property
+    def is_stats(self) -> bool:
+        """A SAR chip-statistics run (no network; features from
+        :func:`~landslide_app.baselines.sar_stats.compute_sar_stats_features`)."""
+        return self.meta.get("kind") == STATS_KIND
+
+    @property
     def config(self) -> ModelConfig:
-        return self.model.config
+        return self.model.config if self.model is not None else ModelConfig.from_dict(self.meta["config"])
+
+    @property
+    def name(self) -> str:
+        """What outputs call the model: the configuration (``fused-r3``), or ``sar-stats-r3`` for a statistics run."""
+        return str(self.meta.get("name") or self.config.name) if self.is_stats else self.config.name
+
+    @property
+    def network(self) -> TrainedModel:
+        """Member 0's network; a :class:`ConfigError` for a run without one (a SAR chip-statistics run)."""
+        if self.model is None:
+            raise ConfigError(
+                f"{self.path} is a SAR chip-statistics run ({self.meta.get('name')}): it has no network, so it has "
+                "no embedding. Use a network run (`landslide-app train --model cnn`) here."
+            )
+        return self.model
 
     @property
     def models(self) -> list[TrainedModel]:
-        """Every member's network, member 0 first (one for a single-network run)."""
-        return [self.model, *(m for m, _ in self.more_members)]
+        """Every member's network, member 0 first (one for a single-network run, none for a statistics run)."""
+        return [] if self.model is None else [self.model, *(m for m, _ in self.more_members)]
+
+    @property
+    def n_features(self) -> int:
+        """Columns of the features :meth:`predict_proba` takes."""
+        return len(self.meta.get("features") or ()) if self.is_stats else N_FEATURES * len(self.models)
 
     @property
     def forests(self) -> list[DensityForest]:
@@ -88,9 +125,11 @@ class LoadedRun:
         """Class probabilities from the members' features side by side (``(n, N_FEATURES * K)``): each
         member's forest scores its own 19 columns, and the kept members' probabilities are averaged."""
         feats = np.asarray(features)
-        k = len(self.models)
-        if feats.ndim != 2 or feats.shape[1] != N_FEATURES * k:
-            raise ValueError(f"features {feats.shape}: expected {N_FEATURES * k} columns ({k} member(s) x 19)")
+        if feats.ndim != 2 or feats.shape[1] != self.n_features:
+            what = "SAR chip statistics" if self.is_stats else f"{len(self.models)} member(s) x 19"
+            raise ValueError(f"features {feats.shape}: expected {self.n_features} columns ({what})")
+        if self.is_stats:
+            return self.forest.predict_proba(feats)
         forests = self.forests
         parts = [forests[j].predict_proba(feats[:, j * N_FEATURES : (j + 1) * N_FEATURES]) for j in self.kept_members()]
         return np.mean(parts, axis=0)
@@ -99,7 +138,7 @@ class LoadedRun:
         """What made an output: configuration, model and data fingerprints (the data one only when
         the output comes from a chip store), code version."""
         prov = {
-            "config": self.config.name,
+            "config": self.name,
             "model_fingerprint": self.meta.get("fingerprint"),
             "trained_on": self.meta.get("store_fingerprint"),
             "data_fingerprint": store.meta.fingerprint if store else None,
@@ -113,10 +152,35 @@ def bundle_meta(store: ChipStore, train_ids: np.ndarray, model: TrainedModel) ->
     """What a prediction elsewhere needs besides the model files, for ``run.json``: the
     normalisation statistics, per-channel statistics of the training chips (domain-shift check),
     the density thresholds and where and when the training data come from."""
+    return {"norm_stats": model.stats.to_dict(), **bundle_channel_meta(store, train_ids)}
+
+
+def training_record(store: ChipStore, n_train: int, n_val: int, auc_val: Any, t0: float) -> dict[str, Any]:
+    """The fields of ``run.json`` every kind of run records about its training: the store, the chip grid, the
+    chip counts, the validation AUC (a :class:`~landslide_app.model.metrics.MulticlassAuc`), the seconds since
+    ``t0`` (``time.perf_counter``) and the code version."""
+    return {
+        "store": str(store.path),
+        "store_fingerprint": store.meta.fingerprint,
+        "chip_size": store.grid.chip_size,
+        "resolution_m": store.grid.resolution,
+        "channels": list(store.channels),
+        "n_train": int(n_train),
+        "n_val": int(n_val),
+        "auc_val": nan_to_none(auc_val.macro),
+        "auc_val_weighted": nan_to_none(auc_val.weighted),
+        "auc_val_per_class": [nan_to_none(v) for v in auc_val.per_class],
+        "seconds": round(time.perf_counter() - t0, 2),
+        "code_version": __version__,
+    }
+
+
+def bundle_channel_meta(store: ChipStore, train_ids: np.ndarray) -> dict[str, Any]:
+    """The part of :func:`bundle_meta` every kind of run records: the training chips' per-channel
+    statistics (domain-shift check), the density thresholds and the training data's provenance."""
     from landslide_app.experiments.domain_shift import channel_stats
 
     return {
-        "norm_stats": model.stats.to_dict(),
         "channel_stats": channel_stats(store, train_ids),
         "density_thresholds": store.meta.density_thresholds,
         "training_data": store_provenance(store),
@@ -168,7 +232,7 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise ModelFileError(f"{f} lacks the model configuration ('config'); it is damaged, retrain the run")
     expected = ModelConfig.from_dict(meta["config"])
-    k = _ensemble_size(meta, f)
+    k = 1 if meta.get("kind") == STATS_KIND else _ensemble_size(meta, f)
     model_names = {name for j in range(k) for name in member_files(j)} | {LEGACY_FOREST_FILE}
     for name, digest in (meta.get("files") or {}).items():
         checked = name in model_names and (path / name).exists()
@@ -177,6 +241,8 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
                 f"{path / name} does not match {RUN_FILE} (its checksum differs): it was modified after "
                 "training or copied from another run. Use the run directory it came from, or retrain."
             )
+    if meta.get("kind") == STATS_KIND:
+        return _load_stats_run(path, meta)
     members = [_load_member(path, j, expected, device) for j in range(k)]
     if meta.get("collapsed"):
         log.warning(
@@ -186,6 +252,17 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
         )
     (model, forest), more = members[0], members[1:]
     return LoadedRun(path, meta, model, forest, more)
+
+
+def _load_stats_run(path: Path, meta: dict[str, Any]) -> LoadedRun:
+    """A SAR chip-statistics run: its forest and feature names (no network)."""
+    if not (path / FOREST_FILE).exists():
+        raise ModelFileError(
+            f"{path} is a SAR chip-statistics run without {FOREST_FILE}; copy the whole run directory, or retrain"
+        )
+    if not isinstance(meta.get("features"), list) or not meta["features"]:
+        raise ModelFileError(f"{path / RUN_FILE} lacks the feature names ('features'); it is damaged, retrain the run")
+    return LoadedRun(path, meta, None, DensityForest.load(path / FOREST_FILE))
 
 
 def _ensemble_size(meta: dict[str, Any], f: Path) -> int:

@@ -306,7 +306,7 @@ def discover(root: str | Path, depth: int = DISCOVER_DEPTH) -> dict[str, list[di
         try:
             if (d / STORE_MARK).exists():
                 found["stores"].append({"path": _rel(d, root), **store_entry(d)})
-            elif (d / RUN_MARK).exists() and (d / "model.pt").exists():
+            elif (d / RUN_MARK).exists() and ((d / "model.pt").exists() or (d / "forest.npz").exists()):
                 found["runs"].append({"path": _rel(d, root), **run_entry(d)})
             if (d / PREDICTION_MARK).exists() and (d / "density.tif").exists():
                 found["predictions"].append({"path": _rel(d, root), **prediction_entry(d)})

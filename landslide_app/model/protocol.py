@@ -73,6 +73,7 @@ __all__ = [
     "make_split",
     "random_split",
     "resolve_split",
+    "train_val_positions",
 ]
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,14 @@ DEFAULT_BLOCK_SIZE: int = 6
 #: Block edge in km (6 chips of 1.28 km); what ``--block-km`` defaults to.
 DEFAULT_BLOCK_KM: float = 7.68
 DEFAULT_BUFFER: int = 0
+
+
+def train_val_positions(n: int, seed: int, val_fraction: float = DEFAULT_VAL_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, validation)`` positions of ``n`` chips for a single run (``landslide-app train``, any kind of
+    model): a seeded random permutation, the validation share ``val_fraction`` (at least one chip)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(val_fraction * n)))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
 def _deal(members: np.ndarray, member_classes: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
