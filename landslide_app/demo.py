@@ -21,11 +21,22 @@ DEMO_NAME = "Hurricane María demo scene (synthetic Puerto Rico)"
 DEFAULT_INPUTS, DEFAULT_REVISITS = "fused", 3
 
 
+#: The run trained on first launch for the responder's panel (**Respond** of another area's workspace):
+#: the SAR chip-statistics model, 3 revisits (seconds to train; see README "Which model").
+RESPONDER_RUN = "sar-stats-r3"
+
+
 def prepare_demo(
-    data_dir: str | Path, size: str = "demo", seed: int = 0, progress: bool = True, train_default: bool = True
+    data_dir: str | Path,
+    size: str = "demo",
+    seed: int = 0,
+    progress: bool = True,
+    train_default: bool = True,
+    train_responder: bool = True,
 ) -> WorkspaceLayout:
-    """Generate the demo scene, build its chip store and run the default configuration (fused,
-    3 revisits) under ``data_dir``. Idempotent and resumable: finished steps are reused."""
+    """Generate the demo scene, build its chip store, run the default configuration (fused, 3 revisits)
+    and train :data:`RESPONDER_RUN` into ``models/`` under ``data_dir``. Idempotent and resumable:
+    finished steps are reused."""
     from landslide_app.chips.build import build_chips
     from landslide_app.scene import generate_scene
     from landslide_app.sources.stac import open_local_catalog
@@ -47,6 +58,13 @@ def prepare_demo(
             AblationSettings(),
             progress=progress,
         )
+    responder = paths.models / RESPONDER_RUN
+    if train_responder and not (responder / "run.json").exists():
+        from landslide_app.experiments.stats_model import train_stats_run
+
+        log.info("training %s for the responder's panel", RESPONDER_RUN)
+        responder.mkdir(parents=True, exist_ok=True)
+        train_stats_run(paths.chips, 3, responder, progress=progress)
     return paths
 
 

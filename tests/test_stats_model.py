@@ -121,3 +121,18 @@ def test_respond_with_a_statistics_run(stats_run, scene_dir, tmp_path, capsys):
     other = tmp_path / "scene-normalised"
     assert main([*argv, "--model", str(stats_run), "--out", str(other), "--normalise", "scene"]) == 2
     assert "--normalise training" in capsys.readouterr().err and not (other / "chips").exists()
+
+
+def test_the_demo_prepares_a_run_for_the_responder(tmp_path):
+    from landslide_app.demo import RESPONDER_RUN, prepare_demo
+    from landslide_app.experiments.workspace import Workspace
+
+    paths = prepare_demo(tmp_path / "demo", size="tiny", progress=False, train_default=False)
+    run_json = paths.models / RESPONDER_RUN / "run.json"
+    assert json.loads(run_json.read_text())["kind"] == "sar_stats"
+    ws = Workspace.load(paths.root)
+    assert [r["name"] for r in ws.runs] == [RESPONDER_RUN]
+    # a second launch reuses it
+    before = run_json.stat().st_mtime_ns
+    prepare_demo(tmp_path / "demo", size="tiny", progress=False, train_default=False)
+    assert run_json.stat().st_mtime_ns == before

@@ -10,6 +10,7 @@ builds its chips at :data:`CHIPS_DIR` too. Under a workspace folder ``ROOT``::
     ROOT/scene/dem/elevation.tif   the DEM (the map's hillshade)
     ROOT/chips/                    the chip store
     ROOT/ablation/                 ``runs/<key>/`` per configuration, results.json, table.md
+    ROOT/models/<name>/            trained runs a responder can apply elsewhere (the demo: ``sar-stats-r3``)
 
 The scene's file names are those :mod:`landslide_app.scene.write` writes. ``workspace.json``, which
 describes any workspace folder, is :mod:`landslide_app.experiments.workspace`.
@@ -23,6 +24,7 @@ from pathlib import Path
 SCENE_DIR = "scene"
 CHIPS_DIR = "chips"
 ABLATION_DIR = "ablation"
+MODELS_DIR = "models"
 
 
 @dataclass(frozen=True)
@@ -55,3 +57,8 @@ class WorkspaceLayout:
     def ablation(self) -> Path:
         """Ablation outputs (``runs/<key>/`` per configuration, results.json, table.md)."""
         return self.root / ABLATION_DIR
+
+    @property
+    def models(self) -> Path:
+        """Trained runs (``train`` outputs) kept with the workspace, one folder each."""
+        return self.root / MODELS_DIR
