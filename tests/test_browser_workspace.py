@@ -1,16 +1,18 @@
 """Workspaces in headless Chromium (issue 14), served by Voila as ``landslide-app app`` does.
 
 One server over a root of CLI-made workspaces (``event``: an unlabelled store and a prediction;
-``lab``: a trained DEM run), the Planetary Computer pointed at a closed loopback port (offline),
+``lab``: a trained DEM run and a SAR chip-statistics run), the Planetary Computer pointed at a closed loopback port (offline),
 and the tiny demo catalog served over HTTP on loopback. In page order: opening the unlabelled
 workspace (no true-class toggle), the before/after split map, an offline Planetary Computer request
 (one message, at once), drawing an area over the served catalog with an uploaded inventory -> chips
--> respond with the other workspace's model -> map and exports, and a cancelled run. Screenshots go
+-> respond with the other workspace's models (the network run, then the statistics run picked in the
+Model list) -> map and exports, and a cancelled run. Screenshots go
 to a temporary folder (``benchmarks/screenshots.py`` refreshes the README's).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -37,12 +39,14 @@ CENTRE_TOL_PX = 30
 
 
 @pytest.fixture(scope="module")
-def root(scene_dir: Path, dem_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def root(scene_dir: Path, dem_run: Path, tiny_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from landslide_app.cli import main
 
     r = tmp_path_factory.mktemp("browser-workspaces")
     assert main(["-q", "chips", "--source", str(scene_dir / "catalog.json"), "--out", str(r / "event" / "chips")]) == 0
     shutil.copytree(dem_run, r / "lab" / "run-dem")
+    stats = ["-q", "train", "--model", "sar-stats", "--chips", str(tiny_store), "--revisits", "1"]
+    assert main([*stats, "--out", str(r / "lab" / "run-stats")]) == 0
     assert (
         main(
             [
@@ -327,6 +331,20 @@ def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_di
     page.wait_for_selector("text=/p\\(class 2\\) 0.8/", timeout=30_000)  # the choropleth's legend
     page.wait_for_timeout(500)
     page.screenshot(path=str(shots / "fetch-respond.jpg"), type="jpeg", quality=80)
+    # the other kind of run, a SAR chip-statistics forest, through the same picker and Apply
+    picker = page.locator(".ls-respond-view .widget-dropdown").filter(has=page.locator("label:text-is('Model')"))
+    label = picker.locator("option", has_text="sar-stats-r1").first.inner_text()
+    picker.locator("select").select_option(label=label)
+    page.wait_for_timeout(300)
+    page.locator(".ls-apply").click()
+    stats_out = ws / "predictions" / "lab-run-stats-training"
+    deadline = time.monotonic() + 180
+    while not (stats_out / "summary.json").exists() and time.monotonic() < deadline:
+        page.wait_for_timeout(500)  # summary.json is written last: the prediction is finished
+    page.wait_for_selector(".ls-messages >> text=/Prediction finished/", timeout=30_000)
+    assert "failed" not in page.inner_text(".ls-run-list").lower(), page.inner_text(".ls-run-list")
+    assert all((stats_out / f).exists() for f in ("density.tif", "chips.gpkg", "map.png", "summary.json"))
+    assert json.loads((stats_out / "summary.json").read_text())["model"]["kind"] == "sar_stats"
 
 
 def test_a_cancelled_run(page, root: Path, catalog_url: str):
