@@ -1,8 +1,8 @@
 """Workspaces in headless Chromium (issue 14), served by Voila as ``landslide-app app`` does.
 
 One server over a root of CLI-made workspaces (``event``: an unlabelled store and a prediction;
-``lab``: a trained DEM run and a SAR chip-statistics run), the Planetary Computer pointed at a closed loopback port (offline),
-and the tiny demo catalog served over HTTP on loopback. In page order: opening the unlabelled
+``lab``: a trained DEM run and a SAR chip-statistics run), the Planetary Computer pointed at a closed
+loopback port (offline), and the tiny demo catalog served over HTTP on loopback. In page order: opening the unlabelled
 workspace (no true-class toggle), the before/after split map, an offline Planetary Computer request
 (one message, at once), drawing an area over the served catalog with an uploaded inventory -> chips
 -> respond with the other workspace's models (the network run, then the statistics run picked in the
