@@ -13,8 +13,9 @@ islands (scene seeds) and size:
    **out-of-area AUC** (macro one-vs-rest), the map's accuracy minus "the target's majority class
    everywhere", and the landslide chips the map shows as "none";
 3. with the change features as they are (``raw``), and centred on each island's own median
-   (``scene``: the analogue of ``--normalise scene``, which absorbs a scene-wide offset such as a
-   calibration or seasonal difference between events).
+   (``scene``: the analogue of ``--normalise scene``, which absorbs a scene-wide shift of the
+   post - pre change that is not the storm, such as another season; a calibration offset common to
+   all dates of an event cancels in the change features already).
 
 Differences from ``bench_transfer.py``: the forest is fitted on all the training island's chips (the
 CNN's runs used 80 %, the other 20 % picking the epoch), and the target stores are built with their
