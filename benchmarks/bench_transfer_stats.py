@@ -37,6 +37,8 @@ import numpy as np
 from bench_transfer import _open, _scene
 from common import load_average, report
 
+from landslide_app.baselines.sar_stats import centre_on_median
+
 log = logging.getLogger("bench_transfer_stats")
 
 CENTRING = ("raw", "scene")
@@ -51,13 +53,6 @@ def island_features(store: Any, revisits: int) -> tuple[np.ndarray, np.ndarray]:
     return compute_sar_stats_features(store, ids, revisits, progress=False), np.asarray(store.classes)[order]
 
 
-def centred(features: np.ndarray) -> np.ndarray:
-    """The change features (every column but the two slope ones) minus the island's own median."""
-    out = np.array(features, dtype=np.float32)
-    out[:, 2:] -= np.nanmedian(out[:, 2:], axis=0)
-    return out
-
-
 def transfer_scores(
     train: tuple[np.ndarray, np.ndarray], targets: list[tuple[np.ndarray, np.ndarray]], seed: int = 0
 ) -> dict[str, dict[str, list[float | int | None]]]:
@@ -70,7 +65,7 @@ def transfer_scores(
     x0, y0 = train
     out: dict[str, dict[str, list[float | int | None]]] = {}
     for mode in CENTRING:
-        prep = centred if mode == "scene" else np.asarray
+        prep = centre_on_median if mode == "scene" else np.asarray
         forest = DensityForest(seed=seed, n_estimators=N_TREES).fit(prep(x0), y0)
         oob = forest.oob_proba()
         ok = np.isfinite(oob).all(axis=1)

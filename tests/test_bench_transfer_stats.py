@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_transfer_stats import centred, transfer_scores  # noqa: E402
+from bench_transfer_stats import transfer_scores  # noqa: E402
+
+from landslide_app.baselines.sar_stats import centre_on_median
 
 
 def island(seed: int, n: int = 150, offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -30,8 +32,9 @@ def island(seed: int, n: int = 150, offset: float = 0.0) -> tuple[np.ndarray, np
 
 
 def test_centring_subtracts_each_change_column_median_only():
+    assert centre_on_median(np.empty((0, 6), np.float32)).shape == (0, 6)
     x = np.array([[10, 20, 1, 5, 0.1, -3], [30, 40, 3, 7, 0.3, -1], [20, 30, 2, 9, np.nan, -2]], np.float32)
-    c = centred(x)
+    c = centre_on_median(x)
     np.testing.assert_array_equal(c[:, :2], x[:, :2])
     np.testing.assert_allclose(c[:, 2], [-1, 1, 0])
     np.testing.assert_allclose(c[:, 4][:2], [-0.1, 0.1], atol=1e-7)  # the NaN is left out of the median

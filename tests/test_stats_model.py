@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landslide_app.baselines.sar_stats import compute_sar_stats_features, feature_names
+from landslide_app.baselines.sar_stats import centre_on_median, compute_sar_stats_features, feature_names
 from landslide_app.chips.store import ChipStore
 from landslide_app.cli import main
 from landslide_app.errors import ConfigError, ModelFileError
@@ -40,7 +40,7 @@ def test_the_run_records_its_kind_features_split_and_decisions(stats_run, tiny_s
     train, val = train_val_positions(len(store.ids), 3, 0.2)
     assert (meta["n_train"], meta["n_val"]) == (len(train), len(val)) and len(train) + len(val) == len(store.ids)
     assert set(meta["decision"]["rules"]) == {"cost", "accuracy", "macro_f1"}
-    assert set(meta["files"]) == {"forest.npz"} and not (stats_run / "model.pt").exists()
+    assert set(meta["files"]) == {"forest.npz", "forest_scene.npz"} and not (stats_run / "model.pt").exists()
     assert meta["channel_stats"] and meta["density_thresholds"]
     run = load_run(stats_run)
     assert run.is_stats and run.models == [] and run.name == "sar-stats-r2" and run.n_features == 8
@@ -74,11 +74,26 @@ def test_predict_uses_the_forest_on_the_chip_statistics(stats_run, tiny_store, t
     assert {"density.tif", "map.png"} <= {p.name for p in out.iterdir()}
 
 
+def test_normalise_scene_uses_the_centred_statistics_and_their_forest(stats_run, tiny_store, tmp_path):
+    import geopandas as gpd
+
+    summary = predict_run(stats_run, tiny_store, tmp_path / "scene", progress=False, normalise="scene")
+    assert summary["normalise"] == "scene"
+    run, store = load_run(stats_run), ChipStore.open(tiny_store)
+    assert run.scene_forest is not None and json.loads((stats_run / "run.json").read_text())["scene"]["decision"]
+    feats = compute_sar_stats_features(store, store.ids, 2, progress=False)
+    expected = run.scene_forest.predict_proba(centre_on_median(feats))
+    got = gpd.read_file(tmp_path / "scene" / "chips.gpkg").set_index("chip_id").loc[store.ids, ["p0", "p1", "p2"]]
+    np.testing.assert_allclose(got.to_numpy(), expected, atol=1e-6)
+    # a shift of every chip's post - pre change (another season, not the storm) leaves the centred input as it was
+    shifted = feats.copy()
+    shifted[:, 2:] += 3.0
+    np.testing.assert_allclose(centre_on_median(shifted), centre_on_median(feats), atol=1e-5)
+
+
 def test_what_a_run_without_network_refuses(stats_run, tiny_store, tmp_path):
     with pytest.raises(ConfigError, match="no network"):
         embed_store(stats_run, tiny_store, tmp_path / "e.tif", progress=False)
-    with pytest.raises(ConfigError, match="--normalise training"):
-        predict_run(stats_run, tiny_store, tmp_path / "p", progress=False, normalise="scene")
     with pytest.raises(ConfigError, match="drop --scheduler"):
         predict_run(stats_run, tiny_store, tmp_path / "q", progress=False, features=lambda *a: np.zeros((1, 8)))
     # features recorded under other names: retrain, not a silently wrong map
@@ -88,6 +103,13 @@ def test_what_a_run_without_network_refuses(stats_run, tiny_store, tmp_path):
     (broken / "run.json").write_text(json.dumps(meta))
     with pytest.raises(ConfigError, match="retrain"):
         predict_run(broken, tiny_store, tmp_path / "r", progress=False)
+    # a run without the scene forest (as one written before it): --normalise scene says to retrain
+    meta["features"] = meta["features"][::-1]
+    del meta["scene"]
+    (broken / "run.json").write_text(json.dumps(meta))
+    (broken / "forest_scene.npz").unlink()
+    with pytest.raises(ConfigError, match="no forest for --normalise scene"):
+        predict_run(broken, tiny_store, tmp_path / "s", progress=False, normalise="scene")
     (broken / "forest.npz").unlink()
     with pytest.raises(ModelFileError, match="forest.npz"):
         load_run(broken)
@@ -117,10 +139,6 @@ def test_respond_with_a_statistics_run(stats_run, scene_dir, tmp_path, capsys):
     assert ws["runs"][0]["name"] == "sar-stats-r2"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["labelled"] is False and summary["model"]["kind"] == "sar_stats" and summary["n_chips"] > 0
-    # --normalise scene is a network's: refused before any download or chip
-    other = tmp_path / "scene-normalised"
-    assert main([*argv, "--model", str(stats_run), "--out", str(other), "--normalise", "scene"]) == 2
-    assert "--normalise training" in capsys.readouterr().err and not (other / "chips").exists()
 
 
 def test_the_demo_prepares_a_run_for_the_responder(tmp_path):

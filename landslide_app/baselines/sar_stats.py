@@ -144,6 +144,19 @@ def sar_stats_features(chips: np.ndarray, revisits: int = 3, db_floor: float = S
     return out
 
 
+def centre_on_median(features: np.ndarray) -> np.ndarray:
+    """The change features (every column but the first two, the slope ones) minus their median over the
+    given chips (NaN left out): the statistics' ``--normalise scene``. It absorbs a scene-wide shift of
+    the post - pre change that is not the storm (another season), and with it a storm that hit every
+    chip alike. A copy; the slope columns are unchanged."""
+    out = np.array(features, dtype=np.float32)
+    if len(out):
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(out[:, 2:], axis=0) if not np.isnan(out[:, 2:]).all() else 0.0
+        out[:, 2:] -= np.nan_to_num(med)
+    return out
+
+
 def compute_sar_stats_features(
     reader: Any,
     ids: Sequence[int] | np.ndarray,

@@ -173,5 +173,6 @@ def add_normalise_option(s: argparse.ArgumentParser) -> None:
         choices=NORMALISE_MODES,
         default=DEFAULT_NORMALISE,
         help="input standardisation: the training chips' statistics, or this store's own "
-        f"(scene) (default {DEFAULT_NORMALISE}, the better one on the transfer benchmark)",
+        f"(scene) (default {DEFAULT_NORMALISE}, the better one on the transfer benchmark); for a sar-stats run, "
+        "scene centres the change statistics on this store's median and uses the run's forest fitted so",
     )

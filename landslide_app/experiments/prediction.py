@@ -20,6 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from landslide_app.atomic import check_output_dir, output_lock, remove_stale_temps, write_json_atomic
+from landslide_app.baselines.sar_stats import centre_on_median
 from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
 from landslide_app.core.vocabulary import DEFAULT_NORMALISE, N_FEATURES, NORMALISE_MODES
@@ -156,10 +157,12 @@ def _normalisation(run: LoadedRun, store: ChipStore, normalise: str, here: bool)
     sample = read_sample(store)
     shifted = check_domain_shift(run, store, sample)
     if normalise == "scene" and run.is_stats:
-        raise ConfigError(
-            "--normalise scene standardises a network's inputs; a SAR chip-statistics run has no network: "
-            "use --normalise training"
-        )
+        if run.scene_forest is None or not isinstance(run.meta.get("scene"), dict):
+            raise ConfigError(
+                f"{run.path} has no forest for --normalise scene (trained before it existed): retrain it with "
+                "`landslide-app train --model sar-stats`, or use --normalise training"
+            )
+        return shifted  # the statistics are centred on this store's median in predict_run
     if normalise == "scene":
         if not here:
             raise ConfigError("--normalise scene is computed here only; drop --scheduler or use --normalise training")
@@ -214,8 +217,13 @@ def predict_run(
     else:
         feats = features(run, store, ids, progress)
         overview.fill_from(store.read_many, ids)
-    proba = run.predict_proba(feats)  # an ensemble run averages its members' probabilities
-    rule = run_decision(run.meta, decision)
+    if run.is_stats and normalise == "scene":  # the statistics' scene normalisation: centred, their own forest
+        assert run.scene_forest is not None  # checked by _normalisation
+        proba = run.scene_forest.predict_proba(centre_on_median(feats))
+        rule = run_decision(run.meta["scene"], decision)
+    else:
+        proba = run.predict_proba(feats)  # an ensemble run averages its members' probabilities
+        rule = run_decision(run.meta, decision)
     pred = proba.argmax(axis=1) if rule is None else rule.apply(proba)
     prov = run.provenance(store)
     summary = prediction_summary(run, store, ids, proba, prov, pred=pred)

@@ -115,11 +115,6 @@ def respond(
     res = RespondResult(out, out / CHIPS_DIR, {})
     with _stage(res, "model"):
         run = load_run(model, device)  # a broken model fails before any download
-        if run.is_stats and normalise == "scene":
-            raise ConfigError(
-                f"--normalise scene standardises a network's inputs; {run.name} has no network: "
-                "use --normalise training"
-            )
     with _stage(res, "acquisitions"):
         source = _acquisitions(open_source, run)
     with _stage(res, "chips"):

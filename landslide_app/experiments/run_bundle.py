@@ -18,7 +18,8 @@ probabilities of the members that did not collapse (all of them if every one did
 writes member 0's embedding.
 
 **A SAR chip-statistics run** (``run.json`` ``kind`` :data:`STATS_KIND`, written by
-:func:`~landslide_app.experiments.stats_model.train_stats_run`) holds ``forest.npz`` and no network:
+:func:`~landslide_app.experiments.stats_model.train_stats_run`) holds ``forest.npz`` (and
+``forest_scene.npz``, :attr:`LoadedRun.scene_forest`, for ``--normalise scene``) and no network:
 :attr:`LoadedRun.model` is None, :attr:`LoadedRun.models` empty, :attr:`LoadedRun.network` refuses,
 and :meth:`LoadedRun.predict_proba` takes the run's ``features`` columns.
 """
@@ -52,6 +53,8 @@ RUN_FORMAT = "landslide-app-run/1"
 #: ``run.json`` ``kind`` of a SAR chip-statistics run (:mod:`landslide_app.experiments.stats_model`):
 #: a forest on per-chip SAR statistics, no network. A run without ``kind`` is a network run.
 STATS_KIND = "sar_stats"
+#: A statistics run's forest on features centred on the store's median (``--normalise scene``).
+SCENE_FOREST_FILE = "forest_scene.npz"
 #: The forest file of runs written before ``forest.npz`` (skops format).
 LEGACY_FOREST_FILE = "forest.skops"
 
@@ -73,6 +76,8 @@ class LoadedRun:
     model: TrainedModel | None
     forest: DensityForest
     more_members: list[tuple[TrainedModel, DensityForest]] = field(default_factory=list)
+    #: a statistics run's forest on median-centred features (``--normalise scene``); None otherwise
+    scene_forest: DensityForest | None = None
 
     @property
     def is_stats(self) -> bool:
@@ -233,7 +238,7 @@ def load_run(path: str | Path, device: str | None = None) -> LoadedRun:
         raise ModelFileError(f"{f} lacks the model configuration ('config'); it is damaged, retrain the run")
     expected = ModelConfig.from_dict(meta["config"])
     k = 1 if meta.get("kind") == STATS_KIND else _ensemble_size(meta, f)
-    model_names = {name for j in range(k) for name in member_files(j)} | {LEGACY_FOREST_FILE}
+    model_names = {name for j in range(k) for name in member_files(j)} | {LEGACY_FOREST_FILE, SCENE_FOREST_FILE}
     for name, digest in (meta.get("files") or {}).items():
         checked = name in model_names and (path / name).exists()
         if checked and file_digest(path / name) != digest:
@@ -262,7 +267,9 @@ def _load_stats_run(path: Path, meta: dict[str, Any]) -> LoadedRun:
         )
     if not isinstance(meta.get("features"), list) or not meta["features"]:
         raise ModelFileError(f"{path / RUN_FILE} lacks the feature names ('features'); it is damaged, retrain the run")
-    return LoadedRun(path, meta, None, DensityForest.load(path / FOREST_FILE))
+    scene = path / SCENE_FOREST_FILE
+    scene_forest = DensityForest.load(scene) if scene.exists() else None
+    return LoadedRun(path, meta, None, DensityForest.load(path / FOREST_FILE), scene_forest=scene_forest)
 
 
 def _ensemble_size(meta: dict[str, Any], f: Path) -> int:

@@ -6,7 +6,10 @@ production.train_run` trains a network: the same random train / validation split
 (``seed``, ``val_fraction``), the forest on the training chips, every map decision rule fitted on the
 validation chips' probabilities, and a run directory that ``predict`` and ``respond`` read:
 
-* ``forest.npz``: the forest (plain arrays, no pickle);
+* ``forest.npz``: the forest (plain arrays, no pickle); ``forest_scene.npz``: the same fitted on the
+  features centred on the training store's median (:func:`~landslide_app.baselines.sar_stats.
+  centre_on_median`), which ``--normalise scene`` uses on the new store's centred features, with
+  ``run.json`` ``scene`` (its validation AUC and decisions);
 * ``run.json``: ``kind`` ``"sar_stats"``, ``config`` (``fused``: slope and SAR; ``revisits``), the
   feature names, ``auc_val``, ``decision``, the density thresholds, the training chips' channel
   statistics (the domain-shift check) and the SHA-256 of the forest file. No ``model.pt``: there is
@@ -33,13 +36,14 @@ from landslide_app.atomic import (
     remove_stale_temps,
     write_json_atomic,
 )
-from landslide_app.baselines.sar_stats import N_TREES, compute_sar_stats_features, feature_names
+from landslide_app.baselines.sar_stats import N_TREES, centre_on_median, compute_sar_stats_features, feature_names
 from landslide_app.chips.store import ChipStore
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.experiments.run_bundle import (
     FOREST_FILE,
     RUN_FILE,
     RUN_FORMAT,
+    SCENE_FOREST_FILE,
     STATS_KIND,
     bundle_channel_meta,
     training_record,
@@ -48,7 +52,7 @@ from landslide_app.model.decision import DEFAULT_DECISION
 from landslide_app.model.forest import DensityForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.map_classes import fit_run_decisions
-from landslide_app.model.metrics import multiclass_auc
+from landslide_app.model.metrics import multiclass_auc, nan_to_none
 from landslide_app.model.protocol import train_val_positions
 
 log = logging.getLogger(__name__)
@@ -91,11 +95,17 @@ def train_stats_run(
     val_proba = forest.predict_proba(feats[val_pos])
     auc_val = multiclass_auc(y[val_pos], val_proba)
     decisions = fit_run_decisions(val_proba, y[val_pos], _Fitted(forest), decision)
+    # the --normalise scene variant: the same, on features centred on this store's median
+    centred = centre_on_median(feats)
+    scene_forest = DensityForest(seed=seed, n_estimators=N_TREES).fit(centred[train_pos], y[train_pos])
+    scene_proba = scene_forest.predict_proba(centred[val_pos])
+    scene_decisions = fit_run_decisions(scene_proba, y[val_pos], _Fitted(scene_forest), decision)
     config = ModelConfig("fused", int(revisits))
     with output_lock(out, f"run {out}"):
         remove_stale_temps(out, recursive=False)
         (out / RUN_FILE).unlink(missing_ok=True)  # the run is unfinished until run.json is back
         forest.save(out / FOREST_FILE)
+        scene_forest.save(out / SCENE_FOREST_FILE)
         meta: dict[str, Any] = {
             "format": RUN_FORMAT,
             "kind": STATS_KIND,
@@ -106,7 +116,14 @@ def train_stats_run(
             **training_record(store, len(train_pos), len(val_pos), auc_val, t0),
             **bundle_channel_meta(store, ids[train_pos]),
             "decision": decisions,
-            "files": {FOREST_FILE: file_digest(out / FOREST_FILE)},
+            "scene": {
+                "auc_val": nan_to_none(multiclass_auc(y[val_pos], scene_proba).macro),
+                "decision": scene_decisions,
+            },
+            "files": {
+                FOREST_FILE: file_digest(out / FOREST_FILE),
+                SCENE_FOREST_FILE: file_digest(out / SCENE_FOREST_FILE),
+            },
         }
         meta["fingerprint"] = fingerprint(meta)
         write_json_atomic(out / RUN_FILE, meta)  # last: marks the run finished
