@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from landslide_app.atomic import check_output_dir, output_lock, remove_stale_temps, write_json_atomic
-from landslide_app.baselines.sar_stats import centre_on_median
+from landslide_app.baselines.sar_stats import centre_on_median, compute_sar_stats_features, feature_names
 from landslide_app.chips.store import ChipStore
 from landslide_app.config import CHANNELS
 from landslide_app.core.vocabulary import DEFAULT_NORMALISE, N_FEATURES, NORMALISE_MODES
@@ -105,8 +105,6 @@ def stats_features(
 ) -> np.ndarray:
     """The SAR chip statistics of ``ids`` that a statistics run's forest takes (refused when the run's
     recorded feature names are not those this code computes)."""
-    from landslide_app.baselines.sar_stats import compute_sar_stats_features, feature_names
-
     revisits = run.config.revisits
     if list(run.meta.get("features") or ()) != list(feature_names(revisits)):
         raise ConfigError(

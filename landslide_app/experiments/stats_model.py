@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from landslide_app.atomic import (
     check_output_dir,
     file_digest,
@@ -59,10 +61,16 @@ log = logging.getLogger(__name__)
 
 
 class _Fitted:
-    """What :func:`fit_run_decisions` reads of a fitted model: its forest (the prior shift)."""
+    """A forest fitted on the training chips' features, scored on the validation chips': what
+    :func:`fit_run_decisions` reads (``forest``, for the prior shift), the validation AUC and decisions."""
 
-    def __init__(self, forest: DensityForest) -> None:
-        self.forest = forest
+    def __init__(
+        self, feats: np.ndarray, y: np.ndarray, train_pos: np.ndarray, val_pos: np.ndarray, *, seed: int, decision: str
+    ) -> None:
+        self.forest = DensityForest(seed=seed, n_estimators=N_TREES).fit(feats[train_pos], y[train_pos])
+        proba = self.forest.predict_proba(feats[val_pos])
+        self.auc_val = multiclass_auc(y[val_pos], proba)
+        self.decisions = fit_run_decisions(proba, y[val_pos], self, decision)
 
 
 def train_stats_run(
@@ -91,21 +99,15 @@ def train_stats_run(
     t0 = time.perf_counter()
     train_pos, val_pos = train_val_positions(len(ids), seed, val_fraction)
     feats = compute_sar_stats_features(store, ids, revisits, progress=progress)
-    forest = DensityForest(seed=seed, n_estimators=N_TREES).fit(feats[train_pos], y[train_pos])
-    val_proba = forest.predict_proba(feats[val_pos])
-    auc_val = multiclass_auc(y[val_pos], val_proba)
-    decisions = fit_run_decisions(val_proba, y[val_pos], _Fitted(forest), decision)
+    raw = _Fitted(feats, y, train_pos, val_pos, seed=seed, decision=decision)
     # the --normalise scene variant: the same, on features centred on this store's median
-    centred = centre_on_median(feats)
-    scene_forest = DensityForest(seed=seed, n_estimators=N_TREES).fit(centred[train_pos], y[train_pos])
-    scene_proba = scene_forest.predict_proba(centred[val_pos])
-    scene_decisions = fit_run_decisions(scene_proba, y[val_pos], _Fitted(scene_forest), decision)
+    scene = _Fitted(centre_on_median(feats), y, train_pos, val_pos, seed=seed, decision=decision)
     config = ModelConfig("fused", int(revisits))
     with output_lock(out, f"run {out}"):
         remove_stale_temps(out, recursive=False)
         (out / RUN_FILE).unlink(missing_ok=True)  # the run is unfinished until run.json is back
-        forest.save(out / FOREST_FILE)
-        scene_forest.save(out / SCENE_FOREST_FILE)
+        raw.forest.save(out / FOREST_FILE)
+        scene.forest.save(out / SCENE_FOREST_FILE)
         meta: dict[str, Any] = {
             "format": RUN_FORMAT,
             "kind": STATS_KIND,
@@ -113,13 +115,10 @@ def train_stats_run(
             "name": f"sar-stats-r{int(revisits)}",
             "features": list(feature_names(revisits)),
             "seed": seed,
-            **training_record(store, len(train_pos), len(val_pos), auc_val, t0),
+            **training_record(store, len(train_pos), len(val_pos), raw.auc_val, t0),
             **bundle_channel_meta(store, ids[train_pos]),
-            "decision": decisions,
-            "scene": {
-                "auc_val": nan_to_none(multiclass_auc(y[val_pos], scene_proba).macro),
-                "decision": scene_decisions,
-            },
+            "decision": raw.decisions,
+            "scene": {"auc_val": nan_to_none(scene.auc_val.macro), "decision": scene.decisions},
             "files": {
                 FOREST_FILE: file_digest(out / FOREST_FILE),
                 SCENE_FOREST_FILE: file_digest(out / SCENE_FOREST_FILE),
