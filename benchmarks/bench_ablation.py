@@ -26,6 +26,10 @@ reports ``cost_ratio`` = N-seed wall time / single-seed wall time (issue 13's ta
 N = 5), the CPU-time ratio beside it (what a quiet machine would see), and the breakdown of both
 runs; section ``"ablation_seeds"``. ``--keep DIR`` keeps the N-seed ablation's ``results.json`` and
 ``table.md`` (means and paired claims with 95 % intervals) there.
+
+``--compare-train-conv``: the single-seed ablation twice in the same run, its dilated convolutions
+trained by the dilated kernel and then on their phase sub-grids (:mod:`landslide_app.model.dilated`,
+the default on CPU); section ``"ablation_train_conv"`` (wall, CPU and training time of both).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ def child(
     seeds: int = 1,
     inputs: list[str] | None = None,
     revisits: list[int] | None = None,
+    train_conv: str = "auto",
 ) -> dict[str, Any]:
     import landslide_app.chips.store as store_mod
     import landslide_app.experiments.ablation as ablation
@@ -80,7 +85,14 @@ def child(
         timed(TrainedModel, name, "saving")
         timed(DensityForest, name, "saving")
     grid = {k: v for k, v in (("inputs", inputs), ("revisits", revisits)) if v}
-    settings = ablation.AblationSettings(epochs=epochs, precision=precision, baselines=baselines, seeds=seeds, **grid)
+    settings = ablation.AblationSettings(
+        epochs=epochs,
+        precision=precision,
+        baselines=baselines,
+        seeds=seeds,
+        train_kwargs={"conv": train_conv},
+        **grid,
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     res = ablation.run_ablation(store, out, settings, progress=False)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -119,8 +131,16 @@ def main() -> None:
     ap.add_argument("--inputs", nargs="+", default=None, choices=["dem", "sar", "fused"])
     ap.add_argument("--revisits", nargs="+", type=int, default=None, choices=[1, 2, 3])
     ap.add_argument("--no-write", action="store_true", help="log the figures only (smoke runs on small stores)")
+    ap.add_argument(
+        "--compare-train-conv",
+        action="store_true",
+        help="the single-seed ablation with the dilated convolutions trained by the dilated kernel (direct), then "
+        "on their phase sub-grids (the default on CPU), in the same run (section ablation_train_conv)",
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if a.compare_train_conv:
+        return main_train_conv(a)
     if a.seeds > 1:
         return main_seeds(a)
     store, cleanup = ensure_store(a.workdir, a.store)
@@ -155,7 +175,9 @@ def main() -> None:
             shutil.rmtree(cleanup, ignore_errors=True)
 
 
-def _child_run(store: Path, out: Path, a: argparse.Namespace, seeds: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _child_run(
+    store: Path, out: Path, a: argparse.Namespace, seeds: int, train_conv: str = "auto"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     r = run_measured(
         [
             sys.executable,
@@ -171,6 +193,7 @@ def _child_run(store: Path, out: Path, a: argparse.Namespace, seeds: int) -> tup
                     "seeds": seeds,
                     "inputs": a.inputs,
                     "revisits": a.revisits,
+                    "train_conv": train_conv,
                 }
             ),
         ],
@@ -178,6 +201,42 @@ def _child_run(store: Path, out: Path, a: argparse.Namespace, seeds: int) -> tup
         cwd=HERE,
     )  # as `landslide-app` sets it
     return json.loads(r["stdout"].strip().splitlines()[-1]), r
+
+
+def main_train_conv(a: argparse.Namespace) -> None:
+    """The single-seed ablation trained with the dilated kernel and with the phase split, in the same
+    run: how much of an ablation's time the training change saves (issue 16 on issue 13's cost)."""
+    store, cleanup = ensure_store(a.workdir, a.store)
+    out = Path(tempfile.mkdtemp(prefix="bench_ablation_conv_"))
+    try:
+        load = load_average()
+        runs = {conv: _child_run(store, out / conv, a, 1, train_conv=conv)[0] for conv in ("direct", "phase")}
+        d, p = runs["direct"], runs["phase"]
+        figures = {
+            "store": "demo" if a.store is None else str(a.store),
+            "epochs": a.epochs,
+            "precision": a.precision,
+            "baselines": a.baselines,
+            "n_configurations": p["n_configurations"],
+            "wall_s": {k: round(r["seconds"], 1) for k, r in runs.items()},
+            "cpu_s": {k: round(r["cpu_seconds"], 1) for k, r in runs.items()},
+            "training_s": {k: r["breakdown_s"].get("training") for k, r in runs.items()},
+            "wall_speedup": round(d["seconds"] / p["seconds"], 3),
+            "cpu_speedup": round(d["cpu_seconds"] / p["cpu_seconds"], 3),
+            "training_speedup": round(d["breakdown_s"]["training"] / p["breakdown_s"]["training"], 3),
+            "breakdown_s": {k: r["breakdown_s"] for k, r in runs.items()},
+            "auc_test": {k: r["auc_test"] for k, r in runs.items()},
+            "load_before": load,
+            "load_after": load_average(),
+        }
+        if a.no_write:
+            log.info("%s", json.dumps(figures, indent=1))
+        else:
+            report("ablation_train_conv", figures)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        if cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
 
 
 def main_seeds(a: argparse.Namespace) -> None:

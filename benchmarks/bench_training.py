@@ -149,6 +149,8 @@ def child_project(store_path: str, n_train: int, n_val: int, epochs: int, varian
         kw["precision"] = "fp32"
     if variant.endswith("stream"):
         kw["cache_bytes"] = 0
+    if variant.endswith("_direct"):  # the dilated kernel in training, as before the phase split
+        kw["conv"] = "direct"
     if variant.endswith("_fill"):  # the loop before issue 16: torch's NaN fill of new tensors left on
         import contextlib
 
@@ -182,6 +184,7 @@ def child_project(store_path: str, n_train: int, n_val: int, epochs: int, varian
         "train_seconds": sum(h["train_seconds"] for h in model.history),
         "chip_steps": epochs * len(train_ids),
         "precision": model.precision,
+        "train_conv": model.train_conv,
         "threads": torch.get_num_threads(),
         "train_flops_per_chip": flops["training"],
         "forward_flops_per_chip": flops["forward"],
@@ -210,13 +213,13 @@ def child_gemm(n: int = 2048, reps: int = 5) -> dict[str, Any]:
     return out
 
 
-def child_auc(store_path: str, seed: int, epochs: int, precision: str) -> dict[str, Any]:
+def child_auc(store_path: str, seed: int, epochs: int, precision: str, conv: str = "auto") -> dict[str, Any]:
     from landslide_app.chips.store import ChipStore
     from landslide_app.model.cnn_protocol import run_configuration
     from landslide_app.model.inputs import ModelConfig
 
     store = ChipStore.open(store_path)
-    kw = {} if precision == "default" else {"precision": precision}
+    kw: dict[str, Any] = {"conv": conv} if precision == "default" else {"precision": precision, "conv": conv}
     t0 = time.perf_counter()
     res = run_configuration(
         store, store.ids, store.classes, ModelConfig(*CONFIG), epochs=epochs, seed=seed, progress=False, train_kwargs=kw
@@ -224,6 +227,7 @@ def child_auc(store_path: str, seed: int, epochs: int, precision: str) -> dict[s
     return {
         "seconds": time.perf_counter() - t0,
         "precision": res.models[0].precision,
+        "train_conv": res.models[0].train_conv,
         "auc_val": res.auc["val"].macro,
         "auc_test": res.auc["test"].macro,
         "auc_train": res.auc["train"].macro,
@@ -232,8 +236,10 @@ def child_auc(store_path: str, seed: int, epochs: int, precision: str) -> dict[s
 
 def child_steps(steps: int = 6, threads: int = 1, n: int = 1024) -> dict[str, Any]:
     """CPU time per training step of the project's step (fused r3, batch 8, 128 x 128, channels_last,
-    fp32, deterministic mode as in ``seeded``) with torch's NaN fill off (now) and on (before), and
-    of an fp32 GEMM, taking turns step by step in one process with ``threads`` threads.
+    fp32, deterministic mode as in ``seeded``) with the dilated convolutions trained on their phase
+    sub-grids (``step``, the default on CPU) and with the dilated kernel (``step_direct``, before
+    :mod:`landslide_app.model.dilated`), and of an fp32 GEMM, taking turns step by step in one
+    process with ``threads`` threads. Both steps start from the same weights and update their own.
 
     CPU time (``time.process_time``) counts the work the process did, not the time it waited for a
     core, so on a shared, overloaded machine it measures the code rather than the queue.
@@ -248,35 +254,40 @@ def child_steps(steps: int = 6, threads: int = 1, n: int = 1024) -> dict[str, An
     torch.set_num_threads(threads)
     tune_malloc()
     torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.manual_seed(0)
+    torch.utils.deterministic.fill_uninitialized_memory = False  # as in seeded()
     cfg = ModelConfig(*CONFIG)
-    net = EmbeddingNet.for_config(cfg).to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    nets, opts = {}, {}
+    for name, conv in (("step", "phase"), ("step_direct", "direct")):
+        torch.manual_seed(0)
+        net = EmbeddingNet.for_config(cfg).to(memory_format=torch.channels_last)
+        net.set_train_conv(conv)
+        nets[name], opts[name] = net, torch.optim.Adam(net.parameters(), lr=1e-4)
     x = torch.randn(BATCH, cfg.n_dem + cfg.n_sar, 128, 128).contiguous(memory_format=torch.channels_last)
     label = (torch.rand(BATCH, 128, 128) > 0.97).float()
     valid = torch.ones(BATCH, 128, 128, dtype=torch.bool)
     a, b = torch.randn(n, n), torch.randn(n, n)
 
-    def step() -> None:
-        loss = loss_parts(net(x), label, valid).loss()
-        opt.zero_grad(set_to_none=True)
+    def step(name: str) -> None:
+        loss = loss_parts(nets[name](x), label, valid).loss()
+        opts[name].zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        opts[name].step()
 
     def gemm() -> None:
         torch.mm(a, b)
 
-    det: Any = torch.utils.deterministic
-    cpu: dict[str, list[float]] = {"step_nofill": [], "step_fill": [], "gemm": []}
-    step()
+    cpu: dict[str, list[float]] = {"step": [], "step_direct": [], "gemm": []}
+    wall: dict[str, list[float]] = {"step": [], "step_direct": [], "gemm": []}
+    step("step")
+    step("step_direct")
     gemm()
     for k in range(steps):
-        for name in ("step_nofill", "step_fill", "gemm") if k % 2 == 0 else ("gemm", "step_fill", "step_nofill"):
-            det.fill_uninitialized_memory = name == "step_fill"
-            c0 = time.process_time()
-            step() if name != "gemm" else gemm()
+        for name in ("step", "step_direct", "gemm") if k % 2 == 0 else ("gemm", "step_direct", "step"):
+            c0, w0 = time.process_time(), time.perf_counter()
+            step(name) if name != "gemm" else gemm()
             cpu[name].append(time.process_time() - c0)
-    flops = conv_flops(net, cfg.n_dem + cfg.n_sar, 128, 128)["training"] * BATCH
+            wall[name].append(time.perf_counter() - w0)
+    flops = conv_flops(nets["step"], cfg.n_dem + cfg.n_sar, 128, 128)["training"] * BATCH
     gemm_rate = 2 * n**3 / statistics.median(cpu["gemm"])
     out: dict[str, Any] = {
         "threads": threads,
@@ -285,7 +296,7 @@ def child_steps(steps: int = 6, threads: int = 1, n: int = 1024) -> dict[str, An
         "gemm_cpu_gflops": gemm_rate / 1e9,
         "train_gflop_per_step": flops / 1e9,
     }
-    for name in ("step_nofill", "step_fill"):
+    for name in ("step", "step_direct"):
         sec = statistics.median(cpu[name])
         out[name] = {
             "cpu_s_per_step": sec,
@@ -293,6 +304,13 @@ def child_steps(steps: int = 6, threads: int = 1, n: int = 1024) -> dict[str, An
             "conv_cpu_gflops": flops / sec / 1e9,
             "peak_fraction": flops / sec / gemm_rate,
         }
+        out[name]["wall_s_per_step"] = statistics.median(wall[name])
+        wall_gemm_rate = 2 * n**3 / statistics.median(wall["gemm"])
+        out[name]["wall_peak_fraction"] = flops / statistics.median(wall[name]) / wall_gemm_rate
+    out["phase_speedup_vs_direct"] = statistics.median(cpu["step_direct"]) / statistics.median(cpu["step"])
+    # wall time: what a user waits for (the same interleaved steps; noisier on a shared machine)
+    out["phase_wall_speedup_vs_direct"] = statistics.median(wall["step_direct"]) / statistics.median(wall["step"])
+    out["gemm_wall_gflops"] = 2 * n**3 / statistics.median(wall["gemm"]) / 1e9
     return out
 
 
@@ -338,7 +356,7 @@ def ensure_store(workdir: Path | None, store: Path | None) -> tuple[Path, Path |
     return work / "chips", (work if workdir is None else None)
 
 
-ALL_VARIANTS = ("reference", "fp32_stream", "fp32_fill", "fp32", "default")
+ALL_VARIANTS = ("reference", "fp32_stream", "fp32_fill", "fp32_direct", "fp32", "default")
 
 
 def measure_speed(
@@ -451,17 +469,31 @@ def measure_speed(
     return out
 
 
-def measure_auc(store: Path, seeds: list[int], epochs: int) -> dict[str, Any]:
+#: What the AUC check compares: its two variants ``(name, child_auc precision, child_auc conv)``, the
+#: second against the first, and the key of the mean difference.
+AUC_COMPARISONS: dict[str, tuple[tuple[str, str, str], tuple[str, str, str], str]] = {
+    "precision": (("fp32", "fp32", "auto"), ("default", "default", "auto"), "auc_delta_vs_fp32"),
+    "conv": (("direct", "fp32", "direct"), ("phase", "fp32", "phase"), "auc_delta_phase_vs_direct"),
+}
+
+
+def measure_auc(store: Path, seeds: list[int], epochs: int, compare: str = "precision") -> dict[str, Any]:
+    """Validation and test AUC of both variants of ``AUC_COMPARISONS[compare]`` for every seed (each
+    in its own process); the mean differences and, over seeds, the paired 95 % interval."""
+    from landslide_app.experiments.seed_stats import t_interval
+
+    base, other, key = AUC_COMPARISONS[compare]
     runs = []
     for seed in seeds:
-        for prec in ("fp32", "default"):
-            r = run_child("auc", store_path=str(store), seed=seed, epochs=epochs, precision=prec)
-            r.update(seed=seed, variant=prec)
+        for name, precision, conv in (base, other):
+            r = run_child("auc", store_path=str(store), seed=seed, epochs=epochs, precision=precision, conv=conv)
+            r.update(seed=seed, variant=name)
             log.info(
-                "AUC seed %d %s (%s): val %.4f, test %.4f in %.0f s (load %s)",
+                "AUC seed %d %s (%s, %s): val %.4f, test %.4f in %.0f s (load %s)",
                 seed,
-                prec,
+                name,
                 r["precision"],
+                r["train_conv"],
                 r["auc_val"],
                 r["auc_test"],
                 r["seconds"],
@@ -469,18 +501,30 @@ def measure_auc(store: Path, seeds: list[int], epochs: int) -> dict[str, Any]:
             )
             runs.append(r)
 
-    def mean(variant: str, key: str) -> float:
-        return statistics.fmean(r[key] for r in runs if r["variant"] == variant)
+    def values(variant: str, k: str) -> list[float]:
+        return [r[k] for r in runs if r["variant"] == variant]
 
+    def mean(variant: str, k: str) -> float:
+        return statistics.fmean(values(variant, k))
+
+    names = (base[0], other[0])
+    deltas = {
+        k: [y - x for x, y in zip(values(base[0], k), values(other[0], k), strict=True)]
+        for k in ("auc_val", "auc_test")
+    }
+    test_key = key.replace("auc_", "auc_test_", 1)
     return {
-        "auc_delta_vs_fp32": round(mean("default", "auc_val") - mean("fp32", "auc_val"), 4),
-        "auc_test_delta_vs_fp32": round(mean("default", "auc_test") - mean("fp32", "auc_test"), 4),
-        "auc_check": {
+        key: round(mean(other[0], "auc_val") - mean(base[0], "auc_val"), 4),
+        test_key: round(mean(other[0], "auc_test") - mean(base[0], "auc_test"), 4),
+        f"{compare}_auc_check": {
+            "compare": f"{other[0]} - {base[0]}",
             "seeds": seeds,
             "epochs": epochs,
             "config": f"{CONFIG[0]}-r{CONFIG[1]}",
-            "mean_auc_val": {v: round(mean(v, "auc_val"), 4) for v in ("fp32", "default")},
-            "mean_auc_test": {v: round(mean(v, "auc_test"), 4) for v in ("fp32", "default")},
+            "mean_auc_val": {v: round(mean(v, "auc_val"), 4) for v in names},
+            "mean_auc_test": {v: round(mean(v, "auc_test"), 4) for v in names},
+            "paired_ci95": {k: [round(x, 4) for x in t_interval(d)["ci95"] or []] for k, d in deltas.items()},
+            "max_abs_delta": {k: round(max(abs(x) for x in d), 4) for k, d in deltas.items()},
             "runs": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in runs],
             "target_abs_delta": 0.02,
         },
@@ -501,6 +545,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--auc-seeds", type=int, nargs="*", default=[0, 1, 2])
     ap.add_argument("--auc-epochs", type=int, default=5)
+    ap.add_argument(
+        "--auc-compare",
+        choices=sorted(AUC_COMPARISONS),
+        default="precision",
+        help="the AUC check: precision (the default precision vs fp32) or conv (dilated convolutions trained on "
+        "their phase sub-grids vs the dilated kernel, fp32)",
+    )
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument(
         "--cpu-time-steps",
@@ -529,22 +580,25 @@ def main() -> None:
                 res = run_child("steps", steps=a.cpu_time_steps, threads=threads)
                 figures["cpu_time_steps"][f"threads_{threads}"] = res
                 log.info(
-                    "CPU time, %d thread(s): GEMM %.1f GFLOP/s; step %.2f CPU-s (peak fraction %.3f), with the "
-                    "NaN fill %.2f CPU-s (%.3f)",
+                    "CPU time, %d thread(s): GEMM %.1f GFLOP/s; step %.3f CPU-s (peak fraction %.3f), with the "
+                    "dilated kernel %.3f CPU-s (%.3f): phase split %.2fx CPU time, %.2fx wall",
                     threads,
                     res["gemm_cpu_gflops"],
-                    res["step_nofill"]["cpu_s_per_step"],
-                    res["step_nofill"]["peak_fraction"],
-                    res["step_fill"]["cpu_s_per_step"],
-                    res["step_fill"]["peak_fraction"],
+                    res["step"]["cpu_s_per_step"],
+                    res["step"]["peak_fraction"],
+                    res["step_direct"]["cpu_s_per_step"],
+                    res["step_direct"]["peak_fraction"],
+                    res["phase_speedup_vs_direct"],
+                    res["phase_wall_speedup_vs_direct"],
                 )
         if a.auc_seeds:
-            figures.update(measure_auc(store, a.auc_seeds, a.auc_epochs))
+            figures.update(measure_auc(store, a.auc_seeds, a.auc_epochs, a.auc_compare))
         for k in (
             "speedup_vs_reference",
             "fit_speedup_vs_reference",
             "peak_fraction",
             "auc_delta_vs_fp32",
+            "auc_delta_phase_vs_direct",
             "chip_steps_per_s",
             "gemm_gflops",
             "load_average",

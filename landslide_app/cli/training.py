@@ -12,6 +12,7 @@ from landslide_app.core.vocabulary import (
     DEFAULT_ENSEMBLE,
     DEFAULT_FOREST_FIT,
     DEFAULT_LR,
+    DEFAULT_TRAIN_CONV,
     ENSEMBLE_SEED_STRIDE,
     FOREST_FITS,
     INPUTS,
@@ -20,6 +21,7 @@ from landslide_app.core.vocabulary import (
     PRECISIONS,
     REVISITS,
     SPLITS,
+    TRAIN_CONVS,
 )
 
 #: ``--precision`` help, the same for both commands.
@@ -35,6 +37,19 @@ def add_lr_option(s: argparse.ArgumentParser) -> None:
         metavar="RATE",
         help=f"Adam learning rate of the network (default {DEFAULT_LR:g}: fewer collapsed trainings than 3e-3 "
         "over 5 seeds; see benchmarks/bench_learning_rate.py)",
+    )
+
+
+def add_train_conv_option(s: argparse.ArgumentParser) -> None:
+    """``--train-conv``: how the dilated convolutions train (``ablate``, ``train``)."""
+    s.add_argument(
+        "--train-conv",
+        default=DEFAULT_TRAIN_CONV,
+        choices=TRAIN_CONVS,
+        help="how the network's dilated convolutions train: phase (on their phase sub-grids: the same function, "
+        "faster weight gradients on CPU), direct (the dilated kernel, which every figure before this option "
+        f"used) or auto (phase on CPU, direct on CUDA) (default {DEFAULT_TRAIN_CONV}; see "
+        "landslide_app.model.dilated)",
     )
 
 
@@ -81,7 +96,7 @@ def cmd_ablate(a: argparse.Namespace) -> int:
         seeds=a.seeds,
         decision=a.decision,
         forest_fit=a.forest_fit,
-        train_kwargs={"lr": a.lr},
+        train_kwargs={"lr": a.lr, "conv": a.train_conv},
         ensemble=a.ensemble,
     )
     if a.scheduler:
@@ -132,6 +147,7 @@ def add_ablate(sub: SubParsers) -> None:
         "results.json adds means and paired differences with 95 %% t intervals over the seeds",
     )
     add_lr_option(s)
+    add_train_conv_option(s)
     add_ensemble_option(s)
     _add_ablate_run_options(s)
     s.set_defaults(func=cmd_ablate)
@@ -183,6 +199,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         forest_fit=a.forest_fit,
         lr=a.lr,
         ensemble=a.ensemble,
+        train_conv=a.train_conv,
     )
     auc = "n/a" if meta["auc_val"] is None else f"{meta['auc_val']:.3f}"
     if meta.get("ensemble", 1) > 1:
@@ -256,6 +273,7 @@ def add_train(sub: SubParsers) -> None:
         f"recorded; default {DEFAULT_DECISION})",
     )
     add_lr_option(s)
+    add_train_conv_option(s)
     add_ensemble_option(s)
     add_forest_fit_option(s)
     s.set_defaults(func=cmd_train)

@@ -26,6 +26,11 @@ SPLITS: tuple[str, ...] = get_args(SplitKind)
 #: Training precision as asked for; ``"auto"`` resolves to bf16 where the device computes it natively.
 PrecisionArg = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(PrecisionArg)
+#: How the network's dilated convolutions train (landslide_app.model.dilated): "auto" (on their phase
+#: sub-grids on CPU, the dilated kernel on CUDA), "phase" or "direct".
+TrainConvArg = Literal["auto", "phase", "direct"]
+TRAIN_CONVS: tuple[str, ...] = get_args(TrainConvArg)
+DEFAULT_TRAIN_CONV: TrainConvArg = "auto"
 
 #: The baselines evaluated under the CNN's protocol (:mod:`landslide_app.baselines`), and what the report,
 #: the README and the dashboard's tables call each.

@@ -83,6 +83,15 @@ def _resolved_precision(s: AblationSettings) -> str:
     return resolve_precision(s.precision, resolve_device(s.device))
 
 
+def _resolved_train_conv(s: AblationSettings) -> str:
+    """How the dilated convolutions will train (``train_kwargs["conv"]``, default "auto", resolved for
+    the device; :mod:`landslide_app.model.dilated`): part of the cache key when not "direct"."""
+    from landslide_app.model.device import resolve_device
+    from landslide_app.model.dilated import DEFAULT_TRAIN_CONV, resolve_train_conv
+
+    return resolve_train_conv(str(s.train_kwargs.get("conv", DEFAULT_TRAIN_CONV)), resolve_device(s.device))
+
+
 def _block_size(store: ChipStore, s: AblationSettings) -> int:
     """The blocked split's block edge in chips of this store."""
     return block_size_for_km(s.block_km, store.grid.chip_size * store.grid.resolution / 1000.0)
@@ -103,7 +112,8 @@ def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> st
             "seed": s.seed,
             "precision": _resolved_precision(s),
             # the rate resolved (AblationSettings.lr): a change of the default never reuses the former one's runs
-            "train": {**s.train_kwargs, "lr": s.lr},
+            # "conv" is keyed below as resolved
+            "train": {**{k: v for k, v in s.train_kwargs.items() if k != "conv"}, "lr": s.lr},
             "code": __version__,
             "decision": s.decision,
             **_split_key(store, spec.split, s),
@@ -111,6 +121,9 @@ def _run_fingerprint(store: ChipStore, spec: RunSpec, s: AblationSettings) -> st
             **({"forest_fit": s.forest_fit} if s.forest_fit != "train" else {}),
             # none for a single network, the setting before the option existed: old caches stay valid
             **({"ensemble": s.ensemble} if s.ensemble != 1 else {}),
+            # none for the dilated kernel, the only one before the phase split: its caches stay valid;
+            # a phase-split run (other float sums, so other weights) never reuses them
+            **({"train_conv": conv} if (conv := _resolved_train_conv(s)) != "direct" else {}),
         }
     )
 
@@ -287,7 +300,7 @@ def run_ablation(
         "baselines": repeats[0]["baselines"],
         "seconds": round(time.perf_counter() - t0, 2),
         **repeat_summary(repeats, settings),
-        "environment": environment(_resolved_precision(settings), settings.device),
+        "environment": environment(_resolved_precision(settings), settings.device, _resolved_train_conv(settings)),
     }
     artifacts.write_results(out, results)
     write_report(results, out)

@@ -13,10 +13,12 @@ from landslide_app.core.vocabulary import (
     DEFAULT_ENSEMBLE,
     DEFAULT_FOREST_FIT,
     DEFAULT_LR,
+    DEFAULT_TRAIN_CONV,
     FOREST_FITS,
     INPUTS,
     REVISITS,
     SPLITS,
+    TRAIN_CONVS,
     check_ensemble,
     check_learning_rate,
 )
@@ -27,7 +29,7 @@ from landslide_app.model.protocol import DEFAULT_BLOCK_KM, block_size_for_km
 
 DEFAULT_EPOCHS = 5
 #: Keyword arguments ``train_kwargs`` may hold (passed on to the embedding-model training).
-TRAIN_KEYS: frozenset[str] = frozenset({"precision", "lr", "width"})
+TRAIN_KEYS: frozenset[str] = frozenset({"precision", "lr", "width", "conv"})
 
 
 @dataclass
@@ -90,6 +92,8 @@ class AblationSettings:
         self.ensemble = check_ensemble(self.ensemble)
         if "lr" in self.train_kwargs:
             self.train_kwargs["lr"] = check_learning_rate(self.train_kwargs["lr"])
+        if self.train_kwargs.get("conv", DEFAULT_TRAIN_CONV) not in TRAIN_CONVS:
+            raise ConfigError(f"train conv {self.train_kwargs['conv']!r}: use one of {', '.join(TRAIN_CONVS)}")
 
     @property
     def lr(self) -> float:

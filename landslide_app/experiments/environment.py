@@ -50,8 +50,11 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
-def environment(precision: str | None = None, device: str | None = None) -> dict[str, Any]:
-    """The record results.json keeps (CPU, ISA flags, precision, device, torch threads, versions)."""
+def environment(
+    precision: str | None = None, device: str | None = None, train_conv: str | None = None
+) -> dict[str, Any]:
+    """The record results.json keeps (CPU, ISA flags, precision, device, how the dilated convolutions
+    trained (:mod:`landslide_app.model.dilated`), torch threads, versions)."""
     import torch
 
     from landslide_app import __version__
@@ -60,6 +63,7 @@ def environment(precision: str | None = None, device: str | None = None) -> dict
         "cpu": cpu_info(),
         "precision": precision,
         "device": device,
+        "train_conv": train_conv,
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "platform": platform.platform(),

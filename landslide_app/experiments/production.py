@@ -31,6 +31,7 @@ from landslide_app.core.vocabulary import (
     DEFAULT_ENSEMBLE,
     DEFAULT_FOREST_FIT,
     DEFAULT_LR,
+    DEFAULT_TRAIN_CONV,
     check_ensemble,
     check_learning_rate,
 )
@@ -119,6 +120,7 @@ def train_run(
     forest_fit: str = DEFAULT_FOREST_FIT,
     lr: float = DEFAULT_LR,
     ensemble: int = DEFAULT_ENSEMBLE,
+    train_conv: str = DEFAULT_TRAIN_CONV,
 ) -> dict[str, Any]:
     """Train one configuration on a store: random train / validation split (model selection on
     validation), forest on the training chips' features (``forest_fit="validation"``: on the
@@ -161,7 +163,7 @@ def train_run(
             seed=member_seed,
             device=device,
             progress=progress,
-            train_kwargs={"precision": precision, "lr": lr},
+            train_kwargs={"precision": precision, "lr": lr, "conv": train_conv},
             feature_batch=FEATURE_BATCH,
             forest_fit=forest_fit,
         )
@@ -181,6 +183,7 @@ def train_run(
         meta["decision"] = decisions
         meta["forest_fit"] = fitted.forest_fit
         meta["lr"] = lr
+        meta["train_conv"] = model.train_conv
         meta["collapsed"] = fitted.collapsed  # constant embeddings (every member's): logged as a warning when fitted
         meta["ensemble"] = k_members
         if k_members > 1:

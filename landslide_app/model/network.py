@@ -8,7 +8,9 @@ Architecture (paper §3, Figure 4), for ``width`` w (default 16):
   ReLU], then a 1x1 conv to one channel and a sigmoid -> ``(N, 1, H, W)`` embedding.
 
 Every convolution has stride 1 and "same" padding (``padding = dilation``), so every activation
-keeps the chip's ``H x W`` (128 x 128 for real chips; any size works, tests use small chips).
+keeps the chip's ``H x W`` (128 x 128 for real chips; any size works, tests use small chips). In
+training on CPU the dilated convolutions run on their phase sub-grids (:mod:`landslide_app.model.dilated`,
+the same function, faster weight gradients; :meth:`EmbeddingNet.set_train_conv`).
 Receptive field: 1 + 2 * (1 + 2 + 4 + 1 + 2) = 21 pixels (210 m). No normalisation layers: they
 cost about half the CPU speed here and make a chip's embedding depend on its batch in training
 mode; inputs are standardised instead (:mod:`landslide_app.model.inputs`). Under bfloat16 autocast
@@ -27,6 +29,7 @@ import torch
 from torch import nn
 
 from landslide_app.errors import ConfigError
+from landslide_app.model.dilated import DilatedConv2d, TrainConv
 from landslide_app.model.inputs import ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ def _conv_stack(in_ch: int, width: int, dilations: tuple[int, ...]) -> nn.Sequen
     layers: list[nn.Module] = []
     ch = in_ch
     for d in dilations:
-        layers.append(nn.Conv2d(ch, width, kernel_size=3, padding=d, dilation=d))
+        layers.append(DilatedConv2d(ch, width, d))
         layers.append(nn.ReLU(inplace=True))
         ch = width
     return nn.Sequential(*layers)
@@ -90,6 +93,13 @@ class EmbeddingNet(nn.Module):
         nn.init.normal_(self.head.weight, std=1e-2)
         assert self.head.bias is not None  # every convolution here has a bias
         nn.init.constant_(self.head.bias, -2.0)
+
+    def set_train_conv(self, conv: TrainConv) -> None:
+        """How the dilated convolutions compute while autograd records: ``"phase"`` (on their phase
+        sub-grids) or ``"direct"`` (the dilated kernel); forward-only passes always use the latter."""
+        for m in self.modules():
+            if isinstance(m, DilatedConv2d):
+                m.phase_split = conv == "phase"
 
     @property
     def in_channels(self) -> int:

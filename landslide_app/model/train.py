@@ -8,7 +8,8 @@
   rank epochs and the last epoch is kept (a warning says so). The loss is used rather than a
   forest AUC because it needs no extra pass over the training chips per epoch;
 * CUDA when available (or ``device=``), else CPU, with no code change; ``channels_last``
-  memory format (about 2x faster convolutions on CPU); ``precision="bf16"`` enables bfloat16
+  memory format (about 2x faster convolutions on CPU); on CPU the dilated convolutions train on
+  their phase sub-grids (``conv``, :mod:`landslide_app.model.dilated`); ``precision="bf16"`` enables bfloat16
   autocast for the network (the loss is always computed in float32); ``"auto"`` (the default) picks bf16 where
   the device has bf16 units (:func:`landslide_app.model.runtime.resolve_precision`);
 * the prepared training and validation tensors are **cached in memory** once when they fit a
@@ -40,6 +41,7 @@ from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.batches import PreparedChips, iter_batches, prepare_in_memory
 from landslide_app.model.chipsets import ArrayChips, ChipSubset, as_batch_getter, as_subset
 from landslide_app.model.device import autocast, resolve_device, seeded
+from landslide_app.model.dilated import DEFAULT_TRAIN_CONV, TrainConvArg, resolve_train_conv
 from landslide_app.model.inputs import ModelConfig, NormStats, fit_norm_stats
 from landslide_app.model.loss import LossAccumulator, loss_parts
 from landslide_app.model.network import DEFAULT_WIDTH, EmbeddingNet
@@ -203,6 +205,7 @@ def fit_embedding_model(
     precision: PrecisionArg = DEFAULT_PRECISION,
     stats: NormStats | None = None,
     cache_bytes: int | None = None,
+    conv: TrainConvArg = DEFAULT_TRAIN_CONV,
 ) -> TrainedModel:
     """Train the embedding network of ``config`` and select the epoch on validation.
 
@@ -227,6 +230,9 @@ def fit_embedding_model(
         stats: normalisation statistics to use instead of fitting them on ``chips_train``.
         cache_bytes: cap of the in-memory cache of prepared training + validation tensors
             (default 1 GiB, at most a quarter of the available memory; 0: always stream).
+        conv: how the dilated convolutions train: ``"auto"`` (on their phase sub-grids on CPU,
+            the dilated kernel on CUDA), ``"phase"`` or ``"direct"`` (see
+            :mod:`landslide_app.model.dilated`; the resolved value is stored in the model).
 
     Returns:
         The :class:`TrainedModel` holding the weights of the selected epoch.
@@ -244,6 +250,7 @@ def fit_embedding_model(
         raise InputError("No training chips: the model cannot be trained.")
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev)
+    train_conv = resolve_train_conv(conv, dev)
     tune_malloc()
     t_start = time.perf_counter()
     budget = memory_budget(cache_bytes)  # host memory; batches move to the device as they are used
@@ -262,7 +269,10 @@ def fit_embedding_model(
         # nn.Module.to accepts memory_format at runtime; torch's overload stubs omit it.
         net = EmbeddingNet.for_config(config, width).to(dev)
         net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        model = TrainedModel(config, stats, net, best_epoch=0, seed=seed, precision=precision, device=dev)
+        net.set_train_conv(train_conv)
+        model = TrainedModel(
+            config, stats, net, best_epoch=0, seed=seed, precision=precision, device=dev, train_conv=train_conv
+        )
         _train_and_select(model, train, val, (train_cache, val_cache), epochs, batch_size, lr, rng, progress)
     logger.info(
         "Trained %s on %d chips (%d validation) for %d epochs in %.1f s; selected epoch %d.",

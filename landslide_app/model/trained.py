@@ -30,6 +30,7 @@ from landslide_app.atomic import atomic_path
 from landslide_app.errors import ConfigError, InputError, ModelFileError, UntrustedFileError
 from landslide_app.model.chipsets import as_subset
 from landslide_app.model.device import Precision, check_precision, resolve_device
+from landslide_app.model.dilated import TrainConv, resolve_train_conv
 from landslide_app.model.inference import (
     EmbeddingRuntime,
     RuntimeArg,
@@ -93,6 +94,8 @@ class TrainedModel:
         best_epoch: the selected epoch (1-based).
         history: per epoch ``{"epoch", "train_loss", "val_loss", "seconds"}``.
         seed, precision, device: as trained.
+        train_conv: how its dilated convolutions were trained (:mod:`landslide_app.model.dilated`;
+            ``"direct"`` for checkpoints written before the phase split existed).
     """
 
     config: ModelConfig
@@ -106,6 +109,7 @@ class TrainedModel:
     #: inference runtime: ``"auto"`` (OpenVINO when installed, else eager), ``"eager"`` or ``"openvino"``
     #: (see :mod:`landslide_app.model.inference`).
     runtime: RuntimeArg = "auto"
+    train_conv: TrainConv = "direct"
     _runtime_cache: tuple[tuple[Any, ...], EmbeddingRuntime] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -184,6 +188,7 @@ class TrainedModel:
             "history": [dict(h) for h in self.history],
             "seed": int(self.seed),
             "precision": self.precision,
+            "train_conv": self.train_conv,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -234,6 +239,7 @@ class TrainedModel:
             seed=int(ckpt.get("seed", 0)),
             precision=check_precision(str(ckpt.get("precision", "fp32"))),
             device=dev,
+            train_conv=resolve_train_conv(str(ckpt.get("train_conv", "direct")), dev),
         )
 
 
