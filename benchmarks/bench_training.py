@@ -28,12 +28,20 @@ costs such as torch's first optimizer import). ``peak_fraction``: analytic convo
 the training steps (forward, weight and input gradients, from the layer shapes) per second of
 training steps, over the best GEMM FLOP/s of the same repeat (fp32 and, on CPUs with bf16 units
 only, bf16: emulated bf16 is no peak). ``fp32_fill``: the fp32 loop with torch's NaN fill of new
-tensors in deterministic mode left on (the loop before issue 16). ``--variants`` picks a subset.
+tensors in deterministic mode left on (the loop before issue 16); ``fp32_direct``: the fp32 loop
+with the dilated convolutions' weight gradient from the dilated kernel (before
+:mod:`landslide_app.model.dilated`). ``--variants`` picks a subset.
+
+``--cpu-time-steps N``: N training steps of the default way (``step``: the phase-split weight gradient)
+and of the dilated kernel (``step_direct``), taking turns with an fp32 GEMM in one process, with 1 and
+2 threads: CPU and wall time per step, the fraction of the GEMM rate, and the speed-up of the split.
 The machine load (``/proc/loadavg``), the CPU model and its ISA flags are recorded with the figures.
 
 AUC check: :func:`landslide_app.model.cnn_protocol.run_configuration` on the whole store for each
 seed in fp32 and in the default precision; ``auc_delta_vs_fp32`` is the mean validation AUC
-(macro, pooled over both folds) of the default precision minus that of fp32.
+(macro, pooled over both folds) of the default precision minus that of fp32. ``--auc-compare conv``:
+the phase split against the dilated kernel instead, both fp32 (``auc_delta_phase_vs_direct``, with
+the paired 95 % interval over the seeds).
 """
 
 from __future__ import annotations
