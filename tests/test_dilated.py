@@ -151,3 +151,15 @@ def test_cli_passes_the_setting():
     assert parser.parse_args(["train", "--chips", "c", "--out", "o", "--inputs", "dem"]).train_conv == "auto"
     with pytest.raises(ConfigError, match="--train-conv"):  # the CLI's parser raises typed errors
         parser.parse_args(["ablate", "--chips", "c", "--out", "o", "--train-conv", "fast"])
+
+
+def test_a_trace_of_a_trained_network_uses_the_dilated_kernel():
+    """A network fresh from training keeps its setting; tracing it (as an ONNX export does) must not
+    record the custom gradient, which has no symbol there."""
+    cfg = ModelConfig("dem", 1)
+    net = EmbeddingNet.for_config(cfg)
+    net.set_train_conv("phase")
+    x = torch.randn(1, cfg.n_dem, 16, 16)
+    traced = torch.jit.trace(net, x)
+    assert "_PhaseGradConv" not in str(traced.graph)
+    torch.testing.assert_close(traced(x), net(x), rtol=0, atol=0)

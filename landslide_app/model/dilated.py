@@ -133,7 +133,14 @@ class DilatedConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = int(self.dilation[0])
-        # fp32 only: under autocast the saved input and the cast weights would differ in dtype
-        if self.phase_split and d > 1 and torch.is_grad_enabled() and not torch.is_autocast_enabled(x.device.type):
+        # fp32 only: under autocast the saved input and the cast weights would differ in dtype; never in a
+        # trace (an ONNX or TorchScript export has no symbol for the custom gradient and needs none)
+        if (
+            self.phase_split
+            and d > 1
+            and torch.is_grad_enabled()
+            and not torch.is_autocast_enabled(x.device.type)
+            and not torch.jit.is_tracing()
+        ):
             return phase_split_conv2d(x, self.weight, self.bias, d)
         return super().forward(x)
