@@ -153,6 +153,7 @@ def test_cli_passes_the_setting():
         parser.parse_args(["ablate", "--chips", "c", "--out", "o", "--train-conv", "fast"])
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
 def test_a_trace_of_a_trained_network_uses_the_dilated_kernel():
     """A network fresh from training keeps its setting; tracing it (as an ONNX export does) must not
     record the custom gradient, which has no symbol there."""
