@@ -32,9 +32,10 @@ tensors in deterministic mode left on (the loop before issue 16); ``fp32_direct`
 with the dilated convolutions' weight gradient from the dilated kernel (before
 :mod:`landslide_app.model.dilated`). ``--variants`` picks a subset.
 
-``--cpu-time-steps N``: N training steps of the default way (``step``: the phase-split weight gradient)
-and of the dilated kernel (``step_direct``), taking turns with an fp32 GEMM in one process, with 1 and
-2 threads: CPU and wall time per step, the fraction of the GEMM rate, and the speed-up of the split.
+``--cpu-time-steps N``: N training steps with the phase-split weight gradient (``step``) and with the
+dilated kernel's (``step_direct``), taking turns with a GEMM in one process, with 1 and 2 threads (in
+``--steps-precision`` fp32 or bf16): CPU and wall time per step, the fraction of the GEMM rate, and
+the speed-up of the split.
 The machine load (``/proc/loadavg``), the CPU model and its ISA flags are recorded with the figures.
 
 AUC check: :func:`landslide_app.model.cnn_protocol.run_configuration` on the whole store for each
@@ -242,18 +243,21 @@ def child_auc(store_path: str, seed: int, epochs: int, precision: str, conv: str
     }
 
 
-def child_steps(steps: int = 6, threads: int = 1, n: int = 1024) -> dict[str, Any]:
+def child_steps(steps: int = 6, threads: int = 1, n: int = 1024, precision: str = "fp32") -> dict[str, Any]:
     """CPU time per training step of the project's step (fused r3, batch 8, 128 x 128, channels_last,
     fp32, deterministic mode as in ``seeded``) with the dilated convolutions trained on their phase
     sub-grids (``step``, the default on CPU) and with the dilated kernel (``step_direct``, before
-    :mod:`landslide_app.model.dilated`), and of an fp32 GEMM, taking turns step by step in one
-    process with ``threads`` threads. Both steps start from the same weights and update their own.
+    :mod:`landslide_app.model.dilated`), and of a GEMM, taking turns step by step in one process with
+    ``threads`` threads. Both steps start from the same weights and update their own.
+    ``precision="bf16"``: the steps under bf16 autocast, as training runs on CPUs with bf16 units, and
+    a bf16 GEMM (on a CPU without them both are emulated: no peak).
 
     CPU time (``time.process_time``) counts the work the process did, not the time it waited for a
     core, so on a shared, overloaded machine it measures the code rather than the queue.
     """
     import torch
 
+    from landslide_app.model.device import autocast
     from landslide_app.model.inputs import ModelConfig
     from landslide_app.model.loss import loss_parts
     from landslide_app.model.network import EmbeddingNet
@@ -263,6 +267,7 @@ def child_steps(steps: int = 6, threads: int = 1, n: int = 1024) -> dict[str, An
     tune_malloc()
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.utils.deterministic.fill_uninitialized_memory = False  # as in seeded()
+    gemm_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     cfg = ModelConfig(*CONFIG)
     nets, opts = {}, {}
     for name, conv in (("step", "phase"), ("step_direct", "direct")):
@@ -273,10 +278,12 @@ def child_steps(steps: int = 6, threads: int = 1, n: int = 1024) -> dict[str, An
     x = torch.randn(BATCH, cfg.n_dem + cfg.n_sar, 128, 128).contiguous(memory_format=torch.channels_last)
     label = (torch.rand(BATCH, 128, 128) > 0.97).float()
     valid = torch.ones(BATCH, 128, 128, dtype=torch.bool)
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, dtype=gemm_dtype), torch.randn(n, n, dtype=gemm_dtype)
 
     def step(name: str) -> None:
-        loss = loss_parts(nets[name](x), label, valid).loss()
+        with autocast(torch.device("cpu"), "bf16" if precision == "bf16" else "fp32"):
+            emb = nets[name](x)
+        loss = loss_parts(emb, label, valid).loss()
         opts[name].zero_grad(set_to_none=True)
         loss.backward()
         opts[name].step()
@@ -299,6 +306,7 @@ def child_steps(steps: int = 6, threads: int = 1, n: int = 1024) -> dict[str, An
     gemm_rate = 2 * n**3 / statistics.median(cpu["gemm"])
     out: dict[str, Any] = {
         "threads": threads,
+        "precision": precision,
         "steps": steps,
         "gemm_n": n,
         "gemm_cpu_gflops": gemm_rate / 1e9,
@@ -568,6 +576,12 @@ def main() -> None:
         help="also measure the training step and GEMM in CPU time, N steps each (1 and 2 threads)",
     )
     ap.add_argument(
+        "--steps-precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="precision of the --cpu-time-steps steps and GEMM (bf16: under autocast, for CPUs with bf16 units)",
+    )
+    ap.add_argument(
         "--variants",
         nargs="+",
         default=list(ALL_VARIANTS),
@@ -585,7 +599,7 @@ def main() -> None:
         if a.cpu_time_steps:
             figures["cpu_time_steps"] = {}
             for threads in (1, 2):
-                res = run_child("steps", steps=a.cpu_time_steps, threads=threads)
+                res = run_child("steps", steps=a.cpu_time_steps, threads=threads, precision=a.steps_precision)
                 figures["cpu_time_steps"][f"threads_{threads}"] = res
                 log.info(
                     "CPU time, %d thread(s): GEMM %.1f GFLOP/s; step %.3f CPU-s (peak fraction %.3f), with the "

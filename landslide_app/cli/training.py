@@ -48,7 +48,7 @@ def add_train_conv_option(s: argparse.ArgumentParser) -> None:
         choices=TRAIN_CONVS,
         help="how the network's dilated convolutions train: phase (on their phase sub-grids: the same function, "
         "faster weight gradients on CPU), direct (the dilated kernel, which every figure before this option "
-        f"used) or auto (phase on CPU, direct on CUDA) (default {DEFAULT_TRAIN_CONV}; see "
+        f"used) or auto (phase on CPU in fp32, else direct) (default {DEFAULT_TRAIN_CONV}; see "
         "landslide_app.model.dilated)",
     )
 

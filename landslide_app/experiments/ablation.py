@@ -89,7 +89,8 @@ def _resolved_train_conv(s: AblationSettings) -> str:
     from landslide_app.model.device import resolve_device
     from landslide_app.model.dilated import DEFAULT_TRAIN_CONV, resolve_train_conv
 
-    return resolve_train_conv(str(s.train_kwargs.get("conv", DEFAULT_TRAIN_CONV)), resolve_device(s.device))
+    conv = str(s.train_kwargs.get("conv", DEFAULT_TRAIN_CONV))
+    return resolve_train_conv(conv, resolve_device(s.device), _resolved_precision(s))
 
 
 def _block_size(store: ChipStore, s: AblationSettings) -> int:

@@ -19,11 +19,12 @@ dilated kernels' (fast on CPU), so a training step's forward is bit for bit the 
 and each dilated layer costs two extra copies per step (the sub-grids of its input and of its output
 gradient, gathered in the NHWC order of the ``channels_last`` layout the network trains in).
 Measured on a 2-core AMD EPYC (AVX2): a training step 1.2-1.5x faster than with the dilated kernel's
-weight gradient (``benchmarks/bench_training.py --cpu-time-steps``). Under bf16 autocast the dilated
-kernel is kept (the saved input and the cast weights would differ in dtype).
+weight gradient (``benchmarks/bench_training.py --cpu-time-steps``). Under bf16 autocast the split
+works too (its inputs cast as autocast casts a convolution's), but ``"auto"`` keeps the dilated kernel
+there: no CPU with bf16 units has measured it yet (``bench_training.py --steps-precision bf16``).
 
-:data:`~landslide_app.core.vocabulary.TRAIN_CONVS`: ``"auto"`` (the split on CPU, the dilated kernel
-on CUDA, whose cuDNN kernels handle dilation), ``"phase"`` or ``"direct"`` (the kernels every figure
+:data:`~landslide_app.core.vocabulary.TRAIN_CONVS`: ``"auto"`` (the split on CPU in fp32, the dilated
+kernel on CUDA, whose cuDNN kernels handle dilation, and in bf16), ``"phase"`` or ``"direct"`` (the kernels every figure
 before this module was measured with). Trained weights differ from ``"direct"``'s in the float
 rounding of the gradients, which training amplifies as any change of summation order does.
 """
@@ -44,12 +45,14 @@ TrainConv = Literal["phase", "direct"]
 __all__ = ["DEFAULT_TRAIN_CONV", "TRAIN_CONVS", "DilatedConv2d", "TrainConvArg", "phase_split_conv2d"]
 
 
-def resolve_train_conv(conv: str, device: torch.device) -> TrainConv:
-    """``"phase"`` or ``"direct"`` for ``conv`` on ``device`` (``"auto"``: phase on CPU only)."""
+def resolve_train_conv(conv: str, device: torch.device, precision: str = "fp32") -> TrainConv:
+    """``"phase"`` or ``"direct"`` for ``conv`` on ``device`` at the resolved ``precision``
+    (``"auto"``: phase on CPU in fp32, where it is measured to win; bf16 keeps the dilated kernel
+    until it is measured on a CPU with bf16 units)."""
     if conv not in TRAIN_CONVS:
         raise ConfigError(f"train conv {conv!r}: use one of {', '.join(TRAIN_CONVS)}")
     if conv == "auto":
-        return "phase" if device.type == "cpu" else "direct"
+        return "phase" if device.type == "cpu" and precision == "fp32" else "direct"
     return cast(TrainConv, conv)
 
 
@@ -133,14 +136,15 @@ class DilatedConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = int(self.dilation[0])
-        # fp32 only: under autocast the saved input and the cast weights would differ in dtype; never in a
-        # trace (an ONNX or TorchScript export has no symbol for the custom gradient and needs none)
-        if (
-            self.phase_split
-            and d > 1
-            and torch.is_grad_enabled()
-            and not torch.is_autocast_enabled(x.device.type)
-            and not torch.jit.is_tracing()
-        ):
-            return phase_split_conv2d(x, self.weight, self.bias, d)
-        return super().forward(x)
+        # never in a trace: an ONNX or TorchScript export has no symbol for the custom gradient, nor needs one
+        if not (self.phase_split and d > 1 and torch.is_grad_enabled() and not torch.jit.is_tracing()):
+            return super().forward(x)
+        dev = x.device.type
+        if torch.is_autocast_enabled(dev):
+            # what autocast does to a convolution (every input cast to its dtype), done here, so that the
+            # custom gradient sees one dtype; the casts are differentiable: the fp32 weights get the gradient
+            dt = torch.get_autocast_dtype(dev)
+            bias = self.bias.to(dt) if self.bias is not None else None
+            with torch.autocast(device_type=dev, enabled=False):
+                return phase_split_conv2d(x.to(dt), self.weight.to(dt), bias, d)
+        return phase_split_conv2d(x, self.weight, self.bias, d)

@@ -230,8 +230,8 @@ def fit_embedding_model(
         stats: normalisation statistics to use instead of fitting them on ``chips_train``.
         cache_bytes: cap of the in-memory cache of prepared training + validation tensors
             (default 1 GiB, at most a quarter of the available memory; 0: always stream).
-        conv: how the dilated convolutions train: ``"auto"`` (on their phase sub-grids on CPU,
-            the dilated kernel on CUDA), ``"phase"`` or ``"direct"`` (see
+        conv: how the dilated convolutions train: ``"auto"`` (the weight gradient on their phase
+            sub-grids on CPU in fp32, else the dilated kernel), ``"phase"`` or ``"direct"`` (see
             :mod:`landslide_app.model.dilated`; the resolved value is stored in the model).
 
     Returns:
@@ -250,7 +250,7 @@ def fit_embedding_model(
         raise InputError("No training chips: the model cannot be trained.")
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev)
-    train_conv = resolve_train_conv(conv, dev)
+    train_conv = resolve_train_conv(conv, dev, precision)
     tune_malloc()
     t_start = time.perf_counter()
     budget = memory_budget(cache_bytes)  # host memory; batches move to the device as they are used
