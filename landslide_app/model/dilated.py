@@ -59,7 +59,7 @@ def resolve_train_conv(conv: str, device: torch.device, precision: str = "fp32")
 def _split(x: torch.Tensor, d: int) -> torch.Tensor:
     """``(n, c, h, w)`` -> its ``d * d`` phase sub-grids ``(n * d * d, c, h / d, w / d)``, batch order
     ``(n, p, q)`` for the sub-grid ``x[:, :, p::d, q::d]``: one copy into a new ``channels_last`` tensor
-    (not a view: autograd forbids in-place ops on a custom Function's view outputs)."""
+    (the layout the undilated oneDNN kernel takes without a reorder)."""
     n, c, h, w = x.shape
     out = torch.empty((n * d * d, c, h // d, w // d), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
     src = x.permute(0, 2, 3, 1).reshape(n, h // d, d, w // d, d, c).permute(0, 2, 4, 1, 3, 5)
