@@ -18,7 +18,7 @@ Only the weight gradient moves to the sub-grids: the forward pass and the input 
 dilated kernels' (fast on CPU), so a training step's forward is bit for bit the one inference runs,
 and each dilated layer costs two extra copies per step (the sub-grids of its input and of its output
 gradient, gathered in the NHWC order of the ``channels_last`` layout the network trains in).
-Measured on a 2-core AMD EPYC (AVX2): a training step 1.2-1.5x faster than with the dilated kernel's
+Measured on a 2-core AMD EPYC (AVX2): a training step 1.17-1.42x faster than with the dilated kernel's
 weight gradient (the CPU-time steps of ``benchmarks/bench_training.py``). Under bf16 autocast the split
 works too (its inputs cast as autocast casts a convolution's), but ``"auto"`` keeps the dilated kernel
 there: no CPU with bf16 units has measured it yet (``bench_training.py``'s bf16 steps can).
