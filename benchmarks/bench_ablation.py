@@ -41,6 +41,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,16 +145,11 @@ def main() -> None:
         return main_train_conv(a)
     if a.seeds > 1:
         return main_seeds(a)
-    store, cleanup = ensure_store(a.workdir, a.store)
-    out = Path(tempfile.mkdtemp(prefix="bench_ablation_"))
-    try:
+    with _scratch(a, "bench_ablation_") as (store, out):
         load = load_average()
         res, r = _child_run(store, out / "abl", a, seeds=1)
         figures = {
-            "store": "demo" if a.store is None else str(a.store),
-            "epochs": a.epochs,
-            "precision": a.precision,
-            "baselines": a.baselines,
+            **_run_settings(a),
             "wall_seconds": round(res["seconds"], 1),
             "process_seconds": r["seconds"],
             "cpu_seconds": round(res["cpu_seconds"], 1),
@@ -165,14 +162,39 @@ def main() -> None:
             "load_after": load_average(),
             "target_seconds": 360,
         }
-        if a.no_write:
-            log.info("%s", json.dumps(figures, indent=1))
-        else:
-            report("ablation", figures)
+        _write(a, "ablation", figures)
+
+
+@contextmanager
+def _scratch(a: argparse.Namespace, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """The chip store (``--store``, or the demo one built here) and a fresh output folder, both removed
+    afterwards (the store only when built here)."""
+    store, cleanup = ensure_store(a.workdir, a.store)
+    out = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield store, out
     finally:
         shutil.rmtree(out, ignore_errors=True)
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
+
+
+def _run_settings(a: argparse.Namespace) -> dict[str, Any]:
+    """The settings every section records."""
+    return {
+        "store": "demo" if a.store is None else str(a.store),
+        "epochs": a.epochs,
+        "precision": a.precision,
+        "baselines": a.baselines,
+    }
+
+
+def _write(a: argparse.Namespace, section: str, figures: dict[str, Any]) -> None:
+    """Log ``figures`` (``--no-write``) or write them into results.json's ``section``."""
+    if a.no_write:
+        log.info("%s", json.dumps(figures, indent=1))
+    else:
+        report(section, figures)
 
 
 def _child_run(
@@ -206,17 +228,12 @@ def _child_run(
 def main_train_conv(a: argparse.Namespace) -> None:
     """The single-seed ablation trained with the dilated kernel and with the phase split, in the same
     run: how much of an ablation's time the training change saves (issue 16 on issue 13's cost)."""
-    store, cleanup = ensure_store(a.workdir, a.store)
-    out = Path(tempfile.mkdtemp(prefix="bench_ablation_conv_"))
-    try:
+    with _scratch(a, "bench_ablation_conv_") as (store, out):
         load = load_average()
         runs = {conv: _child_run(store, out / conv, a, 1, train_conv=conv)[0] for conv in ("direct", "phase")}
         d, p = runs["direct"], runs["phase"]
         figures = {
-            "store": "demo" if a.store is None else str(a.store),
-            "epochs": a.epochs,
-            "precision": a.precision,
-            "baselines": a.baselines,
+            **_run_settings(a),
             "n_configurations": p["n_configurations"],
             "wall_s": {k: round(r["seconds"], 1) for k, r in runs.items()},
             "cpu_s": {k: round(r["cpu_seconds"], 1) for k, r in runs.items()},
@@ -229,21 +246,12 @@ def main_train_conv(a: argparse.Namespace) -> None:
             "load_before": load,
             "load_after": load_average(),
         }
-        if a.no_write:
-            log.info("%s", json.dumps(figures, indent=1))
-        else:
-            report("ablation_train_conv", figures)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-        if cleanup is not None:
-            shutil.rmtree(cleanup, ignore_errors=True)
+        _write(a, "ablation_train_conv", figures)
 
 
 def main_seeds(a: argparse.Namespace) -> None:
     """The single-seed and the ``--seeds`` ablation in the same run, and their cost ratio."""
-    store, cleanup = ensure_store(a.workdir, a.store)
-    out = Path(tempfile.mkdtemp(prefix="bench_ablation_seeds_"))
-    try:
+    with _scratch(a, "bench_ablation_seeds_") as (store, out):
         load = load_average()
         one, p1 = _child_run(store, out / "one", a, 1)
         many, pn = _child_run(store, out / "many", a, a.seeds)
@@ -253,10 +261,7 @@ def main_seeds(a: argparse.Namespace) -> None:
                 if (out / "many" / name).exists():
                     shutil.copy2(out / "many" / name, a.keep / name)
         figures = {
-            "store": "demo" if a.store is None else str(a.store),
-            "epochs": a.epochs,
-            "precision": a.precision,
-            "baselines": a.baselines,
+            **_run_settings(a),
             "seeds": a.seeds,
             "n_configurations": one["n_configurations"],
             "single_seed_wall_s": round(one["seconds"], 1),
@@ -274,14 +279,7 @@ def main_seeds(a: argparse.Namespace) -> None:
             "load_before": load,
             "load_after": load_average(),
         }
-        if a.no_write:
-            log.info("%s", json.dumps(figures, indent=1))
-        else:
-            report("ablation_seeds", figures)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-        if cleanup is not None:
-            shutil.rmtree(cleanup, ignore_errors=True)
+        _write(a, "ablation_seeds", figures)
 
 
 if __name__ == "__main__":
