@@ -26,8 +26,8 @@ SPLITS: tuple[str, ...] = get_args(SplitKind)
 #: Training precision as asked for; ``"auto"`` resolves to bf16 where the device computes it natively.
 PrecisionArg = Literal["auto", "fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(PrecisionArg)
-#: How the network's dilated convolutions train (landslide_app.model.dilated): "auto" (on their phase
-#: sub-grids on CPU, the dilated kernel on CUDA), "phase" or "direct".
+#: How the network's dilated convolutions train (landslide_app.model.dilated): "auto" (the weight gradient
+#: on their phase sub-grids on CPU in fp32, else the dilated kernel), "phase" or "direct".
 TrainConvArg = Literal["auto", "phase", "direct"]
 TRAIN_CONVS: tuple[str, ...] = get_args(TrainConvArg)
 DEFAULT_TRAIN_CONV: TrainConvArg = "auto"

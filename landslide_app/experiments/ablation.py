@@ -42,6 +42,7 @@ from landslide_app import __version__
 from landslide_app.atomic import check_output_dir, fingerprint, output_lock, remove_stale_temps
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.density import density_class
+from landslide_app.core.vocabulary import DEFAULT_TRAIN_CONV
 from landslide_app.errors import ConfigError
 from landslide_app.experiments import artifacts
 from landslide_app.experiments.ablation_settings import (  # noqa: F401 - DEFAULT_EPOCHS, TRAIN_KEYS re-exported
@@ -87,7 +88,7 @@ def _resolved_train_conv(s: AblationSettings) -> str:
     """How the dilated convolutions will train (``train_kwargs["conv"]``, default "auto", resolved for
     the device; :mod:`landslide_app.model.dilated`): part of the cache key when not "direct"."""
     from landslide_app.model.device import resolve_device
-    from landslide_app.model.dilated import DEFAULT_TRAIN_CONV, resolve_train_conv
+    from landslide_app.model.dilated import resolve_train_conv
 
     conv = str(s.train_kwargs.get("conv", DEFAULT_TRAIN_CONV))
     return resolve_train_conv(conv, resolve_device(s.device), _resolved_precision(s))

@@ -37,12 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from landslide_app.core.vocabulary import DEFAULT_TRAIN_CONV, TRAIN_CONVS, TrainConvArg
+from landslide_app.core.vocabulary import TRAIN_CONVS
 from landslide_app.errors import ConfigError
 
 #: A resolved :data:`~landslide_app.core.vocabulary.TrainConvArg`.
 TrainConv = Literal["phase", "direct"]
-__all__ = ["DEFAULT_TRAIN_CONV", "TRAIN_CONVS", "DilatedConv2d", "TrainConvArg", "phase_split_conv2d"]
 
 
 def resolve_train_conv(conv: str, device: torch.device, precision: str = "fp32") -> TrainConv:
@@ -118,8 +117,6 @@ def phase_split_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     """``F.conv2d(x, weight, bias, padding=d, dilation=d)`` for a 3x3 ``weight``, with the weight
     gradient computed on the ``d * d`` phase sub-grids by the undilated kernel (see the module
     docstring); the output and the input gradient are the dilated kernels'."""
-    if d == 1:
-        return F.conv2d(x, weight, bias, padding=1)
     out: torch.Tensor = _PhaseGradConv.apply(x, weight, bias, d)
     return out
 

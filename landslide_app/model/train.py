@@ -36,12 +36,18 @@ import torch
 from tqdm.auto import tqdm
 
 from landslide_app.core.memory import memory_budget
-from landslide_app.core.vocabulary import DEFAULT_LR, PrecisionArg, check_learning_rate
+from landslide_app.core.vocabulary import (
+    DEFAULT_LR,
+    DEFAULT_TRAIN_CONV,
+    PrecisionArg,
+    TrainConvArg,
+    check_learning_rate,
+)
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.model.batches import PreparedChips, iter_batches, prepare_in_memory
 from landslide_app.model.chipsets import ArrayChips, ChipSubset, as_batch_getter, as_subset
 from landslide_app.model.device import autocast, resolve_device, seeded
-from landslide_app.model.dilated import DEFAULT_TRAIN_CONV, TrainConvArg, resolve_train_conv
+from landslide_app.model.dilated import resolve_train_conv
 from landslide_app.model.inputs import ModelConfig, NormStats, fit_norm_stats
 from landslide_app.model.loss import LossAccumulator, loss_parts
 from landslide_app.model.network import DEFAULT_WIDTH, EmbeddingNet
