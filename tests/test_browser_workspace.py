@@ -6,7 +6,7 @@ loopback port (offline), and the tiny demo catalog served over HTTP on loopback.
 workspace (no true-class toggle), the before/after split map, an offline Planetary Computer request
 (one message, at once), drawing an area over the served catalog with an uploaded inventory -> chips
 -> respond with the other workspace's models (the network run, then the statistics run picked in the
-Model list) -> map and exports, and a cancelled run. Screenshots go
+Model list) -> map and exports -> a model trained in the page on the drawn chips, and a cancelled run. Screenshots go
 to a temporary folder (``benchmarks/screenshots.py`` refreshes the README's).
 """
 
@@ -345,6 +345,16 @@ def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_di
     assert "failed" not in page.inner_text(".ls-run-list").lower(), page.inner_text(".ls-run-list")
     assert all((stats_out / f).exists() for f in ("density.tif", "chips.gpkg", "map.png", "summary.json"))
     assert json.loads((stats_out / "summary.json").read_text())["model"]["kind"] == "sar_stats"
+    # a model trained in the page on the drawn area's labelled chips, then listed and picked under Respond
+    _tab(page, "Train")
+    page.get_by_role("button", name="SAR statistics").click()
+    page.wait_for_timeout(300)
+    page.locator(".ls-train").click()
+    page.wait_for_selector(".ls-messages >> text=/Trained models|failed|error/i", timeout=180_000)
+    assert "Trained models/sar-stats-r3" in page.inner_text(".ls-messages"), page.inner_text(".ls-run-list")
+    assert json.loads((ws / "models" / "sar-stats-r3" / "run.json").read_text())["kind"] == "sar_stats"
+    picked = picker.locator("select").evaluate("s => s.options[s.selectedIndex].text").replace("\xa0", " ")
+    assert picked.startswith("sar-stats-r3 (drawn: sar-stats-r3"), picked
 
 
 def test_a_cancelled_run(page, root: Path, catalog_url: str):

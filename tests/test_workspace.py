@@ -267,6 +267,9 @@ def test_page_opens_an_unlabelled_workspace_and_reports_limits(root: Path, monke
     assert "event 2017-09-20" in app.title.value and "unlabelled" in app.header.value
     assert [o[0] for o in app.picker.options] == ["event", "lab"] and app.analyst is None
     r = app.respond
+    assert r.train_button.disabled and "no labels" in r.train_note.value  # nothing to train on here
+    with pytest.raises(InputError, match="no labels"):
+        r.train()
     assert r.prediction_pick.options and "dem-r1" in r.prediction_pick.options[0][0]
     assert "true" not in [v for _, v in r.colour_by.options]  # no true classes on an unlabelled store
     assert len(r.pred_layer.data["features"]) == len(r.chip_layer.data["features"])
@@ -354,6 +357,90 @@ def test_voila_culls_idle_kernels_and_serve_opens_any_workspace(tmp_path: Path, 
     assert serve.serve(tmp_path / "empty", open_browser=False, root=tmp_path) == 0
     assert calls[0]["LANDSLIDE_APP_DATA"] == str((tmp_path / "empty").resolve())
     assert calls[0]["LANDSLIDE_APP_ROOT"] == str(tmp_path.resolve())
+
+
+# ---- Train (a model from the page) ----------------------------------------------------------
+def test_train_request_names_checks_and_arguments(tmp_path: Path):
+    from landslide_app.dashboard.train_request import TrainRequest, check_train_request, train_args
+
+    labelled = {"labelled": True, "has_sar": True, "n_post": 2, "n_chips": 44}
+    assert TrainRequest().default_name() == "fused-r3"
+    assert TrainRequest("cnn", "dem", 3, 20, 2).default_name() == "dem-20ep-seed2"
+    assert TrainRequest("sar-stats", "fused", 1).default_name() == "sar-stats-r1"
+    assert TrainRequest("sar-stats", epochs=20).default_name() == "sar-stats-r3"  # epochs: a network's option
+    req = check_train_request(TrainRequest("cnn", "sar", 2, 3, 1), labelled, tmp_path)
+    assert req.name == "sar-r2-3ep-seed1"
+    chips, out = tmp_path / "chips", tmp_path / "models" / req.name
+    assert train_args(req, chips, out) == [
+        "train", "--chips", str(chips), "--out", str(out), "--model", "cnn", "--seed", "1",
+        "--inputs", "sar", "--epochs", "3", "--revisits", "2",
+    ]  # fmt: skip
+    stats = check_train_request(TrainRequest("sar-stats", "dem", 1, 99, name=" quick one "), labelled, tmp_path)
+    assert stats.name == "quick one" and train_args(stats, chips, out)[5:] == [
+        "--model", "sar-stats", "--seed", "0", "--revisits", "1",
+    ]  # fmt: skip
+    dem = check_train_request(TrainRequest("cnn", "dem", 3), {"labelled": True, "has_sar": False}, tmp_path)
+    assert train_args(dem, chips, out)[-2:] == ["--revisits", "1"]  # no post-event date read: named dem-r1
+    refused = [
+        (TrainRequest(), None, InputError, "no labels"),
+        (TrainRequest("cnn", "sar"), {"labelled": True, "has_sar": False}, ConfigError, "DEM only"),
+        (TrainRequest("sar-stats", revisits=3), labelled, ConfigError, "choose at most 2"),
+        (TrainRequest("cnn", "dem", epochs=0), labelled, ConfigError, "choose 1 to 1000"),
+        (TrainRequest("cnn", "radar"), labelled, ConfigError, "choose one of dem, sar, fused"),
+        (TrainRequest("svm"), labelled, ConfigError, "choose one of cnn, sar-stats"),
+        (TrainRequest(revisits=2, name="../up"), labelled, ConfigError, "model name '../up'"),
+    ]
+    for request, store, error, text in refused:
+        with pytest.raises(error, match=text):
+            check_train_request(request, store, tmp_path)
+    (tmp_path / "fused-r2").mkdir()
+    (tmp_path / "fused-r2" / "run.json").write_text("{}")
+    with pytest.raises(InputError, match="models/fused-r2 already holds a trained model"):
+        check_train_request(TrainRequest(revisits=2), labelled, tmp_path)
+
+
+def test_page_trains_models_and_applies_one(tiny_store: Path, tmp_path: Path):
+    """Train from the page: the SAR statistics and a DEM network (CLI ``train`` stage runs) land in
+    ``models/``, in workspace.json and under Respond; a second training of the same name is refused
+    with a message; the network is then applied to the area."""
+    from landslide_app.dashboard.respond_base import TAB_TITLES, TRAIN_TAB
+    from landslide_app.dashboard.workspace_view import WorkspaceApp
+
+    shutil.copytree(tiny_store, tmp_path / "area" / "chips")
+    app = WorkspaceApp(tmp_path / "area")
+    r = app.respond
+    assert r.tabs.get_title(TRAIN_TAB) == "Train" == TAB_TITLES[TRAIN_TAB]
+    assert not r.train_button.disabled and "44 labelled chips" in r.train_note.value
+    assert r.model.value == "" and r.apply_button.disabled  # nothing trained yet
+    assert r.train_kind.value == "sar-stats" and r.train_revisits.value == 3  # offered first on SAR chips
+    assert r.train_inputs.layout.display == "none" and r.train_epochs.layout.display == "none"
+    assert r.train_name.placeholder == "sar-stats-r3"
+    r.train_revisits.value = 1
+    run = r.train()
+    assert app.queue.wait(300) and run.state == DONE, run.error
+    stats = (tmp_path / "area" / "models" / "sar-stats-r1").resolve()
+    assert json.loads((stats / "run.json").read_text())["kind"] == "sar_stats"
+    r.update_runs()  # what the queue calls once the run is over (it may not have yet)
+    assert r.model.value == str(stats) and not r.apply_button.disabled
+    auc = json.loads((stats / "run.json").read_text())["auc_val"]
+    said = f"validation AUC {auc:.2f}" if auc is not None else "validation chips are all of one class"
+    assert "Trained models/sar-stats-r1 in " in app.msg.value and said in app.msg.value
+    assert r.tabs.selected_index == 0  # back on Respond, the new model picked
+    r.train_button.click()  # the same name again: a message, nothing queued, the model kept
+    assert "already holds a trained model" in app.msg.value and len(app.queue.runs) == 1
+    r.train_kind.value, r.train_inputs.value, r.train_epochs.value = "cnn", "dem", 1
+    assert r.train_revisits.layout.display == "none" and r.train_name.placeholder == "dem-1ep"
+    run = r.train()
+    assert app.queue.wait(300) and run.state == DONE, run.error
+    net = (tmp_path / "area" / "models" / "dem-1ep").resolve()
+    meta = json.loads((net / "run.json").read_text())
+    assert meta["config"]["inputs"] == "dem" and meta["epochs"] == 1 and r.model.value == str(net)
+    ws = json.loads((tmp_path / "area" / WORKSPACE_FILE).read_text())
+    assert [e["path"] for e in ws["runs"]] == ["models/sar-stats-r1", "models/dem-1ep"]
+    assert [m.name for m in r.area.models()] == ["sar-stats-r1", "dem-r1"]
+    pred_run = r.apply_model()
+    assert app.queue.wait(300) and pred_run.state == DONE, pred_run.error
+    assert r.prediction_pick.value.endswith("models-dem-1ep-training") and "km²" in r.km2.value
 
 
 def test_demo_folder_names_its_area_and_event(tiny_store: Path, tmp_path: Path):

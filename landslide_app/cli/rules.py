@@ -34,13 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from landslide_app.atomic import LOCK_NAME, check_output_dir, check_output_file
-from landslide_app.core.vocabulary import DEFAULT_LR, MAX_ENSEMBLE, MAX_LR, check_learning_rate
+from landslide_app.core.vocabulary import DEFAULT_LR, MAX_ENSEMBLE, MAX_EPOCHS, MAX_LR, check_learning_rate
 from landslide_app.errors import OutputError
 
 log = logging.getLogger("landslide_app")
 
-#: Most training epochs any command accepts (``ablate`` and ``train`` alike).
-MAX_EPOCHS: int = 1000
 #: TCP ports a server may listen on.
 MIN_PORT, MAX_PORT = 1, 65535
 #: Commands whose ``--out`` is a file, not a folder.

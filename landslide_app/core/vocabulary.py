@@ -42,6 +42,9 @@ BASELINE_TITLES: dict[str, str] = {
     "sar_stats": "SAR chip statistics + slope (forest)",
 }
 
+#: Most training epochs any command (``ablate``, ``train``) or the dashboard accepts.
+MAX_EPOCHS: int = 1000
+
 #: ``train --model``: the paper's network + forest, or the SAR chip-statistics forest (no network).
 MODEL_KINDS: tuple[str, ...] = ("cnn", "sar-stats")
 

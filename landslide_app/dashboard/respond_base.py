@@ -3,10 +3,11 @@ widgets by name.
 
 The responder's :class:`~landslide_app.dashboard.respond_view.RespondView` is one object assembled
 from parts with one job each: :mod:`~.respond_map` (the map and the selected chip),
-:mod:`~.respond_predictions` (the Respond tab), :mod:`~.respond_new_area` (the New area tab) and
-:mod:`~.respond_sar` (the SAR change tab); each is a mixin over :class:`RespondBase`, so the widgets
-keep the one name the page and the tests use (``view.fetch_button``, ``view.pred_layer`` ...). This
-class declares those names and types and the methods one part calls in another; it builds nothing.
+:mod:`~.respond_predictions` (the Respond tab), :mod:`~.respond_new_area` (the New area tab),
+:mod:`~.respond_train` (the Train tab) and :mod:`~.respond_sar` (the SAR change tab); each is a
+mixin over :class:`RespondBase`, so the widgets keep the one name the page and the tests use
+(``view.fetch_button``, ``view.pred_layer`` ...). This class declares those names and types, the
+tabs' order and the methods one part calls in another; it builds nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from landslide_app.dashboard.area import AreaState
     from landslide_app.dashboard.prediction_view import PredictionView
     from landslide_app.dashboard.queue import RunQueue, StageRun
+
+
+#: The panel's tabs, in order (:class:`~landslide_app.dashboard.respond_view.RespondView` lays them out).
+TAB_TITLES: tuple[str, ...] = ("Respond", "New area", "Train", "SAR change", "Runs")
+RESPOND_TAB, NEW_AREA_TAB, TRAIN_TAB, SAR_TAB, RUNS_TAB = range(len(TAB_TITLES))
 
 
 def empty_collection() -> dict[str, Any]:
@@ -54,6 +60,7 @@ class RespondBase:
     model: W.Dropdown
     apply_button: W.Button
     fetch_button: W.Button
+    train_button: W.Button
     bbox_fields: list[W.FloatText]
 
     def set_area(self, bbox: tuple[float, float, float, float]) -> None:
@@ -70,6 +77,10 @@ class RespondBase:
 
     def _show_chip_sar(self) -> None:
         """The selected chip's VH image (:mod:`~.respond_sar` defines it)."""
+        raise NotImplementedError
+
+    def refresh_models(self, select: Path | None = None) -> None:
+        """Relist the models under Respond (:mod:`~.respond_predictions` defines it)."""
         raise NotImplementedError
 
     def _submit(self, run: StageRun) -> StageRun:

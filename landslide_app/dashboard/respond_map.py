@@ -15,7 +15,7 @@ import ipywidgets as W
 
 from landslide_app.dashboard import layers
 from landslide_app.dashboard.rendering import EMPTY_PNG_URL
-from landslide_app.dashboard.respond_base import RespondBase, empty_collection
+from landslide_app.dashboard.respond_base import NEW_AREA_TAB, RespondBase, empty_collection
 from landslide_app.errors import InputError
 
 #: Panes of the split map (one per side: the split control clips a pane).
@@ -23,8 +23,6 @@ SPLIT_PANES = {"sar_pre": {"zIndex": 250}, "sar_post": {"zIndex": 251}}
 DEFAULT_BOUNDS = ((17.9, -67.3), (18.55, -65.6))  # Puerto Rico, when the workspace has no area yet
 BUILDING_STYLE = {"color": "#1565c0", "weight": 1, "fillColor": "#90caf9", "fillOpacity": 0.35}
 AREA_STYLE = {"color": "#6a1b9a", "weight": 2, "fillOpacity": 0.05}
-#: The New area tab's place among the panel's tabs (opened by a drawn rectangle).
-NEW_AREA_TAB = 1
 
 
 class RespondMapMixin(RespondBase):

@@ -19,13 +19,11 @@ import ipywidgets as W
 from landslide_app.dashboard import layers
 from landslide_app.dashboard.fetch import SOURCE_KINDS, FetchRequest, check_request, chips_run, save_inventory
 from landslide_app.dashboard.queue import StageRun
-from landslide_app.dashboard.respond_base import RespondBase
+from landslide_app.dashboard.respond_base import RUNS_TAB, RespondBase
 from landslide_app.errors import ConfigError, InputError
 from landslide_app.experiments.workspace_layout import WorkspaceLayout
 
 _LABEL = {"description_width": "80px"}
-#: The Runs tab's place among the panel's tabs (opened when a fetch starts).
-RUNS_TAB = 3
 
 
 class NewAreaMixin(RespondBase):

@@ -103,6 +103,16 @@ class PredictionsMixin(RespondBase):
         self.sort.observe(self._guard("Sorting", lambda _c: self._fill_top()), "value")
         self.top_list.observe(self._guard("Inspecting the chip", self._on_top_pick), "value")
 
+    def refresh_models(self, select: Path | None = None) -> None:
+        """Relist the trained models (this workspace's first); pick ``select`` if given, else keep the pick."""
+        models = self.area.models()
+        current = self.model.value
+        self.model.options = [(m.label, str(m.path)) for m in models] or [("no trained model found", "")]
+        values = [str(m.path) for m in models]
+        wanted = str(select) if select is not None else current
+        self.model.value = wanted if wanted in values else (values[0] if values else "")
+        self.apply_button.disabled = self.queue.busy or not self.model.value or self.area.store_path is None
+
     def apply_model(self) -> StageRun:
         """Predict the area with the picked model in the background (a ``predict`` stage run)."""
         if not self.model.value:

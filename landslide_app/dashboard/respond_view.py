@@ -1,15 +1,17 @@
 """The responder's panel of a workspace: the area's map, "Respond" (apply a trained model), "New area"
-(fetch chips in the background), the SAR before/after split map and the run list.
+(fetch chips in the background), "Train" (a model on the area's labelled chips), the SAR before/after
+split map and the run list.
 
 Widgets only: what is shown comes from :class:`~landslide_app.dashboard.area.AreaState`, the limits
-of a fetch from :mod:`~landslide_app.dashboard.fetch`, and every stage (``chips``, ``predict``) is
-a CLI run in the page's :class:`~landslide_app.dashboard.queue.RunQueue` (progress, cancel).
+of a fetch from :mod:`~landslide_app.dashboard.fetch`, and every stage (``chips``, ``predict``,
+``train``) is a CLI run in the page's :class:`~landslide_app.dashboard.queue.RunQueue` (progress, cancel).
 
 :class:`RespondView` assembles parts with one job each: :mod:`~.respond_map` (the map: the area's
 chips, the selected prediction with its legend, the chips being built, the selected chip, the new
-area's box), :mod:`~.respond_predictions` (Respond), :mod:`~.respond_new_area` (New area) and
-:mod:`~.respond_sar` (SAR change: the pre- and post-event VH images under a split control, off by
-default since they would hide the classes); this module lays them out with the Runs tab.
+area's box), :mod:`~.respond_predictions` (Respond), :mod:`~.respond_new_area` (New area),
+:mod:`~.respond_train` (Train) and :mod:`~.respond_sar` (SAR change: the pre- and post-event VH images
+under a split control, off by default since they would hide the classes); this module lays them out
+with the Runs tab.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ import ipywidgets as W
 
 from landslide_app.dashboard.area import AreaState
 from landslide_app.dashboard.queue import DONE, FAILED, RunQueue, StageRun, runs_html
+from landslide_app.dashboard.respond_base import TAB_TITLES
 from landslide_app.dashboard.respond_map import RespondMapMixin
 from landslide_app.dashboard.respond_new_area import NewAreaMixin
 from landslide_app.dashboard.respond_predictions import PredictionsMixin
 from landslide_app.dashboard.respond_sar import SarChangeMixin
+from landslide_app.dashboard.respond_train import TrainMixin
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 _CSS_CLASSES = (
     ("apply_button", "ls-apply"),
     ("fetch_button", "ls-fetch"),
+    ("train_button", "ls-train"),
     ("cancel_button", "ls-cancel"),
     ("progress_text", "ls-run-status"),
     ("runs_html", "ls-run-list"),
@@ -47,7 +52,7 @@ _CSS_CLASSES = (
 )
 
 
-class RespondView(RespondMapMixin, PredictionsMixin, NewAreaMixin, SarChangeMixin):
+class RespondView(RespondMapMixin, PredictionsMixin, NewAreaMixin, TrainMixin, SarChangeMixin):
     """The responder's panel of one workspace (see module docstring).
 
     Args:
@@ -77,13 +82,14 @@ class RespondView(RespondMapMixin, PredictionsMixin, NewAreaMixin, SarChangeMixi
         self._build_map()
         self._build_respond()
         self._build_fetch()
+        self._build_train()
         self._build_sar()
         runs = self._build_runs()
         self.tabs = W.Tab(
-            children=[self.respond_box, self.fetch_box, self.sar_box, runs],
+            children=[self.respond_box, self.fetch_box, self.train_box, self.sar_box, runs],
             layout=W.Layout(width="430px", min_width="430px"),
         )
-        for i, t in enumerate(["Respond", "New area", "SAR change", "Runs"]):
+        for i, t in enumerate(TAB_TITLES):
             self.tabs.set_title(i, t)
         self.inspect_title = W.HTML("<i>Click a chip (map or list) to inspect it.</i>")
         self.widget = W.VBox(
@@ -124,6 +130,7 @@ class RespondView(RespondMapMixin, PredictionsMixin, NewAreaMixin, SarChangeMixi
         self.cancel_button.disabled = cur is None
         self.apply_button.disabled = self.queue.busy or not self.model.value or self.area.store_path is None
         self.fetch_button.disabled = self.queue.busy
+        self._update_train_form()  # Train is off while a run goes (and without labelled chips)
         show = cur or last
         if show is None:
             return

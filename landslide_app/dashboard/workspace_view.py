@@ -142,7 +142,7 @@ class WorkspaceApp:
         if self.analyst_factory is not None and is_analyst_workspace(ws):
             self.analyst = self.analyst_factory(ws.root, ws.title, self.queue)
             section = W.Accordion(children=[W.VBox()], selected_index=None)
-            section.set_title(0, "Respond, new area, SAR change (opens the responder's map)")
+            section.set_title(0, "Respond, new area, train, SAR change (opens the responder's map)")
             section.add_class("ls-respond-section")
             section.observe(
                 self.guard("Opening the responder's panel", lambda c: self._fill_section(section, c)), "selected_index"

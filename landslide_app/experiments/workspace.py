@@ -358,13 +358,12 @@ def _holds_workspaces(root: Path) -> bool:
         return False
 
 
-def check_name(name: str) -> str:
-    """A workspace name usable as a folder name."""
+def check_name(name: str, what: str = "workspace name") -> str:
+    """A workspace (or model, ``what``) name usable as a folder name."""
     name = name.strip()
     if not _NAME.match(name) or name in (".", ".."):
         raise ConfigError(
-            f"workspace name {name!r}: use 1-64 letters, digits, spaces, '.', '_' or '-' "
-            "(starting with a letter or digit)"
+            f"{what} {name!r}: use 1-64 letters, digits, spaces, '.', '_' or '-' (starting with a letter or digit)"
         )
     return name
 
