@@ -23,6 +23,7 @@ VIEWS = {
     "respond.jpg": "workspace-respond.jpg",
     "split.jpg": "workspace-split.jpg",
     "fetch-respond.jpg": "workspace-fetch-respond.jpg",
+    "train.jpg": "workspace-train.jpg",
 }
 
 

@@ -349,6 +349,7 @@ def test_draw_fetch_with_inventory_respond_and_export(page, root: Path, scene_di
     _tab(page, "Train")
     page.get_by_role("button", name="SAR statistics").click()
     page.wait_for_timeout(300)
+    page.screenshot(path=str(shots / "train.jpg"), type="jpeg", quality=80)
     page.locator(".ls-train").click()
     page.wait_for_selector(".ls-messages >> text=/Trained models|failed|error/i", timeout=180_000)
     assert "Trained models/sar-stats-r3" in page.inner_text(".ls-messages"), page.inner_text(".ls-run-list")

@@ -52,6 +52,14 @@ _CSS_CLASSES = (
 )
 
 
+#: The five tab titles fit the 430 px panel whole (JupyterLab's tabs are 144 px wide, shrinking to an
+#: ellipsis: "SAR chang…").
+_TAB_CSS = (
+    "<style>.ls-respond-view .lm-TabBar-tab, .ls-respond-view .p-TabBar-tab"
+    "{flex:0 1 auto !important;min-width:0 !important;padding:0 8px !important}</style>"
+)
+
+
 class RespondView(RespondMapMixin, PredictionsMixin, NewAreaMixin, TrainMixin, SarChangeMixin):
     """The responder's panel of one workspace (see module docstring).
 
@@ -94,6 +102,7 @@ class RespondView(RespondMapMixin, PredictionsMixin, NewAreaMixin, TrainMixin, S
         self.inspect_title = W.HTML("<i>Click a chip (map or list) to inspect it.</i>")
         self.widget = W.VBox(
             [
+                W.HTML(_TAB_CSS),
                 W.HBox([self.tabs, W.VBox([self.map], layout=W.Layout(flex="1"))]),
                 W.HBox([W.VBox([self.inspect_title, self.chip_image]), self.chip_slider_box]),
             ]
