@@ -14,6 +14,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from landslide_app.dashboard.area import ModelChoice
 from landslide_app.dashboard.prediction_view import p2_legend
 from landslide_app.dashboard.queue import StageRun
 from landslide_app.dashboard.respond_base import RespondBase, empty_collection
@@ -40,7 +41,7 @@ class PredictionsMixin(RespondBase):
         """The model picker and Apply, then the prediction's widgets, wired, in ``respond_box``."""
         models = self.area.models()
         self.model = W.Dropdown(
-            options=[(m.label, str(m.path)) for m in models] or [("no trained model found", "")],
+            options=_model_options(models),
             description="Model",
             layout=W.Layout(width="410px"),
             style=_LABEL,
@@ -107,10 +108,14 @@ class PredictionsMixin(RespondBase):
         """Relist the trained models (this workspace's first); pick ``select`` if given, else keep the pick."""
         models = self.area.models()
         current = self.model.value
-        self.model.options = [(m.label, str(m.path)) for m in models] or [("no trained model found", "")]
+        self.model.options = _model_options(models)
         values = [str(m.path) for m in models]
         wanted = str(select) if select is not None else current
         self.model.value = wanted if wanted in values else (values[0] if values else "")
+        self._update_apply_button()
+
+    def _update_apply_button(self) -> None:
+        """Apply is off while a run goes, without a model, or without chips to apply it to."""
         self.apply_button.disabled = self.queue.busy or not self.model.value or self.area.store_path is None
 
     def apply_model(self) -> StageRun:
@@ -192,3 +197,8 @@ class PredictionsMixin(RespondBase):
     def _on_top_pick(self, change: dict) -> None:
         if change.get("new") is not None:
             self.inspect(int(change["new"]), zoom=True)
+
+
+def _model_options(models: list[ModelChoice]) -> list[tuple[str, str]]:
+    """The Model list's ``(label, path)`` options; one empty option when no model is found."""
+    return [(m.label, str(m.path)) for m in models] or [("no trained model found", "")]

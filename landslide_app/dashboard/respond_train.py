@@ -23,13 +23,9 @@ import ipywidgets as W
 from landslide_app.core.vocabulary import MAX_EPOCHS
 from landslide_app.dashboard.queue import StageRun
 from landslide_app.dashboard.respond_base import RESPOND_TAB, RUNS_TAB, RespondBase
-from landslide_app.dashboard.train_request import (
-    DEFAULT_TRAIN_EPOCHS,
-    TrainRequest,
-    check_train_request,
-    train_run,
-)
+from landslide_app.dashboard.train_request import TrainRequest, check_train_request, train_run
 from landslide_app.errors import InputError
+from landslide_app.experiments.ablation_settings import DEFAULT_EPOCHS
 from landslide_app.experiments.workspace import RUN_MARK
 from landslide_app.experiments.workspace_layout import WorkspaceLayout
 
@@ -69,7 +65,7 @@ class TrainMixin(RespondBase):
             value=max(1, min(3, n_post)), min=1, max=max(1, min(3, n_post)), description="Revisits", style=_LABEL
         )
         self.train_epochs = W.BoundedIntText(
-            value=DEFAULT_TRAIN_EPOCHS, min=1, max=MAX_EPOCHS, description="Epochs", style=_LABEL
+            value=DEFAULT_EPOCHS, min=1, max=MAX_EPOCHS, description="Epochs", style=_LABEL
         )
         self.train_seed = W.BoundedIntText(value=0, min=0, max=2**31 - 1, description="Seed", style=_LABEL)
         self.train_name = W.Text(description="Name", placeholder="folder under models/", style=_LABEL)
@@ -118,15 +114,14 @@ class TrainMixin(RespondBase):
         self.train_revisits.layout.display = None if sar else "none"
         req = self.train_request()
         self.train_name.placeholder = req.default_name()
+        self._update_train_button()
         store = self.area.ws.labelled_store()
         if store is None:
-            self.train_button.disabled = True
             self.train_note.value = (
                 "<span style='color:#555'>These chips have no labels (no inventory): train in a workspace "
                 "whose chips were built with an inventory, then apply its model here.</span>"
             )
             return
-        self.train_button.disabled = self.queue.busy
         cost = (
             "minutes (it trains a network)"
             if cnn
@@ -136,6 +131,10 @@ class TrainMixin(RespondBase):
             f"<span style='color:#555'>{int(store.get('n_chips') or 0)} labelled chips: 80 % to train on, 20 % "
             f"to validate (model selection, the map's decision rule). Takes {cost}.</span>"
         )
+
+    def _update_train_button(self) -> None:
+        """Train is off while a run goes and where the chips have no labels (the queue calls it too)."""
+        self.train_button.disabled = self.queue.busy or self.area.ws.labelled_store() is None
 
     def train(self) -> StageRun:
         """Check the form, then train the model in the background (a ``train`` stage run)."""

@@ -137,9 +137,9 @@ class RespondView(RespondMapMixin, PredictionsMixin, NewAreaMixin, TrainMixin, S
         cur = self.queue.current
         last = runs[-1] if runs else None
         self.cancel_button.disabled = cur is None
-        self.apply_button.disabled = self.queue.busy or not self.model.value or self.area.store_path is None
+        self._update_apply_button()
         self.fetch_button.disabled = self.queue.busy
-        self._update_train_form()  # Train is off while a run goes (and without labelled chips)
+        self._update_train_button()
         show = cur or last
         if show is None:
             return

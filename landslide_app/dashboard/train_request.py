@@ -20,10 +20,8 @@ from typing import Any
 from landslide_app.core.vocabulary import INPUTS, MAX_EPOCHS, MODEL_KINDS, REVISITS
 from landslide_app.dashboard.queue import StageRun, cli_command
 from landslide_app.errors import ConfigError, InputError
+from landslide_app.experiments.ablation_settings import DEFAULT_EPOCHS
 from landslide_app.experiments.workspace import RUN_MARK, check_name
-
-#: Epochs of a network trained from the page unless changed (``train``'s default).
-DEFAULT_TRAIN_EPOCHS = 5
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ class TrainRequest:
     kind: str = "cnn"
     inputs: str = "fused"
     revisits: int = 3
-    epochs: int = DEFAULT_TRAIN_EPOCHS
+    epochs: int = DEFAULT_EPOCHS
     seed: int = 0
     name: str = ""
 
@@ -49,7 +47,7 @@ class TrainRequest:
             base = f"sar-stats-r{self.revisits}"
         else:
             base = "dem" if self.inputs == "dem" else f"{self.inputs}-r{self.revisits}"
-            if self.epochs != DEFAULT_TRAIN_EPOCHS:
+            if self.epochs != DEFAULT_EPOCHS:
                 base += f"-{self.epochs}ep"
         return base + (f"-seed{self.seed}" if self.seed else "")
 
