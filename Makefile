@@ -23,7 +23,7 @@ demo: setup
 	$(VENV)/bin/landslide-app app --data $(DATA) --port $(PORT) --no-browser
 
 test: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=25
 
 # ruff (lint + format) and mypy, clean; .ci/run runs this before the tests.
 lint: setup
