@@ -1,7 +1,8 @@
 """Does the CNN's map need the embedding's tail? The paper's 19 percentiles against more per-chip features.
 
 Usage: ``python benchmarks/bench_tail_features.py --chips STORE [--configs fused-r3 sar-r3]
-[--seeds 0 1 2 3 4] [--split blocked random] [--epochs 5] [--from-ablation DIR] [--no-write]``.
+[--seeds 0 1 2 3 4] [--split blocked random] [--epochs 5] [--from-ablation DIR] [--no-write]``;
+``--resummarise`` recomputes the summary from the per-seed figures already in ``benchmarks/results.json``.
 
 The paper describes each chip by 19 percentiles (5 %, 10 %, ..., 95 %) of its per-pixel embedding.
 The density classes' first boundary is "any landslide at all", and a chip with a few landslides
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import load_average, machine, merge_results
+from common import RESULTS, load_average, machine, merge_results
 
 from landslide_app.baselines.evaluate import FeatureForestFold
 from landslide_app.baselines.sar_stats import N_TREES as STATS_TREES
@@ -174,7 +175,9 @@ def run_one(
 
 
 def summarise(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per variant and metric: mean and 95 % interval; per variant ≠ paper: the paired difference."""
+    """Per variant and metric: mean and 95 % interval; the paired difference of every variant ≠ paper
+    against ``paper`` (``minus_paper``), and of the CNN + statistics variants against ``stats``
+    (``minus_stats``: does the network add anything to the ten numbers?)."""
     variants = [v for v in VARIANTS if all(v in r for r in per_seed.values())]
     out: dict[str, Any] = {}
     for v in variants:
@@ -182,13 +185,19 @@ def summarise(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for metric in METRICS:
             t = t_interval(r[v][metric] for r in per_seed.values())
             row[metric] = {"mean": t["mean"], "ci95": t["ci95"]}
-            if v != "paper":
-                a = _as_results({int(s): r[v][metric] for s, r in per_seed.items()}, metric)
-                b = _as_results({int(s): r["paper"][metric] for s, r in per_seed.items()}, metric)
-                d = paired_difference(a, b, metric)
-                row[metric]["minus_paper"] = {k: d[k] for k in ("mean", "ci95", "n")}
+            for other in ("paper", "stats"):
+                if v != other and (other == "paper" or v.endswith("+stats")) and other in variants:
+                    row[metric][f"minus_{other}"] = _paired(per_seed, v, other, metric)
         out[v] = row
     return out
+
+
+def _paired(per_seed: dict[str, dict[str, Any]], a: str, b: str, metric: str) -> dict[str, Any]:
+    """``a − b`` of ``metric`` over the seeds: mean, 95 % paired t interval, n."""
+    va = _as_results({int(s): r[a][metric] for s, r in per_seed.items()}, metric)
+    vb = _as_results({int(s): r[b][metric] for s, r in per_seed.items()}, metric)
+    d = paired_difference(va, vb, metric)
+    return {k: d[k] for k in ("mean", "ci95", "n")}
 
 
 def _as_results(values: dict[int, float], metric: str) -> dict[int, dict[str, Any]]:
@@ -208,9 +217,32 @@ def saved_run(out: Path, key: str, seed: int) -> Path | None:
     return None
 
 
+def log_summary(summary: dict[str, Any]) -> None:
+    """One line per configuration and variant: means, and the paired differences with their intervals."""
+    for key, summ in summary.items():
+        for v, row in summ.items():
+            parts = []
+            for metric in ("auc_test", "map_gain", "map_missed_landslide_chips"):
+                diffs = "".join(
+                    f" (− {other} {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}])"
+                    for other in ("paper", "stats")
+                    if (d := row[metric].get(f"minus_{other}")) and d["ci95"] is not None
+                )
+                parts.append(f"{metric} {row[metric]['mean']:.3f}{diffs}")
+            log.info("%-16s %-11s %s", key, v, "; ".join(parts))
+
+
+def resummarise() -> None:
+    """Recompute ``tail_features.summary`` from its ``per_seed`` figures (nothing trained)."""
+    section = json.loads(RESULTS.read_text())["tail_features"]
+    summary = {k: summarise(v) for k, v in section["per_seed"].items()}
+    log.info("written to %s", merge_results("tail_features", {"summary": summary}, keep=True))
+    log_summary(summary)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--chips", required=True, type=Path)
+    ap.add_argument("--chips", type=Path)
     ap.add_argument("--configs", nargs="+", default=["fused-r3", "sar-r3"], help="INPUTS-rREVISITS")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--split", nargs="+", default=["blocked", "random"], choices=["random", "blocked"])
@@ -218,9 +250,14 @@ def main() -> None:
     ap.add_argument("--decision", default=DEFAULT_DECISION)
     ap.add_argument("--from-ablation", type=Path, help="reuse this ablate output's saved fold networks")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--resummarise", action="store_true", help="only recompute the summary in results.json")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("landslide_app").setLevel(logging.WARNING)
+    if a.resummarise:
+        return resummarise()
+    if a.chips is None:
+        ap.error("--chips is required (unless --resummarise)")
     store = ChipStore.open(a.chips)
     configs = {c: ModelConfig(c.split("-r")[0], int(c.split("-r")[1])) for c in a.configs}
     runs: dict[str, dict[str, dict[str, Any]]] = {}
@@ -261,18 +298,7 @@ def main() -> None:
         )
         if not a.no_write:
             log.info("written to %s", merge_results("tail_features", figures))
-    for key, summ in figures.get("summary", {}).items():
-        for v, row in summ.items():
-            parts = []
-            for metric in ("auc_test", "map_gain", "map_missed_landslide_chips"):
-                d = row[metric].get("minus_paper")
-                ci = (
-                    ""
-                    if not d or d["ci95"] is None
-                    else f" (− paper {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}])"
-                )
-                parts.append(f"{metric} {row[metric]['mean']:.3f}{ci}")
-            log.info("%-16s %-11s %s", key, v, "; ".join(parts))
+    log_summary(figures.get("summary", {}))
 
 
 if __name__ == "__main__":

@@ -55,11 +55,16 @@ def test_summary_pairs_each_variant_with_the_paper_features():
                 "map_missed_landslide_chips": 2, "map_shown_none": 5}  # fmt: skip
 
     runs = {
-        str(s): {"paper": row(0.70 + a, -0.01), "tail": row(0.71 + a, -0.01 + g), "stats": row(0.8, 0.02)}
+        str(s): {
+            "paper": row(0.70 + a, -0.01),
+            "tail": row(0.71 + a, -0.01 + g),
+            "stats": row(0.8, 0.02),
+            "paper+stats": row(0.79 + a, 0.02),
+        }
         for s, a, g in ((0, 0.00, 0.010), (1, 0.02, 0.020), (2, -0.01, 0.030))
     }
     s = summarise(runs)
-    assert set(s) == {"paper", "tail", "stats"}  # variants every seed has, in VARIANTS order
+    assert list(s) == ["paper", "tail", "stats", "paper+stats"]  # variants every seed has, in VARIANTS order
     assert "minus_paper" not in s["paper"]["auc_test"]
     d = s["tail"]["map_gain"]["minus_paper"]
     assert d["n"] == 3 and d["mean"] == pytest.approx(0.02)
@@ -68,3 +73,7 @@ def test_summary_pairs_each_variant_with_the_paper_features():
     assert s["tail"]["auc_test"]["minus_paper"]["mean"] == pytest.approx(0.01)
     assert s["tail"]["auc_test"]["minus_paper"]["ci95"] == pytest.approx([0.01, 0.01])
     assert s["stats"]["auc_test"]["mean"] == pytest.approx(0.8)
+    # the CNN + statistics variants are also paired with the statistics alone; the others are not
+    hybrid = s["paper+stats"]["auc_test"]["minus_stats"]
+    assert hybrid["n"] == 3 and hybrid["mean"] == pytest.approx(-0.01 + 0.01 / 3)
+    assert "minus_stats" not in s["tail"]["auc_test"] and "minus_stats" not in s["stats"]["auc_test"]
