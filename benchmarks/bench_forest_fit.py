@@ -37,20 +37,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import load_average, merge_results
+from common import load_average, merge_results, saved_cross_prediction, saved_run_dir
 
 from landslide_app.chips.store import ChipStore
 from landslide_app.core.vocabulary import FOREST_FITS
-from landslide_app.experiments.artifacts import fold_model_paths
 from landslide_app.experiments.seed_stats import INTERVAL_METHOD, metric_value, paired_difference, t_interval
 from landslide_app.model.cnn_protocol import run_configuration
-from landslide_app.model.crossval import CrossValResult, FoldData, check_classes, cross_predict
+from landslide_app.model.crossval import CrossValResult, FoldData, cross_predict
 from landslide_app.model.decision import DEFAULT_DECISION
-from landslide_app.model.embedding_forest import EmbeddingForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.map_classes import map_classes
-from landslide_app.model.protocol import resolve_split
-from landslide_app.model.train import TrainedModel, as_batch_getter
 
 log = logging.getLogger("bench_forest_fit")
 #: What is compared: ``auc_test`` and the map metrics (seed_stats' metric names).
@@ -63,21 +59,6 @@ def _result(cv: CrossValResult, rule: str) -> dict[str, Any]:
     return {"auc": {s: a.macro for s, a in cv.auc.items()}, "map": m}
 
 
-def saved_networks(store: ChipStore, config: ModelConfig, seed: int, epochs: int, run: Path) -> CrossValResult:
-    """The ``"train"`` setting from an ablation run's saved fold networks (nothing trained): the run's
-    split redrawn from its seed, every chip re-embedded, the forests refitted."""
-    ids, y = check_classes(store.ids, store.classes)
-    split = resolve_split("random", ids, seed, store, classes=y)
-    get_batch = as_batch_getter(store)
-
-    def fit_fold(data: FoldData) -> EmbeddingForest:
-        net = TrainedModel.load(fold_model_paths(run, data.k)[0], config=config, device="cpu")
-        m = EmbeddingForest(get_batch, config, epochs=epochs, seed=seed + data.k, progress=False)
-        return m.fit(data, model=net)
-
-    return cross_predict(split, ids, y, fit_fold, label=f"{config.name} saved networks")
-
-
 def run_seed(
     store: ChipStore, config: ModelConfig, seed: int, epochs: int, rule: str, run: Path | None = None
 ) -> dict[str, Any]:
@@ -88,7 +69,7 @@ def run_seed(
     if run is None:
         cv = run_configuration(store, ids, classes, config, "random", epochs=epochs, seed=seed, progress=False).cv
     else:
-        cv = saved_networks(store, config, seed, epochs, run)
+        cv = saved_cross_prediction(store, config, "random", seed, epochs, run)
         recorded = json.loads((run / "result.json").read_text())["auc"]["test"]
         log.info("%s seed %d: saved networks reproduce AUC test %.4f (run: %.4f)", config.name, seed,
                  cv.auc["test"].macro, recorded)  # fmt: skip
@@ -131,14 +112,12 @@ def summarise(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 
 def saved_run(out: Path, name: str, seed: int) -> Path:
-    """The run folder of configuration ``name`` (``fused-r3``) and ``seed`` in an ablate output, with its
-    fold networks (``ablate`` keeps them for the first seed only)."""
-    res = json.loads((out / "results.json").read_text())
-    for rep in res.get("repeats") or [{"seed": res.get("seed", 0), "dir": "."}]:
-        d = out / rep["dir"] / "runs" / f"{name}-random"
-        if int(rep["seed"]) == seed and fold_model_paths(d, 0)[0].is_file():
-            return d
-    raise SystemExit(f"{out}: no saved fold networks of {name} for seed {seed}")
+    """The random-split run folder of configuration ``name`` (``fused-r3``) and ``seed`` in an ablate
+    output, with its fold networks."""
+    d = saved_run_dir(out, f"{name}-random", seed)
+    if d is None:
+        raise SystemExit(f"{out}: no saved fold networks of {name} for seed {seed}")
+    return d
 
 
 def main() -> None:

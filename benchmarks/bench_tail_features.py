@@ -42,24 +42,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import RESULTS, load_average, machine, merge_results
+from common import RESULTS, load_average, machine, merge_results, saved_cross_prediction, saved_run_dir
 
 from landslide_app.baselines.evaluate import FeatureForestFold
 from landslide_app.baselines.sar_stats import N_TREES as STATS_TREES
 from landslide_app.baselines.sar_stats import compute_sar_stats_features
 from landslide_app.chips.store import ChipStore
 from landslide_app.experiments.ablation import AblationSettings, _block_size, chip_classes
-from landslide_app.experiments.artifacts import fold_model_paths
-from landslide_app.experiments.seed_stats import INTERVAL_METHOD, paired_difference, t_interval
+from landslide_app.experiments.seed_stats import INTERVAL_METHOD, t_interval
 from landslide_app.model.chipsets import ChipSubset, as_batch_getter
 from landslide_app.model.cnn_protocol import run_configuration
 from landslide_app.model.crossval import CrossValResult, FoldData, check_classes, cross_predict
 from landslide_app.model.decision import DEFAULT_DECISION
-from landslide_app.model.embedding_forest import EmbeddingForest
 from landslide_app.model.inputs import ModelConfig
 from landslide_app.model.map_classes import map_classes
-from landslide_app.model.protocol import resolve_split
-from landslide_app.model.trained import TrainedModel
 
 log = logging.getLogger("bench_tail_features")
 
@@ -90,21 +86,14 @@ def fold_networks(
     """The ablation's cross-prediction of one configuration: trained as ``ablate`` trains it, or from the
     fold networks an ablation saved in the run folder ``saved`` (forests refitted, nothing trained)."""
     block = _block_size(store, AblationSettings())
+    if saved is not None:
+        return saved_cross_prediction(store, config, split, seed, epochs, saved, block)
     ids, y = check_classes(store.ids, chip_classes(store, None))
-    if saved is None:
-        kind: Any = split
-        return run_configuration(
-            store, ids, y, config, kind, epochs=epochs, seed=seed, progress=False, block_size=block,
-            train_kwargs={"precision": "auto"},
-        ).cv  # fmt: skip
-    the_split = resolve_split(split, ids, seed, store, classes=y, block_size=block)  # type: ignore[arg-type]
-    get_batch = as_batch_getter(store)
-
-    def fit_fold(data: FoldData) -> EmbeddingForest:
-        net = TrainedModel.load(fold_model_paths(saved, data.k)[0], config=config, device="cpu")
-        return EmbeddingForest(get_batch, config, epochs=epochs, seed=seed + data.k, progress=False).fit(data, net)
-
-    return cross_predict(the_split, ids, y, fit_fold, label=f"{config.name} saved networks")
+    kind: Any = split
+    return run_configuration(
+        store, ids, y, config, kind, epochs=epochs, seed=seed, progress=False, block_size=block,
+        train_kwargs={"precision": "auto"},
+    ).cv  # fmt: skip
 
 
 def variant_tables(cv: CrossValResult, store: ChipStore, stats: np.ndarray | None) -> dict[str, list[np.ndarray]]:
@@ -112,10 +101,10 @@ def variant_tables(cv: CrossValResult, store: ChipStore, stats: np.ndarray | Non
     ids = np.sort(cv.ids)
     get_batch = as_batch_getter(store)
     out: dict[str, list[np.ndarray]] = {v: [] for v in VARIANTS if stats is not None or "stats" not in v}
+    pos = {int(i): n for n, i in enumerate(ids)}
     for model in cv.models:
         paper = model.features(ids)  # the fold model's own 19 features (train, val and test chips)
         tail = np.empty((len(ids), len(TAIL_NAMES)), np.float32)
-        pos = {int(i): n for n, i in enumerate(ids)}
         for bid, emb, valid in model.model.iter_embeddings(ChipSubset(get_batch, ids), batch_size=16):
             tail[[pos[int(i)] for i in bid]] = tail_features(emb, valid)
         tables = {"paper": paper, "tail": np.hstack([paper, tail])}
@@ -193,28 +182,9 @@ def summarise(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _paired(per_seed: dict[str, dict[str, Any]], a: str, b: str, metric: str) -> dict[str, Any]:
-    """``a − b`` of ``metric`` over the seeds: mean, 95 % paired t interval, n."""
-    va = _as_results({int(s): r[a][metric] for s, r in per_seed.items()}, metric)
-    vb = _as_results({int(s): r[b][metric] for s, r in per_seed.items()}, metric)
-    d = paired_difference(va, vb, metric)
-    return {k: d[k] for k in ("mean", "ci95", "n")}
-
-
-def _as_results(values: dict[int, float], metric: str) -> dict[int, dict[str, Any]]:
-    """Per-seed values in the shape :func:`paired_difference` reads (``auc``/``map`` dicts)."""
-    part, key = metric.split("_", 1)
-    return {s: {part: {key: v}} for s, v in values.items()}
-
-
-def saved_run(out: Path, key: str, seed: int) -> Path | None:
-    """The run folder of ``key`` (``fused-r3-blocked``) for ``seed`` in an ablation output, when it kept
-    its fold networks."""
-    res = json.loads((out / "results.json").read_text())
-    for rep in res.get("repeats") or [{"seed": res.get("seed", 0), "dir": "."}]:
-        d = out / rep["dir"] / "runs" / key
-        if int(rep["seed"]) == seed and fold_model_paths(d, 0)[0].is_file():
-            return d
-    return None
+    """``a − b`` of ``metric`` over the seeds: mean, 95 % paired t interval (of the per-seed differences), n."""
+    t = t_interval(r[a][metric] - r[b][metric] for r in per_seed.values())
+    return {k: t[k] for k in ("mean", "ci95", "n")}
 
 
 def log_summary(summary: dict[str, Any]) -> None:
@@ -267,7 +237,7 @@ def main() -> None:
         for split in a.split:
             for name, config in configs.items():
                 key = f"{name}-{split}"
-                saved = None if a.from_ablation is None else saved_run(a.from_ablation, key, seed)
+                saved = None if a.from_ablation is None else saved_run_dir(a.from_ablation, key, seed)
                 r = run_one(store, config, split, seed, a.epochs, a.decision, saved)
                 runs.setdefault(key, {})[str(seed)] = r
                 log.info(

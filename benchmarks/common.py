@@ -142,3 +142,41 @@ def time_calls(owner: Any, name: str, label: str, timers: dict[str, float]) -> N
             timers[label] = timers.get(label, 0.0) + time.perf_counter() - t
 
     setattr(owner, name, wrapper)
+
+
+def saved_run_dir(out: Path, key: str, seed: int) -> Path | None:
+    """The run folder of ``key`` (e.g. ``fused-r3-blocked``) for ``seed`` in an ``ablate`` output ``out``,
+    when that run kept its fold networks (``ablate`` keeps them for the first seed only); else None."""
+    from landslide_app.experiments.artifacts import fold_model_paths
+
+    res = json.loads((out / "results.json").read_text())
+    for rep in res.get("repeats") or [{"seed": res.get("seed", 0), "dir": "."}]:
+        d = out / rep["dir"] / "runs" / key
+        if int(rep["seed"]) == seed and fold_model_paths(d, 0)[0].is_file():
+            return d
+    return None
+
+
+def saved_cross_prediction(
+    store: Any, config: Any, split: str, seed: int, epochs: int, run: Path, block_size: int | None = None
+) -> Any:
+    """An ablation run's cross-prediction from its saved fold networks (nothing trained): the run's
+    split redrawn from its seed (``block_size``: the blocked split's, as the ablation built it), every
+    chip re-embedded, the forests refitted (a :class:`~landslide_app.model.crossval.CrossValResult`)."""
+    from landslide_app.experiments.ablation import chip_classes
+    from landslide_app.experiments.artifacts import fold_model_paths
+    from landslide_app.model.chipsets import as_batch_getter
+    from landslide_app.model.crossval import check_classes, cross_predict
+    from landslide_app.model.embedding_forest import EmbeddingForest
+    from landslide_app.model.protocol import resolve_split
+    from landslide_app.model.trained import TrainedModel
+
+    ids, y = check_classes(store.ids, chip_classes(store, None))
+    the_split = resolve_split(split, ids, seed, store, classes=y, block_size=block_size)  # type: ignore[arg-type]
+    get_batch = as_batch_getter(store)
+
+    def fit_fold(data: Any) -> Any:
+        net = TrainedModel.load(fold_model_paths(run, data.k)[0], config=config, device="cpu")
+        return EmbeddingForest(get_batch, config, epochs=epochs, seed=seed + data.k, progress=False).fit(data, net)
+
+    return cross_predict(the_split, ids, y, fit_fold, label=f"{config.name} saved networks")
